@@ -1,0 +1,130 @@
+//! Settings: defaults, then the TOML file (`--config`), then `LABELBOOK_*` environment variables, then flags.
+//! config/labelbook.example.toml documents every key.
+
+use crate::store::SqliteSync;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub max_resource_size: usize,
+    pub max_request_body: usize,
+    pub max_properties_per_card: usize,
+    pub auth_cache_ttl_secs: u64,
+    pub login_max_failures: usize,
+    pub login_failure_window_secs: u64,
+    pub sqlite_sync: SqliteSync,
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            tls_cert: None,
+            tls_key: None,
+            max_resource_size: 2 * 1024 * 1024,
+            max_request_body: 8 * 1024 * 1024,
+            max_properties_per_card: 2000,
+            auth_cache_ttl_secs: 120,
+            login_max_failures: 10,
+            login_failure_window_secs: 300,
+            sqlite_sync: SqliteSync::Normal,
+            log: "info".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, overridden by the file (if any), then by the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, String> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|k| std::env::var(k).ok())?;
+        Ok(config)
+    }
+
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, String> {
+            v.trim()
+                .parse()
+                .map_err(|_| format!("{key}: '{v}' is not a number"))
+        }
+        if let Some(v) = get("LABELBOOK_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = get("LABELBOOK_DATA") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = get("LABELBOOK_DATABASE_URL") {
+            self.database_url = (!v.is_empty()).then_some(v);
+        }
+        if let Some(v) = get("LABELBOOK_TLS_CERT") {
+            self.tls_cert = Some(v.into());
+        }
+        if let Some(v) = get("LABELBOOK_TLS_KEY") {
+            self.tls_key = Some(v.into());
+        }
+        if let Some(v) = get("LABELBOOK_MAX_RESOURCE_SIZE") {
+            self.max_resource_size = num("LABELBOOK_MAX_RESOURCE_SIZE", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_MAX_REQUEST_BODY") {
+            self.max_request_body = num("LABELBOOK_MAX_REQUEST_BODY", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_AUTH_CACHE_TTL_SECS") {
+            self.auth_cache_ttl_secs = num("LABELBOOK_AUTH_CACHE_TTL_SECS", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_LOGIN_MAX_FAILURES") {
+            self.login_max_failures = num("LABELBOOK_LOGIN_MAX_FAILURES", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_SQLITE_SYNC") {
+            self.sqlite_sync = match v.as_str() {
+                "normal" => SqliteSync::Normal,
+                "full" => SqliteSync::Full,
+                _ => {
+                    return Err(format!(
+                        "LABELBOOK_SQLITE_SYNC: '{v}' is not normal or full"
+                    ));
+                }
+            };
+        }
+        if let Some(v) = get("LABELBOOK_LOG") {
+            self.log = v;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_and_env_overrides() {
+        let text = include_str!("../config/labelbook.example.toml");
+        let mut c: Config = toml::from_str(text).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        c.apply_env(|k| (k == "LABELBOOK_LISTEN").then(|| "0.0.0.0:9".to_string()))
+            .unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9");
+        assert!(
+            c.apply_env(|k| (k == "LABELBOOK_MAX_RESOURCE_SIZE").then(|| "x".to_string()))
+                .is_err()
+        );
+        assert!(toml::from_str::<Config>("nonsense_key = 1").is_err());
+    }
+}

@@ -1,0 +1,205 @@
+//! GET, HEAD, PUT and DELETE of cards (RFC 6352 §6.3.2), and GET of a whole book as one .vcf.
+
+use super::collection::open_own_book;
+use super::xml::CARDDAV;
+use super::{Ctx, DavError, DavResult, Target};
+use crate::http::Body;
+use crate::store::Precondition;
+use crate::vcard::{self, Version};
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+
+/// Splits If-Match / If-None-Match into entity tags without quotes; `W/` tags compare weakly (RFC 9110 §13.1.2).
+fn etag_list(ctx: &Ctx<'_>, name: &str) -> Option<Vec<String>> {
+    let values: Vec<&str> = ctx
+        .headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    if values.is_empty() {
+        return None;
+    }
+    Some(
+        values
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(|t| {
+                t.trim()
+                    .trim_start_matches("W/")
+                    .trim_matches('"')
+                    .to_string()
+            })
+            .filter(|t| !t.is_empty())
+            .collect(),
+    )
+}
+
+fn precondition(ctx: &Ctx<'_>) -> Precondition {
+    Precondition {
+        if_match: etag_list(ctx, "if-match"),
+        if_none_match: etag_list(ctx, "if-none-match"),
+    }
+}
+
+/// The vCard version an Accept header asks for, if it names one (`text/vcard; version=4.0`).
+fn accepted_version(ctx: &Ctx<'_>) -> Option<Version> {
+    let accept = ctx.header("accept")?;
+    accept.split(',').find_map(|range| {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next()?;
+        if !media.eq_ignore_ascii_case("text/vcard") {
+            return None;
+        }
+        parts
+            .find_map(|p| p.strip_prefix("version="))
+            .and_then(|v| Version::from_value(v.trim_matches('"')))
+    })
+}
+
+fn vcard_response(
+    bytes: Vec<u8>,
+    etag: Option<&str>,
+    head: bool,
+    version: Option<Version>,
+) -> Response<Body> {
+    let len = bytes.len();
+    let mut r = Response::new(Full::new(if head {
+        Bytes::new()
+    } else {
+        Bytes::from(bytes)
+    }));
+    let ct = match version {
+        Some(Version::V40) => "text/vcard; charset=utf-8; version=4.0",
+        _ => "text/vcard; charset=utf-8",
+    };
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    if let Some(tag) = etag
+        && let Ok(v) = HeaderValue::from_str(&format!("\"{tag}\""))
+    {
+        h.insert(header::ETAG, v);
+    }
+    r
+}
+
+pub async fn get(ctx: &Ctx<'_>, target: &Target, head: bool) -> DavResult {
+    let svc = &ctx.app.service;
+    match target {
+        Target::Card(email, segment, name) => {
+            let view = open_own_book(ctx, email, segment).await?;
+            let card = svc.get_card(&view, name, true).await?;
+            let version = accepted_version(ctx);
+            // The ETag stays the stored card's: the converted bytes are a pure function of it, and clients
+            // that read 4.0 must be able to write back with If-Match.
+            let body = match version {
+                Some(v) => vcard::convert(&card.vcard, v).unwrap_or(card.vcard),
+                None => card.vcard,
+            };
+            let mut r = vcard_response(body, Some(&card.meta.etag), head, version);
+            if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(
+                std::time::UNIX_EPOCH
+                    + std::time::Duration::from_secs(card.meta.updated_at.max(0) as u64),
+            )) {
+                r.headers_mut().insert(header::LAST_MODIFIED, v);
+            }
+            Ok(r)
+        }
+        Target::Book(email, segment) => {
+            // A whole book as one .vcf file, as exports and some clients expect.
+            let view = open_own_book(ctx, email, segment).await?;
+            let version = accepted_version(ctx);
+            let mut out = Vec::new();
+            for card in svc.list_cards(&view, true).await? {
+                let bytes = match version {
+                    Some(v) => vcard::convert(&card.vcard, v).unwrap_or(card.vcard),
+                    None => card.vcard,
+                };
+                out.extend_from_slice(&bytes);
+                if !out.ends_with(b"\n") {
+                    out.extend_from_slice(b"\r\n");
+                }
+            }
+            Ok(vcard_response(out, None, head, version))
+        }
+        Target::Home(email) => {
+            ctx.own_home(email)?;
+            Ok(crate::http::text(
+                StatusCode::OK,
+                "This is a CardDAV server: use a CardDAV client.",
+            ))
+        }
+        Target::Root | Target::Principals | Target::Homes | Target::Principal(_) => {
+            Ok(crate::http::text(
+                StatusCode::OK,
+                "This is a CardDAV server: use a CardDAV client.",
+            ))
+        }
+    }
+}
+
+fn is_vcard_type(ct: &str) -> bool {
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        media.as_str(),
+        "text/vcard" | "text/x-vcard" | "text/directory"
+    )
+}
+
+pub async fn put(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
+    let Target::Card(email, segment, name) = target else {
+        return Err(DavError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "PUT creates or replaces a card inside an address book",
+        ));
+    };
+    if let Some(ct) = ctx.header("content-type")
+        && !is_vcard_type(ct)
+    {
+        // RFC 6352 §6.3.2.1 (CARDDAV:supported-address-data)
+        return Err(DavError::cond(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            CARDDAV,
+            "supported-address-data",
+            format!("cards are text/vcard, not {ct}"),
+        ));
+    }
+    let view = open_own_book(ctx, email, segment).await?;
+    let outcome = ctx
+        .app
+        .service
+        .put_card(&view, name, body, &precondition(ctx))
+        .await?;
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = if outcome.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::NO_CONTENT
+    };
+    // The stored bytes are exactly what was sent, so the ETag may be returned (RFC 6352 §6.3.2.3).
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", outcome.etag)) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(r)
+}
+
+pub async fn delete(ctx: &Ctx<'_>, target: &Target) -> DavResult {
+    let Target::Card(email, segment, name) = target else {
+        return Err(DavError::not_found());
+    };
+    let view = open_own_book(ctx, email, segment).await?;
+    ctx.app
+        .service
+        .delete_card(&view, name, &precondition(ctx))
+        .await?;
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    Ok(r)
+}

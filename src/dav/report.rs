@@ -1,0 +1,426 @@
+//! REPORT: addressbook-multiget and addressbook-query (RFC 6352 §8.6–8.7), sync-collection (RFC 6578),
+//! expand-property (RFC 3253 §3.8), principal-property-search and principal-search-property-set (RFC 3744 §9).
+
+use super::collection::{PropReq, load_book, minimal, open_own_book, prop_stats};
+use super::filter::{self, FilterError};
+use super::multistatus::{Multistatus, PropStats};
+use super::props::{self, BookRes, Res, SYNC_PREFIX};
+use super::xml::{self, CARDDAV, DAV, Element, element};
+use super::{Ctx, DavError, DavResult, Target, parse_target, parse_xml};
+use crate::http::Body;
+use crate::service::ServiceError;
+use crate::store::{Change, User};
+use crate::vcard;
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+use std::collections::HashMap;
+
+pub async fn report(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
+    let root = parse_xml(body)?;
+    match (root.ns.as_str(), root.name.as_str()) {
+        (CARDDAV, "addressbook-multiget") => multiget(ctx, target, &root).await,
+        (CARDDAV, "addressbook-query") => query(ctx, target, &root).await,
+        (DAV, "sync-collection") => sync_collection(ctx, target, &root).await,
+        (DAV, "expand-property") => expand_property(ctx, target, &root).await,
+        (DAV, "principal-property-search") => principal_property_search(ctx, &root).await,
+        (DAV, "principal-search-property-set") => Ok(principal_search_property_set()),
+        (_, name) => Err(DavError::cond(
+            StatusCode::FORBIDDEN,
+            DAV,
+            "supported-report",
+            format!("the {name} report is not supported here"),
+        )),
+    }
+}
+
+/// The props a REPORT asks for (DAV:prop, or allprop), with address-data checked up front.
+fn report_props(root: &Element) -> Result<(PropReq, bool), DavError> {
+    let req = if let Some(p) = root.child(DAV, "prop") {
+        PropReq::Some(p.children.clone())
+    } else if root.child(DAV, "propname").is_some() {
+        PropReq::Names
+    } else {
+        PropReq::All(Vec::new())
+    };
+    let mut want_data = false;
+    if let PropReq::Some(list) = &req {
+        for el in list.iter().filter(|e| e.is(CARDDAV, "address-data")) {
+            props::address_data_request(el)?;
+            want_data = true;
+        }
+    }
+    Ok((req, want_data))
+}
+
+async fn report_book(ctx: &Ctx<'_>, target: &Target, report: &str) -> Result<BookRes, DavError> {
+    let Target::Book(email, segment) = target else {
+        return Err(DavError::cond(
+            StatusCode::FORBIDDEN,
+            DAV,
+            "supported-report",
+            format!("{report} is a report on an address book"),
+        ));
+    };
+    let view = open_own_book(ctx, email, segment).await?;
+    load_book(ctx, view, false).await
+}
+
+async fn multiget(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavResult {
+    let book = report_book(ctx, target, "addressbook-multiget").await?;
+    let (req, want_data) = report_props(root)?;
+    let mut names: Vec<String> = Vec::new();
+    let mut wanted: Vec<(String, Option<String>)> = Vec::new();
+    for h in root.children_named(DAV, "href") {
+        let href = h.text.trim().to_string();
+        let name = match parse_target(&href) {
+            Some(Target::Card(e, s, n)) if e == ctx.email() && s == book.view.segment => Some(n),
+            _ => None,
+        };
+        if let Some(n) = &name {
+            names.push(n.clone());
+        }
+        wanted.push((href, name));
+    }
+    let cards = ctx
+        .app
+        .service
+        .get_cards(&book.view, &names, want_data)
+        .await?;
+    let by_name: HashMap<&str, _> = cards.iter().map(|c| (c.meta.href.as_str(), c)).collect();
+    let mut ms = Multistatus::new(minimal(ctx));
+    for (href, name) in &wanted {
+        match name.as_deref().and_then(|n| by_name.get(n)) {
+            Some(card) => ms.propstats(href, &prop_stats(ctx, &Res::Card(&book, card), &req)?),
+            None => ms.status(href, StatusCode::NOT_FOUND, None),
+        }
+    }
+    Ok(ms.finish())
+}
+
+async fn query(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavResult {
+    let book = report_book(ctx, target, "addressbook-query").await?;
+    let (req, _) = report_props(root)?;
+    let filter_el = root.child(CARDDAV, "filter").ok_or_else(|| {
+        DavError::bad_request("addressbook-query needs a CARDDAV:filter (RFC 6352 §10.3)")
+    })?;
+    let filter = filter::parse(filter_el).map_err(|e| match e {
+        FilterError::UnsupportedCollation(c) => DavError::cond(
+            StatusCode::FORBIDDEN,
+            CARDDAV,
+            "supported-collation",
+            format!("collation {c} is not supported"),
+        ),
+        FilterError::Invalid(m) => {
+            DavError::cond(StatusCode::FORBIDDEN, CARDDAV, "supported-filter", m)
+        }
+    })?;
+    let limit = match root
+        .child(CARDDAV, "limit")
+        .and_then(|l| l.child(CARDDAV, "nresults"))
+    {
+        Some(n) => Some(
+            n.text
+                .trim()
+                .parse::<usize>()
+                .map_err(|_| DavError::bad_request("nresults is a number"))?,
+        ),
+        None => None,
+    };
+    // One query for the book's cards; the filter runs on the parsed cards.
+    let cards = ctx.app.service.list_cards(&book.view, true).await?;
+    let mut ms = Multistatus::new(minimal(ctx));
+    let mut count = 0usize;
+    let mut truncated = false;
+    for card in &cards {
+        let Ok(parsed) = vcard::parse(&card.vcard) else {
+            continue;
+        };
+        if !filter.matches(&parsed) {
+            continue;
+        }
+        if limit.is_some_and(|l| count >= l) {
+            truncated = true;
+            break;
+        }
+        count += 1;
+        let href = props::href(ctx, &Res::Card(&book, card));
+        ms.propstats(&href, &prop_stats(ctx, &Res::Card(&book, card), &req)?);
+    }
+    if truncated {
+        // RFC 6352 §8.6.1: more matched than the client's limit.
+        let href = props::href(ctx, &Res::Book(&book));
+        ms.status(
+            &href,
+            StatusCode::INSUFFICIENT_STORAGE,
+            Some("<d:number-of-matches-within-limits/>"),
+        );
+    }
+    Ok(ms.finish())
+}
+
+fn invalid_token() -> DavError {
+    DavError::cond(
+        StatusCode::FORBIDDEN,
+        DAV,
+        "valid-sync-token",
+        "the sync-token is unknown or expired: start again with an empty one (RFC 6578 §3.2)",
+    )
+}
+
+async fn sync_collection(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavResult {
+    // Tokens are read before the changes: a write landing in between is then reported again next time,
+    // never skipped.
+    let book = report_book(ctx, target, "sync-collection").await?;
+    let (req, want_data) = report_props(root)?;
+    let token_text = root
+        .child(DAV, "sync-token")
+        .map(|t| t.text.trim())
+        .unwrap_or("");
+    let since = if token_text.is_empty() {
+        0
+    } else {
+        let n: i64 = token_text
+            .strip_prefix(SYNC_PREFIX)
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(invalid_token)?;
+        let current = ctx
+            .app
+            .store
+            .current_seq()
+            .await
+            .map_err(ServiceError::from)?;
+        if n < 0 || n > current {
+            return Err(invalid_token());
+        }
+        n
+    };
+    let limit = match root
+        .child(DAV, "limit")
+        .and_then(|l| l.child(DAV, "nresults"))
+    {
+        Some(n) => Some(
+            n.text
+                .trim()
+                .parse::<usize>()
+                .map_err(|_| DavError::bad_request("nresults is a number"))?,
+        ),
+        None => None,
+    };
+    let (changes, truncated) = ctx
+        .app
+        .service
+        .changes_since(&book.view, since, limit, want_data)
+        .await?;
+    let mut ms = Multistatus::new(minimal(ctx));
+    for change in &changes {
+        match change {
+            Change::Present(card) => {
+                let href = props::href(ctx, &Res::Card(&book, card));
+                ms.propstats(&href, &prop_stats(ctx, &Res::Card(&book, card), &req)?);
+            }
+            Change::Removed { href, .. } => {
+                ms.status(
+                    &super::card_href(ctx.email(), &book.view.segment, href),
+                    StatusCode::NOT_FOUND,
+                    None,
+                );
+            }
+        }
+    }
+    let token = if truncated {
+        // RFC 6578 §3.6: the client continues from here.
+        ms.status(
+            &props::href(ctx, &Res::Book(&book)),
+            StatusCode::INSUFFICIENT_STORAGE,
+            Some("<d:number-of-matches-within-limits/>"),
+        );
+        changes.last().map(Change::modseq).unwrap_or(since)
+    } else {
+        book.token.max(since)
+    };
+    ms.raw(&format!(
+        "<d:sync-token>{}</d:sync-token>",
+        props::sync_token(token)
+    ));
+    Ok(ms.finish())
+}
+
+/// A resource resolved from an href for expand-property.
+enum Owned {
+    Root,
+    Principals,
+    Principal(User),
+    Homes,
+    Home(User),
+    Book(Box<BookRes>),
+}
+
+impl Owned {
+    fn res(&self) -> Res<'_> {
+        match self {
+            Owned::Root => Res::Root,
+            Owned::Principals => Res::Principals,
+            Owned::Principal(u) => Res::Principal(u),
+            Owned::Homes => Res::Homes,
+            Owned::Home(u) => Res::Home(u),
+            Owned::Book(b) => Res::Book(b),
+        }
+    }
+}
+
+async fn resolve(ctx: &Ctx<'_>, target: &Target) -> Result<Owned, DavError> {
+    Ok(match target {
+        Target::Root => Owned::Root,
+        Target::Principals => Owned::Principals,
+        Target::Principal(email) => Owned::Principal(
+            ctx.app
+                .store
+                .user_by_email(email)
+                .await
+                .map_err(ServiceError::from)?
+                .ok_or_else(DavError::not_found)?,
+        ),
+        Target::Homes => Owned::Homes,
+        Target::Home(email) => {
+            ctx.own_home(email)?;
+            Owned::Home(ctx.who.user.clone())
+        }
+        Target::Book(email, segment) => Owned::Book(Box::new(
+            load_book(ctx, open_own_book(ctx, email, segment).await?, false).await?,
+        )),
+        Target::Card(..) => {
+            return Err(DavError::new(
+                StatusCode::FORBIDDEN,
+                "expand-property applies to collections and principals",
+            ));
+        }
+    })
+}
+
+fn extract_hrefs(xml: &str) -> Vec<String> {
+    xml.split("<d:href>")
+        .skip(1)
+        .filter_map(|s| s.split("</d:href>").next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// RFC 3253 §3.8, one level of nesting: href-valued properties are replaced by the named properties of
+/// the resources they point to.
+async fn expand_property(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavResult {
+    let here = resolve(ctx, target).await?;
+    let mut stats = PropStats::default();
+    for p in root.children_named(DAV, "property") {
+        let ns = p.attr("namespace").unwrap_or(DAV).to_string();
+        let Some(name) = p.attr("name") else { continue };
+        let el = Element {
+            ns: ns.clone(),
+            name: name.to_string(),
+            attrs: Vec::new(),
+            children: Vec::new(),
+            text: String::new(),
+        };
+        let Some(value) = props::get(ctx, &here.res(), &el)? else {
+            stats.not_found.push(element(&ns, name, None));
+            continue;
+        };
+        let nested: Vec<Element> = p
+            .children_named(DAV, "property")
+            .filter_map(|c| {
+                Some(Element {
+                    ns: c.attr("namespace").unwrap_or(DAV).to_string(),
+                    name: c.attr("name")?.to_string(),
+                    attrs: Vec::new(),
+                    children: Vec::new(),
+                    text: String::new(),
+                })
+            })
+            .collect();
+        let hrefs = extract_hrefs(&value);
+        if nested.is_empty() || hrefs.is_empty() {
+            stats.ok.push(value);
+            continue;
+        }
+        let mut inner = Multistatus::new(false);
+        let req = PropReq::Some(nested);
+        for href in hrefs {
+            let resolved = match parse_target(&href) {
+                Some(t) => resolve(ctx, &t).await.ok(),
+                None => None,
+            };
+            match resolved {
+                Some(o) => inner.propstats(&href, &prop_stats(ctx, &o.res(), &req)?),
+                None => inner.status(&href, StatusCode::NOT_FOUND, None),
+            }
+        }
+        let xml = inner.into_inner();
+        let responses = xml
+            .split_once('>')
+            .and_then(|(_, rest)| rest.split_once('>'))
+            .map(|(_, r)| r.to_string())
+            .unwrap_or_default();
+        stats.ok.push(element(&ns, name, Some(&responses)));
+    }
+    let mut ms = Multistatus::new(minimal(ctx));
+    ms.propstats(&props::href(ctx, &here.res()), &stats);
+    Ok(ms.finish())
+}
+
+async fn principal_property_search(ctx: &Ctx<'_>, root: &Element) -> DavResult {
+    let all_of = root.attr("test") != Some("anyof");
+    let mut result: Option<Vec<User>> = None;
+    for search in root.children_named(DAV, "property-search") {
+        let needle = search
+            .child(DAV, "match")
+            .map(|m| m.text.trim().to_string())
+            .unwrap_or_default();
+        let found = ctx
+            .app
+            .store
+            .search_users(&needle, 50)
+            .await
+            .map_err(ServiceError::from)?;
+        result = Some(match result {
+            None => found,
+            Some(prev) if all_of => prev
+                .into_iter()
+                .filter(|u| found.iter().any(|f| f.id == u.id))
+                .collect(),
+            Some(mut prev) => {
+                prev.extend(
+                    found
+                        .into_iter()
+                        .filter(|f| !prev.iter().any(|u| u.id == f.id))
+                        .collect::<Vec<_>>(),
+                );
+                prev
+            }
+        });
+    }
+    let (req, _) = report_props(root)?;
+    let mut ms = Multistatus::new(minimal(ctx));
+    for user in result.unwrap_or_default() {
+        ms.propstats(
+            &super::principal_href(&user.email),
+            &prop_stats(ctx, &Res::Principal(&user), &req)?,
+        );
+    }
+    Ok(ms.finish())
+}
+
+fn principal_search_property_set() -> Response<Body> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:principal-search-property-set {}>\
+<d:principal-search-property><d:prop><d:displayname/></d:prop><d:description xml:lang=\"en\">Name</d:description></d:principal-search-property>\
+<d:principal-search-property><d:prop><cs:email-address-set/></d:prop><d:description xml:lang=\"en\">E-mail address</d:description></d:principal-search-property>\
+</d:principal-search-property-set>\n",
+        xml::NS_DECLS
+    );
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml; charset=utf-8"),
+    );
+    r
+}

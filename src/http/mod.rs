@@ -1,0 +1,192 @@
+//! HTTP: the listener (plain or rustls TLS with HTTP/1.1 and h2), graceful shutdown, routing, Basic
+//! authentication, body limits and one log line per request.
+
+mod auth;
+mod tls;
+
+use crate::app::App;
+use crate::dav;
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+
+pub use tls::load_tls;
+
+pub type Body = Full<Bytes>;
+
+pub fn text(status: StatusCode, msg: impl Into<String>) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(msg.into() + "\n")));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// Accepts connections until `shutdown` resolves, then lets requests in flight finish (up to 30 s).
+pub async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = service_fn(move |req| {
+            let app = app.clone();
+            async move { Ok::<_, std::convert::Infallible>(handle(app, req, peer).await) }
+        });
+        match &tls {
+            None => {
+                let conn = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection closed with an error");
+                    }
+                });
+            }
+            Some(acceptor) => {
+                let acceptor = acceptor.clone();
+                let builder = builder.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let stream = match tokio::time::timeout(
+                        Duration::from_secs(10),
+                        acceptor.accept(stream),
+                    )
+                    .await
+                    {
+                        Ok(Ok(s)) => s,
+                        _ => return,
+                    };
+                    let conn = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned();
+                    if let Err(e) = watcher.watch(conn).await {
+                        tracing::debug!(error = %e, "connection closed with an error");
+                    }
+                });
+            }
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after 30 s; closing them");
+    }
+}
+
+async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let (mut resp, user) = route(&app, req, peer).await;
+    resp.headers_mut()
+        .insert(header::SERVER, HeaderValue::from_static("Labelbook"));
+    let status = resp.status().as_u16();
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    let user = user.as_deref().unwrap_or("-");
+    if status >= 500 {
+        tracing::error!(%method, %path, status, ms = format!("{ms:.2}"), user, "request");
+    } else {
+        tracing::info!(%method, %path, status, ms = format!("{ms:.2}"), user, "request");
+    }
+    resp
+}
+
+async fn route(
+    app: &App,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> (Response<Body>, Option<String>) {
+    let path = req.uri().path();
+    if path == "/.well-known/carddav" || path == "/.well-known/carddav/" {
+        let mut r = text(StatusCode::MOVED_PERMANENTLY, "CardDAV lives at /dav/");
+        r.headers_mut()
+            .insert(header::LOCATION, HeaderValue::from_static("/dav/"));
+        return (r, None);
+    }
+    if path == "/healthz" {
+        return (text(StatusCode::OK, "ok"), None);
+    }
+    if path == "/" && (req.method() == Method::GET || req.method() == Method::HEAD) {
+        return (
+            text(
+                StatusCode::OK,
+                "Labelbook is running. Point CardDAV clients (iPhone, DAVx5, Thunderbird, Outlook) at this server's address with your e-mail and password; they discover /dav/ on their own.",
+            ),
+            None,
+        );
+    }
+    if path != "/dav" && !path.starts_with("/dav/") {
+        return (
+            text(StatusCode::NOT_FOUND, format!("nothing at {path}")),
+            None,
+        );
+    }
+    if req.method() == Method::OPTIONS {
+        // Clients probe capabilities before they authenticate (RFC 6352 §6.1).
+        return (dav::options(), None);
+    }
+    let principal = match auth::authenticate(app, &req, peer).await {
+        Ok(p) => p,
+        Err(resp) => return (resp, None),
+    };
+    let email = principal.user.email.clone();
+    let (parts, body) = req.into_parts();
+    let limit = if parts.method == Method::PUT {
+        app.config.max_resource_size
+    } else {
+        app.config.max_request_body
+    };
+    let body = match Limited::new(body, limit).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                return (
+                    dav::too_large(limit, parts.method == Method::PUT),
+                    Some(email),
+                );
+            }
+            return (
+                text(StatusCode::BAD_REQUEST, "could not read the request body"),
+                Some(email),
+            );
+        }
+    };
+    let resp = dav::handle(app, &principal, &parts, body).await;
+    (resp, Some(email))
+}

@@ -1,0 +1,9 @@
+//! Labelbook: a self-hosted shared-contacts server. See ARCHITECTURE.md for the map.
+
+pub mod app;
+pub mod config;
+pub mod dav;
+pub mod http;
+pub mod service;
+pub mod store;
+pub mod vcard;

@@ -1,0 +1,602 @@
+//! The `labelbook` command: the server and every administrative task, scriptable (no prompts, `--json`).
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+use labelbook::app::App;
+use labelbook::config::Config;
+use labelbook::service::accounts;
+use labelbook::store::{Book, Precondition};
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "labelbook",
+    version,
+    about = "Shared contacts server: labels shared at permission levels, synced over CardDAV"
+)]
+struct Cli {
+    /// TOML configuration file (see config/labelbook.example.toml).
+    #[arg(long, global = true, env = "LABELBOOK_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory for the embedded SQLite database.
+    #[arg(long, global = true)]
+    data: Option<PathBuf>,
+    /// PostgreSQL URL; overrides database_url.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (creates the database and an administrator on first start).
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Manage per-device app passwords.
+    #[command(subcommand, name = "app-password")]
+    AppPassword(AppPasswordCmd),
+    /// Manage labels.
+    #[command(subcommand)]
+    Label(LabelCmd),
+    /// Import a .vcf file (one or many cards) into a user's contacts, optionally labelling them.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        label: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export a user's contacts, or one label, as one .vcf.
+    Export {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        label: Option<String>,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct PasswordArgs {
+    /// Read the password from standard input (one line) instead of generating one.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    Add {
+        email: String,
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        password: PasswordArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Passwd {
+        email: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable (or with --enable, re-enable) an account; its devices stop syncing at once.
+    Disable {
+        email: String,
+        #[arg(long)]
+        enable: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AppPasswordCmd {
+    Add {
+        name: String,
+        #[arg(long)]
+        user: String,
+        /// books: My contacts and each label; single: one combined book (macOS).
+        #[arg(long, default_value = "books")]
+        layout: String,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
+    Revoke {
+        name: String,
+        #[arg(long)]
+        user: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum LabelCmd {
+    Add {
+        name: String,
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
+    Rename {
+        id: String,
+        name: String,
+        #[arg(long)]
+        user: String,
+    },
+    Delete {
+        id: String,
+        #[arg(long)]
+        user: String,
+    },
+}
+
+fn read_password(args: &PasswordArgs) -> Result<(String, bool)> {
+    if args.password_stdin {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        let p = s.lines().next().unwrap_or("").to_string();
+        if p.is_empty() {
+            bail!("--password-stdin: standard input was empty");
+        }
+        return Ok((p, false));
+    }
+    Ok((
+        accounts::generate_password().map_err(anyhow::Error::msg)?,
+        true,
+    ))
+}
+
+fn print_json(v: serde_json::Value) {
+    println!("{v}");
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli).await {
+        eprintln!("labelbook: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let mut config = Config::load(cli.config.as_deref()).map_err(anyhow::Error::msg)?;
+    if let Some(d) = cli.data {
+        config.data_dir = d;
+    }
+    if let Some(u) = cli.database_url {
+        config.database_url = Some(u);
+    }
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+
+    if let Command::Serve { listen } = &cli.command
+        && let Some(l) = listen
+    {
+        config.listen = l.clone();
+    }
+    let app = App::open(config).await?;
+    match cli.command {
+        Command::Serve { .. } => serve(app).await,
+        Command::Migrate => {
+            println!("database is up to date ({})", app.store.backend_name());
+            Ok(())
+        }
+        Command::User(cmd) => user(&app, cmd).await,
+        Command::AppPassword(cmd) => app_password(&app, cmd).await,
+        Command::Label(cmd) => label(&app, cmd).await,
+        Command::Import {
+            file,
+            user,
+            label,
+            json,
+        } => import(&app, &file, &user, label.as_deref(), json).await,
+        Command::Export { user, label, out } => export(&app, &user, label.as_deref(), out).await,
+    }
+}
+
+async fn serve(app: App) -> Result<()> {
+    let admin_email =
+        std::env::var("LABELBOOK_ADMIN_EMAIL").unwrap_or_else(|_| "admin@localhost".into());
+    let admin_password = std::env::var("LABELBOOK_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let created = app.bootstrap_admin(&admin_email, admin_password).await?;
+    let listener = tokio::net::TcpListener::bind(&app.config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", app.config.listen))?;
+    let addr = listener.local_addr()?;
+    let tls = match (&app.config.tls_cert, &app.config.tls_key) {
+        (Some(c), Some(k)) => Some(labelbook::http::load_tls(c, k)?),
+        (None, None) => None,
+        _ => bail!("tls_cert and tls_key go together"),
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!(
+        "Labelbook listening on {scheme}://{addr}/ ({} database)",
+        app.store.backend_name()
+    );
+    if let Some((user, password)) = created {
+        match password {
+            Some(p) => println!(
+                "Created administrator {} with password: {p}\n(shown once; change it with `labelbook user passwd {}`)",
+                user.email, user.email
+            ),
+            None => println!(
+                "Created administrator {} with the password from LABELBOOK_ADMIN_PASSWORD",
+                user.email
+            ),
+        }
+    }
+    println!(
+        "CardDAV clients: server {scheme}://{addr}/ — they find /dav/ through /.well-known/carddav"
+    );
+    let _ = std::io::stdout().flush();
+    let app = Arc::new(app);
+    labelbook::http::serve(app.clone(), listener, tls, shutdown_signal()).await;
+    app.store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn user(app: &App, cmd: UserCmd) -> Result<()> {
+    match cmd {
+        UserCmd::Add {
+            email,
+            admin,
+            password,
+            json,
+        } => {
+            let (pw, generated) = read_password(&password)?;
+            let user = app
+                .accounts
+                .create_user(&email, &pw, admin)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            if json {
+                print_json(
+                    serde_json::json!({"email": user.email, "admin": user.is_admin, "password": generated.then_some(&pw)}),
+                );
+            } else if generated {
+                println!("created {} with password: {pw}", user.email);
+            } else {
+                println!("created {}", user.email);
+            }
+        }
+        UserCmd::List { json } => {
+            let users = app.store.list_users().await?;
+            if json {
+                print_json(serde_json::Value::Array(
+                    users.iter().map(|u| serde_json::json!({"email": u.email, "admin": u.is_admin, "disabled": u.disabled})).collect(),
+                ));
+            } else {
+                for u in users {
+                    println!(
+                        "{}{}{}",
+                        u.email,
+                        if u.is_admin { " (admin)" } else { "" },
+                        if u.disabled { " (disabled)" } else { "" }
+                    );
+                }
+            }
+        }
+        UserCmd::Passwd {
+            email,
+            password,
+            json,
+        } => {
+            let user = app.user(&email).await?;
+            let (pw, generated) = read_password(&password)?;
+            app.accounts
+                .set_password(&user, &pw)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            if json {
+                print_json(
+                    serde_json::json!({"email": user.email, "password": generated.then_some(&pw)}),
+                );
+            } else if generated {
+                println!("new password for {}: {pw}", user.email);
+            } else {
+                println!("password changed for {}", user.email);
+            }
+        }
+        UserCmd::Disable { email, enable } => {
+            let user = app.user(&email).await?;
+            app.accounts
+                .set_disabled(&user, !enable)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            println!(
+                "{} {}",
+                user.email,
+                if enable { "enabled" } else { "disabled" }
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn app_password(app: &App, cmd: AppPasswordCmd) -> Result<()> {
+    match cmd {
+        AppPasswordCmd::Add {
+            name,
+            user,
+            layout,
+            json,
+        } => {
+            let user = app.user(&user).await?;
+            let (ap, secret) = app
+                .accounts
+                .add_app_password(&user, &name, &layout)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            if json {
+                print_json(
+                    serde_json::json!({"user": user.email, "name": ap.name, "layout": ap.layout, "password": secret}),
+                );
+            } else {
+                println!(
+                    "app password '{}' for {}: {secret}\n(shown once)",
+                    ap.name, user.email
+                );
+            }
+        }
+        AppPasswordCmd::List { user, json } => {
+            let user = app.user(&user).await?;
+            let list = app.store.app_passwords(user.id).await?;
+            if json {
+                print_json(serde_json::Value::Array(
+                    list.iter()
+                        .map(|a| serde_json::json!({"name": a.name, "layout": a.layout, "created_at": a.created_at, "last_used_at": a.last_used_at}))
+                        .collect(),
+                ));
+            } else {
+                for a in list {
+                    println!("{}\t{}", a.name, a.layout);
+                }
+            }
+        }
+        AppPasswordCmd::Revoke { name, user } => {
+            let user = app.user(&user).await?;
+            app.accounts
+                .revoke_app_password(&user, &name)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            println!("revoked '{name}'");
+        }
+    }
+    Ok(())
+}
+
+async fn label(app: &App, cmd: LabelCmd) -> Result<()> {
+    match cmd {
+        LabelCmd::Add { name, user, json } => {
+            let user = app.user(&user).await?;
+            let l = app.service.create_label(&user, None, &name, "").await?;
+            if json {
+                print_json(serde_json::json!({"id": l.id, "name": l.name}));
+            } else {
+                println!("{}", l.id);
+            }
+        }
+        LabelCmd::List { user, json } => {
+            let user = app.user(&user).await?;
+            let labels = app.store.labels_owned(user.id).await?;
+            if json {
+                print_json(serde_json::Value::Array(
+                    labels
+                        .iter()
+                        .map(|l| serde_json::json!({"id": l.id, "name": l.name}))
+                        .collect(),
+                ));
+            } else {
+                for l in labels {
+                    println!("{}\t{}", l.id, l.name);
+                }
+            }
+        }
+        LabelCmd::Rename { id, name, user } => {
+            let user = app.user(&user).await?;
+            app.service.rename_label(&user, &id, &name).await?;
+            println!("renamed {id}");
+        }
+        LabelCmd::Delete { id, user } => {
+            let user = app.user(&user).await?;
+            app.service.delete_label(&user, &id).await?;
+            println!("deleted {id}");
+        }
+    }
+    Ok(())
+}
+
+/// Splits a .vcf file into its cards.
+fn split_cards(text: &str) -> Vec<String> {
+    let mut cards = Vec::new();
+    let mut cur: Option<String> = None;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_end();
+        if t.eq_ignore_ascii_case("BEGIN:VCARD") {
+            cur = Some(String::new());
+        }
+        if let Some(c) = cur.as_mut() {
+            c.push_str(line);
+            if !line.ends_with('\n') {
+                c.push_str("\r\n");
+            }
+        }
+        if t.eq_ignore_ascii_case("END:VCARD")
+            && let Some(c) = cur.take()
+        {
+            cards.push(c);
+        }
+    }
+    cards
+}
+
+/// Gives a card without UID one (after VERSION), since a CardDAV resource needs it; nothing else changes.
+fn ensure_uid(card: String) -> (String, String) {
+    if let Ok(parsed) = labelbook::vcard::parse(card.as_bytes()) {
+        let uid = parsed.indexed().uid;
+        if !uid.is_empty() {
+            return (card, uid);
+        }
+    }
+    let uid = uuid::Uuid::new_v4().to_string();
+    let mut out = String::with_capacity(card.len() + 50);
+    let mut done = false;
+    for line in card.split_inclusive('\n') {
+        out.push_str(line);
+        if !done && line.trim_end().to_ascii_uppercase().starts_with("VERSION:") {
+            out.push_str(&format!("UID:{uid}\r\n"));
+            done = true;
+        }
+    }
+    (out, uid)
+}
+
+async fn import(
+    app: &App,
+    file: &PathBuf,
+    email: &str,
+    label: Option<&str>,
+    json: bool,
+) -> Result<()> {
+    let user = app.user(email).await?;
+    let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text = String::from_utf8_lossy(&raw);
+    let view = app
+        .service
+        .open_book(&user, label.unwrap_or(labelbook::service::MY_CONTACTS))
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let (mut created, mut updated, mut failed) = (0, 0, Vec::new());
+    for (i, card) in split_cards(&text).into_iter().enumerate() {
+        let (card, uid) = ensure_uid(card);
+        let href: String = format!(
+            "{}.vcf",
+            uid.chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                })
+                .collect::<String>()
+        );
+        let mut result = app
+            .service
+            .put_card(&view, &href, card.as_bytes(), &Precondition::default())
+            .await;
+        if let Err(labelbook::service::ServiceError::UidConflict(existing)) = &result {
+            // Importing again updates the contact with this UID instead of failing.
+            let target = match &view.book {
+                Book::MyContacts { .. } => existing.clone(),
+                Book::Label { .. } => href.clone(),
+            };
+            result = app
+                .service
+                .put_card(&view, &target, card.as_bytes(), &Precondition::default())
+                .await;
+        }
+        match result {
+            Ok(o) if o.created => created += 1,
+            Ok(_) => updated += 1,
+            Err(e) => failed.push(format!("card {}: {e}", i + 1)),
+        }
+    }
+    if json {
+        print_json(serde_json::json!({"created": created, "updated": updated, "failed": failed}));
+    } else {
+        println!(
+            "imported {created} new, {updated} updated, {} failed",
+            failed.len()
+        );
+        for f in &failed {
+            eprintln!("  {f}");
+        }
+    }
+    if !failed.is_empty() && created + updated == 0 {
+        bail!("nothing imported");
+    }
+    Ok(())
+}
+
+async fn export(app: &App, email: &str, label: Option<&str>, out: Option<PathBuf>) -> Result<()> {
+    let user = app.user(email).await?;
+    let view = app
+        .service
+        .open_book(&user, label.unwrap_or(labelbook::service::MY_CONTACTS))
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let mut data = Vec::new();
+    for card in app.service.list_cards(&view, true).await? {
+        data.extend_from_slice(&card.vcard);
+        if !data.ends_with(b"\n") {
+            data.extend_from_slice(b"\r\n");
+        }
+    }
+    match out {
+        Some(path) => std::fs::write(&path, &data)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => std::io::stdout().write_all(&data)?,
+    }
+    Ok(())
+}

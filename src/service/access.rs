@@ -1,0 +1,176 @@
+//! Pure permission decisions: a level and an action give allow or deny. No IO.
+//!
+//! Every protocol path asks here through `service/`; nothing else compares levels.
+
+use std::fmt;
+
+/// Cumulative levels (DESIGN.md §1): each includes everything below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    View,
+    Edit,
+    Delete,
+    Share,
+    Owner,
+}
+
+impl Level {
+    pub const ALL: [Level; 5] = [
+        Level::View,
+        Level::Edit,
+        Level::Delete,
+        Level::Share,
+        Level::Owner,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::View => "view",
+            Level::Edit => "edit",
+            Level::Delete => "delete",
+            Level::Share => "share",
+            Level::Owner => "owner",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Level> {
+        Level::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What someone wants to do to a collection (My contacts or a label) or a card in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// List and read cards.
+    Read,
+    /// Change an existing card.
+    EditCard,
+    /// Add a new card, or label an existing contact.
+    AddCard,
+    /// Take a card out of the collection.
+    RemoveCard,
+    /// Change displayname, description and dead properties.
+    WriteProperties,
+    /// Invite, change and revoke collaborators.
+    Share,
+    /// Rename, delete or transfer the label.
+    Administer,
+}
+
+impl Action {
+    /// The lowest level that may perform the action.
+    pub fn required_level(self) -> Level {
+        match self {
+            Action::Read => Level::View,
+            Action::EditCard | Action::AddCard => Level::Edit,
+            Action::RemoveCard => Level::Delete,
+            Action::WriteProperties | Action::Share => Level::Share,
+            Action::Administer => Level::Owner,
+        }
+    }
+
+    /// The WebDAV privilege (RFC 3744 §3) a client lacking this action is told about in DAV:need-privileges.
+    pub fn dav_privilege(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::EditCard => "write-content",
+            Action::AddCard => "bind",
+            Action::RemoveCard => "unbind",
+            Action::WriteProperties | Action::Share | Action::Administer => "write-properties",
+        }
+    }
+}
+
+pub fn allows(level: Level, action: Action) -> bool {
+    level >= action.required_level()
+}
+
+/// The RFC 3744 privileges a level holds, as reported in DAV:current-user-privilege-set.
+pub fn dav_privileges(level: Level) -> Vec<&'static str> {
+    let mut p = vec!["read", "read-current-user-privilege-set"];
+    if level >= Level::Edit {
+        p.extend(["write-content", "bind"]);
+    }
+    if level >= Level::Delete {
+        p.push("unbind");
+    }
+    if level >= Level::Share {
+        p.push("write-properties");
+    }
+    if level >= Level::Owner {
+        p.extend(["write", "write-acl", "all"]);
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_are_cumulative() {
+        let expect = [
+            (Level::View, vec![Action::Read]),
+            (
+                Level::Edit,
+                vec![Action::Read, Action::EditCard, Action::AddCard],
+            ),
+            (
+                Level::Delete,
+                vec![
+                    Action::Read,
+                    Action::EditCard,
+                    Action::AddCard,
+                    Action::RemoveCard,
+                ],
+            ),
+            (
+                Level::Share,
+                vec![
+                    Action::Read,
+                    Action::EditCard,
+                    Action::AddCard,
+                    Action::RemoveCard,
+                    Action::WriteProperties,
+                    Action::Share,
+                ],
+            ),
+        ];
+        let all = [
+            Action::Read,
+            Action::EditCard,
+            Action::AddCard,
+            Action::RemoveCard,
+            Action::WriteProperties,
+            Action::Share,
+            Action::Administer,
+        ];
+        for (level, allowed) in expect {
+            for action in all {
+                assert_eq!(
+                    allows(level, action),
+                    allowed.contains(&action),
+                    "{level} {action:?}"
+                );
+            }
+        }
+        assert!(all.iter().all(|a| allows(Level::Owner, *a)));
+    }
+
+    #[test]
+    fn privileges_match_levels() {
+        assert!(!dav_privileges(Level::View).contains(&"write-content"));
+        assert!(dav_privileges(Level::Edit).contains(&"bind"));
+        assert!(!dav_privileges(Level::Edit).contains(&"unbind"));
+        assert!(dav_privileges(Level::Delete).contains(&"unbind"));
+        assert!(dav_privileges(Level::Owner).contains(&"all"));
+        assert_eq!(Level::parse("share"), Some(Level::Share));
+        assert_eq!(Level::parse("admin"), None);
+    }
+}

@@ -1,0 +1,393 @@
+//! The use cases, and the one place that checks access: open a book, read it, write cards, create labels.
+//! Protocol layers (dav/, api/) call these and never touch the store or compare levels themselves.
+
+pub mod access;
+pub mod accounts;
+
+use crate::store::{
+    self, Book, Card, Change, Label, NewCard, Precondition, PutOutcome, Store, StoreError, User,
+    WriteError,
+};
+use crate::vcard::{self, VCardError};
+use access::{Action, Level};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// The segment of My contacts under a home.
+pub const MY_CONTACTS: &str = "contacts";
+
+#[derive(Debug)]
+pub enum ServiceError {
+    /// Absent, or present but not visible to the caller: both look the same so ids do not leak.
+    NotFound,
+    Forbidden(Action),
+    PreconditionFailed,
+    UidConflict(String),
+    InvalidCard(VCardError),
+    TooLarge(usize),
+    Invalid(String),
+    Conflict(String),
+    Store(StoreError),
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServiceError::NotFound => write!(f, "not found"),
+            ServiceError::Forbidden(a) => write!(f, "your level does not allow {a:?}"),
+            ServiceError::PreconditionFailed => write!(f, "precondition failed"),
+            ServiceError::UidConflict(h) => write!(f, "another card ({h}) has the same UID"),
+            ServiceError::InvalidCard(e) => write!(f, "{e}"),
+            ServiceError::TooLarge(n) => write!(f, "larger than {n} bytes"),
+            ServiceError::Invalid(m) | ServiceError::Conflict(m) => write!(f, "{m}"),
+            ServiceError::Store(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServiceError {}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ServiceError::NotFound,
+            StoreError::Conflict(m) => ServiceError::Conflict(m),
+            e => ServiceError::Store(e),
+        }
+    }
+}
+
+impl From<WriteError> for ServiceError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::PreconditionFailed => ServiceError::PreconditionFailed,
+            WriteError::UidConflict { href } => ServiceError::UidConflict(href),
+            WriteError::NotFound => ServiceError::NotFound,
+            WriteError::Store(e) => e.into(),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, ServiceError>;
+
+/// A book as one user sees it: what it is, whose it is, and the user's level on it.
+#[derive(Debug, Clone)]
+pub struct BookView {
+    pub book: Book,
+    /// The path segment under the user's home: `contacts` or the label id.
+    pub segment: String,
+    pub owner: User,
+    pub level: Level,
+    pub displayname: String,
+    pub description: String,
+    pub label: Option<Label>,
+}
+
+impl BookView {
+    pub fn allows(&self, action: Action) -> bool {
+        access::allows(self.level, action)
+    }
+
+    fn require(&self, action: Action) -> Result<()> {
+        if self.allows(action) {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(action))
+        }
+    }
+}
+
+/// Limits that apply to every card written.
+#[derive(Debug, Clone, Copy)]
+pub struct CardLimits {
+    pub max_resource_size: usize,
+    pub max_properties: usize,
+}
+
+/// Strong entity tag of a representation: a digest of exactly the bytes a client receives.
+pub fn etag_of(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub struct Service {
+    pub store: Store,
+    pub limits: CardLimits,
+}
+
+impl Service {
+    /// My contacts' view, from the user's current row: the caller's `User` may come from the credential cache,
+    /// and the book's name must not lag a PROPPATCH.
+    async fn my_contacts(&self, user: &User) -> Result<BookView> {
+        let user = self
+            .store
+            .user_by_id(user.id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        Ok(Self::my_contacts_of(&user))
+    }
+
+    fn my_contacts_of(user: &User) -> BookView {
+        BookView {
+            book: Book::MyContacts { owner_id: user.id },
+            segment: MY_CONTACTS.to_string(),
+            owner: user.clone(),
+            level: Level::Owner,
+            displayname: user.book_name.clone(),
+            description: user.book_description.clone(),
+            label: None,
+        }
+    }
+
+    fn label_view(owner: &User, label: Label, level: Level) -> BookView {
+        BookView {
+            book: Book::Label {
+                label_id: label.id.clone(),
+            },
+            segment: label.id.clone(),
+            owner: owner.clone(),
+            level,
+            displayname: label.name.clone(),
+            description: label.description.clone(),
+            label: Some(label),
+        }
+    }
+
+    /// Everything `user` syncs: My contacts first, then each label, by name.
+    pub async fn home_books(&self, user: &User) -> Result<Vec<BookView>> {
+        let mut books = vec![self.my_contacts(user).await?];
+        for label in self.store.labels_owned(user.id).await? {
+            books.push(Self::label_view(user, label, Level::Owner));
+        }
+        Ok(books)
+    }
+
+    /// The book at `segment` of `user`'s home, if the user may see it.
+    pub async fn open_book(&self, user: &User, segment: &str) -> Result<BookView> {
+        if segment == MY_CONTACTS {
+            return self.my_contacts(user).await;
+        }
+        if uuid::Uuid::parse_str(segment).is_err() {
+            return Err(ServiceError::NotFound);
+        }
+        let label = self
+            .store
+            .label(segment)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let level = self.level_on(user, &label).ok_or(ServiceError::NotFound)?;
+        let owner = if label.owner_id == user.id {
+            user.clone()
+        } else {
+            self.store
+                .user_by_id(label.owner_id)
+                .await?
+                .ok_or(ServiceError::NotFound)?
+        };
+        Ok(Self::label_view(&owner, label, level))
+    }
+
+    /// The user's level on a label, `None` when the label is invisible to them.
+    fn level_on(&self, user: &User, label: &Label) -> Option<Level> {
+        (label.owner_id == user.id).then_some(Level::Owner)
+    }
+
+    pub async fn token(&self, view: &BookView) -> Result<i64> {
+        Ok(self.store.book_token(&view.book).await?)
+    }
+
+    pub async fn list_cards(&self, view: &BookView, with_data: bool) -> Result<Vec<Card>> {
+        view.require(Action::Read)?;
+        Ok(self.store.list_cards(&view.book, with_data).await?)
+    }
+
+    pub async fn get_cards(
+        &self,
+        view: &BookView,
+        hrefs: &[String],
+        with_data: bool,
+    ) -> Result<Vec<Card>> {
+        view.require(Action::Read)?;
+        Ok(self.store.get_cards(&view.book, hrefs, with_data).await?)
+    }
+
+    pub async fn get_card(&self, view: &BookView, href: &str, with_data: bool) -> Result<Card> {
+        view.require(Action::Read)?;
+        self.store
+            .get_card(&view.book, href, with_data)
+            .await?
+            .ok_or(ServiceError::NotFound)
+    }
+
+    pub async fn changes_since(
+        &self,
+        view: &BookView,
+        since: i64,
+        limit: Option<usize>,
+        with_data: bool,
+    ) -> Result<(Vec<Change>, bool)> {
+        view.require(Action::Read)?;
+        Ok(self
+            .store
+            .changes_since(&view.book, since, limit, with_data)
+            .await?)
+    }
+
+    pub async fn book_size(&self, view: &BookView) -> Result<i64> {
+        view.require(Action::Read)?;
+        Ok(self.store.book_size(&view.book).await?)
+    }
+
+    /// Validates and stores a card. Creating needs add rights, replacing needs edit rights: the store is asked
+    /// first whether the name exists, under the same precondition the client sent.
+    pub async fn put_card(
+        &self,
+        view: &BookView,
+        href: &str,
+        body: &[u8],
+        pre: &Precondition,
+    ) -> Result<PutOutcome> {
+        validate_href(href)?;
+        if body.len() > self.limits.max_resource_size {
+            return Err(ServiceError::TooLarge(self.limits.max_resource_size));
+        }
+        let (_, indexed) =
+            vcard::validate(body, self.limits.max_properties).map_err(ServiceError::InvalidCard)?;
+        let exists = self
+            .store
+            .get_card(&view.book, href, false)
+            .await?
+            .is_some();
+        view.require(if exists {
+            Action::EditCard
+        } else {
+            Action::AddCard
+        })?;
+        let new = NewCard {
+            vcard: body,
+            etag: etag_of(body),
+            indexed: &indexed,
+        };
+        Ok(self
+            .store
+            .put_card(&view.book, view.owner.id, href, &new, pre)
+            .await?)
+    }
+
+    pub async fn delete_card(&self, view: &BookView, href: &str, pre: &Precondition) -> Result<()> {
+        view.require(Action::RemoveCard)?;
+        Ok(self.store.delete_card(&view.book, href, pre).await?)
+    }
+
+    /// Creates a label owned by `user`. `id`, when a client chooses it (MKCOL), must be a UUID: label URLs stay
+    /// stable and unguessable.
+    pub async fn create_label(
+        &self,
+        user: &User,
+        id: Option<&str>,
+        name: &str,
+        description: &str,
+    ) -> Result<Label> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(ServiceError::Invalid(
+                "a label name is 1 to 200 characters".into(),
+            ));
+        }
+        let id = match id {
+            Some(id) => Some(
+                uuid::Uuid::parse_str(id)
+                    .map_err(|_| {
+                        ServiceError::Invalid(
+                            "new address books are named by a UUID (as DAVx5 and Apple clients do)"
+                                .into(),
+                        )
+                    })?
+                    .hyphenated()
+                    .to_string(),
+            ),
+            None => None,
+        };
+        Ok(self
+            .store
+            .create_label(user.id, id.as_deref(), name, description)
+            .await?)
+    }
+
+    /// DELETE of a book: a label is deleted (its contacts stay in My contacts); My contacts itself cannot be.
+    pub async fn delete_book(&self, view: &BookView) -> Result<()> {
+        match &view.book {
+            Book::MyContacts { .. } => Err(ServiceError::Forbidden(Action::Administer)),
+            Book::Label { label_id } => {
+                view.require(Action::Administer)?;
+                Ok(self.store.delete_label(label_id).await?)
+            }
+        }
+    }
+
+    pub async fn rename_label(&self, user: &User, label_id: &str, name: &str) -> Result<()> {
+        let view = self.open_book(user, label_id).await?;
+        self.set_book_props(&view, Some(name), None, &[]).await
+    }
+
+    pub async fn delete_label(&self, user: &User, label_id: &str) -> Result<()> {
+        let view = self.open_book(user, label_id).await?;
+        self.delete_book(&view).await
+    }
+
+    /// PROPPATCH: displayname, description and dead properties, all or nothing (RFC 4918 §9.2).
+    pub async fn set_book_props(
+        &self,
+        view: &BookView,
+        name: Option<&str>,
+        description: Option<&str>,
+        dead: &[(String, String, Option<String>)],
+    ) -> Result<()> {
+        view.require(Action::WriteProperties)?;
+        if let Some(n) = name
+            && (n.trim().is_empty() || n.chars().count() > 200)
+        {
+            return Err(ServiceError::Invalid(
+                "a displayname is 1 to 200 characters".into(),
+            ));
+        }
+        if name.is_some() || description.is_some() {
+            match &view.book {
+                Book::MyContacts { owner_id } => {
+                    self.store.update_book(*owner_id, name, description).await?
+                }
+                Book::Label { label_id } => {
+                    if name.is_some() {
+                        view.require(Action::Administer)?;
+                    }
+                    self.store.update_label(label_id, name, description).await?
+                }
+            }
+        }
+        if !dead.is_empty() {
+            self.store.patch_dead_props(&view.book.key(), dead).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn dead_props(&self, view: &BookView) -> Result<Vec<store::DeadProp>> {
+        view.require(Action::Read)?;
+        Ok(self.store.dead_props(&view.book.key()).await?)
+    }
+}
+
+/// A card's resource name: one non-empty path segment.
+pub fn validate_href(href: &str) -> Result<()> {
+    if href.is_empty()
+        || href.len() > 255
+        || href.contains('/')
+        || href == "."
+        || href == ".."
+        || href.chars().any(char::is_control)
+    {
+        return Err(ServiceError::Invalid(
+            "a card's name is one path segment of 1 to 255 bytes".into(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,392 @@
+//! Cards in books: the writes (each one transaction that takes the next change sequence value and advances
+//! every collection showing the contact) and the reads that serve a sync in one query.
+
+use super::{Book, Card, CardMeta, Change, NewCard, Result, Store, StoreError, now, on_pool};
+use sqlx::AssertSqlSafe;
+
+/// HTTP conditional headers, already split into entity tags (quotes kept off) or `*`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Precondition {
+    pub if_match: Option<Vec<String>>,
+    pub if_none_match: Option<Vec<String>>,
+}
+
+impl Precondition {
+    /// RFC 9110 §13.1.1–2 against the current entity tag (`None`: the resource does not exist).
+    pub fn holds(&self, current: Option<&str>) -> bool {
+        if let Some(tags) = &self.if_match {
+            let ok = match current {
+                None => false,
+                Some(etag) => tags.iter().any(|t| t == "*" || t == etag),
+            };
+            if !ok {
+                return false;
+            }
+        }
+        if let Some(tags) = &self.if_none_match
+            && let Some(etag) = current
+            && tags.iter().any(|t| t == "*" || t == etag)
+        {
+            return false;
+        }
+        true
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutOutcome {
+    pub created: bool,
+    pub etag: String,
+}
+
+#[derive(Debug)]
+pub enum WriteError {
+    PreconditionFailed,
+    /// Another card of the same owner has this UID (RFC 6352 §6.3.2.1 no-uid-conflict); its name in My contacts.
+    UidConflict {
+        href: String,
+    },
+    NotFound,
+    Store(StoreError),
+}
+
+impl From<sqlx::Error> for WriteError {
+    fn from(e: sqlx::Error) -> Self {
+        WriteError::Store(e.into())
+    }
+}
+
+impl From<StoreError> for WriteError {
+    fn from(e: StoreError) -> Self {
+        WriteError::Store(e)
+    }
+}
+
+type MetaRow = (i64, String, String, i64, i64, i64);
+type MetaDataRow = (i64, String, String, i64, i64, i64, Vec<u8>);
+type ChangeRow = (i64, String, String, i64, i64, i64, Option<i64>);
+type ChangeDataRow = (i64, String, String, i64, i64, i64, Option<i64>, Vec<u8>);
+
+fn meta(r: MetaRow) -> CardMeta {
+    CardMeta {
+        contact_id: r.0,
+        href: r.1,
+        etag: r.2,
+        size: r.3,
+        updated_at: r.4,
+        modseq: r.5,
+    }
+}
+
+fn card(r: MetaDataRow) -> Card {
+    Card {
+        meta: CardMeta {
+            contact_id: r.0,
+            href: r.1,
+            etag: r.2,
+            size: r.3,
+            updated_at: r.4,
+            modseq: r.5,
+        },
+        vcard: r.6,
+    }
+}
+
+fn change(r: ChangeDataRow) -> Change {
+    match r.6 {
+        Some(_) => Change::Removed {
+            href: r.1,
+            modseq: r.5,
+        },
+        None => Change::Present(card((r.0, r.1, r.2, r.3, r.4, r.5, r.7))),
+    }
+}
+
+const CONTACT_META: &str = "SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL ORDER BY id";
+const CONTACT_DATA: &str = "SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq, vcard FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL ORDER BY id";
+const LABEL_META: &str = "SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.removed_at IS NULL ORDER BY m.id";
+const LABEL_DATA: &str = "SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq, c.vcard FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.removed_at IS NULL ORDER BY m.id";
+const CONTACT_CHANGES: &str = "SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq, deleted_at FROM contacts WHERE owner_id = $1 AND modseq > $2 ORDER BY modseq, id";
+const CONTACT_CHANGES_DATA: &str = "SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq, deleted_at, vcard FROM contacts WHERE owner_id = $1 AND modseq > $2 ORDER BY modseq, id";
+const LABEL_CHANGES: &str = "SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq, m.removed_at FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.modseq > $2 ORDER BY m.modseq, m.id";
+const LABEL_CHANGES_DATA: &str = "SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq, m.removed_at, c.vcard FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.modseq > $2 ORDER BY m.modseq, m.id";
+
+const NEXT_SEQ: &str = "UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value";
+const UPDATE_CONTACT: &str = "UPDATE contacts SET uid = $1, vcard = $2, etag = $3, fn = $4, sort_key = $5, emails = $6, tels = $7, org = $8, kind = $9, updated_at = $10, modseq = $11 WHERE id = $12";
+const INSERT_CONTACT: &str = "INSERT INTO contacts (owner_id, href, uid, vcard, etag, fn, sort_key, emails, tels, org, kind, created_at, updated_at, modseq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) RETURNING id";
+const INSERT_MEMBERSHIP: &str = "INSERT INTO memberships (label_id, contact_id, href, modseq, added_at) VALUES ($1, $2, $3, $4, $5)";
+/// A contact changed: every label showing it and its owner's My contacts advance (DESIGN.md §4: getctag and
+/// sync-token move in the same transaction as the change).
+const TOUCH_MEMBERSHIPS: &str =
+    "UPDATE memberships SET modseq = $1 WHERE contact_id = $2 AND removed_at IS NULL";
+const TOUCH_LABELS: &str = "UPDATE labels SET modseq = $1 WHERE id IN (SELECT label_id FROM memberships WHERE contact_id = $2 AND removed_at IS NULL)";
+const TOUCH_BOOK: &str = "UPDATE users SET book_modseq = $1 WHERE id = $2";
+
+impl Store {
+    /// The collection's sync-token and getctag: the change sequence value of its last change.
+    pub async fn book_token(&self, book: &Book) -> Result<i64> {
+        let v = on_pool!(self, p => match book {
+            Book::MyContacts { owner_id } => sqlx::query_scalar::<_, i64>("SELECT book_modseq FROM users WHERE id = $1")
+                .bind(owner_id).fetch_optional(p).await?,
+            Book::Label { label_id } => sqlx::query_scalar::<_, i64>("SELECT modseq FROM labels WHERE id = $1")
+                .bind(label_id).fetch_optional(p).await?,
+        });
+        v.ok_or(StoreError::NotFound)
+    }
+
+    /// Bytes used by the cards in a book (RFC 4331 quota-used-bytes).
+    pub async fn book_size(&self, book: &Book) -> Result<i64> {
+        Ok(on_pool!(self, p => match book {
+            Book::MyContacts { owner_id } => sqlx::query_scalar::<_, i64>("SELECT CAST(COALESCE(SUM(length(vcard)), 0) AS BIGINT) FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL")
+                .bind(owner_id).fetch_one(p).await?,
+            Book::Label { label_id } => sqlx::query_scalar::<_, i64>("SELECT CAST(COALESCE(SUM(length(c.vcard)), 0) AS BIGINT) FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.removed_at IS NULL")
+                .bind(label_id).fetch_one(p).await?,
+        }))
+    }
+
+    /// Every card in a book, in one query; `with_data` also loads the bytes.
+    pub async fn list_cards(&self, book: &Book, with_data: bool) -> Result<Vec<Card>> {
+        let (key, sql_meta, sql_data) = match book {
+            Book::MyContacts { owner_id } => (BookKey::Id(*owner_id), CONTACT_META, CONTACT_DATA),
+            Book::Label { label_id } => (BookKey::Text(label_id.clone()), LABEL_META, LABEL_DATA),
+        };
+        on_pool!(self, p => {
+            if with_data {
+                let q = sqlx::query_as::<_, MetaDataRow>(sql_data);
+                let rows = match &key { BookKey::Id(i) => q.bind(*i), BookKey::Text(t) => q.bind(t.clone()) }.fetch_all(p).await?;
+                Ok(rows.into_iter().map(card).collect())
+            } else {
+                let q = sqlx::query_as::<_, MetaRow>(sql_meta);
+                let rows = match &key { BookKey::Id(i) => q.bind(*i), BookKey::Text(t) => q.bind(t.clone()) }.fetch_all(p).await?;
+                Ok(rows.into_iter().map(|r| Card { meta: meta(r), vcard: Vec::new() }).collect())
+            }
+        })
+    }
+
+    /// The named cards of a book (addressbook-multiget), a few hundred names per query.
+    pub async fn get_cards(
+        &self,
+        book: &Book,
+        hrefs: &[String],
+        with_data: bool,
+    ) -> Result<Vec<Card>> {
+        let mut out = Vec::with_capacity(hrefs.len());
+        for chunk in hrefs.chunks(500) {
+            let placeholders: Vec<String> =
+                (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let list = placeholders.join(", ");
+            let data = if with_data { ", vcard" } else { "" };
+            let data_c = if with_data { ", c.vcard" } else { "" };
+            let sql = match book {
+                Book::MyContacts { .. } => format!(
+                    "SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq{data} FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL AND href IN ({list})"
+                ),
+                Book::Label { .. } => format!(
+                    "SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq{data_c} FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.removed_at IS NULL AND m.href IN ({list})"
+                ),
+            };
+            on_pool!(self, p => {
+                if with_data {
+                    let mut q = sqlx::query_as::<_, MetaDataRow>(AssertSqlSafe(sql));
+                    q = match book { Book::MyContacts { owner_id } => q.bind(*owner_id), Book::Label { label_id } => q.bind(label_id.clone()) };
+                    for h in chunk { q = q.bind(h.clone()); }
+                    out.extend(q.fetch_all(p).await?.into_iter().map(card));
+                } else {
+                    let mut q = sqlx::query_as::<_, MetaRow>(AssertSqlSafe(sql));
+                    q = match book { Book::MyContacts { owner_id } => q.bind(*owner_id), Book::Label { label_id } => q.bind(label_id.clone()) };
+                    for h in chunk { q = q.bind(h.clone()); }
+                    out.extend(q.fetch_all(p).await?.into_iter().map(|r| Card { meta: meta(r), vcard: Vec::new() }));
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn get_card(&self, book: &Book, href: &str, with_data: bool) -> Result<Option<Card>> {
+        Ok(self
+            .get_cards(book, &[href.to_string()], with_data)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// What changed in a book after `since` (RFC 6578), one entry per name, oldest first. With `limit`, returns at
+    /// most that many (never splitting one change sequence value) and whether more remain.
+    pub async fn changes_since(
+        &self,
+        book: &Book,
+        since: i64,
+        limit: Option<usize>,
+        with_data: bool,
+    ) -> Result<(Vec<Change>, bool)> {
+        let (key, sql, sql_data) = match book {
+            Book::MyContacts { owner_id } => (
+                BookKey::Id(*owner_id),
+                CONTACT_CHANGES,
+                CONTACT_CHANGES_DATA,
+            ),
+            Book::Label { label_id } => (
+                BookKey::Text(label_id.clone()),
+                LABEL_CHANGES,
+                LABEL_CHANGES_DATA,
+            ),
+        };
+        let rows: Vec<Change> = on_pool!(self, p => {
+            if with_data {
+                let q = sqlx::query_as::<_, ChangeDataRow>(sql_data);
+                let q = match &key { BookKey::Id(i) => q.bind(*i), BookKey::Text(t) => q.bind(t.clone()) };
+                q.bind(since).fetch_all(p).await?.into_iter().map(change).collect()
+            } else {
+                let q = sqlx::query_as::<_, ChangeRow>(sql);
+                let q = match &key { BookKey::Id(i) => q.bind(*i), BookKey::Text(t) => q.bind(t.clone()) };
+                q.bind(since).fetch_all(p).await?.into_iter().map(|r| change((r.0, r.1, r.2, r.3, r.4, r.5, r.6, Vec::new()))).collect()
+            }
+        });
+        // A name deleted and created again appears twice; the later row is the truth.
+        let mut last: std::collections::HashMap<&str, usize> =
+            std::collections::HashMap::with_capacity(rows.len());
+        for (i, c) in rows.iter().enumerate() {
+            last.insert(c.href(), i);
+        }
+        let keep: std::collections::HashSet<usize> = last.into_values().collect();
+        // An initial sync (since 0) lists what is there, never what is gone (RFC 6578 §3.4).
+        let mut changes: Vec<Change> = rows
+            .into_iter()
+            .enumerate()
+            .filter(|(i, c)| keep.contains(i) && (since > 0 || matches!(c, Change::Present(_))))
+            .map(|(_, c)| c)
+            .collect();
+        let mut truncated = false;
+        if let Some(limit) = limit
+            && changes.len() > limit
+        {
+            let mut cut = limit.max(1);
+            let boundary = changes[cut - 1].modseq();
+            while cut < changes.len() && changes[cut].modseq() == boundary {
+                cut += 1;
+            }
+            truncated = cut < changes.len();
+            changes.truncate(cut);
+        }
+        Ok((changes, truncated))
+    }
+
+    /// Creates or replaces the card named `href` in `book`. New contacts belong to `owner_id` (the book's owner).
+    /// A new name in a label whose UID matches one of the owner's contacts labels that contact instead of making
+    /// a second one (Thunderbird copies cards between books this way).
+    pub async fn put_card(
+        &self,
+        book: &Book,
+        owner_id: i64,
+        href: &str,
+        new: &NewCard<'_>,
+        pre: &Precondition,
+    ) -> std::result::Result<PutOutcome, WriteError> {
+        let now = now();
+        let ix = new.indexed;
+        let emails = ix.emails.join("\n");
+        let tels = ix.tels.join("\n");
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ).fetch_one(&mut *tx).await?;
+            let existing: Option<(i64, String)> = match book {
+                Book::MyContacts { owner_id } => sqlx::query_as("SELECT id, etag FROM contacts WHERE owner_id = $1 AND href = $2 AND deleted_at IS NULL")
+                    .bind(owner_id).bind(href).fetch_optional(&mut *tx).await?,
+                Book::Label { label_id } => sqlx::query_as("SELECT c.id, c.etag FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.href = $2 AND m.removed_at IS NULL")
+                    .bind(label_id).bind(href).fetch_optional(&mut *tx).await?,
+            };
+            if !pre.holds(existing.as_ref().map(|e| e.1.as_str())) {
+                return Err(WriteError::PreconditionFailed);
+            }
+            let same_uid: Option<(i64, String)> = sqlx::query_as("SELECT id, href FROM contacts WHERE owner_id = $1 AND uid = $2 AND deleted_at IS NULL")
+                .bind(owner_id).bind(&ix.uid).fetch_optional(&mut *tx).await?;
+            let (contact_id, created, replace) = match (existing, book, same_uid) {
+                (Some((id, _)), _, Some((other, other_href))) if other != id => return Err(WriteError::UidConflict { href: other_href }),
+                (Some((id, _)), _, _) => (id, false, true),
+                (None, Book::MyContacts { .. }, Some((_, other_href))) => return Err(WriteError::UidConflict { href: other_href }),
+                (None, Book::Label { label_id }, Some((other, _))) => {
+                    let in_label: Option<String> = sqlx::query_scalar("SELECT href FROM memberships WHERE label_id = $1 AND contact_id = $2 AND removed_at IS NULL")
+                        .bind(label_id).bind(other).fetch_optional(&mut *tx).await?;
+                    if in_label.is_some() {
+                        let mine: String = sqlx::query_scalar("SELECT href FROM contacts WHERE id = $1").bind(other).fetch_one(&mut *tx).await?;
+                        return Err(WriteError::UidConflict { href: mine });
+                    }
+                    sqlx::query(INSERT_MEMBERSHIP).bind(label_id).bind(other).bind(href).bind(seq).bind(now).execute(&mut *tx).await?;
+                    (other, true, true)
+                }
+                (None, _, None) => {
+                    let taken: Option<i64> = match book {
+                        Book::MyContacts { .. } => None,
+                        Book::Label { .. } => sqlx::query_scalar("SELECT id FROM contacts WHERE owner_id = $1 AND href = $2 AND deleted_at IS NULL")
+                            .bind(owner_id).bind(href).fetch_optional(&mut *tx).await?,
+                    };
+                    let my_href = if taken.is_some() { format!("{}.vcf", uuid::Uuid::new_v4()) } else { href.to_string() };
+                    let id: i64 = sqlx::query_scalar(INSERT_CONTACT)
+                        .bind(owner_id).bind(&my_href).bind(&ix.uid).bind(new.vcard).bind(&new.etag).bind(&ix.fn_).bind(&ix.sort_key)
+                        .bind(&emails).bind(&tels).bind(&ix.org).bind(&ix.kind).bind(now).bind(seq)
+                        .fetch_one(&mut *tx).await?;
+                    if let Book::Label { label_id } = book {
+                        sqlx::query(INSERT_MEMBERSHIP).bind(label_id).bind(id).bind(href).bind(seq).bind(now).execute(&mut *tx).await?;
+                    }
+                    (id, true, false)
+                }
+            };
+            if replace {
+                sqlx::query(UPDATE_CONTACT)
+                    .bind(&ix.uid).bind(new.vcard).bind(&new.etag).bind(&ix.fn_).bind(&ix.sort_key).bind(&emails).bind(&tels)
+                    .bind(&ix.org).bind(&ix.kind).bind(now).bind(seq).bind(contact_id)
+                    .execute(&mut *tx).await?;
+            }
+            sqlx::query(TOUCH_MEMBERSHIPS).bind(seq).bind(contact_id).execute(&mut *tx).await?;
+            sqlx::query(TOUCH_LABELS).bind(seq).bind(contact_id).execute(&mut *tx).await?;
+            sqlx::query(TOUCH_BOOK).bind(seq).bind(owner_id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(PutOutcome { created, etag: new.etag.clone() })
+        })
+    }
+
+    /// In My contacts: moves the contact to the trash, off every label. In a label: takes the label off the
+    /// contact. Both leave tombstones that sync-collection reports and the trash can restore.
+    pub async fn delete_card(
+        &self,
+        book: &Book,
+        href: &str,
+        pre: &Precondition,
+    ) -> std::result::Result<(), WriteError> {
+        let now = now();
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ).fetch_one(&mut *tx).await?;
+            match book {
+                Book::MyContacts { owner_id } => {
+                    let (id, etag): (i64, String) = sqlx::query_as("SELECT id, etag FROM contacts WHERE owner_id = $1 AND href = $2 AND deleted_at IS NULL")
+                        .bind(owner_id).bind(href).fetch_optional(&mut *tx).await?.ok_or(WriteError::NotFound)?;
+                    if !pre.holds(Some(&etag)) {
+                        return Err(WriteError::PreconditionFailed);
+                    }
+                    sqlx::query(TOUCH_LABELS).bind(seq).bind(id).execute(&mut *tx).await?;
+                    sqlx::query("UPDATE memberships SET removed_at = $1, modseq = $2 WHERE contact_id = $3 AND removed_at IS NULL")
+                        .bind(now).bind(seq).bind(id).execute(&mut *tx).await?;
+                    sqlx::query("UPDATE contacts SET deleted_at = $1, modseq = $2 WHERE id = $3").bind(now).bind(seq).bind(id).execute(&mut *tx).await?;
+                    sqlx::query(TOUCH_BOOK).bind(seq).bind(owner_id).execute(&mut *tx).await?;
+                }
+                Book::Label { label_id } => {
+                    let (id, etag): (i64, String) = sqlx::query_as("SELECT m.id, c.etag FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.href = $2 AND m.removed_at IS NULL")
+                        .bind(label_id).bind(href).fetch_optional(&mut *tx).await?.ok_or(WriteError::NotFound)?;
+                    if !pre.holds(Some(&etag)) {
+                        return Err(WriteError::PreconditionFailed);
+                    }
+                    sqlx::query("UPDATE memberships SET removed_at = $1, modseq = $2 WHERE id = $3").bind(now).bind(seq).bind(id).execute(&mut *tx).await?;
+                    sqlx::query("UPDATE labels SET modseq = $1 WHERE id = $2").bind(seq).bind(label_id).execute(&mut *tx).await?;
+                }
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+}
+
+enum BookKey {
+    Id(i64),
+    Text(String),
+}

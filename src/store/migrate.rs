@@ -1,0 +1,35 @@
+//! Embedded migrations, applied in order at start and by `labelbook migrate`.
+
+use super::{Pool, Result, Store, StoreError, on_pool};
+
+const SQLITE: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+const POSTGRES: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+
+pub async fn run(store: &Store) -> Result<()> {
+    let steps = match store.pool {
+        Pool::Sqlite(_) => SQLITE,
+        Pool::Postgres(_) => POSTGRES,
+    };
+    on_pool!(store, p => {
+        sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            .execute(p).await?;
+        for (version, sql) in steps {
+            let mut tx = p.begin().await?;
+            if matches!(store.pool, Pool::Postgres(_)) {
+                // Several servers may start at once against one database: the first migrates, the others wait.
+                sqlx::raw_sql("LOCK TABLE schema_migrations IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+            }
+            let done = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM schema_migrations WHERE version = $1")
+                .bind(version).fetch_one(&mut *tx).await?;
+            if done == 0 {
+                sqlx::raw_sql(*sql).execute(&mut *tx).await.map_err(|e| {
+                    StoreError::Conflict(format!("migration {version} failed: {e}"))
+                })?;
+                sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                    .bind(version).bind(super::now()).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,419 @@
+//! Storage: one `Store` over SQLite (embedded default) or PostgreSQL (scale-out).
+//!
+//! Every query is written once in the SQL both dialects accept (`$N` placeholders, `RETURNING`, partial indexes)
+//! and the `on_pool!` macro expands each method body once per backend, so the two can only differ where a
+//! dialect forces it (the migrations). The store knows nothing of HTTP or permissions.
+
+mod cards;
+mod migrate;
+mod model;
+
+pub use cards::{Precondition, PutOutcome, WriteError};
+pub use model::*;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same body against whichever pool the store holds; the body is type-checked once per backend.
+macro_rules! on_pool {
+    ($store:expr, $p:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Sqlite($p) => $body,
+            $crate::store::Pool::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+#[derive(Debug)]
+pub enum StoreError {
+    Db(sqlx::Error),
+    Conflict(String),
+    NotFound,
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Db(e) => write!(f, "database error: {e}"),
+            StoreError::Conflict(m) => write!(f, "{m}"),
+            StoreError::NotFound => write!(f, "not found"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            return StoreError::Conflict(db.message().to_string());
+        }
+        StoreError::Db(e)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: Pool,
+}
+
+/// How hard SQLite flushes. `Normal` in WAL mode survives a killed process (the WAL is in the OS page cache);
+/// `Full` also survives power loss at the cost of an fsync per commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    Normal,
+    Full,
+}
+
+impl Store {
+    /// Opens (creating if needed) `dir/labelbook.db` in WAL mode with foreign keys on.
+    pub async fn open_sqlite(path: &Path, sync: SqliteSync) -> Result<Store> {
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match sync {
+                SqliteSync::Normal => SqliteSynchronous::Normal,
+                SqliteSync::Full => SqliteSynchronous::Full,
+            })
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30))
+            .pragma("cache_size", "-8000");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts)
+            .await?;
+        Ok(Store {
+            pool: Pool::Sqlite(pool),
+        })
+    }
+
+    pub async fn open_postgres(url: &str) -> Result<Store> {
+        let opts = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts)
+            .await?;
+        Ok(Store {
+            pool: Pool::Postgres(pool),
+        })
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        migrate::run(self).await
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, p => p.close().await)
+    }
+
+    /// The newest change sequence value handed out; a sync token above it was never issued.
+    pub async fn current_seq(&self) -> Result<i64> {
+        Ok(
+            on_pool!(self, p => sqlx::query_scalar::<_, i64>("SELECT value FROM change_seq WHERE id = 1").fetch_one(p).await?),
+        )
+    }
+
+    pub async fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(
+            on_pool!(self, p => sqlx::query_scalar::<_, String>("SELECT value FROM meta WHERE key = $1").bind(key).fetch_optional(p).await?),
+        )
+    }
+
+    /// Sets `key` only if it is unset and returns the value that holds afterwards (several processes may race).
+    pub async fn meta_init(&self, key: &str, value: &str) -> Result<String> {
+        on_pool!(self, p => {
+            sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+                .bind(key).bind(value).execute(p).await?;
+            Ok(sqlx::query_scalar::<_, String>("SELECT value FROM meta WHERE key = $1").bind(key).fetch_one(p).await?)
+        })
+    }
+
+    // ---- users -------------------------------------------------------------------------------------------
+
+    pub async fn count_users(&self) -> Result<i64> {
+        Ok(
+            on_pool!(self, p => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users").fetch_one(p).await?),
+        )
+    }
+
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> Result<User> {
+        let now = now();
+        let id = on_pool!(self, p => sqlx::query_scalar::<_, i64>(
+            "INSERT INTO users (email, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(email).bind(password_hash).bind(is_admin).bind(now).fetch_one(p).await?);
+        self.user_by_id(id).await?.ok_or(StoreError::NotFound)
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let row = on_pool!(self, p => sqlx::query_as::<_, UserRow>(concat!("SELECT ", user_cols!(), " FROM users WHERE email = $1"))
+            .bind(email).fetch_optional(p).await?);
+        Ok(row.map(User::from))
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>> {
+        let row = on_pool!(self, p => sqlx::query_as::<_, UserRow>(concat!("SELECT ", user_cols!(), " FROM users WHERE id = $1"))
+            .bind(id).fetch_optional(p).await?);
+        Ok(row.map(User::from))
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<User>> {
+        let rows = on_pool!(self, p => sqlx::query_as::<_, UserRow>(concat!("SELECT ", user_cols!(), " FROM users ORDER BY email"))
+            .fetch_all(p).await?);
+        Ok(rows.into_iter().map(User::from).collect())
+    }
+
+    /// Users whose e-mail or display name contains `needle` (case-insensitive), for principal-property-search.
+    pub async fn search_users(&self, needle: &str, limit: i64) -> Result<Vec<User>> {
+        let pattern = format!("%{}%", needle.to_lowercase().replace(['%', '_'], ""));
+        let rows = on_pool!(self, p => sqlx::query_as::<_, UserRow>(concat!("SELECT ", user_cols!(),
+            " FROM users WHERE NOT disabled AND (LOWER(email) LIKE $1 OR LOWER(display_name) LIKE $1) ORDER BY email LIMIT $2"))
+            .bind(&pattern).bind(limit).fetch_all(p).await?);
+        Ok(rows.into_iter().map(User::from).collect())
+    }
+
+    pub async fn set_password(&self, user_id: i64, password_hash: &str) -> Result<()> {
+        let n = on_pool!(self, p => sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash).bind(user_id).execute(p).await?.rows_affected());
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub async fn set_disabled(&self, user_id: i64, disabled: bool) -> Result<()> {
+        let n = on_pool!(self, p => sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+            .bind(disabled).bind(user_id).execute(p).await?.rows_affected());
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    // ---- app passwords -----------------------------------------------------------------------------------
+
+    pub async fn create_app_password(
+        &self,
+        user_id: i64,
+        name: &str,
+        hash: &str,
+        layout: &str,
+    ) -> Result<AppPassword> {
+        let now = now();
+        let id = on_pool!(self, p => sqlx::query_scalar::<_, i64>(
+            "INSERT INTO app_passwords (user_id, name, password_hash, layout, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+            .bind(user_id).bind(name).bind(hash).bind(layout).bind(now).fetch_one(p).await?);
+        Ok(AppPassword {
+            id,
+            user_id,
+            name: name.into(),
+            password_hash: hash.into(),
+            layout: layout.into(),
+            created_at: now,
+            last_used_at: None,
+        })
+    }
+
+    pub async fn app_passwords(&self, user_id: i64) -> Result<Vec<AppPassword>> {
+        let rows = on_pool!(self, p => sqlx::query_as::<_, (i64, i64, String, String, String, i64, Option<i64>)>(
+            "SELECT id, user_id, name, password_hash, layout, created_at, last_used_at FROM app_passwords WHERE user_id = $1 ORDER BY name")
+            .bind(user_id).fetch_all(p).await?);
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, user_id, name, password_hash, layout, created_at, last_used_at)| {
+                    AppPassword {
+                        id,
+                        user_id,
+                        name,
+                        password_hash,
+                        layout,
+                        created_at,
+                        last_used_at,
+                    }
+                },
+            )
+            .collect())
+    }
+
+    pub async fn revoke_app_password(&self, user_id: i64, name: &str) -> Result<()> {
+        let n = on_pool!(self, p => sqlx::query("DELETE FROM app_passwords WHERE user_id = $1 AND name = $2")
+            .bind(user_id).bind(name).execute(p).await?.rows_affected());
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub async fn touch_app_password(&self, id: i64) -> Result<()> {
+        on_pool!(self, p => sqlx::query("UPDATE app_passwords SET last_used_at = $1 WHERE id = $2")
+            .bind(now()).bind(id).execute(p).await.map(|_| ())?);
+        Ok(())
+    }
+
+    // ---- labels ------------------------------------------------------------------------------------------
+
+    /// Creates a label; `id` is the client's choice (a UUID, from MKCOL) or a fresh one.
+    pub async fn create_label(
+        &self,
+        owner_id: i64,
+        id: Option<&str>,
+        name: &str,
+        description: &str,
+    ) -> Result<Label> {
+        let id = id
+            .map(str::to_string)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let now = now();
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let seq = sqlx::query_scalar::<_, i64>("UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value")
+                .fetch_one(&mut *tx).await?;
+            sqlx::query("INSERT INTO labels (id, owner_id, name, description, created_at, modseq) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(&id).bind(owner_id).bind(name).bind(description).bind(now).bind(seq).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(Label { id, owner_id, name: name.into(), description: description.into(), created_at: now, modseq: seq })
+        })
+    }
+
+    pub async fn label(&self, id: &str) -> Result<Option<Label>> {
+        let row = on_pool!(self, p => sqlx::query_as::<_, LabelRow>(concat!("SELECT ", label_cols!(), " FROM labels WHERE id = $1"))
+            .bind(id).fetch_optional(p).await?);
+        Ok(row.map(Label::from))
+    }
+
+    pub async fn labels_owned(&self, owner_id: i64) -> Result<Vec<Label>> {
+        let rows = on_pool!(self, p => sqlx::query_as::<_, LabelRow>(concat!("SELECT ", label_cols!(), " FROM labels WHERE owner_id = $1 ORDER BY name, id"))
+            .bind(owner_id).fetch_all(p).await?);
+        Ok(rows.into_iter().map(Label::from).collect())
+    }
+
+    /// Changes a label's name and/or description; both advance its sync-token (clients refresh the displayname).
+    pub async fn update_label(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        description: Option<&str>,
+    ) -> Result<()> {
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let seq = sqlx::query_scalar::<_, i64>("UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value")
+                .fetch_one(&mut *tx).await?;
+            let n = sqlx::query("UPDATE labels SET name = COALESCE($1, name), description = COALESCE($2, description), modseq = $3 WHERE id = $4")
+                .bind(name).bind(description).bind(seq).bind(id).execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Deletes a label and its memberships; the contacts stay in their owners' My contacts.
+    pub async fn delete_label(&self, id: &str) -> Result<()> {
+        let key = format!("label:{id}");
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            sqlx::query("UPDATE change_seq SET value = value + 1 WHERE id = 1").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM dead_props WHERE collection = $1").bind(&key).execute(&mut *tx).await?;
+            let n = sqlx::query("DELETE FROM labels WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// My contacts' own properties (displayname, description).
+    pub async fn update_book(
+        &self,
+        owner_id: i64,
+        name: Option<&str>,
+        description: Option<&str>,
+    ) -> Result<()> {
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let seq = sqlx::query_scalar::<_, i64>("UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value")
+                .fetch_one(&mut *tx).await?;
+            sqlx::query("UPDATE users SET book_name = COALESCE($1, book_name), book_description = COALESCE($2, book_description), book_modseq = $3 WHERE id = $4")
+                .bind(name).bind(description).bind(seq).bind(owner_id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    // ---- dead properties ---------------------------------------------------------------------------------
+
+    pub async fn dead_props(&self, collection: &str) -> Result<Vec<DeadProp>> {
+        let rows = on_pool!(self, p => sqlx::query_as::<_, (String, String, String)>(
+            "SELECT ns, name, xml FROM dead_props WHERE collection = $1 ORDER BY ns, name")
+            .bind(collection).fetch_all(p).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(ns, name, xml)| DeadProp { ns, name, xml })
+            .collect())
+    }
+
+    /// Applies a PROPPATCH's dead-property sets (`Some(xml)`) and removes (`None`) atomically (RFC 4918 §9.2).
+    pub async fn patch_dead_props(
+        &self,
+        collection: &str,
+        changes: &[(String, String, Option<String>)],
+    ) -> Result<()> {
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            for (ns, name, xml) in changes {
+                match xml {
+                    Some(xml) => sqlx::query("INSERT INTO dead_props (collection, ns, name, xml) VALUES ($1, $2, $3, $4) ON CONFLICT (collection, ns, name) DO UPDATE SET xml = excluded.xml")
+                        .bind(collection).bind(ns).bind(name).bind(xml).execute(&mut *tx).await?,
+                    None => sqlx::query("DELETE FROM dead_props WHERE collection = $1 AND ns = $2 AND name = $3")
+                        .bind(collection).bind(ns).bind(name).execute(&mut *tx).await?,
+                };
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

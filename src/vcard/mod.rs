@@ -1,0 +1,191 @@
+//! vCard handling: a faithful line-level parser (2.1 read tolerance, 3.0, 4.0), validation, extraction of the
+//! indexed fields, and 3.0 ⇄ 4.0 conversion.
+//!
+//! The stored card is always the client's bytes. This module only reads them; conversion writes a new card in
+//! which every property it does not need to change is copied from its original (unfolded) line.
+
+mod convert;
+mod parse;
+
+pub use convert::convert;
+pub use parse::{Param, Property, VCard, parse};
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    V21,
+    V30,
+    V40,
+}
+
+impl Version {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::V21 => "2.1",
+            Version::V30 => "3.0",
+            Version::V40 => "4.0",
+        }
+    }
+
+    pub fn from_value(v: &str) -> Option<Version> {
+        match v.trim() {
+            "2.1" => Some(Version::V21),
+            "3.0" => Some(Version::V30),
+            "4.0" => Some(Version::V40),
+            _ => None,
+        }
+    }
+}
+
+/// Why a body is not an acceptable vCard; the message is shown to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VCardError {
+    NotUtf8,
+    NoBegin,
+    NoEnd,
+    SeveralCards,
+    MissingVersion,
+    UnsupportedVersion(String),
+    MissingUid,
+    BadLine(usize),
+    TooManyProperties(usize),
+}
+
+impl fmt::Display for VCardError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VCardError::NotUtf8 => write!(f, "vCard 3.0 and 4.0 must be UTF-8"),
+            VCardError::NoBegin => write!(f, "the body does not start with BEGIN:VCARD"),
+            VCardError::NoEnd => write!(f, "the vCard has no END:VCARD"),
+            VCardError::SeveralCards => {
+                write!(f, "a resource holds exactly one vCard (RFC 6352 §5.1)")
+            }
+            VCardError::MissingVersion => write!(f, "the vCard has no VERSION property"),
+            VCardError::UnsupportedVersion(v) => {
+                write!(f, "vCard VERSION {v} is not supported (2.1, 3.0, 4.0)")
+            }
+            VCardError::MissingUid => {
+                write!(f, "the vCard has no UID property (RFC 6352 §6.3.2.3)")
+            }
+            VCardError::BadLine(n) => {
+                write!(f, "line {n} of the vCard is not a valid content line")
+            }
+            VCardError::TooManyProperties(n) => write!(f, "the vCard has more than {n} properties"),
+        }
+    }
+}
+
+impl std::error::Error for VCardError {}
+
+/// The fields the store indexes for queries, sorting and search.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Indexed {
+    pub uid: String,
+    pub fn_: String,
+    /// "Family Given" for sorting; falls back to FN.
+    pub sort_key: String,
+    pub emails: Vec<String>,
+    pub tels: Vec<String>,
+    pub org: String,
+    pub kind: String,
+}
+
+/// Parses, validates and extracts in one pass: what a PUT needs.
+pub fn validate(bytes: &[u8], max_properties: usize) -> Result<(VCard, Indexed), VCardError> {
+    let card = parse(bytes)?;
+    if card.props.len() > max_properties {
+        return Err(VCardError::TooManyProperties(max_properties));
+    }
+    let indexed = card.indexed();
+    if indexed.uid.trim().is_empty() {
+        return Err(VCardError::MissingUid);
+    }
+    Ok((card, indexed))
+}
+
+/// Unescapes a TEXT value (RFC 6350 §3.4): `\n`, `\,`, `\;`, `\\`.
+pub fn unescape_text(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let mut chars = v.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') | Some('N') => out.push('\n'),
+                Some(o) => out.push(o),
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Splits a structured value (N, ADR, ORG) on unescaped `;`.
+pub fn split_components(v: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut escaped = false;
+    for c in v.chars() {
+        if escaped {
+            cur.push('\\');
+            cur.push(c);
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == ';' {
+            parts.push(unescape_text(&cur));
+            cur.clear();
+        } else {
+            cur.push(c);
+        }
+    }
+    if escaped {
+        cur.push('\\');
+    }
+    parts.push(unescape_text(&cur));
+    parts
+}
+
+impl VCard {
+    pub fn indexed(&self) -> Indexed {
+        let mut ix = Indexed::default();
+        let mut n_sort = String::new();
+        for p in &self.props {
+            match p.name.as_str() {
+                "UID" if ix.uid.is_empty() => ix.uid = p.value.trim().to_string(),
+                "FN" if ix.fn_.is_empty() => ix.fn_ = unescape_text(&p.value),
+                "N" if n_sort.is_empty() => {
+                    let c = split_components(&p.value);
+                    let family = c.first().map(String::as_str).unwrap_or("");
+                    let given = c.get(1).map(String::as_str).unwrap_or("");
+                    n_sort = format!("{family} {given}").trim().to_string();
+                }
+                "EMAIL" => ix.emails.push(unescape_text(&p.value)),
+                "TEL" => ix
+                    .tels
+                    .push(p.value.trim().trim_start_matches("tel:").to_string()),
+                "ORG" if ix.org.is_empty() => {
+                    ix.org = split_components(&p.value)
+                        .into_iter()
+                        .next()
+                        .unwrap_or_default()
+                }
+                "KIND" | "X-ADDRESSBOOKSERVER-KIND" if ix.kind.is_empty() => {
+                    ix.kind = p.value.trim().to_ascii_lowercase()
+                }
+                _ => {}
+            }
+        }
+        ix.sort_key = if n_sort.is_empty() {
+            ix.fn_.to_lowercase()
+        } else {
+            n_sort.to_lowercase()
+        };
+        ix
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,233 @@
+//! Content-line parser. Keeps every property, with its original unfolded text, in order.
+
+use super::{VCardError, Version};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    /// Upper-cased name; a vCard 2.1 bare parameter (`TEL;CELL:`) is reported as TYPE.
+    pub name: String,
+    /// Values with surrounding quotes removed, split on unquoted commas.
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Property {
+    pub group: Option<String>,
+    /// Upper-cased property name.
+    pub name: String,
+    pub params: Vec<Param>,
+    /// The raw value text after the first unquoted colon, still escaped.
+    pub value: String,
+    /// The whole unfolded content line as received.
+    pub raw: String,
+}
+
+impl Property {
+    pub fn param(&self, name: &str) -> Option<&Param> {
+        self.params.iter().find(|p| p.name == name)
+    }
+
+    pub fn has_type(&self, ty: &str) -> bool {
+        self.params
+            .iter()
+            .filter(|p| p.name == "TYPE")
+            .flat_map(|p| p.values.iter())
+            .any(|v| v.eq_ignore_ascii_case(ty))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VCard {
+    pub version: Version,
+    /// Every property between BEGIN and END except VERSION, in order.
+    pub props: Vec<Property>,
+}
+
+/// Unfolds lines (CRLF or bare LF, continuation lines start with space or tab) and, for vCard 2.1
+/// quoted-printable values, joins soft line breaks.
+fn unfold(text: &str) -> Vec<(usize, String)> {
+    let mut out: Vec<(usize, String)> = Vec::new();
+    let mut qp_continues = false;
+    for (i, line) in text.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if let Some(rest) = line.strip_prefix([' ', '\t'])
+            && let Some(last) = out.last_mut()
+        {
+            last.1.push_str(rest);
+            continue;
+        }
+        if qp_continues && let Some(last) = out.last_mut() {
+            last.1.push_str(line);
+        } else {
+            if line.is_empty() {
+                continue;
+            }
+            out.push((i + 1, line.to_string()));
+        }
+        qp_continues = match out.last() {
+            Some((_, l)) => {
+                let upper_head = l.split(':').next().unwrap_or("").to_ascii_uppercase();
+                upper_head.contains("QUOTED-PRINTABLE") && l.ends_with('=')
+            }
+            None => false,
+        };
+        if qp_continues && let Some(last) = out.last_mut() {
+            last.1.pop();
+        }
+    }
+    out
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+/// Parses one unfolded content line: `[group "."] name *(";" param) ":" value`.
+fn parse_line(line: &str) -> Option<Property> {
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() && (is_name_char(bytes[i] as char) || bytes[i] == b'.') {
+        i += 1;
+    }
+    let head = &line[..i];
+    if head.is_empty() {
+        return None;
+    }
+    let (group, name) = match head.rfind('.') {
+        Some(dot) => (Some(head[..dot].to_string()), &head[dot + 1..]),
+        None => (None, head),
+    };
+    if name.is_empty() || group.as_deref() == Some("") {
+        return None;
+    }
+    let mut params = Vec::new();
+    let rest = &line[i..];
+    let mut chars = rest.char_indices().peekable();
+    let value_start;
+    loop {
+        match chars.next() {
+            Some((pos, ':')) => {
+                value_start = i + pos + 1;
+                break;
+            }
+            Some((_, ';')) => {
+                // One parameter up to the next unquoted ';' or ':'.
+                let mut pname = String::new();
+                let mut pvalue = String::new();
+                let mut has_value = false;
+                let mut in_quotes = false;
+                while let Some(&(_, c)) = chars.peek() {
+                    if !in_quotes && (c == ';' || c == ':') {
+                        break;
+                    }
+                    chars.next();
+                    if !has_value {
+                        if c == '=' {
+                            has_value = true;
+                        } else {
+                            pname.push(c);
+                        }
+                    } else {
+                        if c == '"' {
+                            in_quotes = !in_quotes;
+                        }
+                        pvalue.push(c);
+                    }
+                }
+                if in_quotes || pname.is_empty() {
+                    return None;
+                }
+                let param = if has_value {
+                    Param {
+                        name: pname.trim().to_ascii_uppercase(),
+                        values: split_param_values(&pvalue),
+                    }
+                } else {
+                    Param {
+                        name: "TYPE".to_string(),
+                        values: vec![pname.trim().to_string()],
+                    }
+                };
+                params.push(param);
+            }
+            _ => return None,
+        }
+    }
+    Some(Property {
+        group,
+        name: name.to_ascii_uppercase(),
+        params,
+        value: line[value_start..].to_string(),
+        raw: line.to_string(),
+    })
+}
+
+fn split_param_values(v: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_quotes = false;
+    for c in v.chars() {
+        match c {
+            '"' => in_quotes = !in_quotes,
+            ',' if !in_quotes => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+/// Parses exactly one vCard. vCard 2.1 may arrive in a legacy charset: it is read lossily, since the stored bytes
+/// stay as received and only indexing sees the decoded text.
+pub fn parse(bytes: &[u8]) -> Result<VCard, VCardError> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => std::borrow::Cow::Borrowed(t),
+        Err(_) => {
+            let lossy = String::from_utf8_lossy(bytes);
+            if !lossy.to_ascii_uppercase().contains("VERSION:2.1") {
+                return Err(VCardError::NotUtf8);
+            }
+            lossy
+        }
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let lines = unfold(text);
+    let mut iter = lines.into_iter();
+    match iter.next() {
+        Some((_, l)) if l.trim_end().eq_ignore_ascii_case("BEGIN:VCARD") => {}
+        _ => return Err(VCardError::NoBegin),
+    }
+    let mut version = None;
+    let mut props = Vec::new();
+    let mut ended = false;
+    for (n, line) in iter.by_ref() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if line.trim_end().eq_ignore_ascii_case("END:VCARD") {
+            ended = true;
+            break;
+        }
+        if line.trim_end().eq_ignore_ascii_case("BEGIN:VCARD") {
+            return Err(VCardError::BadLine(n));
+        }
+        let prop = parse_line(&line).ok_or(VCardError::BadLine(n))?;
+        if prop.name == "VERSION" && prop.group.is_none() {
+            let v = prop.value.trim();
+            version = Some(
+                Version::from_value(v)
+                    .ok_or_else(|| VCardError::UnsupportedVersion(v.to_string()))?,
+            );
+            continue;
+        }
+        props.push(prop);
+    }
+    if !ended {
+        return Err(VCardError::NoEnd);
+    }
+    if iter.any(|(_, l)| !l.trim().is_empty()) {
+        return Err(VCardError::SeveralCards);
+    }
+    let version = version.ok_or(VCardError::MissingVersion)?;
+    Ok(VCard { version, props })
+}

@@ -1,0 +1,338 @@
+//! Test harness: a Labelbook server on an ephemeral port, in-process, on SQLite (default) or PostgreSQL
+//! (`LABELBOOK_TEST_BACKEND=postgres`, database server from `LABELBOOK_TEST_PG`), plus a small HTTP client.
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use labelbook::app::App;
+use labelbook::config::Config;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub const PASSWORD: &str = "password-123";
+
+pub fn pg_admin_url() -> String {
+    std::env::var("LABELBOOK_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+pub fn use_postgres() -> bool {
+    std::env::var("LABELBOOK_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        nanos % 1_000_000_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A fresh place for one test's data: a temporary directory (SQLite) or a new PostgreSQL database.
+pub struct TestDb {
+    pub dir: PathBuf,
+    pub pg_db: Option<String>,
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        let dir = std::env::temp_dir().join(unique("labelbook-test"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pg_db = if use_postgres() {
+            let name = unique("lbt");
+            let pool = sqlx::PgPool::connect(&pg_admin_url())
+                .await
+                .expect("PostgreSQL for tests");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            Some(name)
+        } else {
+            None
+        };
+        TestDb { dir, pg_db }
+    }
+
+    pub fn database_url(&self) -> Option<String> {
+        self.pg_db.as_ref().map(|db| {
+            let admin = pg_admin_url();
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_string())
+                .unwrap_or(admin);
+            format!("{base}/{db}")
+        })
+    }
+
+    pub fn config(&self) -> Config {
+        Config {
+            data_dir: self.dir.clone(),
+            database_url: self.database_url(),
+            listen: "127.0.0.1:0".into(),
+            ..Config::default()
+        }
+    }
+
+    pub async fn drop_db(&self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(name) = &self.pg_db
+            && let Ok(pool) = sqlx::PgPool::connect(&pg_admin_url()).await
+        {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&pool)
+            .await;
+            pool.close().await;
+        }
+    }
+}
+
+pub struct Server {
+    pub base: String,
+    pub app: Arc<App>,
+    pub db: TestDb,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: http::HeaderMap,
+    pub body: String,
+    pub bytes: Bytes,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn etag(&self) -> String {
+        self.header("etag").expect("an ETag header").to_string()
+    }
+
+    #[track_caller]
+    pub fn assert(&self, status: u16) -> &Resp {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body:\n{}",
+            self.body
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn contains(&self, needle: &str) -> &Resp {
+        assert!(
+            self.body.contains(needle),
+            "expected {needle:?} in:\n{}",
+            self.body
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn lacks(&self, needle: &str) -> &Resp {
+        assert!(
+            !self.body.contains(needle),
+            "did not expect {needle:?} in:\n{}",
+            self.body
+        );
+        self
+    }
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Server {
+        let db = TestDb::new().await;
+        let mut config = db.config();
+        tweak(&mut config);
+        let app = Arc::new(App::open(config).await.expect("app opens"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(labelbook::http::serve(app.clone(), listener, None, async {
+            let _ = rx.await;
+        }));
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        Server {
+            base,
+            app,
+            db,
+            stop: Some(tx),
+            task: Some(task),
+            client,
+        }
+    }
+
+    /// Creates a user with the test password.
+    pub async fn user(&self, email: &str) -> String {
+        self.app
+            .accounts
+            .create_user(email, PASSWORD, false)
+            .await
+            .unwrap();
+        email.to_string()
+    }
+
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        user: Option<(&str, &str)>,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Resp {
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{}", self.base, path)
+        };
+        let mut b = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(url);
+        if let Some((u, p)) = user {
+            use base64::Engine;
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+            b = b.header("authorization", format!("Basic {token}"));
+        }
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let resp = self
+            .client
+            .request(b.body(Full::new(body.into())).unwrap())
+            .await
+            .expect("request");
+        let (parts, body) = resp.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        Resp {
+            status: parts.status,
+            headers: parts.headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes,
+        }
+    }
+
+    /// A request as `user` (with the test password).
+    pub async fn as_user(
+        &self,
+        user: &str,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Resp {
+        self.request(method, path, Some((user, PASSWORD)), headers, body)
+            .await
+    }
+
+    pub async fn put_card(&self, user: &str, path: &str, card: &str) -> Resp {
+        self.as_user(
+            user,
+            "PUT",
+            path,
+            &[("content-type", "text/vcard; charset=utf-8")],
+            card.to_string(),
+        )
+        .await
+    }
+
+    pub async fn propfind(&self, user: &str, path: &str, depth: &str, body: &str) -> Resp {
+        self.as_user(
+            user,
+            "PROPFIND",
+            path,
+            &[("depth", depth), ("content-type", "application/xml")],
+            body.to_string(),
+        )
+        .await
+    }
+
+    pub async fn report(&self, user: &str, path: &str, body: &str) -> Resp {
+        self.as_user(
+            user,
+            "REPORT",
+            path,
+            &[("depth", "1"), ("content-type", "application/xml")],
+            body.to_string(),
+        )
+        .await
+    }
+
+    /// The collection's current sync-token, read through PROPFIND.
+    pub async fn sync_token(&self, user: &str, book: &str) -> String {
+        let r = self
+            .propfind(
+                user,
+                book,
+                "0",
+                r#"<d:propfind xmlns:d="DAV:"><d:prop><d:sync-token/></d:prop></d:propfind>"#,
+            )
+            .await;
+        r.assert(207);
+        between(&r.body, "<d:sync-token>", "</d:sync-token>")
+            .expect("a sync-token")
+            .to_string()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+        self.app.store.close().await;
+        self.db.drop_db().await;
+    }
+}
+
+pub fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let i = s.find(start)? + start.len();
+    let j = s[i..].find(end)? + i;
+    Some(&s[i..j])
+}
+
+pub fn vcard3(uid: &str, name: &str) -> String {
+    format!(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{name}\r\nN:{name};;;;\r\nEMAIL;TYPE=INTERNET:{uid}@example.com\r\nEND:VCARD\r\n"
+    )
+}
+
+pub fn home(user: &str) -> String {
+    format!("/dav/addressbooks/{user}/")
+}
+
+pub fn contacts(user: &str) -> String {
+    format!("/dav/addressbooks/{user}/contacts/")
+}
+
+pub const SYNC_ETAG: &str = r#"<d:prop><d:getetag/></d:prop>"#;
+
+pub fn sync_body(token: &str, extra: &str) -> String {
+    format!(
+        r#"<d:sync-collection xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level>{extra}<d:prop><d:getetag/></d:prop></d:sync-collection>"#
+    )
+}
