@@ -20,44 +20,27 @@ impl App {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 Store::open_postgres(url).await?
             }
-            Some(url) => anyhow::bail!(
-                "database_url must be postgres://...; leave it unset for the embedded SQLite ({url})"
-            ),
+            Some(url) => {
+                anyhow::bail!("database_url must be postgres://...; leave it unset for the embedded SQLite ({url})")
+            }
             None => {
-                std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-                    anyhow::anyhow!("cannot create {}: {e}", config.data_dir.display())
-                })?;
-                Store::open_sqlite(&config.data_dir.join("labelbook.db"), config.sqlite_sync)
-                    .await?
+                std::fs::create_dir_all(&config.data_dir)
+                    .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", config.data_dir.display()))?;
+                Store::open_sqlite(&config.data_dir.join("labelbook.db"), config.sqlite_sync).await?
             }
         };
         store.migrate().await?;
-        let secret = store
-            .meta_init(
-                "server_secret",
-                &accounts::random_secret().map_err(anyhow::Error::msg)?,
-            )
-            .await?;
+        let secret = store.meta_init("server_secret", &accounts::random_secret().map_err(anyhow::Error::msg)?).await?;
         let settings = AuthSettings {
             cache_ttl: Duration::from_secs(config.auth_cache_ttl_secs),
             max_failures: config.login_max_failures.max(1),
             failure_window: Duration::from_secs(config.login_failure_window_secs),
         };
         let accounts = Accounts::new(store.clone(), secret.into_bytes(), settings);
-        let limits = CardLimits {
-            max_resource_size: config.max_resource_size,
-            max_properties: config.max_properties_per_card,
-        };
-        let service = Service {
-            store: store.clone(),
-            limits,
-        };
-        Ok(App {
-            config,
-            store,
-            service,
-            accounts,
-        })
+        let limits =
+            CardLimits { max_resource_size: config.max_resource_size, max_properties: config.max_properties_per_card };
+        let service = Service { store: store.clone(), limits };
+        Ok(App { config, store, service, accounts })
     }
 
     /// On a server with no user yet, creates the administrator and returns its password when it was generated
@@ -72,24 +55,14 @@ impl App {
         }
         let (password, generated) = match password {
             Some(p) => (p, false),
-            None => (
-                accounts::generate_password().map_err(anyhow::Error::msg)?,
-                true,
-            ),
+            None => (accounts::generate_password().map_err(anyhow::Error::msg)?, true),
         };
-        let user = self
-            .accounts
-            .create_user(email, &password, true)
-            .await
-            .map_err(anyhow::Error::msg)?;
+        let user = self.accounts.create_user(email, &password, true).await.map_err(anyhow::Error::msg)?;
         Ok(Some((user, generated.then_some(password))))
     }
 
     pub async fn user(&self, email: &str) -> anyhow::Result<User> {
         let email = email.trim().to_lowercase();
-        self.store
-            .user_by_email(&email)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("no user {email}"))
+        self.store.user_by_email(&email).await?.ok_or_else(|| anyhow::anyhow!("no user {email}"))
     }
 }

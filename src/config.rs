@@ -48,8 +48,7 @@ impl Config {
     pub fn load(file: Option<&Path>) -> Result<Config, String> {
         let mut config = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
                 toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
             }
             None => Config::default(),
@@ -60,9 +59,7 @@ impl Config {
 
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), String> {
         fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, String> {
-            v.trim()
-                .parse()
-                .map_err(|_| format!("{key}: '{v}' is not a number"))
+            v.trim().parse().map_err(|_| format!("{key}: '{v}' is not a number"))
         }
         if let Some(v) = get("LABELBOOK_LISTEN") {
             self.listen = v;
@@ -96,9 +93,7 @@ impl Config {
                 "normal" => SqliteSync::Normal,
                 "full" => SqliteSync::Full,
                 _ => {
-                    return Err(format!(
-                        "LABELBOOK_SQLITE_SYNC: '{v}' is not normal or full"
-                    ));
+                    return Err(format!("LABELBOOK_SQLITE_SYNC: '{v}' is not normal or full"));
                 }
             };
         }
@@ -118,13 +113,9 @@ mod tests {
         let text = include_str!("../config/labelbook.example.toml");
         let mut c: Config = toml::from_str(text).unwrap();
         assert_eq!(c.listen, "127.0.0.1:8080");
-        c.apply_env(|k| (k == "LABELBOOK_LISTEN").then(|| "0.0.0.0:9".to_string()))
-            .unwrap();
+        c.apply_env(|k| (k == "LABELBOOK_LISTEN").then(|| "0.0.0.0:9".to_string())).unwrap();
         assert_eq!(c.listen, "0.0.0.0:9");
-        assert!(
-            c.apply_env(|k| (k == "LABELBOOK_MAX_RESOURCE_SIZE").then(|| "x".to_string()))
-                .is_err()
-        );
+        assert!(c.apply_env(|k| (k == "LABELBOOK_MAX_RESOURCE_SIZE").then(|| "x".to_string())).is_err());
         assert!(toml::from_str::<Config>("nonsense_key = 1").is_err());
     }
 }

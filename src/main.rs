@@ -171,10 +171,7 @@ fn read_password(args: &PasswordArgs) -> Result<(String, bool)> {
         }
         return Ok((p, false));
     }
-    Ok((
-        accounts::generate_password().map_err(anyhow::Error::msg)?,
-        true,
-    ))
+    Ok((accounts::generate_password().map_err(anyhow::Error::msg)?, true))
 }
 
 fn print_json(v: serde_json::Value) {
@@ -221,22 +218,14 @@ async fn run(cli: Cli) -> Result<()> {
         Command::User(cmd) => user(&app, cmd).await,
         Command::AppPassword(cmd) => app_password(&app, cmd).await,
         Command::Label(cmd) => label(&app, cmd).await,
-        Command::Import {
-            file,
-            user,
-            label,
-            json,
-        } => import(&app, &file, &user, label.as_deref(), json).await,
+        Command::Import { file, user, label, json } => import(&app, &file, &user, label.as_deref(), json).await,
         Command::Export { user, label, out } => export(&app, &user, label.as_deref(), out).await,
     }
 }
 
 async fn serve(app: App) -> Result<()> {
-    let admin_email =
-        std::env::var("LABELBOOK_ADMIN_EMAIL").unwrap_or_else(|_| "admin@localhost".into());
-    let admin_password = std::env::var("LABELBOOK_ADMIN_PASSWORD")
-        .ok()
-        .filter(|p| !p.is_empty());
+    let admin_email = std::env::var("LABELBOOK_ADMIN_EMAIL").unwrap_or_else(|_| "admin@localhost".into());
+    let admin_password = std::env::var("LABELBOOK_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
     let created = app.bootstrap_admin(&admin_email, admin_password).await?;
     let listener = tokio::net::TcpListener::bind(&app.config.listen)
         .await
@@ -248,25 +237,17 @@ async fn serve(app: App) -> Result<()> {
         _ => bail!("tls_cert and tls_key go together"),
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    println!(
-        "Labelbook listening on {scheme}://{addr}/ ({} database)",
-        app.store.backend_name()
-    );
+    println!("Labelbook listening on {scheme}://{addr}/ ({} database)", app.store.backend_name());
     if let Some((user, password)) = created {
         match password {
             Some(p) => println!(
                 "Created administrator {} with password: {p}\n(shown once; change it with `labelbook user passwd {}`)",
                 user.email, user.email
             ),
-            None => println!(
-                "Created administrator {} with the password from LABELBOOK_ADMIN_PASSWORD",
-                user.email
-            ),
+            None => println!("Created administrator {} with the password from LABELBOOK_ADMIN_PASSWORD", user.email),
         }
     }
-    println!(
-        "CardDAV clients: server {scheme}://{addr}/ — they find /dav/ through /.well-known/carddav"
-    );
+    println!("CardDAV clients: server {scheme}://{addr}/ — they find /dav/ through /.well-known/carddav");
     let _ = std::io::stdout().flush();
     let app = Arc::new(app);
     labelbook::http::serve(app.clone(), listener, tls, shutdown_signal()).await;
@@ -279,14 +260,13 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(t) => t,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
@@ -299,18 +279,9 @@ async fn shutdown_signal() {
 
 async fn user(app: &App, cmd: UserCmd) -> Result<()> {
     match cmd {
-        UserCmd::Add {
-            email,
-            admin,
-            password,
-            json,
-        } => {
+        UserCmd::Add { email, admin, password, json } => {
             let (pw, generated) = read_password(&password)?;
-            let user = app
-                .accounts
-                .create_user(&email, &pw, admin)
-                .await
-                .map_err(anyhow::Error::msg)?;
+            let user = app.accounts.create_user(&email, &pw, admin).await.map_err(anyhow::Error::msg)?;
             if json {
                 print_json(
                     serde_json::json!({"email": user.email, "admin": user.is_admin, "password": generated.then_some(&pw)}),
@@ -325,7 +296,10 @@ async fn user(app: &App, cmd: UserCmd) -> Result<()> {
             let users = app.store.list_users().await?;
             if json {
                 print_json(serde_json::Value::Array(
-                    users.iter().map(|u| serde_json::json!({"email": u.email, "admin": u.is_admin, "disabled": u.disabled})).collect(),
+                    users
+                        .iter()
+                        .map(|u| serde_json::json!({"email": u.email, "admin": u.is_admin, "disabled": u.disabled}))
+                        .collect(),
                 ));
             } else {
                 for u in users {
@@ -338,21 +312,12 @@ async fn user(app: &App, cmd: UserCmd) -> Result<()> {
                 }
             }
         }
-        UserCmd::Passwd {
-            email,
-            password,
-            json,
-        } => {
+        UserCmd::Passwd { email, password, json } => {
             let user = app.user(&email).await?;
             let (pw, generated) = read_password(&password)?;
-            app.accounts
-                .set_password(&user, &pw)
-                .await
-                .map_err(anyhow::Error::msg)?;
+            app.accounts.set_password(&user, &pw).await.map_err(anyhow::Error::msg)?;
             if json {
-                print_json(
-                    serde_json::json!({"email": user.email, "password": generated.then_some(&pw)}),
-                );
+                print_json(serde_json::json!({"email": user.email, "password": generated.then_some(&pw)}));
             } else if generated {
                 println!("new password for {}: {pw}", user.email);
             } else {
@@ -361,15 +326,8 @@ async fn user(app: &App, cmd: UserCmd) -> Result<()> {
         }
         UserCmd::Disable { email, enable } => {
             let user = app.user(&email).await?;
-            app.accounts
-                .set_disabled(&user, !enable)
-                .await
-                .map_err(anyhow::Error::msg)?;
-            println!(
-                "{} {}",
-                user.email,
-                if enable { "enabled" } else { "disabled" }
-            );
+            app.accounts.set_disabled(&user, !enable).await.map_err(anyhow::Error::msg)?;
+            println!("{} {}", user.email, if enable { "enabled" } else { "disabled" });
         }
     }
     Ok(())
@@ -377,27 +335,16 @@ async fn user(app: &App, cmd: UserCmd) -> Result<()> {
 
 async fn app_password(app: &App, cmd: AppPasswordCmd) -> Result<()> {
     match cmd {
-        AppPasswordCmd::Add {
-            name,
-            user,
-            layout,
-            json,
-        } => {
+        AppPasswordCmd::Add { name, user, layout, json } => {
             let user = app.user(&user).await?;
-            let (ap, secret) = app
-                .accounts
-                .add_app_password(&user, &name, &layout)
-                .await
-                .map_err(anyhow::Error::msg)?;
+            let (ap, secret) =
+                app.accounts.add_app_password(&user, &name, &layout).await.map_err(anyhow::Error::msg)?;
             if json {
                 print_json(
                     serde_json::json!({"user": user.email, "name": ap.name, "layout": ap.layout, "password": secret}),
                 );
             } else {
-                println!(
-                    "app password '{}' for {}: {secret}\n(shown once)",
-                    ap.name, user.email
-                );
+                println!("app password '{}' for {}: {secret}\n(shown once)", ap.name, user.email);
             }
         }
         AppPasswordCmd::List { user, json } => {
@@ -417,10 +364,7 @@ async fn app_password(app: &App, cmd: AppPasswordCmd) -> Result<()> {
         }
         AppPasswordCmd::Revoke { name, user } => {
             let user = app.user(&user).await?;
-            app.accounts
-                .revoke_app_password(&user, &name)
-                .await
-                .map_err(anyhow::Error::msg)?;
+            app.accounts.revoke_app_password(&user, &name).await.map_err(anyhow::Error::msg)?;
             println!("revoked '{name}'");
         }
     }
@@ -443,10 +387,7 @@ async fn label(app: &App, cmd: LabelCmd) -> Result<()> {
             let labels = app.store.labels_owned(user.id).await?;
             if json {
                 print_json(serde_json::Value::Array(
-                    labels
-                        .iter()
-                        .map(|l| serde_json::json!({"id": l.id, "name": l.name}))
-                        .collect(),
+                    labels.iter().map(|l| serde_json::json!({"id": l.id, "name": l.name})).collect(),
                 ));
             } else {
                 for l in labels {
@@ -513,13 +454,7 @@ fn ensure_uid(card: String) -> (String, String) {
     (out, uid)
 }
 
-async fn import(
-    app: &App,
-    file: &PathBuf,
-    email: &str,
-    label: Option<&str>,
-    json: bool,
-) -> Result<()> {
+async fn import(app: &App, file: &PathBuf, email: &str, label: Option<&str>, json: bool) -> Result<()> {
     let user = app.user(email).await?;
     let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let text = String::from_utf8_lossy(&raw);
@@ -533,28 +468,16 @@ async fn import(
         let (card, uid) = ensure_uid(card);
         let href: String = format!(
             "{}.vcf",
-            uid.chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '-' {
-                    c
-                } else {
-                    '_'
-                })
-                .collect::<String>()
+            uid.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect::<String>()
         );
-        let mut result = app
-            .service
-            .put_card(&view, &href, card.as_bytes(), &Precondition::default())
-            .await;
+        let mut result = app.service.put_card(&view, &href, card.as_bytes(), &Precondition::default()).await;
         if let Err(labelbook::service::ServiceError::UidConflict(existing)) = &result {
             // Importing again updates the contact with this UID instead of failing.
             let target = match &view.book {
                 Book::MyContacts { .. } => existing.clone(),
                 Book::Label { .. } => href.clone(),
             };
-            result = app
-                .service
-                .put_card(&view, &target, card.as_bytes(), &Precondition::default())
-                .await;
+            result = app.service.put_card(&view, &target, card.as_bytes(), &Precondition::default()).await;
         }
         match result {
             Ok(o) if o.created => created += 1,
@@ -565,10 +488,7 @@ async fn import(
     if json {
         print_json(serde_json::json!({"created": created, "updated": updated, "failed": failed}));
     } else {
-        println!(
-            "imported {created} new, {updated} updated, {} failed",
-            failed.len()
-        );
+        println!("imported {created} new, {updated} updated, {} failed", failed.len());
         for f in &failed {
             eprintln!("  {f}");
         }
@@ -594,8 +514,7 @@ async fn export(app: &App, email: &str, label: Option<&str>, out: Option<PathBuf
         }
     }
     match out {
-        Some(path) => std::fs::write(&path, &data)
-            .with_context(|| format!("cannot write {}", path.display()))?,
+        Some(path) => std::fs::write(&path, &data).with_context(|| format!("cannot write {}", path.display()))?,
         None => std::io::stdout().write_all(&data)?,
     }
     Ok(())

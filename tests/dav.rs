@@ -17,9 +17,7 @@ async fn discovery_from_well_known_to_books() {
     let s = Server::start().await;
     let ann = s.user("ann@example.com").await;
     // RFC 6764 §5: /.well-known/carddav redirects to the context path.
-    let r = s
-        .request("GET", "/.well-known/carddav", None, &[], "")
-        .await;
+    let r = s.request("GET", "/.well-known/carddav", None, &[], "").await;
     r.assert(301);
     assert_eq!(r.header("location"), Some("/dav/"));
     // RFC 6352 §6.1: OPTIONS advertises addressbook.
@@ -28,28 +26,25 @@ async fn discovery_from_well_known_to_books() {
     assert!(r.header("dav").unwrap().contains("addressbook"));
     assert!(r.header("allow").unwrap().contains("REPORT"));
     // RFC 5397 §3: current-user-principal.
-    let r = s.propfind(&ann, "/dav/", "0", r#"<d:propfind xmlns:d="DAV:"><d:prop><d:current-user-principal/></d:prop></d:propfind>"#).await;
-    r.assert(207)
-        .contains("<d:href>/dav/principals/ann@example.com/</d:href>");
+    let r = s
+        .propfind(
+            &ann,
+            "/dav/",
+            "0",
+            r#"<d:propfind xmlns:d="DAV:"><d:prop><d:current-user-principal/></d:prop></d:propfind>"#,
+        )
+        .await;
+    r.assert(207).contains("<d:href>/dav/principals/ann@example.com/</d:href>");
     // RFC 6352 §7.1.1: addressbook-home-set on the principal.
     let r = s.propfind(&ann, "/dav/principals/ann@example.com/", "0", r#"<d:propfind xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:prop><C:addressbook-home-set/><d:displayname/><d:principal-URL/></d:prop></d:propfind>"#).await;
-    r.assert(207)
-        .contains("<card:addressbook-home-set><d:href>/dav/addressbooks/ann@example.com/</d:href>");
+    r.assert(207).contains("<card:addressbook-home-set><d:href>/dav/addressbooks/ann@example.com/</d:href>");
     // A label made by the CLI's service call shows beside My contacts in the one home.
     let user = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
-    let label = s
-        .app
-        .service
-        .create_label(&user, None, "Clients", "")
-        .await
-        .unwrap();
+    let label = s.app.service.create_label(&user, None, "Clients", "").await.unwrap();
     let r = s.propfind(&ann, &home(&ann), "1", PROPFIND_BOOK).await;
     r.assert(207)
         .contains("<d:href>/dav/addressbooks/ann@example.com/contacts/</d:href>")
-        .contains(&format!(
-            "<d:href>/dav/addressbooks/ann@example.com/{}/</d:href>",
-            label.id
-        ))
+        .contains(&format!("<d:href>/dav/addressbooks/ann@example.com/{}/</d:href>", label.id))
         .contains("<d:displayname>Clients</d:displayname>")
         .contains("<d:resourcetype><d:collection/><card:addressbook/></d:resourcetype>");
     s.stop().await;
@@ -60,45 +55,19 @@ async fn authentication_challenges_and_rate_limits() {
     let s = Server::start_with(|c| c.login_max_failures = 3).await;
     let ann = s.user("ann@example.com").await;
     // RFC 7617 §2: a challenge when no credentials are sent.
-    let r = s
-        .request("PROPFIND", "/dav/", None, &[("depth", "0")], "")
-        .await;
+    let r = s.request("PROPFIND", "/dav/", None, &[("depth", "0")], "").await;
     r.assert(401);
     assert!(r.header("www-authenticate").unwrap().starts_with("Basic"));
     for _ in 0..3 {
-        s.request(
-            "PROPFIND",
-            "/dav/",
-            Some((&ann, "wrong")),
-            &[("depth", "0")],
-            "",
-        )
-        .await
-        .assert(401);
+        s.request("PROPFIND", "/dav/", Some((&ann, "wrong")), &[("depth", "0")], "").await.assert(401);
     }
     // The account is now locked for a while, even with the right password: 429 with Retry-After (RFC 6585 §4).
-    let r = s
-        .request(
-            "PROPFIND",
-            "/dav/",
-            Some((&ann, PASSWORD)),
-            &[("depth", "0")],
-            "",
-        )
-        .await;
+    let r = s.request("PROPFIND", "/dav/", Some((&ann, PASSWORD)), &[("depth", "0")], "").await;
     r.assert(429);
     assert!(r.header("retry-after").unwrap().parse::<u64>().unwrap() > 0);
     // The limit is per client address too: this address cannot go on guessing other accounts.
     let bob = s.user("bob@example.org").await;
-    s.request(
-        "PROPFIND",
-        "/dav/",
-        Some((&bob, PASSWORD)),
-        &[("depth", "0")],
-        "",
-    )
-    .await
-    .assert(429);
+    s.request("PROPFIND", "/dav/", Some((&bob, PASSWORD)), &[("depth", "0")], "").await.assert(429);
     s.stop().await;
 }
 
@@ -107,36 +76,11 @@ async fn app_passwords_authenticate_and_revoke_at_once() {
     let s = Server::start().await;
     let ann = s.user("ann@example.com").await;
     let user = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
-    let (_, secret) = s
-        .app
-        .accounts
-        .add_app_password(&user, "iPhone", "books")
-        .await
-        .unwrap();
-    s.request(
-        "PROPFIND",
-        &contacts(&ann),
-        Some((&ann, &secret)),
-        &[("depth", "0")],
-        "",
-    )
-    .await
-    .assert(207);
-    s.app
-        .accounts
-        .revoke_app_password(&user, "iPhone")
-        .await
-        .unwrap();
+    let (_, secret) = s.app.accounts.add_app_password(&user, "iPhone", "books").await.unwrap();
+    s.request("PROPFIND", &contacts(&ann), Some((&ann, &secret)), &[("depth", "0")], "").await.assert(207);
+    s.app.accounts.revoke_app_password(&user, "iPhone").await.unwrap();
     // The credential cache forgets the revoked password immediately.
-    s.request(
-        "PROPFIND",
-        &contacts(&ann),
-        Some((&ann, &secret)),
-        &[("depth", "0")],
-        "",
-    )
-    .await
-    .assert(401);
+    s.request("PROPFIND", &contacts(&ann), Some((&ann, &secret)), &[("depth", "0")], "").await.assert(401);
     s.stop().await;
 }
 
@@ -146,27 +90,11 @@ async fn put_get_delete_with_strong_etags_and_preconditions() {
     let ann = s.user("ann@example.com").await;
     let url = format!("{}ios.vcf", contacts(&ann));
     // RFC 6352 §6.3.2: create with If-None-Match: *.
-    let r = s
-        .as_user(
-            &ann,
-            "PUT",
-            &url,
-            &[("content-type", "text/vcard"), ("if-none-match", "*")],
-            IOS,
-        )
-        .await;
+    let r = s.as_user(&ann, "PUT", &url, &[("content-type", "text/vcard"), ("if-none-match", "*")], IOS).await;
     r.assert(201);
     let etag = r.etag();
     // RFC 9110 §13.1.2: If-None-Match: * on an existing resource fails.
-    s.as_user(
-        &ann,
-        "PUT",
-        &url,
-        &[("content-type", "text/vcard"), ("if-none-match", "*")],
-        IOS,
-    )
-    .await
-    .assert(412);
+    s.as_user(&ann, "PUT", &url, &[("content-type", "text/vcard"), ("if-none-match", "*")], IOS).await.assert(412);
     // The card comes back byte for byte, with the same strong ETag.
     let r = s.as_user(&ann, "GET", &url, &[], "").await;
     r.assert(200);
@@ -176,43 +104,19 @@ async fn put_get_delete_with_strong_etags_and_preconditions() {
     let r = s.as_user(&ann, "HEAD", &url, &[], "").await;
     r.assert(200);
     assert!(r.bytes.is_empty());
-    assert_eq!(
-        r.header("content-length"),
-        Some(IOS.len().to_string().as_str())
-    );
+    assert_eq!(r.header("content-length"), Some(IOS.len().to_string().as_str()));
     // RFC 9110 §13.1.1: If-Match with a stale tag fails and changes nothing.
     let edited = IOS.replace("Engineer", "Director");
-    s.as_user(
-        &ann,
-        "PUT",
-        &url,
-        &[("content-type", "text/vcard"), ("if-match", "\"stale\"")],
-        edited.clone(),
-    )
-    .await
-    .assert(412);
-    assert_eq!(
-        s.as_user(&ann, "GET", &url, &[], "").await.bytes.as_ref(),
-        IOS.as_bytes()
-    );
-    let r = s
-        .as_user(
-            &ann,
-            "PUT",
-            &url,
-            &[("content-type", "text/vcard"), ("if-match", &etag)],
-            edited.clone(),
-        )
-        .await;
+    s.as_user(&ann, "PUT", &url, &[("content-type", "text/vcard"), ("if-match", "\"stale\"")], edited.clone())
+        .await
+        .assert(412);
+    assert_eq!(s.as_user(&ann, "GET", &url, &[], "").await.bytes.as_ref(), IOS.as_bytes());
+    let r = s.as_user(&ann, "PUT", &url, &[("content-type", "text/vcard"), ("if-match", &etag)], edited.clone()).await;
     r.assert(204);
     let etag2 = r.etag();
     assert_ne!(etag, etag2);
-    s.as_user(&ann, "DELETE", &url, &[("if-match", &etag)], "")
-        .await
-        .assert(412);
-    s.as_user(&ann, "DELETE", &url, &[("if-match", &etag2)], "")
-        .await
-        .assert(204);
+    s.as_user(&ann, "DELETE", &url, &[("if-match", &etag)], "").await.assert(412);
+    s.as_user(&ann, "DELETE", &url, &[("if-match", &etag2)], "").await.assert(204);
     s.as_user(&ann, "GET", &url, &[], "").await.assert(404);
     s.as_user(&ann, "DELETE", &url, &[], "").await.assert(404);
     s.stop().await;
@@ -222,20 +126,11 @@ async fn put_get_delete_with_strong_etags_and_preconditions() {
 async fn every_property_a_client_sent_is_kept() {
     let s = Server::start().await;
     let ann = s.user("ann@example.com").await;
-    for (name, card) in [
-        ("ios.vcf", IOS),
-        ("davx5.vcf", DAVX5),
-        ("tb.vcf", THUNDERBIRD),
-        ("group.vcf", APPLE_GROUP),
-    ] {
+    for (name, card) in [("ios.vcf", IOS), ("davx5.vcf", DAVX5), ("tb.vcf", THUNDERBIRD), ("group.vcf", APPLE_GROUP)] {
         let url = format!("{}{name}", contacts(&ann));
         s.put_card(&ann, &url, card).await.assert(201);
         let r = s.as_user(&ann, "GET", &url, &[], "").await;
-        assert_eq!(
-            r.bytes.as_ref(),
-            card.as_bytes(),
-            "{name} changed on the way"
-        );
+        assert_eq!(r.bytes.as_ref(), card.as_bytes(), "{name} changed on the way");
     }
     s.stop().await;
 }
@@ -252,42 +147,12 @@ async fn version_conversion_on_get_and_report() {
     s.put_card(&ann, &davx5, DAVX5).await.assert(201);
     // RFC 6352 §6.3.2.1 / DESIGN §4: Accept: text/vcard;version=4.0 converts, PHOTO becomes a data: URI whose
     // comma is not escaped, Apple groups become KIND/MEMBER.
-    let r = s
-        .as_user(
-            &ann,
-            "GET",
-            &ios,
-            &[("accept", "text/vcard; version=4.0")],
-            "",
-        )
-        .await;
-    r.assert(200)
-        .contains("VERSION:4.0\r\n")
-        .contains("PHOTO:data:image/jpeg;base64,/9j/")
-        .lacks("base64\\,");
-    let r = s
-        .as_user(
-            &ann,
-            "GET",
-            &group,
-            &[("accept", "text/vcard;version=4.0")],
-            "",
-        )
-        .await;
-    r.contains("KIND:group\r\n")
-        .contains("MEMBER:urn:uuid:0A1B2C3D-IOS-0001\r\n");
-    let r = s
-        .as_user(
-            &ann,
-            "GET",
-            &davx5,
-            &[("accept", "text/vcard;version=3.0")],
-            "",
-        )
-        .await;
-    r.contains("VERSION:3.0\r\n")
-        .contains("PHOTO;ENCODING=b;TYPE=PNG:iVBOR")
-        .contains("TEL;TYPE=cell;TYPE=pref:");
+    let r = s.as_user(&ann, "GET", &ios, &[("accept", "text/vcard; version=4.0")], "").await;
+    r.assert(200).contains("VERSION:4.0\r\n").contains("PHOTO:data:image/jpeg;base64,/9j/").lacks("base64\\,");
+    let r = s.as_user(&ann, "GET", &group, &[("accept", "text/vcard;version=4.0")], "").await;
+    r.contains("KIND:group\r\n").contains("MEMBER:urn:uuid:0A1B2C3D-IOS-0001\r\n");
+    let r = s.as_user(&ann, "GET", &davx5, &[("accept", "text/vcard;version=3.0")], "").await;
+    r.contains("VERSION:3.0\r\n").contains("PHOTO;ENCODING=b;TYPE=PNG:iVBOR").contains("TEL;TYPE=cell;TYPE=pref:");
     // RFC 6352 §10.4: address-data with a version attribute converts inside a REPORT.
     let body = format!(
         r#"<C:addressbook-multiget xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/><C:address-data content-type="text/vcard" version="4.0"/></d:prop><d:href>{ios}</d:href></C:addressbook-multiget>"#
@@ -301,10 +166,7 @@ async fn version_conversion_on_get_and_report() {
     let body = format!(
         r#"<C:addressbook-multiget xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:prop><C:address-data content-type="application/vcard+json"/></d:prop><d:href>{ios}</d:href></C:addressbook-multiget>"#
     );
-    s.report(&ann, &contacts(&ann), &body)
-        .await
-        .assert(403)
-        .contains("supported-address-data-conversion");
+    s.report(&ann, &contacts(&ann), &body).await.assert(403).contains("supported-address-data-conversion");
     s.stop().await;
 }
 
@@ -312,44 +174,41 @@ async fn version_conversion_on_get_and_report() {
 async fn propfind_depths_propname_allprop() {
     let s = Server::start().await;
     let ann = s.user("ann@example.com").await;
-    s.put_card(&ann, &format!("{}a.vcf", contacts(&ann)), &vcard3("a", "A"))
-        .await
-        .assert(201);
+    s.put_card(&ann, &format!("{}a.vcf", contacts(&ann)), &vcard3("a", "A")).await.assert(201);
     // RFC 4918 §9.1: Depth infinity refused with propfind-finite-depth; an absent Depth means infinity.
-    s.propfind(&ann, &contacts(&ann), "infinity", PROPFIND_BOOK)
-        .await
-        .assert(403)
-        .contains("propfind-finite-depth");
-    s.as_user(&ann, "PROPFIND", &contacts(&ann), &[], PROPFIND_BOOK)
-        .await
-        .assert(403);
+    s.propfind(&ann, &contacts(&ann), "infinity", PROPFIND_BOOK).await.assert(403).contains("propfind-finite-depth");
+    s.as_user(&ann, "PROPFIND", &contacts(&ann), &[], PROPFIND_BOOK).await.assert(403);
     // RFC 4918 §9.1: Depth 1 lists members with their properties; unknown properties are 404 propstats.
-    let r = s.propfind(&ann, &contacts(&ann), "1", r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/><x:nope xmlns:x="urn:x"/></d:prop></d:propfind>"#).await;
+    let r = s
+        .propfind(
+            &ann,
+            &contacts(&ann),
+            "1",
+            r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/><x:nope xmlns:x="urn:x"/></d:prop></d:propfind>"#,
+        )
+        .await;
     r.assert(207)
         .contains("/contacts/a.vcf</d:href>")
         .contains("<d:getetag>\"")
         .contains("<x:nope xmlns:x=\"urn:x\"/>")
         .contains("404 Not Found");
     // RFC 7240 / RFC 8144: Prefer: return=minimal drops the 404 propstats.
-    let r = s.as_user(&ann, "PROPFIND", &contacts(&ann), &[("depth", "1"), ("prefer", "return=minimal")], r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/><x:nope xmlns:x="urn:x"/></d:prop></d:propfind>"#).await;
-    r.assert(207).lacks("404 Not Found");
-    // RFC 4918 §9.1.4: propname lists names only.
     let r = s
-        .propfind(
+        .as_user(
             &ann,
+            "PROPFIND",
             &contacts(&ann),
-            "0",
-            r#"<d:propfind xmlns:d="DAV:"><d:propname/></d:propfind>"#,
+            &[("depth", "1"), ("prefer", "return=minimal")],
+            r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/><x:nope xmlns:x="urn:x"/></d:prop></d:propfind>"#,
         )
         .await;
-    r.assert(207)
-        .contains("<d:sync-token/>")
-        .contains("<cs:getctag/>")
-        .contains("<card:supported-address-data/>");
+    r.assert(207).lacks("404 Not Found");
+    // RFC 4918 §9.1.4: propname lists names only.
+    let r = s.propfind(&ann, &contacts(&ann), "0", r#"<d:propfind xmlns:d="DAV:"><d:propname/></d:propfind>"#).await;
+    r.assert(207).contains("<d:sync-token/>").contains("<cs:getctag/>").contains("<card:supported-address-data/>");
     // RFC 4918 §9.1.5: allprop (and an empty body) gives values.
     let r = s.propfind(&ann, &contacts(&ann), "0", "").await;
-    r.assert(207)
-        .contains("<d:displayname>My contacts</d:displayname>");
+    r.assert(207).contains("<d:displayname>My contacts</d:displayname>");
     // RFC 6352 §6.2.2–6.2.3 and RFC 3744 §5.4: book properties clients rely on.
     let r = s.propfind(&ann, &contacts(&ann), "0", r#"<d:propfind xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:prop><C:supported-address-data/><C:max-resource-size/><d:current-user-privilege-set/><d:supported-report-set/><d:owner/><d:quota-used-bytes/></d:prop></d:propfind>"#).await;
     r.assert(207)
@@ -370,31 +229,15 @@ async fn proppatch_sets_displayname_and_dead_properties_atomically() {
     let before = s.sync_token(&ann, &contacts(&ann)).await;
     // RFC 4918 §9.2: a protected property fails the whole request (403 + 424 for the rest).
     let body = r#"<d:propertyupdate xmlns:d="DAV:" xmlns:A="http://apple.com/ns/ical/"><d:set><d:prop><d:displayname>Mine</d:displayname><d:getetag>x</d:getetag></d:prop></d:set></d:propertyupdate>"#;
-    let r = s
-        .as_user(&ann, "PROPPATCH", &contacts(&ann), &[], body)
-        .await;
-    r.assert(207)
-        .contains("403 Forbidden")
-        .contains("424 Failed Dependency");
-    assert_eq!(
-        s.sync_token(&ann, &contacts(&ann)).await,
-        before,
-        "a refused PROPPATCH changed something"
-    );
+    let r = s.as_user(&ann, "PROPPATCH", &contacts(&ann), &[], body).await;
+    r.assert(207).contains("403 Forbidden").contains("424 Failed Dependency");
+    assert_eq!(s.sync_token(&ann, &contacts(&ann)).await, before, "a refused PROPPATCH changed something");
     let body = r#"<d:propertyupdate xmlns:d="DAV:" xmlns:A="http://apple.com/ns/ical/"><d:set><d:prop><d:displayname>Mine</d:displayname><A:calendar-color>#FF0000</A:calendar-color></d:prop></d:set></d:propertyupdate>"#;
-    s.as_user(&ann, "PROPPATCH", &contacts(&ann), &[], body)
-        .await
-        .assert(207)
-        .contains("200 OK")
-        .lacks("403");
+    s.as_user(&ann, "PROPPATCH", &contacts(&ann), &[], body).await.assert(207).contains("200 OK").lacks("403");
     let r = s.propfind(&ann, &contacts(&ann), "0", r#"<d:propfind xmlns:d="DAV:" xmlns:A="http://apple.com/ns/ical/"><d:prop><d:displayname/><A:calendar-color/></d:prop></d:propfind>"#).await;
-    r.assert(207)
-        .contains("<d:displayname>Mine</d:displayname>")
-        .contains("#FF0000</calendar-color>");
+    r.assert(207).contains("<d:displayname>Mine</d:displayname>").contains("#FF0000</calendar-color>");
     let body = r#"<d:propertyupdate xmlns:d="DAV:" xmlns:A="http://apple.com/ns/ical/"><d:remove><d:prop><A:calendar-color/></d:prop></d:remove></d:propertyupdate>"#;
-    s.as_user(&ann, "PROPPATCH", &contacts(&ann), &[], body)
-        .await
-        .assert(207);
+    s.as_user(&ann, "PROPPATCH", &contacts(&ann), &[], body).await.assert(207);
     let r = s.propfind(&ann, &contacts(&ann), "0", r#"<d:propfind xmlns:d="DAV:" xmlns:A="http://apple.com/ns/ical/"><d:prop><A:calendar-color/></d:prop></d:propfind>"#).await;
     r.assert(207).contains("404 Not Found");
     s.stop().await;
@@ -411,41 +254,21 @@ async fn extended_mkcol_creates_a_label_and_delete_removes_it() {
     s.as_user(&ann, "MKCOL", &url, &[], body).await.assert(201);
     // RFC 4918 §9.3.1: MKCOL on an existing collection is 405.
     s.as_user(&ann, "MKCOL", &url, &[], body).await.assert(405);
-    s.as_user(&ann, "MKCOL", &contacts(&ann), &[], body)
-        .await
-        .assert(405);
+    s.as_user(&ann, "MKCOL", &contacts(&ann), &[], body).await.assert(405);
     let r = s.propfind(&ann, &url, "0", PROPFIND_BOOK).await;
-    r.assert(207)
-        .contains("<d:displayname>Suppliers</d:displayname>");
+    r.assert(207).contains("<d:displayname>Suppliers</d:displayname>");
     // RFC 5689 §3.1: a resourcetype we cannot create is refused with valid-resourcetype.
     let other = format!("{}0f0e0d0c-0b0a-4908-8706-050403020100/", home(&ann));
     let cal = r#"<d:mkcol xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:resourcetype><d:collection/><C:calendar/></d:resourcetype></d:prop></d:set></d:mkcol>"#;
-    s.as_user(&ann, "MKCOL", &other, &[], cal)
-        .await
-        .assert(403)
-        .contains("valid-resourcetype");
-    s.as_user(
-        &ann,
-        "MKCOL",
-        &format!("{}not-a-uuid/", home(&ann)),
-        &[],
-        body,
-    )
-    .await
-    .assert(403);
+    s.as_user(&ann, "MKCOL", &other, &[], cal).await.assert(403).contains("valid-resourcetype");
+    s.as_user(&ann, "MKCOL", &format!("{}not-a-uuid/", home(&ann)), &[], body).await.assert(403);
     // A card in the label; deleting the label keeps the contact in My contacts.
-    s.put_card(&ann, &format!("{url}x.vcf"), &vcard3("x", "X"))
-        .await
-        .assert(201);
+    s.put_card(&ann, &format!("{url}x.vcf"), &vcard3("x", "X")).await.assert(201);
     s.as_user(&ann, "DELETE", &url, &[], "").await.assert(204);
     s.propfind(&ann, &url, "0", PROPFIND_BOOK).await.assert(404);
-    s.as_user(&ann, "GET", &format!("{}x.vcf", contacts(&ann)), &[], "")
-        .await
-        .assert(200);
+    s.as_user(&ann, "GET", &format!("{}x.vcf", contacts(&ann)), &[], "").await.assert(200);
     // My contacts itself cannot be deleted.
-    s.as_user(&ann, "DELETE", &contacts(&ann), &[], "")
-        .await
-        .assert(403);
+    s.as_user(&ann, "DELETE", &contacts(&ann), &[], "").await.assert(403);
     s.stop().await;
 }
 
@@ -454,35 +277,14 @@ async fn labels_hold_contacts_stored_once() {
     let s = Server::start().await;
     let ann = s.user("ann@example.com").await;
     let user = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
-    let label = s
-        .app
-        .service
-        .create_label(&user, None, "Team", "")
-        .await
-        .unwrap();
+    let label = s.app.service.create_label(&user, None, "Team", "").await.unwrap();
     let book = format!("{}{}/", home(&ann), label.id);
     // A new card PUT into a label is a new contact of the owner, in My contacts under the same name.
-    s.put_card(&ann, &format!("{book}new.vcf"), &vcard3("new-1", "New"))
-        .await
-        .assert(201);
-    s.as_user(&ann, "GET", &format!("{}new.vcf", contacts(&ann)), &[], "")
-        .await
-        .assert(200);
+    s.put_card(&ann, &format!("{book}new.vcf"), &vcard3("new-1", "New")).await.assert(201);
+    s.as_user(&ann, "GET", &format!("{}new.vcf", contacts(&ann)), &[], "").await.assert(200);
     // Thunderbird copies a card between books: same UID, another name → the existing contact is labelled.
-    s.put_card(
-        &ann,
-        &format!("{}old.vcf", contacts(&ann)),
-        &vcard3("old-1", "Old"),
-    )
-    .await
-    .assert(201);
-    s.put_card(
-        &ann,
-        &format!("{book}copy-of-old.vcf"),
-        &vcard3("old-1", "Old"),
-    )
-    .await
-    .assert(201);
+    s.put_card(&ann, &format!("{}old.vcf", contacts(&ann)), &vcard3("old-1", "Old")).await.assert(201);
+    s.put_card(&ann, &format!("{book}copy-of-old.vcf"), &vcard3("old-1", "Old")).await.assert(201);
     let r = s
         .propfind(
             &ann,
@@ -491,46 +293,17 @@ async fn labels_hold_contacts_stored_once() {
             r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>"#,
         )
         .await;
-    assert_eq!(
-        r.body.matches("<d:getetag>").count(),
-        2,
-        "a duplicate contact was made:\n{}",
-        r.body
-    );
+    assert_eq!(r.body.matches("<d:getetag>").count(), 2, "a duplicate contact was made:\n{}", r.body);
     // An edit through the label changes the one contact everywhere.
-    s.put_card(
-        &ann,
-        &format!("{book}copy-of-old.vcf"),
-        &vcard3("old-1", "Old Renamed"),
-    )
-    .await
-    .assert(204);
-    s.as_user(&ann, "GET", &format!("{}old.vcf", contacts(&ann)), &[], "")
-        .await
-        .contains("FN:Old Renamed");
+    s.put_card(&ann, &format!("{book}copy-of-old.vcf"), &vcard3("old-1", "Old Renamed")).await.assert(204);
+    s.as_user(&ann, "GET", &format!("{}old.vcf", contacts(&ann)), &[], "").await.contains("FN:Old Renamed");
     // DELETE inside a label only takes the label off.
-    s.as_user(&ann, "DELETE", &format!("{book}copy-of-old.vcf"), &[], "")
-        .await
-        .assert(204);
-    s.as_user(&ann, "GET", &format!("{book}copy-of-old.vcf"), &[], "")
-        .await
-        .assert(404);
-    s.as_user(&ann, "GET", &format!("{}old.vcf", contacts(&ann)), &[], "")
-        .await
-        .assert(200);
+    s.as_user(&ann, "DELETE", &format!("{book}copy-of-old.vcf"), &[], "").await.assert(204);
+    s.as_user(&ann, "GET", &format!("{book}copy-of-old.vcf"), &[], "").await.assert(404);
+    s.as_user(&ann, "GET", &format!("{}old.vcf", contacts(&ann)), &[], "").await.assert(200);
     // DELETE in My contacts removes the contact from every label.
-    s.as_user(
-        &ann,
-        "DELETE",
-        &format!("{}new.vcf", contacts(&ann)),
-        &[],
-        "",
-    )
-    .await
-    .assert(204);
-    s.as_user(&ann, "GET", &format!("{book}new.vcf"), &[], "")
-        .await
-        .assert(404);
+    s.as_user(&ann, "DELETE", &format!("{}new.vcf", contacts(&ann)), &[], "").await.assert(204);
+    s.as_user(&ann, "GET", &format!("{book}new.vcf"), &[], "").await.assert(404);
     s.stop().await;
 }
 
@@ -539,9 +312,7 @@ async fn refused_writes_name_their_precondition_and_change_nothing() {
     let s = Server::start().await;
     let ann = s.user("ann@example.com").await;
     let book = contacts(&ann);
-    s.put_card(&ann, &format!("{book}a.vcf"), &vcard3("same", "A"))
-        .await
-        .assert(201);
+    s.put_card(&ann, &format!("{book}a.vcf"), &vcard3("same", "A")).await.assert(201);
     let token = s.sync_token(&ann, &book).await;
     // RFC 6352 §6.3.2.1: the same UID under another name → no-uid-conflict naming the existing card.
     s.put_card(&ann, &format!("{book}b.vcf"), &vcard3("same", "B"))
@@ -550,49 +321,36 @@ async fn refused_writes_name_their_precondition_and_change_nothing() {
         .contains("no-uid-conflict")
         .contains("a.vcf");
     // RFC 6352 §6.3.2.1: not a vCard media type → supported-address-data.
-    s.as_user(
-        &ann,
-        "PUT",
-        &format!("{book}c.vcf"),
-        &[("content-type", "application/json")],
-        "{}",
-    )
-    .await
-    .assert(415)
-    .contains("supported-address-data");
+    s.as_user(&ann, "PUT", &format!("{book}c.vcf"), &[("content-type", "application/json")], "{}")
+        .await
+        .assert(415)
+        .contains("supported-address-data");
     // RFC 6352 §6.3.2.1: an invalid vCard → valid-address-data, with the reason.
-    s.put_card(
-        &ann,
-        &format!("{book}d.vcf"),
-        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:x\r\nEND:VCARD\r\n",
-    )
-    .await
-    .assert(403)
-    .contains("valid-address-data")
-    .contains("UID");
-    s.put_card(&ann, &format!("{book}e.vcf"), "hello")
+    s.put_card(&ann, &format!("{book}d.vcf"), "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:x\r\nEND:VCARD\r\n")
         .await
         .assert(403)
-        .contains("valid-address-data");
-    s.put_card(
-        &ann,
-        &format!("{book}f.vcf"),
-        &format!("{}{}", vcard3("f1", "F"), vcard3("f2", "F")),
-    )
-    .await
-    .assert(403)
-    .contains("exactly one vCard");
+        .contains("valid-address-data")
+        .contains("UID");
+    s.put_card(&ann, &format!("{book}e.vcf"), "hello").await.assert(403).contains("valid-address-data");
+    s.put_card(&ann, &format!("{book}f.vcf"), &format!("{}{}", vcard3("f1", "F"), vcard3("f2", "F")))
+        .await
+        .assert(403)
+        .contains("exactly one vCard");
     // RFC 6352 §6.3.2.1: larger than max-resource-size.
     let big = vcard3("big", &"x".repeat(3 * 1024 * 1024));
-    s.put_card(&ann, &format!("{book}g.vcf"), &big)
-        .await
-        .assert(413)
-        .contains("max-resource-size");
-    assert_eq!(
-        s.sync_token(&ann, &book).await,
-        token,
-        "a refused write changed the book"
-    );
+    s.put_card(&ann, &format!("{book}g.vcf"), &big).await.assert(413).contains("max-resource-size");
+    // A client that waits for 100 Continue is refused before it uploads anything (RFC 9110 §10.1.1).
+    let file = s.db.dir.join("big.vcf");
+    std::fs::write(&file, &big).unwrap();
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-T"])
+        .arg(&file)
+        .args(["-H", "Expect: 100-continue", "-H", "Content-Type: text/vcard", "-u", &format!("{ann}:{PASSWORD}")])
+        .arg(format!("{}{book}h.vcf", s.base))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "413");
+    assert_eq!(s.sync_token(&ann, &book).await, token, "a refused write changed the book");
     s.stop().await;
 }
 
@@ -602,51 +360,21 @@ async fn bad_requests_get_clear_errors() {
     let ann = s.user("ann@example.com").await;
     let book = contacts(&ann);
     let token = s.sync_token(&ann, &book).await;
-    s.propfind(&ann, &book, "0", "<d:propfind xmlns:d=\"DAV:\"><d:prop>")
-        .await
-        .assert(400)
-        .contains("malformed XML");
-    s.propfind(&ann, &book, "0", "<X:propfind/>")
-        .await
-        .assert(400)
-        .contains("undeclared namespace prefix");
-    let deep = format!(
-        "<d:propfind xmlns:d=\"DAV:\">{}{}</d:propfind>",
-        "<d:prop>".repeat(50),
-        "</d:prop>".repeat(50)
-    );
-    s.propfind(&ann, &book, "0", &deep)
-        .await
-        .assert(400)
-        .contains("deeper");
+    s.propfind(&ann, &book, "0", "<d:propfind xmlns:d=\"DAV:\"><d:prop>").await.assert(400).contains("malformed XML");
+    s.propfind(&ann, &book, "0", "<X:propfind/>").await.assert(400).contains("undeclared namespace prefix");
+    let deep = format!("<d:propfind xmlns:d=\"DAV:\">{}{}</d:propfind>", "<d:prop>".repeat(50), "</d:prop>".repeat(50));
+    s.propfind(&ann, &book, "0", &deep).await.assert(400).contains("deeper");
     let xxe = r#"<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><d:propfind xmlns:d="DAV:"><d:prop>&x;</d:prop></d:propfind>"#;
-    s.propfind(&ann, &book, "0", xxe)
-        .await
-        .assert(400)
-        .contains("DTD");
-    s.propfind(&ann, &book, "0", "<d:notpropfind xmlns:d=\"DAV:\"/>")
-        .await
-        .assert(400);
+    s.propfind(&ann, &book, "0", xxe).await.assert(400).contains("DTD");
+    s.propfind(&ann, &book, "0", "<d:notpropfind xmlns:d=\"DAV:\"/>").await.assert(400);
     s.propfind(&ann, &book, "2", "").await.assert(400);
-    let huge = format!(
-        "<d:propfind xmlns:d=\"DAV:\"><d:prop>{}</d:prop></d:propfind>",
-        "<d:getetag/>".repeat(800_000)
-    );
+    let huge = format!("<d:propfind xmlns:d=\"DAV:\"><d:prop>{}</d:prop></d:propfind>", "<d:getetag/>".repeat(800_000));
     s.propfind(&ann, &book, "0", &huge).await.assert(413);
-    s.as_user(&ann, "GET", "/dav/nothing/here/at/all/really", &[], "")
-        .await
-        .assert(404);
-    s.as_user(&ann, "GET", "/elsewhere", &[], "")
-        .await
-        .assert(404);
+    s.as_user(&ann, "GET", "/dav/nothing/here/at/all/really", &[], "").await.assert(404);
+    s.as_user(&ann, "GET", "/elsewhere", &[], "").await.assert(404);
     s.as_user(&ann, "LOCK", &book, &[], "").await.assert(405);
-    s.report(&ann, &book, r#"<d:frobnicate xmlns:d="DAV:"/>"#)
-        .await
-        .assert(403)
-        .contains("supported-report");
-    s.put_card(&ann, &home(&ann), &vcard3("h", "H"))
-        .await
-        .assert(405);
+    s.report(&ann, &book, r#"<d:frobnicate xmlns:d="DAV:"/>"#).await.assert(403).contains("supported-report");
+    s.put_card(&ann, &home(&ann), &vcard3("h", "H")).await.assert(405);
     assert_eq!(s.sync_token(&ann, &book).await, token);
     s.stop().await;
 }
@@ -657,37 +385,21 @@ async fn users_cannot_reach_each_others_books() {
     let ann = s.user("ann@example.com").await;
     let bob = s.user("bob@example.org").await;
     let user = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
-    let label = s
-        .app
-        .service
-        .create_label(&user, None, "Private", "")
-        .await
-        .unwrap();
+    let label = s.app.service.create_label(&user, None, "Private", "").await.unwrap();
     let ann_label = format!("{}{}/", home(&ann), label.id);
-    s.put_card(&ann, &format!("{ann_label}a.vcf"), &vcard3("a", "A"))
-        .await
-        .assert(201);
+    s.put_card(&ann, &format!("{ann_label}a.vcf"), &vcard3("a", "A")).await.assert(201);
     let token = s.sync_token(&ann, &ann_label).await;
     // Another user's home, books and cards are absent (404, never 403), for every method.
-    for path in [
-        home(&ann),
-        contacts(&ann),
-        ann_label.clone(),
-        format!("{ann_label}a.vcf"),
-    ] {
+    for path in [home(&ann), contacts(&ann), ann_label.clone(), format!("{ann_label}a.vcf")] {
         s.propfind(&bob, &path, "0", "").await.assert(404);
         s.as_user(&bob, "GET", &path, &[], "").await.assert(404);
         s.as_user(&bob, "DELETE", &path, &[], "").await.assert(404);
         s.report(&bob, &path, &sync_body("", "")).await.assert(404);
     }
-    s.put_card(&bob, &format!("{ann_label}b.vcf"), &vcard3("b", "B"))
-        .await
-        .assert(404);
+    s.put_card(&bob, &format!("{ann_label}b.vcf"), &vcard3("b", "B")).await.assert(404);
     s.as_user(&bob, "PROPPATCH", &ann_label, &[], r#"<d:propertyupdate xmlns:d="DAV:"><d:set><d:prop><d:displayname>pwned</d:displayname></d:prop></d:set></d:propertyupdate>"#).await.assert(404);
     // The label id under Bob's own home does not reach Ann's label either.
-    s.propfind(&bob, &format!("{}{}/", home(&bob), label.id), "0", "")
-        .await
-        .assert(404);
+    s.propfind(&bob, &format!("{}{}/", home(&bob), label.id), "0", "").await.assert(404);
     assert_eq!(s.sync_token(&ann, &ann_label).await, token);
     s.stop().await;
 }
@@ -697,30 +409,19 @@ async fn addressbook_multiget() {
     let s = Server::start().await;
     let ann = s.user("ann@example.com").await;
     let book = contacts(&ann);
-    s.put_card(&ann, &format!("{book}a.vcf"), &vcard3("a", "Alpha"))
-        .await
-        .assert(201);
-    s.put_card(&ann, &format!("{book}b.vcf"), &vcard3("b", "Beta"))
-        .await
-        .assert(201);
+    s.put_card(&ann, &format!("{book}a.vcf"), &vcard3("a", "Alpha")).await.assert(201);
+    s.put_card(&ann, &format!("{book}b.vcf"), &vcard3("b", "Beta")).await.assert(201);
     // RFC 6352 §8.7: each href answered; missing ones with 404.
     let body = format!(
         r#"<C:addressbook-multiget xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/><C:address-data/></d:prop><d:href>{book}a.vcf</d:href><d:href>{book}b.vcf</d:href><d:href>{book}missing.vcf</d:href></C:addressbook-multiget>"#
     );
     let r = s.report(&ann, &book, &body).await;
-    r.assert(207)
-        .contains("FN:Alpha")
-        .contains("FN:Beta")
-        .contains("missing.vcf</d:href><d:status>HTTP/1.1 404");
+    r.assert(207).contains("FN:Alpha").contains("FN:Beta").contains("missing.vcf</d:href><d:status>HTTP/1.1 404");
     // RFC 6352 §10.4.2: address-data may ask for some properties only.
     let body = format!(
         r#"<C:addressbook-multiget xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:prop><C:address-data><C:prop name="FN"/></C:address-data></d:prop><d:href>{book}a.vcf</d:href></C:addressbook-multiget>"#
     );
-    s.report(&ann, &book, &body)
-        .await
-        .assert(207)
-        .contains("FN:Alpha")
-        .lacks("EMAIL");
+    s.report(&ann, &book, &body).await.assert(207).contains("FN:Alpha").lacks("EMAIL");
     s.stop().await;
 }
 
@@ -729,15 +430,9 @@ async fn addressbook_query_filters_and_limits() {
     let s = Server::start().await;
     let ann = s.user("ann@example.com").await;
     let book = contacts(&ann);
-    s.put_card(&ann, &format!("{book}ios.vcf"), IOS)
-        .await
-        .assert(201);
-    s.put_card(&ann, &format!("{book}davx5.vcf"), DAVX5)
-        .await
-        .assert(201);
-    s.put_card(&ann, &format!("{book}tb.vcf"), THUNDERBIRD)
-        .await
-        .assert(201);
+    s.put_card(&ann, &format!("{book}ios.vcf"), IOS).await.assert(201);
+    s.put_card(&ann, &format!("{book}davx5.vcf"), DAVX5).await.assert(201);
+    s.put_card(&ann, &format!("{book}tb.vcf"), THUNDERBIRD).await.assert(201);
     let q = |filter: &str, extra: &str| {
         format!(
             r#"<C:addressbook-query xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/></d:prop>{filter}{extra}</C:addressbook-query>"#
@@ -745,33 +440,22 @@ async fn addressbook_query_filters_and_limits() {
     };
     // RFC 6352 §8.6.3-like: contains, case-insensitive (i;unicode-casemap is the default, §8.3).
     let r = s.report(&ann, &book, &q(r#"<C:filter><C:prop-filter name="FN"><C:text-match match-type="contains">CURIE</C:text-match></C:prop-filter></C:filter>"#, "")).await;
-    r.assert(207)
-        .contains("davx5.vcf")
-        .lacks("ios.vcf")
-        .lacks("tb.vcf");
+    r.assert(207).contains("davx5.vcf").lacks("ios.vcf").lacks("tb.vcf");
     // RFC 6352 §10.5.2: param-filter on TYPE.
     let r = s.report(&ann, &book, &q(r#"<C:filter><C:prop-filter name="TEL"><C:param-filter name="TYPE"><C:text-match match-type="equals">WORK</C:text-match></C:param-filter></C:prop-filter></C:filter>"#, "")).await;
     r.assert(207).contains("ios.vcf").lacks("davx5.vcf");
     // RFC 6352 §10.5: anyof across properties.
     let r = s.report(&ann, &book, &q(r#"<C:filter test="anyof"><C:prop-filter name="EMAIL"><C:text-match match-type="ends-with">example.net</C:text-match></C:prop-filter><C:prop-filter name="ORG"><C:text-match match-type="starts-with">apple</C:text-match></C:prop-filter></C:filter>"#, "")).await;
-    r.assert(207)
-        .contains("ios.vcf")
-        .contains("tb.vcf")
-        .lacks("davx5.vcf");
+    r.assert(207).contains("ios.vcf").contains("tb.vcf").lacks("davx5.vcf");
     // RFC 6352 §8.6.1: more matches than the limit → a 507 response for the collection.
     let r = s
         .report(
             &ann,
             &book,
-            &q(
-                r#"<C:filter><C:prop-filter name="FN"/></C:filter>"#,
-                "<C:limit><C:nresults>2</C:nresults></C:limit>",
-            ),
+            &q(r#"<C:filter><C:prop-filter name="FN"/></C:filter>"#, "<C:limit><C:nresults>2</C:nresults></C:limit>"),
         )
         .await;
-    r.assert(207)
-        .contains("507 Insufficient Storage")
-        .contains("number-of-matches-within-limits");
+    r.assert(207).contains("507 Insufficient Storage").contains("number-of-matches-within-limits");
     assert_eq!(r.body.matches("<d:getetag>").count(), 2);
     // RFC 6352 §8.3: unknown collation → supported-collation precondition.
     s.report(&ann, &book, &q(r#"<C:filter><C:prop-filter name="FN"><C:text-match collation="i;klingon">x</C:text-match></C:prop-filter></C:filter>"#, "")).await.assert(403).contains("supported-collation");
@@ -783,58 +467,29 @@ async fn sync_collection_initial_delta_removal_and_bad_tokens() {
     let s = Server::start().await;
     let ann = s.user("ann@example.com").await;
     let book = contacts(&ann);
-    s.put_card(&ann, &format!("{book}a.vcf"), &vcard3("a", "A"))
-        .await
-        .assert(201);
-    s.put_card(&ann, &format!("{book}b.vcf"), &vcard3("b", "B"))
-        .await
-        .assert(201);
+    s.put_card(&ann, &format!("{book}a.vcf"), &vcard3("a", "A")).await.assert(201);
+    s.put_card(&ann, &format!("{book}b.vcf"), &vcard3("b", "B")).await.assert(201);
     // RFC 6578 §3.4: an empty token is an initial sync listing every member.
     let r = s.report(&ann, &book, &sync_body("", "")).await;
     r.assert(207).contains("a.vcf").contains("b.vcf");
-    let token = between(&r.body, "<d:sync-token>", "</d:sync-token>")
-        .unwrap()
-        .to_string();
+    let token = between(&r.body, "<d:sync-token>", "</d:sync-token>").unwrap().to_string();
     // DESIGN §4: getctag and sync-token are the same value and move together.
     assert_eq!(token, s.sync_token(&ann, &book).await);
     // RFC 6578 §3.5: nothing changed → an empty delta with the same token.
     let r = s.report(&ann, &book, &sync_body(&token, "")).await;
     r.assert(207).lacks("a.vcf").contains(&token);
     // One edit and one delete → exactly those two, the delete as 404 (RFC 6578 §3.5.2).
-    s.put_card(&ann, &format!("{book}a.vcf"), &vcard3("a", "A2"))
-        .await
-        .assert(204);
-    s.as_user(&ann, "DELETE", &format!("{book}b.vcf"), &[], "")
-        .await
-        .assert(204);
+    s.put_card(&ann, &format!("{book}a.vcf"), &vcard3("a", "A2")).await.assert(204);
+    s.as_user(&ann, "DELETE", &format!("{book}b.vcf"), &[], "").await.assert(204);
     let r = s.report(&ann, &book, &sync_body(&token, "")).await;
-    r.assert(207)
-        .contains("a.vcf</d:href><d:propstat>")
-        .contains("b.vcf</d:href><d:status>HTTP/1.1 404");
-    let token2 = between(&r.body, "<d:sync-token>", "</d:sync-token>")
-        .unwrap()
-        .to_string();
+    r.assert(207).contains("a.vcf</d:href><d:propstat>").contains("b.vcf</d:href><d:status>HTTP/1.1 404");
+    let token2 = between(&r.body, "<d:sync-token>", "</d:sync-token>").unwrap().to_string();
     assert_ne!(token, token2);
     // Thunderbird sends Depth: 1; it is tolerated (DESIGN §4), as is Depth: 0.
-    s.as_user(
-        &ann,
-        "REPORT",
-        &book,
-        &[("depth", "0")],
-        sync_body(&token2, ""),
-    )
-    .await
-    .assert(207);
+    s.as_user(&ann, "REPORT", &book, &[("depth", "0")], sync_body(&token2, "")).await.assert(207);
     // RFC 6578 §3.2: an unknown token → 403 valid-sync-token.
-    for bad in [
-        "urn:labelbook:sync:999999999",
-        "http://other/sync/1",
-        "garbage",
-    ] {
-        s.report(&ann, &book, &sync_body(bad, ""))
-            .await
-            .assert(403)
-            .contains("valid-sync-token");
+    for bad in ["urn:labelbook:sync:999999999", "http://other/sync/1", "garbage"] {
+        s.report(&ann, &book, &sync_body(bad, "")).await.assert(403).contains("valid-sync-token");
     }
     s.stop().await;
 }
@@ -845,30 +500,16 @@ async fn sync_collection_truncates_with_limit_and_continues() {
     let ann = s.user("ann@example.com").await;
     let book = contacts(&ann);
     for i in 0..5 {
-        s.put_card(
-            &ann,
-            &format!("{book}c{i}.vcf"),
-            &vcard3(&format!("c{i}"), "C"),
-        )
-        .await
-        .assert(201);
+        s.put_card(&ann, &format!("{book}c{i}.vcf"), &vcard3(&format!("c{i}"), "C")).await.assert(201);
     }
     // RFC 6578 §3.6: with a limit, a 507 for the collection, and a token to continue from.
     let mut token = String::new();
     let mut seen = 0;
     for round in 0..5 {
-        let r = s
-            .report(
-                &ann,
-                &book,
-                &sync_body(&token, "<d:limit><d:nresults>2</d:nresults></d:limit>"),
-            )
-            .await;
+        let r = s.report(&ann, &book, &sync_body(&token, "<d:limit><d:nresults>2</d:nresults></d:limit>")).await;
         r.assert(207);
         seen += r.body.matches("<d:getetag>").count();
-        token = between(&r.body, "<d:sync-token>", "</d:sync-token>")
-            .unwrap()
-            .to_string();
+        token = between(&r.body, "<d:sync-token>", "</d:sync-token>").unwrap().to_string();
         if !r.body.contains("507") {
             assert_eq!(round, 2);
             break;
@@ -884,37 +525,17 @@ async fn label_books_sync_membership_changes() {
     let s = Server::start().await;
     let ann = s.user("ann@example.com").await;
     let user = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
-    let label = s
-        .app
-        .service
-        .create_label(&user, None, "Team", "")
-        .await
-        .unwrap();
+    let label = s.app.service.create_label(&user, None, "Team", "").await.unwrap();
     let book = format!("{}{}/", home(&ann), label.id);
-    s.put_card(&ann, &format!("{}m.vcf", contacts(&ann)), &vcard3("m", "M"))
-        .await
-        .assert(201);
-    s.put_card(&ann, &format!("{book}m-in-label.vcf"), &vcard3("m", "M"))
-        .await
-        .assert(201);
+    s.put_card(&ann, &format!("{}m.vcf", contacts(&ann)), &vcard3("m", "M")).await.assert(201);
+    s.put_card(&ann, &format!("{book}m-in-label.vcf"), &vcard3("m", "M")).await.assert(201);
     let token = s.sync_token(&ann, &book).await;
     let my_token = s.sync_token(&ann, &contacts(&ann)).await;
     // An edit in My contacts shows in the label's delta under the label's name for it.
-    s.put_card(
-        &ann,
-        &format!("{}m.vcf", contacts(&ann)),
-        &vcard3("m", "M2"),
-    )
-    .await
-    .assert(204);
-    s.report(&ann, &book, &sync_body(&token, ""))
-        .await
-        .assert(207)
-        .contains("m-in-label.vcf</d:href><d:propstat>");
+    s.put_card(&ann, &format!("{}m.vcf", contacts(&ann)), &vcard3("m", "M2")).await.assert(204);
+    s.report(&ann, &book, &sync_body(&token, "")).await.assert(207).contains("m-in-label.vcf</d:href><d:propstat>");
     // Removing the label from the contact shows as a removal in the label and nothing gone in My contacts.
-    s.as_user(&ann, "DELETE", &format!("{book}m-in-label.vcf"), &[], "")
-        .await
-        .assert(204);
+    s.as_user(&ann, "DELETE", &format!("{book}m-in-label.vcf"), &[], "").await.assert(204);
     s.report(&ann, &book, &sync_body(&token, ""))
         .await
         .assert(207)
@@ -940,25 +561,20 @@ async fn principal_search_and_expand_property() {
         .contains("/dav/principals/bob@example.org/")
         .lacks("ann@");
     // RFC 3744 §9.5: principal-search-property-set.
-    s.report(
-        &ann,
-        "/dav/principals/",
-        r#"<d:principal-search-property-set xmlns:d="DAV:"/>"#,
-    )
-    .await
-    .assert(200)
-    .contains("principal-search-property");
+    s.report(&ann, "/dav/principals/", r#"<d:principal-search-property-set xmlns:d="DAV:"/>"#)
+        .await
+        .assert(200)
+        .contains("principal-search-property");
     // RFC 3253 §3.8: expand-property replaces hrefs with the target's properties.
     let body = r#"<d:expand-property xmlns:d="DAV:"><d:property name="current-user-principal"><d:property name="displayname"/><d:property name="addressbook-home-set" namespace="urn:ietf:params:xml:ns:carddav"/></d:property></d:expand-property>"#;
-    s.report(&ann, "/dav/", body).await.assert(207).contains("<d:current-user-principal><d:response><d:href>/dav/principals/ann@example.com/</d:href>").contains("addressbook-home-set");
-    // Another user's principal is readable (collaborators see owners), but not their home.
-    s.propfind(&ann, "/dav/principals/bob@example.org/", "0", "")
+    s.report(&ann, "/dav/", body)
         .await
         .assert(207)
-        .contains("bob@example.org");
-    s.propfind(&ann, "/dav/principals/nobody@example.org/", "0", "")
-        .await
-        .assert(404);
+        .contains("<d:current-user-principal><d:response><d:href>/dav/principals/ann@example.com/</d:href>")
+        .contains("addressbook-home-set");
+    // Another user's principal is readable (collaborators see owners), but not their home.
+    s.propfind(&ann, "/dav/principals/bob@example.org/", "0", "").await.assert(207).contains("bob@example.org");
+    s.propfind(&ann, "/dav/principals/nobody@example.org/", "0", "").await.assert(404);
     s.stop().await;
 }
 
@@ -973,13 +589,7 @@ async fn concurrent_writers_each_take_their_own_change() {
         let (ann, book) = (ann.clone(), book.clone());
         tasks.push(tokio::spawn(async move {
             for i in 0..10 {
-                s.put_card(
-                    &ann,
-                    &format!("{book}w{w}-{i}.vcf"),
-                    &vcard3(&format!("w{w}-{i}"), "W"),
-                )
-                .await
-                .assert(201);
+                s.put_card(&ann, &format!("{book}w{w}-{i}.vcf"), &vcard3(&format!("w{w}-{i}"), "W")).await.assert(201);
             }
         }));
     }

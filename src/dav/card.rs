@@ -12,12 +12,7 @@ use http_body_util::Full;
 
 /// Splits If-Match / If-None-Match into entity tags without quotes; `W/` tags compare weakly (RFC 9110 §13.1.2).
 fn etag_list(ctx: &Ctx<'_>, name: &str) -> Option<Vec<String>> {
-    let values: Vec<&str> = ctx
-        .headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
+    let values: Vec<&str> = ctx.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
     if values.is_empty() {
         return None;
     }
@@ -25,22 +20,14 @@ fn etag_list(ctx: &Ctx<'_>, name: &str) -> Option<Vec<String>> {
         values
             .iter()
             .flat_map(|v| v.split(','))
-            .map(|t| {
-                t.trim()
-                    .trim_start_matches("W/")
-                    .trim_matches('"')
-                    .to_string()
-            })
+            .map(|t| t.trim().trim_start_matches("W/").trim_matches('"').to_string())
             .filter(|t| !t.is_empty())
             .collect(),
     )
 }
 
 fn precondition(ctx: &Ctx<'_>) -> Precondition {
-    Precondition {
-        if_match: etag_list(ctx, "if-match"),
-        if_none_match: etag_list(ctx, "if-none-match"),
-    }
+    Precondition { if_match: etag_list(ctx, "if-match"), if_none_match: etag_list(ctx, "if-none-match") }
 }
 
 /// The vCard version an Accept header asks for, if it names one (`text/vcard; version=4.0`).
@@ -52,24 +39,13 @@ fn accepted_version(ctx: &Ctx<'_>) -> Option<Version> {
         if !media.eq_ignore_ascii_case("text/vcard") {
             return None;
         }
-        parts
-            .find_map(|p| p.strip_prefix("version="))
-            .and_then(|v| Version::from_value(v.trim_matches('"')))
+        parts.find_map(|p| p.strip_prefix("version=")).and_then(|v| Version::from_value(v.trim_matches('"')))
     })
 }
 
-fn vcard_response(
-    bytes: Vec<u8>,
-    etag: Option<&str>,
-    head: bool,
-    version: Option<Version>,
-) -> Response<Body> {
+fn vcard_response(bytes: Vec<u8>, etag: Option<&str>, head: bool, version: Option<Version>) -> Response<Body> {
     let len = bytes.len();
-    let mut r = Response::new(Full::new(if head {
-        Bytes::new()
-    } else {
-        Bytes::from(bytes)
-    }));
+    let mut r = Response::new(Full::new(if head { Bytes::new() } else { Bytes::from(bytes) }));
     let ct = match version {
         Some(Version::V40) => "text/vcard; charset=utf-8; version=4.0",
         _ => "text/vcard; charset=utf-8",
@@ -100,8 +76,7 @@ pub async fn get(ctx: &Ctx<'_>, target: &Target, head: bool) -> DavResult {
             };
             let mut r = vcard_response(body, Some(&card.meta.etag), head, version);
             if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(
-                std::time::UNIX_EPOCH
-                    + std::time::Duration::from_secs(card.meta.updated_at.max(0) as u64),
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(card.meta.updated_at.max(0) as u64),
             )) {
                 r.headers_mut().insert(header::LAST_MODIFIED, v);
             }
@@ -126,31 +101,17 @@ pub async fn get(ctx: &Ctx<'_>, target: &Target, head: bool) -> DavResult {
         }
         Target::Home(email) => {
             ctx.own_home(email)?;
-            Ok(crate::http::text(
-                StatusCode::OK,
-                "This is a CardDAV server: use a CardDAV client.",
-            ))
+            Ok(crate::http::text(StatusCode::OK, "This is a CardDAV server: use a CardDAV client."))
         }
         Target::Root | Target::Principals | Target::Homes | Target::Principal(_) => {
-            Ok(crate::http::text(
-                StatusCode::OK,
-                "This is a CardDAV server: use a CardDAV client.",
-            ))
+            Ok(crate::http::text(StatusCode::OK, "This is a CardDAV server: use a CardDAV client."))
         }
     }
 }
 
 fn is_vcard_type(ct: &str) -> bool {
-    let media = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    matches!(
-        media.as_str(),
-        "text/vcard" | "text/x-vcard" | "text/directory"
-    )
+    let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    matches!(media.as_str(), "text/vcard" | "text/x-vcard" | "text/directory")
 }
 
 pub async fn put(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
@@ -172,17 +133,9 @@ pub async fn put(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
         ));
     }
     let view = open_own_book(ctx, email, segment).await?;
-    let outcome = ctx
-        .app
-        .service
-        .put_card(&view, name, body, &precondition(ctx))
-        .await?;
+    let outcome = ctx.app.service.put_card(&view, name, body, &precondition(ctx)).await?;
     let mut r = Response::new(Full::new(Bytes::new()));
-    *r.status_mut() = if outcome.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::NO_CONTENT
-    };
+    *r.status_mut() = if outcome.created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
     // The stored bytes are exactly what was sent, so the ETag may be returned (RFC 6352 §6.3.2.3).
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", outcome.etag)) {
         r.headers_mut().insert(header::ETAG, v);
@@ -195,10 +148,7 @@ pub async fn delete(ctx: &Ctx<'_>, target: &Target) -> DavResult {
         return Err(DavError::not_found());
     };
     let view = open_own_book(ctx, email, segment).await?;
-    ctx.app
-        .service
-        .delete_card(&view, name, &precondition(ctx))
-        .await?;
+    ctx.app.service.delete_card(&view, name, &precondition(ctx)).await?;
     let mut r = Response::new(Full::new(Bytes::new()));
     *r.status_mut() = StatusCode::NO_CONTENT;
     Ok(r)

@@ -29,36 +29,23 @@ pub fn parse_propfind(body: &[u8]) -> Result<PropReq, DavError> {
     }
     let root = parse_xml(body)?;
     if !root.is(DAV, "propfind") {
-        return Err(DavError::bad_request(
-            "a PROPFIND body is a DAV:propfind element",
-        ));
+        return Err(DavError::bad_request("a PROPFIND body is a DAV:propfind element"));
     }
     if root.child(DAV, "propname").is_some() {
         return Ok(PropReq::Names);
     }
     if root.child(DAV, "allprop").is_some() {
-        let include = root
-            .child(DAV, "include")
-            .map(|i| i.children.clone())
-            .unwrap_or_default();
+        let include = root.child(DAV, "include").map(|i| i.children.clone()).unwrap_or_default();
         return Ok(PropReq::All(include));
     }
     match root.child(DAV, "prop") {
         Some(p) => Ok(PropReq::Some(p.children.clone())),
-        None => Err(DavError::bad_request(
-            "DAV:propfind needs prop, allprop or propname",
-        )),
+        None => Err(DavError::bad_request("DAV:propfind needs prop, allprop or propname")),
     }
 }
 
 fn bare(ns: &str, name: &str) -> Element {
-    Element {
-        ns: ns.into(),
-        name: name.into(),
-        attrs: Vec::new(),
-        children: Vec::new(),
-        text: String::new(),
-    }
+    Element { ns: ns.into(), name: name.into(), attrs: Vec::new(), children: Vec::new(), text: String::new() }
 }
 
 pub fn prop_stats(ctx: &Ctx<'_>, res: &Res<'_>, req: &PropReq) -> Result<PropStats, DavError> {
@@ -84,9 +71,7 @@ pub fn prop_stats(ctx: &Ctx<'_>, res: &Res<'_>, req: &PropReq) -> Result<PropSta
             }
             stats.ok.extend(dead.iter().map(|d| d.xml.clone()));
             for el in include {
-                if !props::names(res)
-                    .iter()
-                    .any(|(ns, n, all)| *all && el.is(ns, n))
+                if !props::names(res).iter().any(|(ns, n, all)| *all && el.is(ns, n))
                     && let Some(x) = props::get(ctx, res, el)?
                 {
                     stats.ok.push(x);
@@ -94,55 +79,29 @@ pub fn prop_stats(ctx: &Ctx<'_>, res: &Res<'_>, req: &PropReq) -> Result<PropSta
             }
         }
         PropReq::Names => {
-            stats.ok.extend(
-                props::names(res)
-                    .into_iter()
-                    .map(|(ns, n, _)| element(ns, n, None)),
-            );
-            stats
-                .ok
-                .extend(dead.iter().map(|d| element(&d.ns, &d.name, None)));
+            stats.ok.extend(props::names(res).into_iter().map(|(ns, n, _)| element(ns, n, None)));
+            stats.ok.extend(dead.iter().map(|d| element(&d.ns, &d.name, None)));
         }
     }
     Ok(stats)
 }
 
-pub async fn load_book(
-    ctx: &Ctx<'_>,
-    view: BookView,
-    want_size: bool,
-) -> Result<BookRes, DavError> {
+pub async fn load_book(ctx: &Ctx<'_>, view: BookView, want_size: bool) -> Result<BookRes, DavError> {
     let svc = &ctx.app.service;
     let token = svc.token(&view).await?;
     let dead = svc.dead_props(&view).await?;
-    let size = if want_size {
-        Some(svc.book_size(&view).await?)
-    } else {
-        None
-    };
-    Ok(BookRes {
-        view,
-        token,
-        dead,
-        size,
-    })
+    let size = if want_size { Some(svc.book_size(&view).await?) } else { None };
+    Ok(BookRes { view, token, dead, size })
 }
 
-pub async fn open_own_book(
-    ctx: &Ctx<'_>,
-    email: &str,
-    segment: &str,
-) -> Result<BookView, DavError> {
+pub async fn open_own_book(ctx: &Ctx<'_>, email: &str, segment: &str) -> Result<BookView, DavError> {
     ctx.own_home(email)?;
     Ok(ctx.app.service.open_book(&ctx.who.user, segment).await?)
 }
 
 pub fn minimal(ctx: &Ctx<'_>) -> bool {
-    ctx.header("prefer")
-        .is_some_and(|p| p.contains("return=minimal"))
-        || ctx
-            .header("brief")
-            .is_some_and(|b| b.trim().eq_ignore_ascii_case("t"))
+    ctx.header("prefer").is_some_and(|p| p.contains("return=minimal"))
+        || ctx.header("brief").is_some_and(|b| b.trim().eq_ignore_ascii_case("t"))
 }
 
 /// Answers for one resource, then (Depth 1) for each child.
@@ -256,13 +215,8 @@ fn protected(ns: &str, name: &str) -> bool {
                 | "creationdate"
                 | "lockdiscovery"
                 | "supportedlock"
-        ) | (
-            CARDDAV,
-            "supported-address-data"
-                | "max-resource-size"
-                | "address-data"
-                | "addressbook-home-set"
-        ) | (CS, "getctag")
+        ) | (CARDDAV, "supported-address-data" | "max-resource-size" | "address-data" | "addressbook-home-set")
+            | (CS, "getctag")
     )
 }
 
@@ -270,9 +224,7 @@ fn protected(ns: &str, name: &str) -> bool {
 pub async fn proppatch(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
     let root = parse_xml(body)?;
     if !root.is(DAV, "propertyupdate") {
-        return Err(DavError::bad_request(
-            "a PROPPATCH body is a DAV:propertyupdate element",
-        ));
+        return Err(DavError::bad_request("a PROPPATCH body is a DAV:propertyupdate element"));
     }
     let mut ops: Vec<(bool, &Element)> = Vec::new();
     for op in &root.children {
@@ -281,10 +233,7 @@ pub async fn proppatch(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult
         } else if op.is(DAV, "remove") {
             false
         } else {
-            return Err(DavError::bad_request(format!(
-                "unexpected <{}> in propertyupdate",
-                op.name
-            )));
+            return Err(DavError::bad_request(format!("unexpected <{}> in propertyupdate", op.name)));
         };
         for prop in op.children_named(DAV, "prop") {
             ops.extend(prop.children.iter().map(|p| (set, p)));
@@ -295,9 +244,7 @@ pub async fn proppatch(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult
         Target::Principal(email) if *email == ctx.who.user.email => {
             // Nothing on a principal is writable yet: say so property by property.
             let mut stats = PropStats::default();
-            stats
-                .forbidden
-                .extend(ops.iter().map(|(_, p)| element(&p.ns, &p.name, None)));
+            stats.forbidden.extend(ops.iter().map(|(_, p)| element(&p.ns, &p.name, None)));
             let mut ms = Multistatus::new(false);
             ms.propstats(&super::principal_href(email), &stats);
             return Ok(ms.finish());
@@ -312,10 +259,7 @@ pub async fn proppatch(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult
             return Err(DavError::not_found());
         }
         _ => {
-            return Err(DavError::new(
-                StatusCode::FORBIDDEN,
-                "these properties cannot be changed",
-            ));
+            return Err(DavError::new(StatusCode::FORBIDDEN, "these properties cannot be changed"));
         }
     };
     let mut name: Option<String> = None;
@@ -336,22 +280,13 @@ pub async fn proppatch(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult
     let href = super::book_href(ctx.email(), &view.segment);
     let mut ms = Multistatus::new(false);
     let mut stats = PropStats::default();
-    let names: Vec<String> = ops
-        .iter()
-        .map(|(_, p)| element(&p.ns, &p.name, None))
-        .filter(|e| !refused.contains(e))
-        .collect();
+    let names: Vec<String> =
+        ops.iter().map(|(_, p)| element(&p.ns, &p.name, None)).filter(|e| !refused.contains(e)).collect();
     if !refused.is_empty() {
         stats.forbidden = refused;
-        stats.other = names
-            .into_iter()
-            .map(|n| (StatusCode::FAILED_DEPENDENCY, n))
-            .collect();
+        stats.other = names.into_iter().map(|n| (StatusCode::FAILED_DEPENDENCY, n)).collect();
     } else {
-        ctx.app
-            .service
-            .set_book_props(&view, name.as_deref(), description.as_deref(), &dead)
-            .await?;
+        ctx.app.service.set_book_props(&view, name.as_deref(), description.as_deref(), &dead).await?;
         stats.ok = names;
     }
     ms.propstats(&href, &stats);
@@ -391,9 +326,7 @@ pub async fn mkcol(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
                     match (p.ns.as_str(), p.name.as_str()) {
                         (DAV, "resourcetype") => {
                             if p.child(CARDDAV, "addressbook").is_none()
-                                || p.children.iter().any(|c| {
-                                    !(c.is(DAV, "collection") || c.is(CARDDAV, "addressbook"))
-                                })
+                                || p.children.iter().any(|c| !(c.is(DAV, "collection") || c.is(CARDDAV, "addressbook")))
                             {
                                 return Err(DavError::cond(
                                     StatusCode::FORBIDDEN,
@@ -419,12 +352,8 @@ pub async fn mkcol(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
             }
         }
     }
-    let name = name
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| "New label".to_string());
-    let label = svc
-        .create_label(&ctx.who.user, Some(segment), &name, &description)
-        .await?;
+    let name = name.filter(|n| !n.is_empty()).unwrap_or_else(|| "New label".to_string());
+    let label = svc.create_label(&ctx.who.user, Some(segment), &name, &description).await?;
     if !dead.is_empty() {
         let view = svc.open_book(&ctx.who.user, &label.id).await?;
         svc.set_book_props(&view, None, None, &dead).await?;
@@ -445,12 +374,7 @@ pub async fn delete(ctx: &Ctx<'_>, target: &Target) -> DavResult {
             *r.status_mut() = StatusCode::NO_CONTENT;
             Ok(r)
         }
-        Target::Home(email) | Target::Principal(email) if *email != ctx.who.user.email => {
-            Err(DavError::not_found())
-        }
-        _ => Err(DavError::new(
-            StatusCode::FORBIDDEN,
-            "this collection cannot be deleted",
-        )),
+        Target::Home(email) | Target::Principal(email) if *email != ctx.who.user.email => Err(DavError::not_found()),
+        _ => Err(DavError::new(StatusCode::FORBIDDEN, "this collection cannot be deleted")),
     }
 }

@@ -65,9 +65,7 @@ fn test_attr(el: &Element) -> Result<Test, FilterError> {
     match el.attr("test") {
         None | Some("anyof") => Ok(Test::AnyOf),
         Some("allof") => Ok(Test::AllOf),
-        Some(t) => Err(FilterError::Invalid(format!(
-            "test=\"{t}\" is not anyof or allof"
-        ))),
+        Some(t) => Err(FilterError::Invalid(format!("test=\"{t}\" is not anyof or allof"))),
     }
 }
 
@@ -84,36 +82,24 @@ fn text_match(el: &Element) -> Result<TextMatch, FilterError> {
         "starts-with" => MatchType::StartsWith,
         "ends-with" => MatchType::EndsWith,
         m => {
-            return Err(FilterError::Invalid(format!(
-                "match-type=\"{m}\" is not supported"
-            )));
+            return Err(FilterError::Invalid(format!("match-type=\"{m}\" is not supported")));
         }
     };
     let negate = match el.attr("negate-condition").unwrap_or("no") {
         "yes" => true,
         "no" => false,
         n => {
-            return Err(FilterError::Invalid(format!(
-                "negate-condition=\"{n}\" is not yes or no"
-            )));
+            return Err(FilterError::Invalid(format!("negate-condition=\"{n}\" is not yes or no")));
         }
     };
-    Ok(TextMatch {
-        text: el.text.clone(),
-        collation,
-        negate,
-        match_type,
-    })
+    Ok(TextMatch { text: el.text.clone(), collation, negate, match_type })
 }
 
 pub fn parse(filter: &Element) -> Result<Filter, FilterError> {
     let mut props = Vec::new();
     for pf in &filter.children {
         if !pf.is(CARDDAV, "prop-filter") {
-            return Err(FilterError::Invalid(format!(
-                "unexpected <{}> in filter",
-                pf.name
-            )));
+            return Err(FilterError::Invalid(format!("unexpected <{}> in filter", pf.name)));
         }
         let name = pf
             .attr("name")
@@ -144,10 +130,7 @@ pub fn parse(filter: &Element) -> Result<Filter, FilterError> {
         }
         props.push(f);
     }
-    Ok(Filter {
-        test: test_attr(filter)?,
-        props,
-    })
+    Ok(Filter { test: test_attr(filter)?, props })
 }
 
 impl TextMatch {
@@ -180,27 +163,19 @@ fn combine(test: Test, results: impl Iterator<Item = bool>) -> bool {
 
 impl PropFilter {
     fn matches(&self, card: &VCard) -> bool {
-        let props: Vec<&vcard::Property> =
-            card.props.iter().filter(|p| p.name == self.name).collect();
+        let props: Vec<&vcard::Property> = card.props.iter().filter(|p| p.name == self.name).collect();
         if self.is_not_defined {
             return props.is_empty();
         }
         if props.is_empty() {
             return false;
         }
-        let texts = self.text_matches.iter().map(|tm| {
-            props
-                .iter()
-                .any(|p| tm.matches(&vcard::unescape_text(&p.value)))
-        });
+        let texts =
+            self.text_matches.iter().map(|tm| props.iter().any(|p| tm.matches(&vcard::unescape_text(&p.value))));
         let params = self.param_filters.iter().map(|pf| {
             props.iter().any(|p| {
-                let values: Vec<&String> = p
-                    .params
-                    .iter()
-                    .filter(|x| x.name == pf.name)
-                    .flat_map(|x| x.values.iter())
-                    .collect();
+                let values: Vec<&String> =
+                    p.params.iter().filter(|x| x.name == pf.name).flat_map(|x| x.values.iter()).collect();
                 if pf.is_not_defined {
                     return values.is_empty();
                 }
@@ -230,11 +205,8 @@ mod tests {
     }
 
     fn filter(x: &str) -> Filter {
-        let el = xml::parse(
-            format!("<C:filter xmlns:C=\"urn:ietf:params:xml:ns:carddav\" {x}</C:filter>")
-                .as_bytes(),
-        )
-        .unwrap();
+        let el = xml::parse(format!("<C:filter xmlns:C=\"urn:ietf:params:xml:ns:carddav\" {x}</C:filter>").as_bytes())
+            .unwrap();
         parse(&el).unwrap()
     }
 
@@ -262,14 +234,21 @@ mod tests {
 
     #[test]
     fn collations_negation_and_errors() {
-        assert!(!filter(r#"><C:prop-filter name="FN"><C:text-match collation="i;octet">cyrus</C:text-match></C:prop-filter>"#).matches(&card()));
-        assert!(filter(r#"><C:prop-filter name="FN"><C:text-match negate-condition="yes">nobody</C:text-match></C:prop-filter>"#).matches(&card()));
-        assert!(filter(r#"><C:prop-filter name="FN"><C:text-match match-type="ends-with">DABOO</C:text-match></C:prop-filter>"#).matches(&card()));
-        let el = xml::parse(br#"<C:filter xmlns:C="urn:ietf:params:xml:ns:carddav"><C:prop-filter name="FN"><C:text-match collation="i;klingon">x</C:text-match></C:prop-filter></C:filter>"#).unwrap();
-        assert_eq!(
-            parse(&el),
-            Err(FilterError::UnsupportedCollation("i;klingon".into()))
+        assert!(
+            !filter(
+                r#"><C:prop-filter name="FN"><C:text-match collation="i;octet">cyrus</C:text-match></C:prop-filter>"#
+            )
+            .matches(&card())
         );
+        assert!(filter(r#"><C:prop-filter name="FN"><C:text-match negate-condition="yes">nobody</C:text-match></C:prop-filter>"#).matches(&card()));
+        assert!(
+            filter(
+                r#"><C:prop-filter name="FN"><C:text-match match-type="ends-with">DABOO</C:text-match></C:prop-filter>"#
+            )
+            .matches(&card())
+        );
+        let el = xml::parse(br#"<C:filter xmlns:C="urn:ietf:params:xml:ns:carddav"><C:prop-filter name="FN"><C:text-match collation="i;klingon">x</C:text-match></C:prop-filter></C:filter>"#).unwrap();
+        assert_eq!(parse(&el), Err(FilterError::UnsupportedCollation("i;klingon".into())));
         assert!(filter(">").matches(&card()));
     }
 }

@@ -57,12 +57,7 @@ pub fn book_href(email: &str, segment: &str) -> String {
 }
 
 pub fn card_href(email: &str, segment: &str, name: &str) -> String {
-    format!(
-        "/dav/addressbooks/{}/{}/{}",
-        enc(email),
-        enc(segment),
-        enc(name)
-    )
+    format!("/dav/addressbooks/{}/{}/{}", enc(email), enc(segment), enc(name))
 }
 
 /// What a request path names.
@@ -118,24 +113,11 @@ pub struct DavError {
 
 impl DavError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> DavError {
-        DavError {
-            status,
-            condition: None,
-            message: message.into(),
-        }
+        DavError { status, condition: None, message: message.into() }
     }
 
-    pub fn cond(
-        status: StatusCode,
-        ns: &'static str,
-        name: &'static str,
-        message: impl Into<String>,
-    ) -> DavError {
-        DavError {
-            status,
-            condition: Some((ns, name, String::new())),
-            message: message.into(),
-        }
+    pub fn cond(status: StatusCode, ns: &'static str, name: &'static str, message: impl Into<String>) -> DavError {
+        DavError { status, condition: Some((ns, name, String::new())), message: message.into() }
     }
 
     pub fn bad_request(message: impl Into<String>) -> DavError {
@@ -148,17 +130,12 @@ impl DavError {
 
     pub fn forbidden_action(action: Action) -> DavError {
         // RFC 3744 §7.1.1: the privilege that was missing.
-        let inner = format!(
-            "<d:resource><d:href/><d:privilege><d:{}/></d:privilege></d:resource>",
-            action.dav_privilege()
-        );
+        let inner =
+            format!("<d:resource><d:href/><d:privilege><d:{}/></d:privilege></d:resource>", action.dav_privilege());
         DavError {
             status: StatusCode::FORBIDDEN,
             condition: Some((DAV, "need-privileges", inner)),
-            message: format!(
-                "your access level does not allow this ({})",
-                action.dav_privilege()
-            ),
+            message: format!("your access level does not allow this ({})", action.dav_privilege()),
         }
     }
 
@@ -174,10 +151,7 @@ impl DavError {
         );
         let mut r = Response::new(Full::new(Bytes::from(body)));
         *r.status_mut() = self.status;
-        r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/xml; charset=utf-8"),
-        );
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml; charset=utf-8"));
         r
     }
 }
@@ -187,26 +161,17 @@ impl From<ServiceError> for DavError {
         match e {
             ServiceError::NotFound => DavError::not_found(),
             ServiceError::Forbidden(a) => DavError::forbidden_action(a),
-            ServiceError::PreconditionFailed => DavError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "the resource changed (If-Match / If-None-Match)",
-            ),
+            ServiceError::PreconditionFailed => {
+                DavError::new(StatusCode::PRECONDITION_FAILED, "the resource changed (If-Match / If-None-Match)")
+            }
             ServiceError::UidConflict(href) => DavError {
                 status: StatusCode::CONFLICT,
-                condition: Some((
-                    CARDDAV,
-                    "no-uid-conflict",
-                    format!("<d:href>{}</d:href>", xml::escape(&href)),
-                )),
-                message: "another card in this address book has the same UID (RFC 6352 §6.3.2.1)"
-                    .into(),
+                condition: Some((CARDDAV, "no-uid-conflict", format!("<d:href>{}</d:href>", xml::escape(&href)))),
+                message: "another card in this address book has the same UID (RFC 6352 §6.3.2.1)".into(),
             },
-            ServiceError::InvalidCard(e) => DavError::cond(
-                StatusCode::FORBIDDEN,
-                CARDDAV,
-                "valid-address-data",
-                e.to_string(),
-            ),
+            ServiceError::InvalidCard(e) => {
+                DavError::cond(StatusCode::FORBIDDEN, CARDDAV, "valid-address-data", e.to_string())
+            }
             ServiceError::TooLarge(n) => DavError::cond(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 CARDDAV,
@@ -217,10 +182,7 @@ impl From<ServiceError> for DavError {
             ServiceError::Conflict(m) => DavError::new(StatusCode::CONFLICT, m),
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
-                DavError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the database is unavailable; try again",
-                )
+                DavError::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable; try again")
             }
         }
     }
@@ -231,10 +193,7 @@ pub type DavResult = Result<Response<Body>, DavError>;
 pub fn options() -> Response<Body> {
     let mut r = Response::new(Full::new(Bytes::new()));
     let h = r.headers_mut();
-    h.insert(
-        "DAV",
-        HeaderValue::from_static("1, 3, addressbook, extended-mkcol"),
-    );
+    h.insert("DAV", HeaderValue::from_static("1, 3, addressbook, extended-mkcol"));
     h.insert(header::ALLOW, HeaderValue::from_static(ALLOW));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     r
@@ -250,10 +209,7 @@ pub fn too_large(limit: usize, is_card: bool) -> Response<Body> {
         )
         .response()
     } else {
-        text(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request bodies may be at most {limit} bytes"),
-        )
+        text(StatusCode::PAYLOAD_TOO_LARGE, format!("request bodies may be at most {limit} bytes"))
     }
 }
 
@@ -271,11 +227,7 @@ impl Ctx<'_> {
 
     /// A home or book path must be the caller's own: anything else is reported as absent.
     pub fn own_home(&self, email: &str) -> Result<(), DavError> {
-        if email == self.who.user.email {
-            Ok(())
-        } else {
-            Err(DavError::not_found())
-        }
+        if email == self.who.user.email { Ok(()) } else { Err(DavError::not_found()) }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -287,11 +239,7 @@ pub async fn handle(app: &App, who: &Principal, parts: &Parts, body: Bytes) -> R
     let Some(target) = parse_target(parts.uri.path()) else {
         return DavError::not_found().response();
     };
-    let ctx = Ctx {
-        app,
-        who,
-        headers: &parts.headers,
-    };
+    let ctx = Ctx { app, who, headers: &parts.headers };
     // Everything a user syncs lives in their own home (shared labels included), so another user's home is
     // simply absent, whatever the method: ids and names do not leak.
     if let Target::Home(e) | Target::Book(e, _) | Target::Card(e, _, _) = &target
@@ -311,12 +259,8 @@ pub async fn handle(app: &App, who: &Principal, parts: &Parts, body: Bytes) -> R
             _ => collection::delete(&ctx, &target).await,
         },
         _ => {
-            let mut r = text(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("{} is not supported here", parts.method),
-            );
-            r.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(ALLOW));
+            let mut r = text(StatusCode::METHOD_NOT_ALLOWED, format!("{} is not supported here", parts.method));
+            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static(ALLOW));
             Ok(r)
         }
     };
@@ -337,9 +281,7 @@ pub fn depth(ctx: &Ctx<'_>, default: Depth) -> Result<Depth, DavError> {
         Some("0") => Ok(Depth::Zero),
         Some("1") => Ok(Depth::One),
         Some(v) if v.eq_ignore_ascii_case("infinity") => Ok(Depth::Infinity),
-        Some(v) => Err(DavError::bad_request(format!(
-            "Depth: '{v}' is not 0, 1 or infinity"
-        ))),
+        Some(v) => Err(DavError::bad_request(format!("Depth: '{v}' is not 0, 1 or infinity"))),
     }
 }
 
@@ -355,28 +297,15 @@ mod tests {
     fn targets_from_paths_and_urls() {
         assert_eq!(parse_target("/dav"), Some(Target::Root));
         assert_eq!(parse_target("/dav/"), Some(Target::Root));
-        assert_eq!(
-            parse_target("/dav/principals/Ann%40x.org/"),
-            Some(Target::Principal("ann@x.org".into()))
-        );
-        assert_eq!(
-            parse_target("/dav/addressbooks/a@x/contacts"),
-            Some(Target::Book("a@x".into(), "contacts".into()))
-        );
+        assert_eq!(parse_target("/dav/principals/Ann%40x.org/"), Some(Target::Principal("ann@x.org".into())));
+        assert_eq!(parse_target("/dav/addressbooks/a@x/contacts"), Some(Target::Book("a@x".into(), "contacts".into())));
         assert_eq!(
             parse_target("https://h:8080/dav/addressbooks/a@x/contacts/a%20b.vcf"),
-            Some(Target::Card(
-                "a@x".into(),
-                "contacts".into(),
-                "a b.vcf".into()
-            ))
+            Some(Target::Card("a@x".into(), "contacts".into(), "a b.vcf".into()))
         );
         assert_eq!(parse_target("/davx"), None);
         assert_eq!(parse_target("/dav/addressbooks/a/b/c/d"), None);
         assert_eq!(parse_target("/dav/addressbooks/a/b/%ff"), None);
-        assert_eq!(
-            card_href("a@x", "contacts", "a b/c.vcf"),
-            "/dav/addressbooks/a@x/contacts/a%20b%2Fc.vcf"
-        );
+        assert_eq!(card_href("a@x", "contacts", "a b/c.vcf"), "/dav/addressbooks/a@x/contacts/a%20b%2Fc.vcf");
     }
 }

@@ -13,11 +13,7 @@ pub struct Multistatus {
 }
 
 fn status_line(status: StatusCode) -> String {
-    format!(
-        "HTTP/1.1 {} {}",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("")
-    )
+    format!("HTTP/1.1 {} {}", status.as_u16(), status.canonical_reason().unwrap_or(""))
 }
 
 /// The outcome of asking a resource for its properties: each property's XML, grouped by status.
@@ -42,10 +38,8 @@ impl Multistatus {
         self.out.push_str("<d:response><d:href>");
         self.out.push_str(&xml::escape(href));
         self.out.push_str("</d:href>");
-        let mut groups: Vec<(StatusCode, &[String])> = vec![
-            (StatusCode::OK, &stats.ok),
-            (StatusCode::FORBIDDEN, &stats.forbidden),
-        ];
+        let mut groups: Vec<(StatusCode, &[String])> =
+            vec![(StatusCode::OK, &stats.ok), (StatusCode::FORBIDDEN, &stats.forbidden)];
         if !self.minimal {
             groups.push((StatusCode::NOT_FOUND, &stats.not_found));
         }
@@ -73,8 +67,7 @@ impl Multistatus {
         }
         if !wrote {
             // RFC 4918 §14.22 requires at least one propstat; an empty 200 one says "nothing asked for is here".
-            self.out
-                .push_str("<d:propstat><d:prop/><d:status>HTTP/1.1 200 OK</d:status></d:propstat>");
+            self.out.push_str("<d:propstat><d:prop/><d:status>HTTP/1.1 200 OK</d:status></d:propstat>");
         }
         self.out.push_str("</d:response>");
     }
@@ -106,10 +99,7 @@ impl Multistatus {
         self.out.push_str("</d:multistatus>\n");
         let mut r = Response::new(Full::new(Bytes::from(self.out)));
         *r.status_mut() = StatusCode::MULTI_STATUS;
-        r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/xml; charset=utf-8"),
-        );
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml; charset=utf-8"));
         r
     }
 }

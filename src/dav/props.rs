@@ -45,33 +45,23 @@ pub fn href(ctx: &Ctx<'_>, res: &Res<'_>) -> String {
 }
 
 fn hrefs(list: &[String]) -> String {
-    list.iter()
-        .map(|h| format!("<d:href>{}</d:href>", xml::escape(h)))
-        .collect()
+    list.iter().map(|h| format!("<d:href>{}</d:href>", xml::escape(h))).collect()
 }
 
 fn privileges(names: &[&str]) -> String {
-    names
-        .iter()
-        .map(|p| format!("<d:privilege><d:{p}/></d:privilege>"))
-        .collect()
+    names.iter().map(|p| format!("<d:privilege><d:{p}/></d:privilege>")).collect()
 }
 
 fn reports(list: &[(&str, &str)]) -> String {
     list.iter()
         .map(|(ns, n)| {
-            format!(
-                "<d:supported-report><d:report>{}</d:report></d:supported-report>",
-                element(ns, n, None)
-            )
+            format!("<d:supported-report><d:report>{}</d:report></d:supported-report>", element(ns, n, None))
         })
         .collect()
 }
 
 fn http_date(secs: i64) -> String {
-    httpdate::fmt_http_date(
-        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64),
-    )
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64))
 }
 
 /// The names this resource answers PROPFIND propname with, allprop marked.
@@ -204,20 +194,13 @@ pub fn address_data_request(req: &Element) -> Result<AddressDataRequest, DavErro
     }
     let version = match req.attr("version") {
         None => None,
-        Some(v) => Some(
-            Version::from_value(v)
-                .filter(|v| *v != Version::V21)
-                .ok_or_else(unsupported)?,
-        ),
+        Some(v) => Some(Version::from_value(v).filter(|v| *v != Version::V21).ok_or_else(unsupported)?),
     };
     let props = if req.child(CARDDAV, "allprop").is_some() {
         None
     } else {
-        let names: Vec<String> = req
-            .children_named(CARDDAV, "prop")
-            .filter_map(|p| p.attr("name"))
-            .map(str::to_ascii_uppercase)
-            .collect();
+        let names: Vec<String> =
+            req.children_named(CARDDAV, "prop").filter_map(|p| p.attr("name")).map(str::to_ascii_uppercase).collect();
         (!names.is_empty()).then_some(names)
     };
     Ok(AddressDataRequest { version, props })

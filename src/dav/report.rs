@@ -82,11 +82,7 @@ async fn multiget(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavResult {
         }
         wanted.push((href, name));
     }
-    let cards = ctx
-        .app
-        .service
-        .get_cards(&book.view, &names, want_data)
-        .await?;
+    let cards = ctx.app.service.get_cards(&book.view, &names, want_data).await?;
     let by_name: HashMap<&str, _> = cards.iter().map(|c| (c.meta.href.as_str(), c)).collect();
     let mut ms = Multistatus::new(minimal(ctx));
     for (href, name) in &wanted {
@@ -101,9 +97,9 @@ async fn multiget(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavResult {
 async fn query(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavResult {
     let book = report_book(ctx, target, "addressbook-query").await?;
     let (req, _) = report_props(root)?;
-    let filter_el = root.child(CARDDAV, "filter").ok_or_else(|| {
-        DavError::bad_request("addressbook-query needs a CARDDAV:filter (RFC 6352 §10.3)")
-    })?;
+    let filter_el = root
+        .child(CARDDAV, "filter")
+        .ok_or_else(|| DavError::bad_request("addressbook-query needs a CARDDAV:filter (RFC 6352 §10.3)"))?;
     let filter = filter::parse(filter_el).map_err(|e| match e {
         FilterError::UnsupportedCollation(c) => DavError::cond(
             StatusCode::FORBIDDEN,
@@ -111,20 +107,10 @@ async fn query(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavResult {
             "supported-collation",
             format!("collation {c} is not supported"),
         ),
-        FilterError::Invalid(m) => {
-            DavError::cond(StatusCode::FORBIDDEN, CARDDAV, "supported-filter", m)
-        }
+        FilterError::Invalid(m) => DavError::cond(StatusCode::FORBIDDEN, CARDDAV, "supported-filter", m),
     })?;
-    let limit = match root
-        .child(CARDDAV, "limit")
-        .and_then(|l| l.child(CARDDAV, "nresults"))
-    {
-        Some(n) => Some(
-            n.text
-                .trim()
-                .parse::<usize>()
-                .map_err(|_| DavError::bad_request("nresults is a number"))?,
-        ),
+    let limit = match root.child(CARDDAV, "limit").and_then(|l| l.child(CARDDAV, "nresults")) {
+        Some(n) => Some(n.text.trim().parse::<usize>().map_err(|_| DavError::bad_request("nresults is a number"))?),
         None => None,
     };
     // One query for the book's cards; the filter runs on the parsed cards.
@@ -150,11 +136,7 @@ async fn query(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavResult {
     if truncated {
         // RFC 6352 §8.6.1: more matched than the client's limit.
         let href = props::href(ctx, &Res::Book(&book));
-        ms.status(
-            &href,
-            StatusCode::INSUFFICIENT_STORAGE,
-            Some("<d:number-of-matches-within-limits/>"),
-        );
+        ms.status(&href, StatusCode::INSUFFICIENT_STORAGE, Some("<d:number-of-matches-within-limits/>"));
     }
     Ok(ms.finish())
 }
@@ -173,45 +155,22 @@ async fn sync_collection(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavR
     // never skipped.
     let book = report_book(ctx, target, "sync-collection").await?;
     let (req, want_data) = report_props(root)?;
-    let token_text = root
-        .child(DAV, "sync-token")
-        .map(|t| t.text.trim())
-        .unwrap_or("");
+    let token_text = root.child(DAV, "sync-token").map(|t| t.text.trim()).unwrap_or("");
     let since = if token_text.is_empty() {
         0
     } else {
-        let n: i64 = token_text
-            .strip_prefix(SYNC_PREFIX)
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(invalid_token)?;
-        let current = ctx
-            .app
-            .store
-            .current_seq()
-            .await
-            .map_err(ServiceError::from)?;
+        let n: i64 = token_text.strip_prefix(SYNC_PREFIX).and_then(|n| n.parse().ok()).ok_or_else(invalid_token)?;
+        let current = ctx.app.store.current_seq().await.map_err(ServiceError::from)?;
         if n < 0 || n > current {
             return Err(invalid_token());
         }
         n
     };
-    let limit = match root
-        .child(DAV, "limit")
-        .and_then(|l| l.child(DAV, "nresults"))
-    {
-        Some(n) => Some(
-            n.text
-                .trim()
-                .parse::<usize>()
-                .map_err(|_| DavError::bad_request("nresults is a number"))?,
-        ),
+    let limit = match root.child(DAV, "limit").and_then(|l| l.child(DAV, "nresults")) {
+        Some(n) => Some(n.text.trim().parse::<usize>().map_err(|_| DavError::bad_request("nresults is a number"))?),
         None => None,
     };
-    let (changes, truncated) = ctx
-        .app
-        .service
-        .changes_since(&book.view, since, limit, want_data)
-        .await?;
+    let (changes, truncated) = ctx.app.service.changes_since(&book.view, since, limit, want_data).await?;
     let mut ms = Multistatus::new(minimal(ctx));
     for change in &changes {
         match change {
@@ -220,11 +179,7 @@ async fn sync_collection(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavR
                 ms.propstats(&href, &prop_stats(ctx, &Res::Card(&book, card), &req)?);
             }
             Change::Removed { href, .. } => {
-                ms.status(
-                    &super::card_href(ctx.email(), &book.view.segment, href),
-                    StatusCode::NOT_FOUND,
-                    None,
-                );
+                ms.status(&super::card_href(ctx.email(), &book.view.segment, href), StatusCode::NOT_FOUND, None);
             }
         }
     }
@@ -239,10 +194,7 @@ async fn sync_collection(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavR
     } else {
         book.token.max(since)
     };
-    ms.raw(&format!(
-        "<d:sync-token>{}</d:sync-token>",
-        props::sync_token(token)
-    ));
+    ms.raw(&format!("<d:sync-token>{}</d:sync-token>", props::sync_token(token)));
     Ok(ms.finish())
 }
 
@@ -274,36 +226,24 @@ async fn resolve(ctx: &Ctx<'_>, target: &Target) -> Result<Owned, DavError> {
         Target::Root => Owned::Root,
         Target::Principals => Owned::Principals,
         Target::Principal(email) => Owned::Principal(
-            ctx.app
-                .store
-                .user_by_email(email)
-                .await
-                .map_err(ServiceError::from)?
-                .ok_or_else(DavError::not_found)?,
+            ctx.app.store.user_by_email(email).await.map_err(ServiceError::from)?.ok_or_else(DavError::not_found)?,
         ),
         Target::Homes => Owned::Homes,
         Target::Home(email) => {
             ctx.own_home(email)?;
             Owned::Home(ctx.who.user.clone())
         }
-        Target::Book(email, segment) => Owned::Book(Box::new(
-            load_book(ctx, open_own_book(ctx, email, segment).await?, false).await?,
-        )),
+        Target::Book(email, segment) => {
+            Owned::Book(Box::new(load_book(ctx, open_own_book(ctx, email, segment).await?, false).await?))
+        }
         Target::Card(..) => {
-            return Err(DavError::new(
-                StatusCode::FORBIDDEN,
-                "expand-property applies to collections and principals",
-            ));
+            return Err(DavError::new(StatusCode::FORBIDDEN, "expand-property applies to collections and principals"));
         }
     })
 }
 
 fn extract_hrefs(xml: &str) -> Vec<String> {
-    xml.split("<d:href>")
-        .skip(1)
-        .filter_map(|s| s.split("</d:href>").next())
-        .map(str::to_string)
-        .collect()
+    xml.split("<d:href>").skip(1).filter_map(|s| s.split("</d:href>").next()).map(str::to_string).collect()
 }
 
 /// RFC 3253 §3.8, one level of nesting: href-valued properties are replaced by the named properties of
@@ -371,29 +311,13 @@ async fn principal_property_search(ctx: &Ctx<'_>, root: &Element) -> DavResult {
     let all_of = root.attr("test") != Some("anyof");
     let mut result: Option<Vec<User>> = None;
     for search in root.children_named(DAV, "property-search") {
-        let needle = search
-            .child(DAV, "match")
-            .map(|m| m.text.trim().to_string())
-            .unwrap_or_default();
-        let found = ctx
-            .app
-            .store
-            .search_users(&needle, 50)
-            .await
-            .map_err(ServiceError::from)?;
+        let needle = search.child(DAV, "match").map(|m| m.text.trim().to_string()).unwrap_or_default();
+        let found = ctx.app.store.search_users(&needle, 50).await.map_err(ServiceError::from)?;
         result = Some(match result {
             None => found,
-            Some(prev) if all_of => prev
-                .into_iter()
-                .filter(|u| found.iter().any(|f| f.id == u.id))
-                .collect(),
+            Some(prev) if all_of => prev.into_iter().filter(|u| found.iter().any(|f| f.id == u.id)).collect(),
             Some(mut prev) => {
-                prev.extend(
-                    found
-                        .into_iter()
-                        .filter(|f| !prev.iter().any(|u| u.id == f.id))
-                        .collect::<Vec<_>>(),
-                );
+                prev.extend(found.into_iter().filter(|f| !prev.iter().any(|u| u.id == f.id)).collect::<Vec<_>>());
                 prev
             }
         });
@@ -401,10 +325,7 @@ async fn principal_property_search(ctx: &Ctx<'_>, root: &Element) -> DavResult {
     let (req, _) = report_props(root)?;
     let mut ms = Multistatus::new(minimal(ctx));
     for user in result.unwrap_or_default() {
-        ms.propstats(
-            &super::principal_href(&user.email),
-            &prop_stats(ctx, &Res::Principal(&user), &req)?,
-        );
+        ms.propstats(&super::principal_href(&user.email), &prop_stats(ctx, &Res::Principal(&user), &req)?);
     }
     Ok(ms.finish())
 }
@@ -418,9 +339,6 @@ fn principal_search_property_set() -> Response<Body> {
         xml::NS_DECLS
     );
     let mut r = Response::new(Full::new(Bytes::from(body)));
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml; charset=utf-8"),
-    );
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml; charset=utf-8"));
     r
 }

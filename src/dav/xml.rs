@@ -41,19 +41,12 @@ impl Element {
         self.children.iter().find(|c| c.is(ns, name))
     }
 
-    pub fn children_named<'a>(
-        &'a self,
-        ns: &'a str,
-        name: &'a str,
-    ) -> impl Iterator<Item = &'a Element> + 'a {
+    pub fn children_named<'a>(&'a self, ns: &'a str, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
         self.children.iter().filter(move |c| c.is(ns, name))
     }
 
     pub fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// Serialises the element again (for dead properties), declaring each namespace where it changes.
@@ -122,9 +115,7 @@ pub fn parse(body: &[u8]) -> Result<Element, XmlError> {
     let mut root: Option<Element> = None;
     let mut count = 0usize;
     loop {
-        let (ns, event) = reader
-            .read_resolved_event_into(&mut buf)
-            .map_err(|e| XmlError(e.to_string()))?;
+        let (ns, event) = reader.read_resolved_event_into(&mut buf).map_err(|e| XmlError(e.to_string()))?;
         match event {
             Event::Start(ref start) | Event::Empty(ref start) => {
                 let is_empty = matches!(event, Event::Empty(_));
@@ -148,18 +139,11 @@ pub fn parse(body: &[u8]) -> Result<Element, XmlError> {
                         continue;
                     }
                     let (_, local) = reader.resolver().resolve_attribute(a.key);
-                    let value = a
-                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                        .map_err(|e| XmlError(e.to_string()))?;
+                    let value =
+                        a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| XmlError(e.to_string()))?;
                     attrs.push((local.as_ref().to_string(), value.into_owned()));
                 }
-                let el = Element {
-                    ns,
-                    name,
-                    attrs,
-                    children: Vec::new(),
-                    text: String::new(),
-                };
+                let el = Element { ns, name, attrs, children: Vec::new(), text: String::new() };
                 if is_empty {
                     match stack.last_mut() {
                         Some(parent) => parent.children.push(el),
@@ -170,9 +154,7 @@ pub fn parse(body: &[u8]) -> Result<Element, XmlError> {
                 }
             }
             Event::End(_) => {
-                let el = stack
-                    .pop()
-                    .ok_or_else(|| XmlError("unbalanced end tag".into()))?;
+                let el = stack.pop().ok_or_else(|| XmlError("unbalanced end tag".into()))?;
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(el),
                     None => root = Some(el),
@@ -220,11 +202,7 @@ fn trim_whitespace(mut el: Element) -> Result<Element, XmlError> {
     if !el.children.is_empty() && el.text.trim().is_empty() {
         el.text.clear();
     }
-    el.children = el
-        .children
-        .into_iter()
-        .map(trim_whitespace)
-        .collect::<Result<_, _>>()?;
+    el.children = el.children.into_iter().map(trim_whitespace).collect::<Result<_, _>>()?;
     Ok(el)
 }
 
@@ -254,17 +232,15 @@ pub fn prefix(ns: &str) -> Option<&'static str> {
 }
 
 /// Root attributes that bind our prefixes.
-pub const NS_DECLS: &str = "xmlns:d=\"DAV:\" xmlns:card=\"urn:ietf:params:xml:ns:carddav\" xmlns:cs=\"http://calendarserver.org/ns/\"";
+pub const NS_DECLS: &str =
+    "xmlns:d=\"DAV:\" xmlns:card=\"urn:ietf:params:xml:ns:carddav\" xmlns:cs=\"http://calendarserver.org/ns/\"";
 
 /// `<prefix:name>` or, for a foreign namespace, `<x:name xmlns:x="...">`; with `inner` the element's content.
 pub fn element(ns: &str, name: &str, inner: Option<&str>) -> String {
     let (open, close) = match prefix(ns) {
         Some(p) => (format!("{p}:{name}"), format!("{p}:{name}")),
         None if ns.is_empty() => (format!("{name} xmlns=\"\""), name.to_string()),
-        None => (
-            format!("x:{name} xmlns:x=\"{}\"", escape(ns)),
-            format!("x:{name}"),
-        ),
+        None => (format!("x:{name} xmlns:x=\"{}\"", escape(ns)), format!("x:{name}")),
     };
     match inner {
         Some(i) if !i.is_empty() => format!("<{open}>{i}</{close}>"),
@@ -288,21 +264,13 @@ mod tests {
         assert_eq!(prop.children[1].attr("version"), Some("4.0"));
         assert_eq!(prop.children[2].ns, "urn:x");
         assert_eq!(prop.children[2].text, "a & b A");
-        assert_eq!(
-            prop.children[2].to_xml(),
-            "<foo xmlns=\"urn:x\">a &amp; b A</foo>"
-        );
+        assert_eq!(prop.children[2].to_xml(), "<foo xmlns=\"urn:x\">a &amp; b A</foo>");
     }
 
     #[test]
     fn refuses_bad_documents() {
         assert!(parse(b"<D:propfind xmlns:D=\"DAV:\"><D:prop>").is_err());
-        assert!(
-            parse(b"<X:propfind/>")
-                .unwrap_err()
-                .0
-                .contains("undeclared")
-        );
+        assert!(parse(b"<X:propfind/>").unwrap_err().0.contains("undeclared"));
         assert!(parse(b"<!DOCTYPE x [<!ENTITY a \"b\">]><x>&a;</x>").is_err());
         assert!(parse(b"<x>&a;</x>").unwrap_err().0.contains("entity"));
         assert!(parse(b"").is_err());
@@ -314,10 +282,7 @@ mod tests {
 
     #[test]
     fn writes_foreign_namespaces_inline() {
-        assert_eq!(
-            element(DAV, "getetag", Some("\"x\"")),
-            "<d:getetag>\"x\"</d:getetag>"
-        );
+        assert_eq!(element(DAV, "getetag", Some("\"x\"")), "<d:getetag>\"x\"</d:getetag>");
         assert_eq!(element("urn:x", "foo", None), "<x:foo xmlns:x=\"urn:x\"/>");
         assert_eq!(escape("<a&\">"), "&lt;a&amp;&quot;&gt;");
     }

@@ -8,7 +8,7 @@ use crate::app::App;
 use crate::dav;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -27,10 +27,7 @@ pub type Body = Full<Bytes>;
 pub fn text(status: StatusCode, msg: impl Into<String>) -> Response<Body> {
     let mut r = Response::new(Full::new(Bytes::from(msg.into() + "\n")));
     *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     r
 }
 
@@ -64,9 +61,7 @@ pub async fn serve(
         });
         match &tls {
             None => {
-                let conn = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .into_owned();
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
@@ -79,18 +74,11 @@ pub async fn serve(
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    let stream = match tokio::time::timeout(
-                        Duration::from_secs(10),
-                        acceptor.accept(stream),
-                    )
-                    .await
-                    {
+                    let stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
                         Ok(Ok(s)) => s,
                         _ => return,
                     };
-                    let conn = builder
-                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                        .into_owned();
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
                     if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!(error = %e, "connection closed with an error");
                     }
@@ -99,10 +87,7 @@ pub async fn serve(
         }
     }
     drop(listener);
-    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await.is_err() {
         tracing::warn!("connections still open after 30 s; closing them");
     }
 }
@@ -112,8 +97,7 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let (mut resp, user) = route(&app, req, peer).await;
-    resp.headers_mut()
-        .insert(header::SERVER, HeaderValue::from_static("Labelbook"));
+    resp.headers_mut().insert(header::SERVER, HeaderValue::from_static("Labelbook"));
     let status = resp.status().as_u16();
     let ms = start.elapsed().as_secs_f64() * 1000.0;
     let user = user.as_deref().unwrap_or("-");
@@ -125,16 +109,11 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
     resp
 }
 
-async fn route(
-    app: &App,
-    req: Request<Incoming>,
-    peer: SocketAddr,
-) -> (Response<Body>, Option<String>) {
+async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> (Response<Body>, Option<String>) {
     let path = req.uri().path();
     if path == "/.well-known/carddav" || path == "/.well-known/carddav/" {
         let mut r = text(StatusCode::MOVED_PERMANENTLY, "CardDAV lives at /dav/");
-        r.headers_mut()
-            .insert(header::LOCATION, HeaderValue::from_static("/dav/"));
+        r.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/dav/"));
         return (r, None);
     }
     if path == "/healthz" {
@@ -150,10 +129,7 @@ async fn route(
         );
     }
     if path != "/dav" && !path.starts_with("/dav/") {
-        return (
-            text(StatusCode::NOT_FOUND, format!("nothing at {path}")),
-            None,
-        );
+        return (text(StatusCode::NOT_FOUND, format!("nothing at {path}")), None);
     }
     if req.method() == Method::OPTIONS {
         // Clients probe capabilities before they authenticate (RFC 6352 §6.1).
@@ -165,28 +141,50 @@ async fn route(
     };
     let email = principal.user.email.clone();
     let (parts, body) = req.into_parts();
-    let limit = if parts.method == Method::PUT {
-        app.config.max_resource_size
-    } else {
-        app.config.max_request_body
-    };
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                return (
-                    dav::too_large(limit, parts.method == Method::PUT),
-                    Some(email),
-                );
-            }
-            return (
-                text(StatusCode::BAD_REQUEST, "could not read the request body"),
-                Some(email),
-            );
+    let limit = if parts.method == Method::PUT { app.config.max_resource_size } else { app.config.max_request_body };
+    let body = match read_body(&parts, body, limit).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => return (dav::too_large(limit, parts.method == Method::PUT), Some(email)),
+        Err(BodyError::Broken) => {
+            return (text(StatusCode::BAD_REQUEST, "could not read the request body"), Some(email));
         }
     };
     let resp = dav::handle(app, &principal, &parts, body).await;
     (resp, Some(email))
+}
+
+enum BodyError {
+    TooLarge,
+    Broken,
+}
+
+/// How much of an oversized body is read and thrown away so the client gets to see the 413 (a server that stops
+/// reading mid-upload makes most clients report a reset connection instead).
+const DRAIN_CAP: usize = 64 * 1024 * 1024;
+
+async fn read_body(parts: &http::request::Parts, mut body: Incoming, limit: usize) -> Result<Bytes, BodyError> {
+    let declared =
+        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let expects_continue =
+        parts.headers.get(header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if declared.is_some_and(|n| n > limit as u64)
+        && (expects_continue || declared.is_some_and(|n| n > DRAIN_CAP as u64))
+    {
+        // The client waits for 100 Continue (or the body is beyond draining): refuse before it sends anything.
+        return Err(BodyError::TooLarge);
+    }
+    let mut buf = bytes::BytesMut::with_capacity(declared.map_or(8192, |n| (n as usize).min(limit)));
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| BodyError::Broken)?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen <= limit {
+                buf.extend_from_slice(&data);
+            } else if seen > DRAIN_CAP {
+                return Err(BodyError::TooLarge);
+            }
+        }
+    }
+    if seen > limit { Err(BodyError::TooLarge) } else { Ok(buf.freeze()) }
 }

@@ -15,13 +15,7 @@ pub enum Level {
 }
 
 impl Level {
-    pub const ALL: [Level; 5] = [
-        Level::View,
-        Level::Edit,
-        Level::Delete,
-        Level::Share,
-        Level::Owner,
-    ];
+    pub const ALL: [Level; 5] = [Level::View, Level::Edit, Level::Delete, Level::Share, Level::Owner];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -117,19 +111,8 @@ mod tests {
     fn levels_are_cumulative() {
         let expect = [
             (Level::View, vec![Action::Read]),
-            (
-                Level::Edit,
-                vec![Action::Read, Action::EditCard, Action::AddCard],
-            ),
-            (
-                Level::Delete,
-                vec![
-                    Action::Read,
-                    Action::EditCard,
-                    Action::AddCard,
-                    Action::RemoveCard,
-                ],
-            ),
+            (Level::Edit, vec![Action::Read, Action::EditCard, Action::AddCard]),
+            (Level::Delete, vec![Action::Read, Action::EditCard, Action::AddCard, Action::RemoveCard]),
             (
                 Level::Share,
                 vec![
@@ -153,11 +136,7 @@ mod tests {
         ];
         for (level, allowed) in expect {
             for action in all {
-                assert_eq!(
-                    allows(level, action),
-                    allowed.contains(&action),
-                    "{level} {action:?}"
-                );
+                assert_eq!(allows(level, action), allowed.contains(&action), "{level} {action:?}");
             }
         }
         assert!(all.iter().all(|a| allows(Level::Owner, *a)));

@@ -56,18 +56,11 @@ pub fn hash_password(password: &str) -> Result<String, String> {
     let mut salt_bytes = [0u8; 16];
     getrandom::fill(&mut salt_bytes).map_err(|e| e.to_string())?;
     let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| e.to_string())?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
 }
 
 fn verify(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
 /// A random secret readable aloud: four groups of five lowercase letters and digits (about 103 bits).
@@ -75,15 +68,8 @@ pub fn generate_password() -> Result<String, String> {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
     let mut bytes = [0u8; 20];
     getrandom::fill(&mut bytes).map_err(|e| e.to_string())?;
-    let chars: Vec<char> = bytes
-        .iter()
-        .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
-        .collect();
-    Ok(chars
-        .chunks(5)
-        .map(|c| c.iter().collect::<String>())
-        .collect::<Vec<_>>()
-        .join("-"))
+    let chars: Vec<char> = bytes.iter().map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char).collect();
+    Ok(chars.chunks(5).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-"))
 }
 
 pub fn random_secret() -> Result<String, String> {
@@ -100,21 +86,13 @@ pub fn normalize_email(email: &str) -> Option<String> {
         && !domain.is_empty()
         && !domain.contains('@')
         && e.len() <= 254
-        && !e
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == '"');
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == '"');
     ok.then_some(e)
 }
 
 impl Accounts {
     pub fn new(store: Store, secret: Vec<u8>, settings: AuthSettings) -> Accounts {
-        Accounts {
-            store,
-            secret,
-            settings,
-            cache: Mutex::new(HashMap::new()),
-            failures: Mutex::new(HashMap::new()),
-        }
+        Accounts { store, secret, settings, cache: Mutex::new(HashMap::new()), failures: Mutex::new(HashMap::new()) }
     }
 
     fn cache_key(&self, email: &str, password: &str) -> [u8; 32] {
@@ -140,9 +118,7 @@ impl Accounts {
                 if times.len() >= self.settings.max_failures
                     && let Some(oldest) = times.first()
                 {
-                    let wait = window
-                        .saturating_sub(now.duration_since(*oldest))
-                        .max(Duration::from_secs(1));
+                    let wait = window.saturating_sub(now.duration_since(*oldest)).max(Duration::from_secs(1));
                     longest = Some(longest.map_or(wait, |l: Duration| l.max(wait)));
                 }
             }
@@ -157,21 +133,13 @@ impl Accounts {
                 failures.clear();
             }
             for key in keys {
-                failures
-                    .entry(key.clone())
-                    .or_default()
-                    .push(Instant::now());
+                failures.entry(key.clone()).or_default().push(Instant::now());
             }
         }
     }
 
     /// Checks an e-mail and password (the account password or one of its app passwords).
-    pub async fn authenticate(
-        &self,
-        email: &str,
-        password: &str,
-        ip: IpAddr,
-    ) -> Result<Principal, AuthError> {
+    pub async fn authenticate(&self, email: &str, password: &str, ip: IpAddr) -> Result<Principal, AuthError> {
         let email = email.trim().to_lowercase();
         let keys = [format!("account:{email}"), format!("ip:{ip}")];
         if let Some(wait) = self.blocked_for(&keys) {
@@ -197,10 +165,7 @@ impl Accounts {
                     }))
                     .collect();
                 let found = tokio::task::spawn_blocking(move || {
-                    candidates
-                        .into_iter()
-                        .find(|(_, h)| verify(&password, h))
-                        .map(|(a, _)| a)
+                    candidates.into_iter().find(|(_, h)| verify(&password, h)).map(|(a, _)| a)
                 })
                 .await
                 .map_err(|_| AuthError::Invalid)?;
@@ -218,13 +183,7 @@ impl Accounts {
                     if cache.len() > 10_000 {
                         cache.retain(|_, c| c.until > now);
                     }
-                    cache.insert(
-                        key,
-                        Cached {
-                            principal: p.clone(),
-                            until: now + self.settings.cache_ttl,
-                        },
-                    );
+                    cache.insert(key, Cached { principal: p.clone(), until: now + self.settings.cache_ttl });
                 }
                 Ok(p)
             }
@@ -242,25 +201,16 @@ impl Accounts {
         }
     }
 
-    pub async fn create_user(
-        &self,
-        email: &str,
-        password: &str,
-        is_admin: bool,
-    ) -> Result<User, String> {
-        let email =
-            normalize_email(email).ok_or_else(|| format!("'{email}' is not an e-mail address"))?;
+    pub async fn create_user(&self, email: &str, password: &str, is_admin: bool) -> Result<User, String> {
+        let email = normalize_email(email).ok_or_else(|| format!("'{email}' is not an e-mail address"))?;
         if password.chars().count() < 8 {
             return Err("a password has at least 8 characters".into());
         }
         let hash = hash_password(password)?;
-        self.store
-            .create_user(&email, &hash, is_admin)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => format!("a user {email} already exists"),
-                e => e.to_string(),
-            })
+        self.store.create_user(&email, &hash, is_admin).await.map_err(|e| match e {
+            StoreError::Conflict(_) => format!("a user {email} already exists"),
+            e => e.to_string(),
+        })
     }
 
     pub async fn set_password(&self, user: &User, password: &str) -> Result<(), String> {
@@ -268,19 +218,13 @@ impl Accounts {
             return Err("a password has at least 8 characters".into());
         }
         let hash = hash_password(password)?;
-        self.store
-            .set_password(user.id, &hash)
-            .await
-            .map_err(|e| e.to_string())?;
+        self.store.set_password(user.id, &hash).await.map_err(|e| e.to_string())?;
         self.forget_user(user.id);
         Ok(())
     }
 
     pub async fn set_disabled(&self, user: &User, disabled: bool) -> Result<(), String> {
-        self.store
-            .set_disabled(user.id, disabled)
-            .await
-            .map_err(|e| e.to_string())?;
+        self.store.set_disabled(user.id, disabled).await.map_err(|e| e.to_string())?;
         self.forget_user(user.id);
         Ok(())
     }
@@ -301,25 +245,18 @@ impl Accounts {
         }
         let secret = generate_password()?;
         let hash = hash_password(&secret)?;
-        let app = self
-            .store
-            .create_app_password(user.id, name, &hash, layout)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => format!("an app password named '{name}' already exists"),
-                e => e.to_string(),
-            })?;
+        let app = self.store.create_app_password(user.id, name, &hash, layout).await.map_err(|e| match e {
+            StoreError::Conflict(_) => format!("an app password named '{name}' already exists"),
+            e => e.to_string(),
+        })?;
         Ok((app, secret))
     }
 
     pub async fn revoke_app_password(&self, user: &User, name: &str) -> Result<(), String> {
-        self.store
-            .revoke_app_password(user.id, name)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => format!("no app password named '{name}'"),
-                e => e.to_string(),
-            })?;
+        self.store.revoke_app_password(user.id, name).await.map_err(|e| match e {
+            StoreError::NotFound => format!("no app password named '{name}'"),
+            e => e.to_string(),
+        })?;
         self.forget_user(user.id);
         Ok(())
     }
@@ -331,10 +268,7 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(
-            normalize_email(" Ann@Example.COM "),
-            Some("ann@example.com".into())
-        );
+        assert_eq!(normalize_email(" Ann@Example.COM "), Some("ann@example.com".into()));
         assert_eq!(normalize_email("no-at-sign"), None);
         assert_eq!(normalize_email("a@b@c"), None);
         assert_eq!(normalize_email("@x"), None);

@@ -5,8 +5,7 @@ pub mod access;
 pub mod accounts;
 
 use crate::store::{
-    self, Book, Card, Change, Label, NewCard, Precondition, PutOutcome, Store, StoreError, User,
-    WriteError,
+    self, Book, Card, Change, Label, NewCard, Precondition, PutOutcome, Store, StoreError, User, WriteError,
 };
 use crate::vcard::{self, VCardError};
 use access::{Action, Level};
@@ -89,11 +88,7 @@ impl BookView {
     }
 
     fn require(&self, action: Action) -> Result<()> {
-        if self.allows(action) {
-            Ok(())
-        } else {
-            Err(ServiceError::Forbidden(action))
-        }
+        if self.allows(action) { Ok(()) } else { Err(ServiceError::Forbidden(action)) }
     }
 }
 
@@ -119,11 +114,7 @@ impl Service {
     /// My contacts' view, from the user's current row: the caller's `User` may come from the credential cache,
     /// and the book's name must not lag a PROPPATCH.
     async fn my_contacts(&self, user: &User) -> Result<BookView> {
-        let user = self
-            .store
-            .user_by_id(user.id)
-            .await?
-            .ok_or(ServiceError::NotFound)?;
+        let user = self.store.user_by_id(user.id).await?.ok_or(ServiceError::NotFound)?;
         Ok(Self::my_contacts_of(&user))
     }
 
@@ -141,9 +132,7 @@ impl Service {
 
     fn label_view(owner: &User, label: Label, level: Level) -> BookView {
         BookView {
-            book: Book::Label {
-                label_id: label.id.clone(),
-            },
+            book: Book::Label { label_id: label.id.clone() },
             segment: label.id.clone(),
             owner: owner.clone(),
             level,
@@ -170,19 +159,12 @@ impl Service {
         if uuid::Uuid::parse_str(segment).is_err() {
             return Err(ServiceError::NotFound);
         }
-        let label = self
-            .store
-            .label(segment)
-            .await?
-            .ok_or(ServiceError::NotFound)?;
+        let label = self.store.label(segment).await?.ok_or(ServiceError::NotFound)?;
         let level = self.level_on(user, &label).ok_or(ServiceError::NotFound)?;
         let owner = if label.owner_id == user.id {
             user.clone()
         } else {
-            self.store
-                .user_by_id(label.owner_id)
-                .await?
-                .ok_or(ServiceError::NotFound)?
+            self.store.user_by_id(label.owner_id).await?.ok_or(ServiceError::NotFound)?
         };
         Ok(Self::label_view(&owner, label, level))
     }
@@ -201,22 +183,14 @@ impl Service {
         Ok(self.store.list_cards(&view.book, with_data).await?)
     }
 
-    pub async fn get_cards(
-        &self,
-        view: &BookView,
-        hrefs: &[String],
-        with_data: bool,
-    ) -> Result<Vec<Card>> {
+    pub async fn get_cards(&self, view: &BookView, hrefs: &[String], with_data: bool) -> Result<Vec<Card>> {
         view.require(Action::Read)?;
         Ok(self.store.get_cards(&view.book, hrefs, with_data).await?)
     }
 
     pub async fn get_card(&self, view: &BookView, href: &str, with_data: bool) -> Result<Card> {
         view.require(Action::Read)?;
-        self.store
-            .get_card(&view.book, href, with_data)
-            .await?
-            .ok_or(ServiceError::NotFound)
+        self.store.get_card(&view.book, href, with_data).await?.ok_or(ServiceError::NotFound)
     }
 
     pub async fn changes_since(
@@ -227,10 +201,7 @@ impl Service {
         with_data: bool,
     ) -> Result<(Vec<Change>, bool)> {
         view.require(Action::Read)?;
-        Ok(self
-            .store
-            .changes_since(&view.book, since, limit, with_data)
-            .await?)
+        Ok(self.store.changes_since(&view.book, since, limit, with_data).await?)
     }
 
     pub async fn book_size(&self, view: &BookView) -> Result<i64> {
@@ -240,38 +211,16 @@ impl Service {
 
     /// Validates and stores a card. Creating needs add rights, replacing needs edit rights: the store is asked
     /// first whether the name exists, under the same precondition the client sent.
-    pub async fn put_card(
-        &self,
-        view: &BookView,
-        href: &str,
-        body: &[u8],
-        pre: &Precondition,
-    ) -> Result<PutOutcome> {
+    pub async fn put_card(&self, view: &BookView, href: &str, body: &[u8], pre: &Precondition) -> Result<PutOutcome> {
         validate_href(href)?;
         if body.len() > self.limits.max_resource_size {
             return Err(ServiceError::TooLarge(self.limits.max_resource_size));
         }
-        let (_, indexed) =
-            vcard::validate(body, self.limits.max_properties).map_err(ServiceError::InvalidCard)?;
-        let exists = self
-            .store
-            .get_card(&view.book, href, false)
-            .await?
-            .is_some();
-        view.require(if exists {
-            Action::EditCard
-        } else {
-            Action::AddCard
-        })?;
-        let new = NewCard {
-            vcard: body,
-            etag: etag_of(body),
-            indexed: &indexed,
-        };
-        Ok(self
-            .store
-            .put_card(&view.book, view.owner.id, href, &new, pre)
-            .await?)
+        let (_, indexed) = vcard::validate(body, self.limits.max_properties).map_err(ServiceError::InvalidCard)?;
+        let exists = self.store.get_card(&view.book, href, false).await?.is_some();
+        view.require(if exists { Action::EditCard } else { Action::AddCard })?;
+        let new = NewCard { vcard: body, etag: etag_of(body), indexed: &indexed };
+        Ok(self.store.put_card(&view.book, view.owner.id, href, &new, pre).await?)
     }
 
     pub async fn delete_card(&self, view: &BookView, href: &str, pre: &Precondition) -> Result<()> {
@@ -281,26 +230,17 @@ impl Service {
 
     /// Creates a label owned by `user`. `id`, when a client chooses it (MKCOL), must be a UUID: label URLs stay
     /// stable and unguessable.
-    pub async fn create_label(
-        &self,
-        user: &User,
-        id: Option<&str>,
-        name: &str,
-        description: &str,
-    ) -> Result<Label> {
+    pub async fn create_label(&self, user: &User, id: Option<&str>, name: &str, description: &str) -> Result<Label> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 200 {
-            return Err(ServiceError::Invalid(
-                "a label name is 1 to 200 characters".into(),
-            ));
+            return Err(ServiceError::Invalid("a label name is 1 to 200 characters".into()));
         }
         let id = match id {
             Some(id) => Some(
                 uuid::Uuid::parse_str(id)
                     .map_err(|_| {
                         ServiceError::Invalid(
-                            "new address books are named by a UUID (as DAVx5 and Apple clients do)"
-                                .into(),
+                            "new address books are named by a UUID (as DAVx5 and Apple clients do)".into(),
                         )
                     })?
                     .hyphenated()
@@ -308,10 +248,7 @@ impl Service {
             ),
             None => None,
         };
-        Ok(self
-            .store
-            .create_label(user.id, id.as_deref(), name, description)
-            .await?)
+        Ok(self.store.create_label(user.id, id.as_deref(), name, description).await?)
     }
 
     /// DELETE of a book: a label is deleted (its contacts stay in My contacts); My contacts itself cannot be.
@@ -347,15 +284,11 @@ impl Service {
         if let Some(n) = name
             && (n.trim().is_empty() || n.chars().count() > 200)
         {
-            return Err(ServiceError::Invalid(
-                "a displayname is 1 to 200 characters".into(),
-            ));
+            return Err(ServiceError::Invalid("a displayname is 1 to 200 characters".into()));
         }
         if name.is_some() || description.is_some() {
             match &view.book {
-                Book::MyContacts { owner_id } => {
-                    self.store.update_book(*owner_id, name, description).await?
-                }
+                Book::MyContacts { owner_id } => self.store.update_book(*owner_id, name, description).await?,
                 Book::Label { label_id } => {
                     if name.is_some() {
                         view.require(Action::Administer)?;
@@ -385,9 +318,7 @@ pub fn validate_href(href: &str) -> Result<()> {
         || href == ".."
         || href.chars().any(char::is_control)
     {
-        return Err(ServiceError::Invalid(
-            "a card's name is one path segment of 1 to 255 bytes".into(),
-        ));
+        return Err(ServiceError::Invalid("a card's name is one path segment of 1 to 255 bytes".into()));
     }
     Ok(())
 }

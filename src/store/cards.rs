@@ -68,36 +68,19 @@ type ChangeRow = (i64, String, String, i64, i64, i64, Option<i64>);
 type ChangeDataRow = (i64, String, String, i64, i64, i64, Option<i64>, Vec<u8>);
 
 fn meta(r: MetaRow) -> CardMeta {
-    CardMeta {
-        contact_id: r.0,
-        href: r.1,
-        etag: r.2,
-        size: r.3,
-        updated_at: r.4,
-        modseq: r.5,
-    }
+    CardMeta { contact_id: r.0, href: r.1, etag: r.2, size: r.3, updated_at: r.4, modseq: r.5 }
 }
 
 fn card(r: MetaDataRow) -> Card {
     Card {
-        meta: CardMeta {
-            contact_id: r.0,
-            href: r.1,
-            etag: r.2,
-            size: r.3,
-            updated_at: r.4,
-            modseq: r.5,
-        },
+        meta: CardMeta { contact_id: r.0, href: r.1, etag: r.2, size: r.3, updated_at: r.4, modseq: r.5 },
         vcard: r.6,
     }
 }
 
 fn change(r: ChangeDataRow) -> Change {
     match r.6 {
-        Some(_) => Change::Removed {
-            href: r.1,
-            modseq: r.5,
-        },
+        Some(_) => Change::Removed { href: r.1, modseq: r.5 },
         None => Change::Present(card((r.0, r.1, r.2, r.3, r.4, r.5, r.7))),
     }
 }
@@ -114,11 +97,11 @@ const LABEL_CHANGES_DATA: &str = "SELECT c.id, m.href, c.etag, CAST(length(c.vca
 const NEXT_SEQ: &str = "UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value";
 const UPDATE_CONTACT: &str = "UPDATE contacts SET uid = $1, vcard = $2, etag = $3, fn = $4, sort_key = $5, emails = $6, tels = $7, org = $8, kind = $9, updated_at = $10, modseq = $11 WHERE id = $12";
 const INSERT_CONTACT: &str = "INSERT INTO contacts (owner_id, href, uid, vcard, etag, fn, sort_key, emails, tels, org, kind, created_at, updated_at, modseq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) RETURNING id";
-const INSERT_MEMBERSHIP: &str = "INSERT INTO memberships (label_id, contact_id, href, modseq, added_at) VALUES ($1, $2, $3, $4, $5)";
+const INSERT_MEMBERSHIP: &str =
+    "INSERT INTO memberships (label_id, contact_id, href, modseq, added_at) VALUES ($1, $2, $3, $4, $5)";
 /// A contact changed: every label showing it and its owner's My contacts advance (DESIGN.md §4: getctag and
 /// sync-token move in the same transaction as the change).
-const TOUCH_MEMBERSHIPS: &str =
-    "UPDATE memberships SET modseq = $1 WHERE contact_id = $2 AND removed_at IS NULL";
+const TOUCH_MEMBERSHIPS: &str = "UPDATE memberships SET modseq = $1 WHERE contact_id = $2 AND removed_at IS NULL";
 const TOUCH_LABELS: &str = "UPDATE labels SET modseq = $1 WHERE id IN (SELECT label_id FROM memberships WHERE contact_id = $2 AND removed_at IS NULL)";
 const TOUCH_BOOK: &str = "UPDATE users SET book_modseq = $1 WHERE id = $2";
 
@@ -164,16 +147,10 @@ impl Store {
     }
 
     /// The named cards of a book (addressbook-multiget), a few hundred names per query.
-    pub async fn get_cards(
-        &self,
-        book: &Book,
-        hrefs: &[String],
-        with_data: bool,
-    ) -> Result<Vec<Card>> {
+    pub async fn get_cards(&self, book: &Book, hrefs: &[String], with_data: bool) -> Result<Vec<Card>> {
         let mut out = Vec::with_capacity(hrefs.len());
         for chunk in hrefs.chunks(500) {
-            let placeholders: Vec<String> =
-                (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
             let list = placeholders.join(", ");
             let data = if with_data { ", vcard" } else { "" };
             let data_c = if with_data { ", c.vcard" } else { "" };
@@ -203,11 +180,7 @@ impl Store {
     }
 
     pub async fn get_card(&self, book: &Book, href: &str, with_data: bool) -> Result<Option<Card>> {
-        Ok(self
-            .get_cards(book, &[href.to_string()], with_data)
-            .await?
-            .into_iter()
-            .next())
+        Ok(self.get_cards(book, &[href.to_string()], with_data).await?.into_iter().next())
     }
 
     /// What changed in a book after `since` (RFC 6578), one entry per name, oldest first. With `limit`, returns at
@@ -220,16 +193,8 @@ impl Store {
         with_data: bool,
     ) -> Result<(Vec<Change>, bool)> {
         let (key, sql, sql_data) = match book {
-            Book::MyContacts { owner_id } => (
-                BookKey::Id(*owner_id),
-                CONTACT_CHANGES,
-                CONTACT_CHANGES_DATA,
-            ),
-            Book::Label { label_id } => (
-                BookKey::Text(label_id.clone()),
-                LABEL_CHANGES,
-                LABEL_CHANGES_DATA,
-            ),
+            Book::MyContacts { owner_id } => (BookKey::Id(*owner_id), CONTACT_CHANGES, CONTACT_CHANGES_DATA),
+            Book::Label { label_id } => (BookKey::Text(label_id.clone()), LABEL_CHANGES, LABEL_CHANGES_DATA),
         };
         let rows: Vec<Change> = on_pool!(self, p => {
             if with_data {
@@ -243,8 +208,7 @@ impl Store {
             }
         });
         // A name deleted and created again appears twice; the later row is the truth.
-        let mut last: std::collections::HashMap<&str, usize> =
-            std::collections::HashMap::with_capacity(rows.len());
+        let mut last: std::collections::HashMap<&str, usize> = std::collections::HashMap::with_capacity(rows.len());
         for (i, c) in rows.iter().enumerate() {
             last.insert(c.href(), i);
         }

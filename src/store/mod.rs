@@ -101,9 +101,7 @@ impl Store {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await?;
-        Ok(Store {
-            pool: Pool::Sqlite(pool),
-        })
+        Ok(Store { pool: Pool::Sqlite(pool) })
     }
 
     pub async fn open_postgres(url: &str) -> Result<Store> {
@@ -113,9 +111,7 @@ impl Store {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await?;
-        Ok(Store {
-            pool: Pool::Postgres(pool),
-        })
+        Ok(Store { pool: Pool::Postgres(pool) })
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -158,17 +154,10 @@ impl Store {
     // ---- users -------------------------------------------------------------------------------------------
 
     pub async fn count_users(&self) -> Result<i64> {
-        Ok(
-            on_pool!(self, p => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users").fetch_one(p).await?),
-        )
+        Ok(on_pool!(self, p => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users").fetch_one(p).await?))
     }
 
-    pub async fn create_user(
-        &self,
-        email: &str,
-        password_hash: &str,
-        is_admin: bool,
-    ) -> Result<User> {
+    pub async fn create_user(&self, email: &str, password_hash: &str, is_admin: bool) -> Result<User> {
         let now = now();
         let id = on_pool!(self, p => sqlx::query_scalar::<_, i64>(
             "INSERT INTO users (email, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
@@ -206,32 +195,18 @@ impl Store {
     pub async fn set_password(&self, user_id: i64, password_hash: &str) -> Result<()> {
         let n = on_pool!(self, p => sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash).bind(user_id).execute(p).await?.rows_affected());
-        if n == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
     pub async fn set_disabled(&self, user_id: i64, disabled: bool) -> Result<()> {
         let n = on_pool!(self, p => sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
             .bind(disabled).bind(user_id).execute(p).await?.rows_affected());
-        if n == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
     // ---- app passwords -----------------------------------------------------------------------------------
 
-    pub async fn create_app_password(
-        &self,
-        user_id: i64,
-        name: &str,
-        hash: &str,
-        layout: &str,
-    ) -> Result<AppPassword> {
+    pub async fn create_app_password(&self, user_id: i64, name: &str, hash: &str, layout: &str) -> Result<AppPassword> {
         let now = now();
         let id = on_pool!(self, p => sqlx::query_scalar::<_, i64>(
             "INSERT INTO app_passwords (user_id, name, password_hash, layout, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
@@ -253,30 +228,22 @@ impl Store {
             .bind(user_id).fetch_all(p).await?);
         Ok(rows
             .into_iter()
-            .map(
-                |(id, user_id, name, password_hash, layout, created_at, last_used_at)| {
-                    AppPassword {
-                        id,
-                        user_id,
-                        name,
-                        password_hash,
-                        layout,
-                        created_at,
-                        last_used_at,
-                    }
-                },
-            )
+            .map(|(id, user_id, name, password_hash, layout, created_at, last_used_at)| AppPassword {
+                id,
+                user_id,
+                name,
+                password_hash,
+                layout,
+                created_at,
+                last_used_at,
+            })
             .collect())
     }
 
     pub async fn revoke_app_password(&self, user_id: i64, name: &str) -> Result<()> {
         let n = on_pool!(self, p => sqlx::query("DELETE FROM app_passwords WHERE user_id = $1 AND name = $2")
             .bind(user_id).bind(name).execute(p).await?.rows_affected());
-        if n == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
     pub async fn touch_app_password(&self, id: i64) -> Result<()> {
@@ -288,16 +255,8 @@ impl Store {
     // ---- labels ------------------------------------------------------------------------------------------
 
     /// Creates a label; `id` is the client's choice (a UUID, from MKCOL) or a fresh one.
-    pub async fn create_label(
-        &self,
-        owner_id: i64,
-        id: Option<&str>,
-        name: &str,
-        description: &str,
-    ) -> Result<Label> {
-        let id = id
-            .map(str::to_string)
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    pub async fn create_label(&self, owner_id: i64, id: Option<&str>, name: &str, description: &str) -> Result<Label> {
+        let id = id.map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let now = now();
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
@@ -323,12 +282,7 @@ impl Store {
     }
 
     /// Changes a label's name and/or description; both advance its sync-token (clients refresh the displayname).
-    pub async fn update_label(
-        &self,
-        id: &str,
-        name: Option<&str>,
-        description: Option<&str>,
-    ) -> Result<()> {
+    pub async fn update_label(&self, id: &str, name: Option<&str>, description: Option<&str>) -> Result<()> {
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
             let seq = sqlx::query_scalar::<_, i64>("UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value")
@@ -360,12 +314,7 @@ impl Store {
     }
 
     /// My contacts' own properties (displayname, description).
-    pub async fn update_book(
-        &self,
-        owner_id: i64,
-        name: Option<&str>,
-        description: Option<&str>,
-    ) -> Result<()> {
+    pub async fn update_book(&self, owner_id: i64, name: Option<&str>, description: Option<&str>) -> Result<()> {
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
             let seq = sqlx::query_scalar::<_, i64>("UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value")
@@ -383,18 +332,11 @@ impl Store {
         let rows = on_pool!(self, p => sqlx::query_as::<_, (String, String, String)>(
             "SELECT ns, name, xml FROM dead_props WHERE collection = $1 ORDER BY ns, name")
             .bind(collection).fetch_all(p).await?);
-        Ok(rows
-            .into_iter()
-            .map(|(ns, name, xml)| DeadProp { ns, name, xml })
-            .collect())
+        Ok(rows.into_iter().map(|(ns, name, xml)| DeadProp { ns, name, xml }).collect())
     }
 
     /// Applies a PROPPATCH's dead-property sets (`Some(xml)`) and removes (`None`) atomically (RFC 4918 §9.2).
-    pub async fn patch_dead_props(
-        &self,
-        collection: &str,
-        changes: &[(String, String, Option<String>)],
-    ) -> Result<()> {
+    pub async fn patch_dead_props(&self, collection: &str, changes: &[(String, String, Option<String>)]) -> Result<()> {
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
             for (ns, name, xml) in changes {
@@ -412,8 +354,5 @@ impl Store {
 }
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }

@@ -21,18 +21,7 @@ macro_rules! user_cols {
 }
 pub(crate) use user_cols;
 
-pub(crate) type UserRow = (
-    i64,
-    String,
-    String,
-    String,
-    bool,
-    bool,
-    String,
-    String,
-    i64,
-    i64,
-);
+pub(crate) type UserRow = (i64, String, String, String, bool, bool, String, String, i64, i64);
 
 impl From<UserRow> for User {
     fn from(r: UserRow) -> Self {
@@ -84,14 +73,7 @@ pub(crate) type LabelRow = (String, i64, String, String, i64, i64);
 
 impl From<LabelRow> for Label {
     fn from(r: LabelRow) -> Self {
-        Label {
-            id: r.0,
-            owner_id: r.1,
-            name: r.2,
-            description: r.3,
-            created_at: r.4,
-            modseq: r.5,
-        }
+        Label { id: r.0, owner_id: r.1, name: r.2, description: r.3, created_at: r.4, modseq: r.5 }
     }
 }
 

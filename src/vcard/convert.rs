@@ -19,8 +19,7 @@ pub fn convert(bytes: &[u8], target: Version) -> Result<Vec<u8>, super::VCardErr
 }
 
 fn render(card: &VCard, target: Version) -> String {
-    let mut out =
-        String::with_capacity(card.props.iter().map(|p| p.raw.len() + 8).sum::<usize>() + 64);
+    let mut out = String::with_capacity(card.props.iter().map(|p| p.raw.len() + 8).sum::<usize>() + 64);
     out.push_str("BEGIN:VCARD\r\nVERSION:");
     out.push_str(target.as_str());
     out.push_str("\r\n");
@@ -52,10 +51,7 @@ fn to_v4(prop: &Property, from: Version) -> Option<String> {
         changed = true;
     }
     if BINARY_PROPS.contains(&p.name.as_str()) {
-        let encoding = p
-            .param("ENCODING")
-            .and_then(|e| e.values.first())
-            .map(|v| v.to_ascii_lowercase());
+        let encoding = p.param("ENCODING").and_then(|e| e.values.first()).map(|v| v.to_ascii_lowercase());
         if matches!(encoding.as_deref(), Some("b") | Some("base64")) {
             let subtype = p
                 .params
@@ -66,8 +62,7 @@ fn to_v4(prop: &Property, from: Version) -> Option<String> {
                 .map(|v| v.to_ascii_lowercase());
             let media = media_type(&p.name, subtype.as_deref());
             p.value = format!("data:{media};base64,{}", p.value.trim());
-            p.params
-                .retain(|x| x.name != "ENCODING" && x.name != "TYPE" && x.name != "VALUE");
+            p.params.retain(|x| x.name != "ENCODING" && x.name != "TYPE" && x.name != "VALUE");
             changed = true;
         } else if p.param("VALUE").is_some() {
             p.params.retain(|x| x.name != "VALUE");
@@ -89,12 +84,8 @@ fn to_v4(prop: &Property, from: Version) -> Option<String> {
         for param in p.params.iter_mut().filter(|x| x.name == "TYPE") {
             param.values.retain(|v| !v.eq_ignore_ascii_case("pref"));
         }
-        p.params
-            .retain(|x| !(x.name == "TYPE" && x.values.is_empty()));
-        p.params.push(Param {
-            name: "PREF".into(),
-            values: vec!["1".into()],
-        });
+        p.params.retain(|x| !(x.name == "TYPE" && x.values.is_empty()));
+        p.params.push(Param { name: "PREF".into(), values: vec!["1".into()] });
         changed = true;
     }
     Some(if changed { serialize(&p) } else { p.raw })
@@ -112,24 +103,14 @@ fn to_v3(prop: &Property, from: Version) -> Option<String> {
         if let Some((media, data)) = parse_data_uri(&p.value) {
             let subtype = media.split('/').nth(1).unwrap_or("").to_ascii_uppercase();
             p.value = data.to_string();
-            p.params
-                .retain(|x| x.name != "VALUE" && x.name != "MEDIATYPE");
-            p.params.push(Param {
-                name: "ENCODING".into(),
-                values: vec!["b".into()],
-            });
+            p.params.retain(|x| x.name != "VALUE" && x.name != "MEDIATYPE");
+            p.params.push(Param { name: "ENCODING".into(), values: vec!["b".into()] });
             if !subtype.is_empty() {
-                p.params.push(Param {
-                    name: "TYPE".into(),
-                    values: vec![subtype],
-                });
+                p.params.push(Param { name: "TYPE".into(), values: vec![subtype] });
             }
             changed = true;
         } else if p.param("VALUE").is_none() {
-            p.params.push(Param {
-                name: "VALUE".into(),
-                values: vec!["uri".into()],
-            });
+            p.params.push(Param { name: "VALUE".into(), values: vec!["uri".into()] });
             changed = true;
         }
     }
@@ -149,10 +130,7 @@ fn to_v3(prop: &Property, from: Version) -> Option<String> {
     }
     if p.param("PREF").is_some() {
         p.params.retain(|x| x.name != "PREF");
-        p.params.push(Param {
-            name: "TYPE".into(),
-            values: vec!["pref".into()],
-        });
+        p.params.push(Param { name: "TYPE".into(), values: vec!["pref".into()] });
         changed = true;
     }
     Some(if changed { serialize(&p) } else { p.raw })
@@ -182,14 +160,9 @@ fn media_type(prop: &str, subtype: Option<&str>) -> String {
 
 /// vCard 2.1 `ENCODING=QUOTED-PRINTABLE[;CHARSET=...]` → a plain value.
 fn decode_quoted_printable(p: &mut Property) {
-    let qp = p
-        .param("ENCODING")
-        .and_then(|e| e.values.first())
-        .is_some_and(|v| v.eq_ignore_ascii_case("QUOTED-PRINTABLE"));
-    let charset = p
-        .param("CHARSET")
-        .and_then(|c| c.values.first())
-        .map(|c| c.to_ascii_lowercase());
+    let qp =
+        p.param("ENCODING").and_then(|e| e.values.first()).is_some_and(|v| v.eq_ignore_ascii_case("QUOTED-PRINTABLE"));
+    let charset = p.param("CHARSET").and_then(|c| c.values.first()).map(|c| c.to_ascii_lowercase());
     if !qp && charset.is_none() {
         return;
     }
@@ -214,8 +187,7 @@ fn decode_quoted_printable(p: &mut Property) {
             _ => bytes.iter().map(|&b| b as char).collect(),
         };
     }
-    p.params
-        .retain(|x| x.name != "ENCODING" && x.name != "CHARSET");
+    p.params.retain(|x| x.name != "ENCODING" && x.name != "CHARSET");
 }
 
 fn hex(b: u8) -> Option<u8> {

@@ -163,14 +163,9 @@ impl VCard {
                     n_sort = format!("{family} {given}").trim().to_string();
                 }
                 "EMAIL" => ix.emails.push(unescape_text(&p.value)),
-                "TEL" => ix
-                    .tels
-                    .push(p.value.trim().trim_start_matches("tel:").to_string()),
+                "TEL" => ix.tels.push(p.value.trim().trim_start_matches("tel:").to_string()),
                 "ORG" if ix.org.is_empty() => {
-                    ix.org = split_components(&p.value)
-                        .into_iter()
-                        .next()
-                        .unwrap_or_default()
+                    ix.org = split_components(&p.value).into_iter().next().unwrap_or_default()
                 }
                 "KIND" | "X-ADDRESSBOOKSERVER-KIND" if ix.kind.is_empty() => {
                     ix.kind = p.value.trim().to_ascii_lowercase()
@@ -178,11 +173,7 @@ impl VCard {
                 _ => {}
             }
         }
-        ix.sort_key = if n_sort.is_empty() {
-            ix.fn_.to_lowercase()
-        } else {
-            n_sort.to_lowercase()
-        };
+        ix.sort_key = if n_sort.is_empty() { ix.fn_.to_lowercase() } else { n_sort.to_lowercase() };
         ix
     }
 }

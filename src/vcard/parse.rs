@@ -138,15 +138,9 @@ fn parse_line(line: &str) -> Option<Property> {
                     return None;
                 }
                 let param = if has_value {
-                    Param {
-                        name: pname.trim().to_ascii_uppercase(),
-                        values: split_param_values(&pvalue),
-                    }
+                    Param { name: pname.trim().to_ascii_uppercase(), values: split_param_values(&pvalue) }
                 } else {
-                    Param {
-                        name: "TYPE".to_string(),
-                        values: vec![pname.trim().to_string()],
-                    }
+                    Param { name: "TYPE".to_string(), values: vec![pname.trim().to_string()] }
                 };
                 params.push(param);
             }
@@ -214,10 +208,7 @@ pub fn parse(bytes: &[u8]) -> Result<VCard, VCardError> {
         let prop = parse_line(&line).ok_or(VCardError::BadLine(n))?;
         if prop.name == "VERSION" && prop.group.is_none() {
             let v = prop.value.trim();
-            version = Some(
-                Version::from_value(v)
-                    .ok_or_else(|| VCardError::UnsupportedVersion(v.to_string()))?,
-            );
+            version = Some(Version::from_value(v).ok_or_else(|| VCardError::UnsupportedVersion(v.to_string()))?);
             continue;
         }
         props.push(prop);

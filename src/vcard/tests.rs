@@ -32,36 +32,22 @@ fn unfolds_crlf_and_lf_continuations() {
 #[test]
 fn rejects_structural_errors() {
     assert_eq!(parse(b"hello"), Err(VCardError::NoBegin));
-    assert_eq!(
-        parse(b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:a\r\n"),
-        Err(VCardError::NoEnd)
-    );
-    assert_eq!(
-        parse(b"BEGIN:VCARD\r\nUID:a\r\nEND:VCARD\r\n"),
-        Err(VCardError::MissingVersion)
-    );
+    assert_eq!(parse(b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:a\r\n"), Err(VCardError::NoEnd));
+    assert_eq!(parse(b"BEGIN:VCARD\r\nUID:a\r\nEND:VCARD\r\n"), Err(VCardError::MissingVersion));
     assert_eq!(
         parse(b"BEGIN:VCARD\r\nVERSION:5.0\r\nEND:VCARD\r\n"),
         Err(VCardError::UnsupportedVersion("5.0".into()))
     );
-    let two = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:a\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nUID:b\r\nEND:VCARD\r\n";
+    let two =
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:a\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nUID:b\r\nEND:VCARD\r\n";
     assert_eq!(parse(two.as_bytes()), Err(VCardError::SeveralCards));
-    assert_eq!(
-        parse(b"BEGIN:VCARD\r\nVERSION:3.0\r\nno colon here\r\nEND:VCARD\r\n"),
-        Err(VCardError::BadLine(3))
-    );
+    assert_eq!(parse(b"BEGIN:VCARD\r\nVERSION:3.0\r\nno colon here\r\nEND:VCARD\r\n"), Err(VCardError::BadLine(3)));
     assert_eq!(
         validate(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:x\r\nEND:VCARD\r\n", 10).map(|_| ()),
         Err(VCardError::MissingUid)
     );
-    assert_eq!(
-        validate(IOS_V3.as_bytes(), 3).map(|_| ()),
-        Err(VCardError::TooManyProperties(3))
-    );
-    assert_eq!(
-        parse(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:\xff\r\nEND:VCARD\r\n"),
-        Err(VCardError::NotUtf8)
-    );
+    assert_eq!(validate(IOS_V3.as_bytes(), 3).map(|_| ()), Err(VCardError::TooManyProperties(3)));
+    assert_eq!(parse(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:\xff\r\nEND:VCARD\r\n"), Err(VCardError::NotUtf8));
 }
 
 #[test]
@@ -78,10 +64,7 @@ fn reads_vcard_21_with_bare_params_and_quoted_printable() {
 
 #[test]
 fn same_version_is_byte_identical() {
-    assert_eq!(
-        convert(IOS_V3.as_bytes(), Version::V30).unwrap(),
-        IOS_V3.as_bytes()
-    );
+    assert_eq!(convert(IOS_V3.as_bytes(), Version::V30).unwrap(), IOS_V3.as_bytes());
 }
 
 #[test]
@@ -89,10 +72,7 @@ fn v3_to_v4_photo_groups_and_pref() {
     let v4 = String::from_utf8(convert(IOS_V3.as_bytes(), Version::V40).unwrap()).unwrap();
     assert!(v4.starts_with("BEGIN:VCARD\r\nVERSION:4.0\r\n"), "{v4}");
     // The comma after base64 must stay unescaped (sabre-io/vobject#382).
-    assert!(
-        v4.contains("PHOTO:data:image/jpeg;base64,/9j/4AAQSkZJRgABAQ==\r\n"),
-        "{v4}"
-    );
+    assert!(v4.contains("PHOTO:data:image/jpeg;base64,/9j/4AAQSkZJRgABAQ==\r\n"), "{v4}");
     assert!(v4.contains("item1.TEL;PREF=1:+1 555 0100\r\n"), "{v4}");
     assert!(v4.contains("item1.X-ABLabel:_$!<Mobile>!$_\r\n"), "{v4}");
     assert!(v4.contains("X-CUSTOM;X-PARAM=\"a:b\":value\r\n"), "{v4}");
@@ -105,51 +85,30 @@ fn v3_to_v4_photo_groups_and_pref() {
 fn v4_to_v3_and_back() {
     let v4 = "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:g\r\nFN:Team\r\nKIND:group\r\nMEMBER:urn:uuid:a\r\nPHOTO:data:image/png;base64,iVBORw0KGgo=\r\nLOGO:https://example.com/l.png\r\nEMAIL;PREF=1:a@example.com\r\nEND:VCARD\r\n";
     let v3 = String::from_utf8(convert(v4.as_bytes(), Version::V30).unwrap()).unwrap();
-    assert!(
-        v3.contains("X-ADDRESSBOOKSERVER-KIND:group\r\nX-ADDRESSBOOKSERVER-MEMBER:urn:uuid:a\r\n"),
-        "{v3}"
-    );
-    assert!(
-        v3.contains("PHOTO;ENCODING=b;TYPE=PNG:iVBORw0KGgo=\r\n"),
-        "{v3}"
-    );
-    assert!(
-        v3.contains("LOGO;VALUE=uri:https://example.com/l.png\r\n"),
-        "{v3}"
-    );
+    assert!(v3.contains("X-ADDRESSBOOKSERVER-KIND:group\r\nX-ADDRESSBOOKSERVER-MEMBER:urn:uuid:a\r\n"), "{v3}");
+    assert!(v3.contains("PHOTO;ENCODING=b;TYPE=PNG:iVBORw0KGgo=\r\n"), "{v3}");
+    assert!(v3.contains("LOGO;VALUE=uri:https://example.com/l.png\r\n"), "{v3}");
     assert!(v3.contains("EMAIL;TYPE=pref:a@example.com\r\n"), "{v3}");
     assert!(v3.contains("N:;;;;\r\n"), "{v3}");
     let back = String::from_utf8(convert(v3.as_bytes(), Version::V40).unwrap()).unwrap();
-    assert!(
-        back.contains("PHOTO:data:image/png;base64,iVBORw0KGgo=\r\n"),
-        "{back}"
-    );
+    assert!(back.contains("PHOTO:data:image/png;base64,iVBORw0KGgo=\r\n"), "{back}");
     assert!(back.contains("KIND:group\r\n"), "{back}");
 }
 
 #[test]
 fn long_converted_lines_fold_at_75_octets_on_char_boundaries() {
     let long = "é".repeat(100);
-    let card = format!(
-        "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:f\r\nKIND:group\r\nMEMBER:urn:uuid:{long}\r\nEND:VCARD\r\n"
-    );
+    let card = format!("BEGIN:VCARD\r\nVERSION:4.0\r\nUID:f\r\nKIND:group\r\nMEMBER:urn:uuid:{long}\r\nEND:VCARD\r\n");
     let v3 = convert(card.as_bytes(), Version::V30).unwrap();
     let text = String::from_utf8(v3).unwrap();
     assert!(text.split("\r\n").all(|l| l.len() <= 75), "{text}");
     let reparsed = parse(text.as_bytes()).unwrap();
-    let member = reparsed
-        .props
-        .iter()
-        .find(|p| p.name == "X-ADDRESSBOOKSERVER-MEMBER")
-        .unwrap();
+    let member = reparsed.props.iter().find(|p| p.name == "X-ADDRESSBOOKSERVER-MEMBER").unwrap();
     assert_eq!(member.value, format!("urn:uuid:{long}"));
 }
 
 #[test]
 fn text_unescaping_and_components() {
     assert_eq!(unescape_text("a\\,b\\;c\\nd\\\\"), "a,b;c\nd\\");
-    assert_eq!(
-        split_components("Doe\\;x;John;;"),
-        vec!["Doe;x", "John", "", ""]
-    );
+    assert_eq!(split_components("Doe\\;x;John;;"), vec!["Doe;x", "John", "", ""]);
 }

@@ -17,8 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub const PASSWORD: &str = "password-123";
 
 pub fn pg_admin_url() -> String {
-    std::env::var("LABELBOOK_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("LABELBOOK_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 pub fn use_postgres() -> bool {
@@ -27,16 +26,8 @@ pub fn use_postgres() -> bool {
 
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        "{prefix}_{}_{}_{}",
-        std::process::id(),
-        nanos % 1_000_000_000,
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{prefix}_{}_{}_{}", std::process::id(), nanos % 1_000_000_000, N.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A fresh place for one test's data: a temporary directory (SQLite) or a new PostgreSQL database.
@@ -51,13 +42,8 @@ impl TestDb {
         std::fs::create_dir_all(&dir).unwrap();
         let pg_db = if use_postgres() {
             let name = unique("lbt");
-            let pool = sqlx::PgPool::connect(&pg_admin_url())
-                .await
-                .expect("PostgreSQL for tests");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&pool)
-                .await
-                .unwrap();
+            let pool = sqlx::PgPool::connect(&pg_admin_url()).await.expect("PostgreSQL for tests");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.unwrap();
             pool.close().await;
             Some(name)
         } else {
@@ -69,10 +55,7 @@ impl TestDb {
     pub fn database_url(&self) -> Option<String> {
         self.pg_db.as_ref().map(|db| {
             let admin = pg_admin_url();
-            let base = admin
-                .rsplit_once('/')
-                .map(|(b, _)| b.to_string())
-                .unwrap_or(admin);
+            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin);
             format!("{base}/{db}")
         })
     }
@@ -91,11 +74,9 @@ impl TestDb {
         if let Some(name) = &self.pg_db
             && let Ok(pool) = sqlx::PgPool::connect(&pg_admin_url()).await
         {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&pool)
-            .await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .execute(&pool)
+                .await;
             pool.close().await;
         }
     }
@@ -129,32 +110,19 @@ impl Resp {
 
     #[track_caller]
     pub fn assert(&self, status: u16) -> &Resp {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "unexpected status; body:\n{}",
-            self.body
-        );
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body:\n{}", self.body);
         self
     }
 
     #[track_caller]
     pub fn contains(&self, needle: &str) -> &Resp {
-        assert!(
-            self.body.contains(needle),
-            "expected {needle:?} in:\n{}",
-            self.body
-        );
+        assert!(self.body.contains(needle), "expected {needle:?} in:\n{}", self.body);
         self
     }
 
     #[track_caller]
     pub fn lacks(&self, needle: &str) -> &Resp {
-        assert!(
-            !self.body.contains(needle),
-            "did not expect {needle:?} in:\n{}",
-            self.body
-        );
+        assert!(!self.body.contains(needle), "did not expect {needle:?} in:\n{}", self.body);
         self
     }
 }
@@ -176,23 +144,12 @@ impl Server {
             let _ = rx.await;
         }));
         let client = Client::builder(TokioExecutor::new()).build_http();
-        Server {
-            base,
-            app,
-            db,
-            stop: Some(tx),
-            task: Some(task),
-            client,
-        }
+        Server { base, app, db, stop: Some(tx), task: Some(task), client }
     }
 
     /// Creates a user with the test password.
     pub async fn user(&self, email: &str) -> String {
-        self.app
-            .accounts
-            .create_user(email, PASSWORD, false)
-            .await
-            .unwrap();
+        self.app.accounts.create_user(email, PASSWORD, false).await.unwrap();
         email.to_string()
     }
 
@@ -204,14 +161,8 @@ impl Server {
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> Resp {
-        let url = if path.starts_with("http") {
-            path.to_string()
-        } else {
-            format!("{}{}", self.base, path)
-        };
-        let mut b = Request::builder()
-            .method(Method::from_bytes(method.as_bytes()).unwrap())
-            .uri(url);
+        let url = if path.starts_with("http") { path.to_string() } else { format!("{}{}", self.base, path) };
+        let mut b = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(url);
         if let Some((u, p)) = user {
             use base64::Engine;
             let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
@@ -220,19 +171,10 @@ impl Server {
         for (k, v) in headers {
             b = b.header(*k, *v);
         }
-        let resp = self
-            .client
-            .request(b.body(Full::new(body.into())).unwrap())
-            .await
-            .expect("request");
+        let resp = self.client.request(b.body(Full::new(body.into())).unwrap()).await.expect("request");
         let (parts, body) = resp.into_parts();
         let bytes = body.collect().await.unwrap().to_bytes();
-        Resp {
-            status: parts.status,
-            headers: parts.headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-            bytes,
-        }
+        Resp { status: parts.status, headers: parts.headers, body: String::from_utf8_lossy(&bytes).into_owned(), bytes }
     }
 
     /// A request as `user` (with the test password).
@@ -244,57 +186,30 @@ impl Server {
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> Resp {
-        self.request(method, path, Some((user, PASSWORD)), headers, body)
-            .await
+        self.request(method, path, Some((user, PASSWORD)), headers, body).await
     }
 
     pub async fn put_card(&self, user: &str, path: &str, card: &str) -> Resp {
-        self.as_user(
-            user,
-            "PUT",
-            path,
-            &[("content-type", "text/vcard; charset=utf-8")],
-            card.to_string(),
-        )
-        .await
+        self.as_user(user, "PUT", path, &[("content-type", "text/vcard; charset=utf-8")], card.to_string()).await
     }
 
     pub async fn propfind(&self, user: &str, path: &str, depth: &str, body: &str) -> Resp {
-        self.as_user(
-            user,
-            "PROPFIND",
-            path,
-            &[("depth", depth), ("content-type", "application/xml")],
-            body.to_string(),
-        )
-        .await
+        self.as_user(user, "PROPFIND", path, &[("depth", depth), ("content-type", "application/xml")], body.to_string())
+            .await
     }
 
     pub async fn report(&self, user: &str, path: &str, body: &str) -> Resp {
-        self.as_user(
-            user,
-            "REPORT",
-            path,
-            &[("depth", "1"), ("content-type", "application/xml")],
-            body.to_string(),
-        )
-        .await
+        self.as_user(user, "REPORT", path, &[("depth", "1"), ("content-type", "application/xml")], body.to_string())
+            .await
     }
 
     /// The collection's current sync-token, read through PROPFIND.
     pub async fn sync_token(&self, user: &str, book: &str) -> String {
         let r = self
-            .propfind(
-                user,
-                book,
-                "0",
-                r#"<d:propfind xmlns:d="DAV:"><d:prop><d:sync-token/></d:prop></d:propfind>"#,
-            )
+            .propfind(user, book, "0", r#"<d:propfind xmlns:d="DAV:"><d:prop><d:sync-token/></d:prop></d:propfind>"#)
             .await;
         r.assert(207);
-        between(&r.body, "<d:sync-token>", "</d:sync-token>")
-            .expect("a sync-token")
-            .to_string()
+        between(&r.body, "<d:sync-token>", "</d:sync-token>").expect("a sync-token").to_string()
     }
 
     pub async fn stop(mut self) {

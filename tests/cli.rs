@@ -1,0 +1,134 @@
+//! The command line, as scripts use it: no prompts, --password-stdin, --json, exit codes.
+
+mod common;
+
+use common::*;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn run(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_labelbook"));
+    cmd.arg("--data").arg(&db.dir).args(args).env("LABELBOOK_LOG", "warn");
+    match db.database_url() {
+        Some(url) => cmd.env("LABELBOOK_DATABASE_URL", url),
+        None => cmd.env_remove("LABELBOOK_DATABASE_URL"),
+    };
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn ok(db: &TestDb, args: &[&str], stdin: Option<&str>) -> String {
+    let out = run(db, args, stdin);
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn json(db: &TestDb, args: &[&str], stdin: Option<&str>) -> serde_json::Value {
+    serde_json::from_str(&ok(db, args, stdin)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_labels_import_export_and_app_passwords() {
+    let db = TestDb::new().await;
+    assert!(ok(&db, &["migrate"], None).contains("up to date"));
+    let v = json(&db, &["user", "add", "Bob@Example.com", "--password-stdin", "--json"], Some("a-good-password\n"));
+    assert_eq!(v["email"], "bob@example.com");
+    assert!(v["password"].is_null());
+    let v = json(&db, &["user", "add", "carol@example.com", "--json"], None);
+    assert_eq!(v["password"].as_str().unwrap().len(), 23, "a generated password is printed once");
+    let bad = run(&db, &["user", "add", "not-an-address"], None);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not an e-mail address"));
+    let dup = run(&db, &["user", "add", "bob@example.com", "--password-stdin"], Some("another-password\n"));
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
+    let users = json(&db, &["user", "list", "--json"], None);
+    assert_eq!(users.as_array().unwrap().len(), 2);
+
+    let id = ok(&db, &["label", "add", "Suppliers", "--user", "bob@example.com"], None).trim().to_string();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "label add prints the id, got {id:?}");
+    ok(&db, &["label", "rename", &id, "Vendors", "--user", "bob@example.com"], None);
+    let labels = json(&db, &["label", "list", "--user", "bob@example.com", "--json"], None);
+    assert_eq!(labels[0]["name"], "Vendors");
+    // Carol cannot rename Bob's label: it does not exist for her.
+    assert!(!run(&db, &["label", "rename", &id, "Mine", "--user", "carol@example.com"], None).status.success());
+
+    let file = db.dir.join("in.vcf");
+    let no_uid = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:No Uid\r\nEND:VCARD\r\n";
+    std::fs::write(&file, format!("{}{}{no_uid}", vcard3("u1", "One"), vcard3("u2", "Two"))).unwrap();
+    let v = json(&db, &["import", file.to_str().unwrap(), "--user", "bob@example.com", "--label", &id, "--json"], None);
+    assert_eq!((v["created"].as_i64(), v["updated"].as_i64()), (Some(3), Some(0)), "{v}");
+    let v = json(&db, &["import", file.to_str().unwrap(), "--user", "bob@example.com", "--json"], None);
+    assert_eq!(v["updated"].as_i64().unwrap() + v["created"].as_i64().unwrap(), 3, "{v}");
+    let out = ok(&db, &["export", "--user", "bob@example.com", "--label", &id], None);
+    assert_eq!(out.matches("BEGIN:VCARD").count(), 3);
+    assert!(out.contains("FN:No Uid") && out.contains("UID:"), "a card without UID gets one, and keeps the rest");
+    let out_file = db.dir.join("out.vcf");
+    ok(&db, &["export", "--user", "bob@example.com", "--out", out_file.to_str().unwrap()], None);
+    assert!(std::fs::read_to_string(&out_file).unwrap().matches("BEGIN:VCARD").count() >= 3);
+
+    let v = json(&db, &["app-password", "add", "Phone", "--user", "bob@example.com", "--json"], None);
+    assert!(v["password"].as_str().unwrap().len() > 20);
+    let list = json(&db, &["app-password", "list", "--user", "bob@example.com", "--json"], None);
+    assert_eq!(list[0]["name"], "Phone");
+    assert!(!run(&db, &["app-password", "add", "Phone", "--user", "bob@example.com"], None).status.success());
+    ok(&db, &["app-password", "revoke", "Phone", "--user", "bob@example.com"], None);
+    assert!(!run(&db, &["app-password", "revoke", "Phone", "--user", "bob@example.com"], None).status.success());
+
+    ok(&db, &["user", "passwd", "bob@example.com", "--password-stdin"], Some("new-password-1\n"));
+    ok(&db, &["user", "disable", "bob@example.com"], None);
+    let users = json(&db, &["user", "list", "--json"], None);
+    assert!(users.as_array().unwrap().iter().any(|u| u["email"] == "bob@example.com" && u["disabled"] == true));
+    ok(&db, &["label", "delete", &id, "--user", "bob@example.com"], None);
+    assert_eq!(json(&db, &["label", "list", "--user", "bob@example.com", "--json"], None).as_array().unwrap().len(), 0);
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_prints_the_admin_password_once_and_it_works() {
+    let db = TestDb::new().await;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_labelbook"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&db.dir)
+        .env_remove("LABELBOOK_ADMIN_PASSWORD")
+        .env("LABELBOOK_LOG", "warn");
+    match db.database_url() {
+        Some(url) => cmd.env("LABELBOOK_DATABASE_URL", url),
+        None => cmd.env_remove("LABELBOOK_DATABASE_URL"),
+    };
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut base = String::new();
+    let mut password = String::new();
+    while base.is_empty() || password.is_empty() {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(rest) = line.strip_prefix("Labelbook listening on ") {
+            base = rest.split_whitespace().next().unwrap().trim_end_matches('/').to_string();
+        }
+        if let Some(p) = line.split("with password: ").nth(1) {
+            password = p.trim().to_string();
+        }
+    }
+    assert!(line_free(&password));
+    let status = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PROPFIND", "-H", "Depth: 0", "-u"])
+        .arg(format!("admin@localhost:{password}"))
+        .arg(format!("{base}/dav/addressbooks/admin@localhost/contacts/"))
+        .output()
+        .unwrap();
+    // SIGTERM: a graceful stop.
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let exit = child.wait().unwrap();
+    db.drop_db().await;
+    assert_eq!(String::from_utf8_lossy(&status.stdout), "207");
+    assert!(exit.success(), "SIGTERM should stop the server cleanly: {exit:?}");
+}
+
+fn line_free(s: &str) -> bool {
+    !s.is_empty() && !s.contains(char::is_whitespace)
+}
