@@ -94,6 +94,8 @@ const CONTACT_CHANGES_DATA: &str = "SELECT id, href, etag, CAST(length(vcard) AS
 const LABEL_CHANGES: &str = "SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq, m.removed_at FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.modseq > $2 ORDER BY m.modseq, m.id";
 const LABEL_CHANGES_DATA: &str = "SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq, m.removed_at, c.vcard FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.modseq > $2 ORDER BY m.modseq, m.id";
 
+/// Two index lookups in one round trip (an `OR` here would scan every contact of the owner).
+const LOOKUP_NAME_AND_UID: &str = "SELECT id, etag, href, uid FROM contacts WHERE owner_id = $1 AND href = $2 AND deleted_at IS NULL UNION ALL SELECT id, etag, href, uid FROM contacts WHERE owner_id = $1 AND uid = $3 AND deleted_at IS NULL";
 const NEXT_SEQ: &str = "UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value";
 const UPDATE_CONTACT: &str = "UPDATE contacts SET uid = $1, vcard = $2, etag = $3, fn = $4, sort_key = $5, emails = $6, tels = $7, org = $8, kind = $9, updated_at = $10, modseq = $11 WHERE id = $12";
 const INSERT_CONTACT: &str = "INSERT INTO contacts (owner_id, href, uid, vcard, etag, fn, sort_key, emails, tels, org, kind, created_at, updated_at, modseq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) RETURNING id";
@@ -250,20 +252,31 @@ impl Store {
         let ix = new.indexed;
         let emails = ix.emails.join("\n");
         let tels = ix.tels.join("\n");
+        let _turn = self.write_turn().await;
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
             let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ).fetch_one(&mut *tx).await?;
-            let existing: Option<(i64, String)> = match book {
-                Book::MyContacts { owner_id } => sqlx::query_as("SELECT id, etag FROM contacts WHERE owner_id = $1 AND href = $2 AND deleted_at IS NULL")
-                    .bind(owner_id).bind(href).fetch_optional(&mut *tx).await?,
-                Book::Label { label_id } => sqlx::query_as("SELECT c.id, c.etag FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.href = $2 AND m.removed_at IS NULL")
-                    .bind(label_id).bind(href).fetch_optional(&mut *tx).await?,
+            // The card at this name, and any live contact of the owner with this UID, in one round trip for
+            // My contacts (the common case) and two for a label.
+            let (existing, same_uid): (Option<(i64, String)>, Option<(i64, String)>) = match book {
+                Book::MyContacts { owner_id } => {
+                    let rows: Vec<(i64, String, String, String)> = sqlx::query_as(LOOKUP_NAME_AND_UID)
+                        .bind(owner_id).bind(href).bind(&ix.uid).fetch_all(&mut *tx).await?;
+                    let existing = rows.iter().find(|r| r.2 == href).map(|r| (r.0, r.1.clone()));
+                    let same_uid = rows.iter().find(|r| r.3 == ix.uid).map(|r| (r.0, r.2.clone()));
+                    (existing, same_uid)
+                }
+                Book::Label { label_id } => {
+                    let existing = sqlx::query_as("SELECT c.id, c.etag FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.href = $2 AND m.removed_at IS NULL")
+                        .bind(label_id).bind(href).fetch_optional(&mut *tx).await?;
+                    let same_uid = sqlx::query_as("SELECT id, href FROM contacts WHERE owner_id = $1 AND uid = $2 AND deleted_at IS NULL")
+                        .bind(owner_id).bind(&ix.uid).fetch_optional(&mut *tx).await?;
+                    (existing, same_uid)
+                }
             };
             if !pre.holds(existing.as_ref().map(|e| e.1.as_str())) {
                 return Err(WriteError::PreconditionFailed);
             }
-            let same_uid: Option<(i64, String)> = sqlx::query_as("SELECT id, href FROM contacts WHERE owner_id = $1 AND uid = $2 AND deleted_at IS NULL")
-                .bind(owner_id).bind(&ix.uid).fetch_optional(&mut *tx).await?;
             let (contact_id, created, replace) = match (existing, book, same_uid) {
                 (Some((id, _)), _, Some((other, other_href))) if other != id => return Err(WriteError::UidConflict { href: other_href }),
                 (Some((id, _)), _, _) => (id, false, true),
@@ -301,8 +314,13 @@ impl Store {
                     .bind(&ix.org).bind(&ix.kind).bind(now).bind(seq).bind(contact_id)
                     .execute(&mut *tx).await?;
             }
-            sqlx::query(TOUCH_MEMBERSHIPS).bind(seq).bind(contact_id).execute(&mut *tx).await?;
-            sqlx::query(TOUCH_LABELS).bind(seq).bind(contact_id).execute(&mut *tx).await?;
+            if replace {
+                // An existing contact may carry labels: each of them advances.
+                sqlx::query(TOUCH_MEMBERSHIPS).bind(seq).bind(contact_id).execute(&mut *tx).await?;
+                sqlx::query(TOUCH_LABELS).bind(seq).bind(contact_id).execute(&mut *tx).await?;
+            } else if let Book::Label { label_id } = book {
+                sqlx::query("UPDATE labels SET modseq = $1 WHERE id = $2").bind(seq).bind(label_id).execute(&mut *tx).await?;
+            }
             sqlx::query(TOUCH_BOOK).bind(seq).bind(owner_id).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok(PutOutcome { created, etag: new.etag.clone() })
@@ -318,6 +336,7 @@ impl Store {
         pre: &Precondition,
     ) -> std::result::Result<(), WriteError> {
         let now = now();
+        let _turn = self.write_turn().await;
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
             let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ).fetch_one(&mut *tx).await?;

@@ -1,0 +1,241 @@
+//! Labelbook benchmark: starts the server binary on fresh data, loads N contacts and times what a sync costs.
+//!
+//!   cargo run --release --example bench -- --n 10000 [--bin target/release/labelbook] [--database-url postgres://…]
+//!
+//! Reports PUT throughput (1 and 16 clients), PROPFIND Depth 1, initial sync-collection, delta sync after one
+//! change, multiget of 500, and the server's resident memory. Every request goes over loopback HTTP.
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+type Http = Client<HttpConnector, Full<Bytes>>;
+
+struct Ctx {
+    http: Http,
+    auth: String,
+    book: String,
+}
+
+impl Ctx {
+    async fn send(&self, method: &str, url: &str, headers: &[(&str, &str)], body: String) -> (u16, Bytes) {
+        let mut b = http::Request::builder().method(method).uri(url).header("authorization", &self.auth);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let resp = self.http.request(b.body(Full::new(Bytes::from(body))).expect("request")).await.expect("response");
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        (status, body)
+    }
+
+    async fn put(&self, i: usize) {
+        let uid = format!("bench-{i:07}");
+        let card = format!(
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:Contact {i}\r\nN:Contact;{i};;;\r\nORG:Company {};\r\nEMAIL;TYPE=INTERNET:{uid}@example.com\r\nTEL;TYPE=CELL:+1 555 {:07}\r\nEND:VCARD\r\n",
+            i % 97,
+            i
+        );
+        let (status, _) =
+            self.send("PUT", &format!("{}{uid}.vcf", self.book), &[("content-type", "text/vcard")], card).await;
+        assert_eq!(status, 201, "PUT {uid}");
+    }
+}
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+}
+
+fn percentile(mut v: Vec<Duration>, p: f64) -> Duration {
+    v.sort();
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn rss_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
+async fn timed<F, Fut>(runs: usize, f: F) -> Vec<Duration>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut out = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        f().await;
+        out.push(t.elapsed());
+    }
+    out
+}
+
+#[tokio::main]
+async fn main() {
+    let n: usize = arg("--n").and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let bin = arg("--bin").unwrap_or_else(|| "target/release/labelbook".into());
+    let database_url = arg("--database-url");
+    let dir = std::env::temp_dir().join(format!("labelbook-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+
+    let mut cmd = Command::new(&bin);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&dir)
+        .env("LABELBOOK_ADMIN_EMAIL", "bench@example.com")
+        .env("LABELBOOK_ADMIN_PASSWORD", "bench-password")
+        .env("LABELBOOK_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(url) = &database_url {
+        cmd.env("LABELBOOK_DATABASE_URL", url);
+    }
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+    let pid = child.id();
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let base = loop {
+        let line = lines.next().expect("server output").expect("line");
+        if let Some(rest) = line.strip_prefix("Labelbook listening on ") {
+            break rest.split_whitespace().next().expect("url").trim_end_matches('/').to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+
+    let auth =
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("bench@example.com:bench-password"));
+    let http: Http = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(32).build_http();
+    let ctx = Arc::new(Ctx { http, auth, book: format!("{base}/dav/addressbooks/bench@example.com/contacts/") });
+    let backend = if database_url.is_some() { "postgres" } else { "sqlite" };
+    println!("Labelbook benchmark: N = {n}, {backend}, server pid {pid}");
+
+    // PUT, one client.
+    let single = n.min(2_000);
+    let t = Instant::now();
+    for i in 0..single {
+        ctx.put(i).await;
+    }
+    let put1 = single as f64 / t.elapsed().as_secs_f64();
+    println!("PUT, 1 client:              {put1:>9.0} /s  ({single} cards)");
+
+    // PUT, 16 clients, for the rest.
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(single));
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (ctx, next) = (ctx.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                ctx.put(i).await;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("writer");
+    }
+    let loaded = n.saturating_sub(single);
+    if loaded > 0 {
+        let put16 = loaded as f64 / t.elapsed().as_secs_f64();
+        println!("PUT, 16 clients:            {put16:>9.0} /s  ({loaded} cards)");
+    }
+
+    let propfind = r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/><d:getcontenttype/></d:prop></d:propfind>"#;
+    let runs = if n > 50_000 { 5 } else { 15 };
+    let d = timed(runs, || async {
+        let (s, body) = ctx.send("PROPFIND", &ctx.book, &[("depth", "1")], propfind.into()).await;
+        assert_eq!(s, 207);
+        assert!(body.len() > n * 50);
+    })
+    .await;
+    println!(
+        "PROPFIND Depth 1:           {:>12} p50  ({} min)",
+        ms(percentile(d.clone(), 0.5)),
+        ms(percentile(d, 0.0))
+    );
+
+    let sync = |token: &str, data: bool| {
+        let prop = if data { "<d:getetag/><C:address-data/>" } else { "<d:getetag/>" };
+        format!(
+            r#"<d:sync-collection xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level><d:prop>{prop}</d:prop></d:sync-collection>"#
+        )
+    };
+    let d = timed(runs, || async {
+        let (s, _) = ctx.send("REPORT", &ctx.book, &[("depth", "1")], sync("", false)).await;
+        assert_eq!(s, 207);
+    })
+    .await;
+    println!(
+        "initial sync (etags):       {:>12} p50  ({} min)",
+        ms(percentile(d.clone(), 0.5)),
+        ms(percentile(d, 0.0))
+    );
+    let d = timed(runs, || async {
+        let (s, _) = ctx.send("REPORT", &ctx.book, &[("depth", "1")], sync("", true)).await;
+        assert_eq!(s, 207);
+    })
+    .await;
+    println!(
+        "initial sync (with cards):  {:>12} p50  ({} min)",
+        ms(percentile(d.clone(), 0.5)),
+        ms(percentile(d, 0.0))
+    );
+
+    // Delta after one change: a token from just before one PUT.
+    let (_, body) = ctx.send("REPORT", &ctx.book, &[("depth", "1")], sync("", false)).await;
+    let body = String::from_utf8_lossy(&body);
+    let token = body.split("<d:sync-token>").nth(1).and_then(|s| s.split('<').next()).expect("token").to_string();
+    ctx.put(n + 1).await;
+    let d = timed(200, || async {
+        let (s, body) = ctx.send("REPORT", &ctx.book, &[("depth", "1")], sync(&token, false)).await;
+        assert_eq!(s, 207);
+        assert_eq!(String::from_utf8_lossy(&body).matches("<d:getetag>").count(), 1);
+    })
+    .await;
+    println!(
+        "delta sync, 1 change:       {:>12} p50  ({} p99)",
+        ms(percentile(d.clone(), 0.5)),
+        ms(percentile(d, 0.99))
+    );
+
+    let hrefs: String =
+        (0..500.min(n)).map(|k| format!("<d:href>{}bench-{:07}.vcf</d:href>", ctx.book, (k * 7919) % n)).collect();
+    let multiget = format!(
+        r#"<C:addressbook-multiget xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/><C:address-data/></d:prop>{hrefs}</C:addressbook-multiget>"#
+    );
+    let d = timed(20, || async {
+        let (s, body) = ctx.send("REPORT", &ctx.book, &[("depth", "1")], multiget.clone()).await;
+        assert_eq!(s, 207);
+        assert_eq!(String::from_utf8_lossy(&body).matches("BEGIN:VCARD").count(), 500.min(n));
+    })
+    .await;
+    println!(
+        "multiget of 500:            {:>12} p50  ({} min)",
+        ms(percentile(d.clone(), 0.5)),
+        ms(percentile(d, 0.0))
+    );
+
+    println!(
+        "server RSS now:             {:>9.1} MB  (peak {:.1} MB)",
+        rss_kb(pid, "VmRSS:") as f64 / 1024.0,
+        rss_kb(pid, "VmHWM:") as f64 / 1024.0
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
