@@ -62,6 +62,8 @@ impl From<StoreError> for WriteError {
     }
 }
 
+/// A contact id with its etag or its name.
+type IdAndText = (i64, String);
 type MetaRow = (i64, String, String, i64, i64, i64);
 type MetaDataRow = (i64, String, String, i64, i64, i64, Vec<u8>);
 type ChangeRow = (i64, String, String, i64, i64, i64, Option<i64>);
@@ -258,7 +260,7 @@ impl Store {
             let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ).fetch_one(&mut *tx).await?;
             // The card at this name, and any live contact of the owner with this UID, in one round trip for
             // My contacts (the common case) and two for a label.
-            let (existing, same_uid): (Option<(i64, String)>, Option<(i64, String)>) = match book {
+            let (existing, same_uid): (Option<IdAndText>, Option<IdAndText>) = match book {
                 Book::MyContacts { owner_id } => {
                     let rows: Vec<(i64, String, String, String)> = sqlx::query_as(LOOKUP_NAME_AND_UID)
                         .bind(owner_id).bind(href).bind(&ix.uid).fetch_all(&mut *tx).await?;
