@@ -61,6 +61,19 @@ impl App {
         Ok(Some((user, generated.then_some(password))))
     }
 
+    /// Free space where the embedded database lives (RFC 4331 quota-available-bytes when no quota is set);
+    /// `None` on PostgreSQL, whose disk this process cannot see.
+    pub fn free_bytes(&self) -> Option<u64> {
+        if self.config.database_url.is_some() {
+            return None;
+        }
+        let path = std::ffi::CString::new(self.config.data_dir.as_os_str().as_encoded_bytes()).ok()?;
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: `path` is a valid NUL-terminated string and `st` a properly sized out-parameter.
+        let rc = unsafe { libc::statvfs(path.as_ptr(), &mut st) };
+        (rc == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
+    }
+
     pub async fn user(&self, email: &str) -> anyhow::Result<User> {
         let email = email.trim().to_lowercase();
         self.store.user_by_email(&email).await?.ok_or_else(|| anyhow::anyhow!("no user {email}"))

@@ -70,6 +70,8 @@ CREATE TABLE contacts (
 CREATE UNIQUE INDEX contacts_live_href ON contacts(owner_id, href) WHERE deleted_at IS NULL;
 CREATE UNIQUE INDEX contacts_live_uid ON contacts(owner_id, uid) WHERE deleted_at IS NULL;
 CREATE INDEX contacts_sync ON contacts(owner_id, modseq);
+-- Keyset pages over a book (PROPFIND Depth 1, initial sync) walk this index instead of sorting the book.
+CREATE INDEX contacts_live_pages ON contacts(owner_id, id) WHERE deleted_at IS NULL;
 
 -- A contact carrying a label, under the resource name the client chose in that label's collection.
 -- Every change to the contact also bumps modseq here, so a label's delta is one index range.
@@ -86,6 +88,7 @@ CREATE TABLE memberships (
 CREATE UNIQUE INDEX memberships_live_href ON memberships(label_id, href) WHERE removed_at IS NULL;
 CREATE UNIQUE INDEX memberships_live_contact ON memberships(label_id, contact_id) WHERE removed_at IS NULL;
 CREATE INDEX memberships_sync ON memberships(label_id, modseq);
+CREATE INDEX memberships_live_pages ON memberships(label_id, id) WHERE removed_at IS NULL;
 CREATE INDEX memberships_contact ON memberships(contact_id);
 
 -- Sharing (levels, invitations, device toggle, hidden fields). Filled by the sharing issue.

@@ -6,9 +6,7 @@ use super::{Ctx, DavError, DavResult, Target};
 use crate::http::Body;
 use crate::store::Precondition;
 use crate::vcard::{self, Version};
-use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
-use http_body_util::Full;
 
 /// Splits If-Match / If-None-Match into entity tags without quotes; `W/` tags compare weakly (RFC 9110 §13.1.2).
 fn etag_list(ctx: &Ctx<'_>, name: &str) -> Option<Vec<String>> {
@@ -45,7 +43,7 @@ fn accepted_version(ctx: &Ctx<'_>) -> Option<Version> {
 
 fn vcard_response(bytes: Vec<u8>, etag: Option<&str>, head: bool, version: Option<Version>) -> Response<Body> {
     let len = bytes.len();
-    let mut r = Response::new(Full::new(if head { Bytes::new() } else { Bytes::from(bytes) }));
+    let mut r = Response::new(if head { crate::http::empty() } else { crate::http::full(bytes) });
     let ct = match version {
         Some(Version::V40) => "text/vcard; charset=utf-8; version=4.0",
         _ => "text/vcard; charset=utf-8",
@@ -85,19 +83,8 @@ pub async fn get(ctx: &Ctx<'_>, target: &Target, head: bool) -> DavResult {
         Target::Book(email, segment) => {
             // A whole book as one .vcf file, as exports and some clients expect.
             let view = open_own_book(ctx, email, segment).await?;
-            let version = accepted_version(ctx);
-            let mut out = Vec::new();
-            for card in svc.list_cards(&view, true).await? {
-                let bytes = match version {
-                    Some(v) => vcard::convert(&card.vcard, v).unwrap_or(card.vcard),
-                    None => card.vcard,
-                };
-                out.extend_from_slice(&bytes);
-                if !out.ends_with(b"\n") {
-                    out.extend_from_slice(b"\r\n");
-                }
-            }
-            Ok(vcard_response(out, None, head, version))
+            let book = super::collection::load_book(ctx, view, false).await?;
+            Ok(super::stream::book_vcf(ctx, book, accepted_version(ctx), head))
         }
         Target::Home(email) => {
             ctx.own_home(email)?;
@@ -134,7 +121,7 @@ pub async fn put(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
     }
     let view = open_own_book(ctx, email, segment).await?;
     let outcome = ctx.app.service.put_card(&view, name, body, &precondition(ctx)).await?;
-    let mut r = Response::new(Full::new(Bytes::new()));
+    let mut r = Response::new(crate::http::empty());
     *r.status_mut() = if outcome.created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
     // The stored bytes are exactly what was sent, so the ETag may be returned (RFC 6352 §6.3.2.3).
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", outcome.etag)) {
@@ -149,7 +136,7 @@ pub async fn delete(ctx: &Ctx<'_>, target: &Target) -> DavResult {
     };
     let view = open_own_book(ctx, email, segment).await?;
     ctx.app.service.delete_card(&view, name, &precondition(ctx)).await?;
-    let mut r = Response::new(Full::new(Bytes::new()));
+    let mut r = Response::new(crate::http::empty());
     *r.status_mut() = StatusCode::NO_CONTENT;
     Ok(r)
 }

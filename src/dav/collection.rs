@@ -2,6 +2,7 @@
 
 use super::multistatus::{Multistatus, PropStats};
 use super::props::{self, BookRes, Res};
+use super::stream::{self, Members};
 use super::xml::{CARDDAV, CS, DAV, Element, element};
 use super::{Ctx, DavError, DavResult, Depth, Target, depth, parse_xml};
 use crate::service::{BookView, MY_CONTACTS, ServiceError};
@@ -86,9 +87,12 @@ pub fn prop_stats(ctx: &Ctx<'_>, res: &Res<'_>, req: &PropReq) -> Result<PropSta
     Ok(stats)
 }
 
-pub async fn load_book(ctx: &Ctx<'_>, view: BookView, want_size: bool) -> Result<BookRes, DavError> {
+pub async fn load_book(ctx: &Ctx<'_>, mut view: BookView, want_size: bool) -> Result<BookRes, DavError> {
     let svc = &ctx.app.service;
-    let token = svc.token(&view).await?;
+    let state = svc.state(&view).await?;
+    let token = state.token;
+    view.displayname = state.name;
+    view.description = state.description;
     let dead = svc.dead_props(&view).await?;
     let size = if want_size { Some(svc.book_size(&view).await?) } else { None };
     Ok(BookRes { view, token, dead, size })
@@ -176,11 +180,9 @@ pub async fn propfind(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult 
             let book = load_book(ctx, view, want_size).await?;
             emit(&mut ms, &Res::Book(&book))?;
             if d == Depth::One {
-                // One query for every card of the book, whatever its size.
-                let cards = ctx.app.service.list_cards(&book.view, want_data).await?;
-                for card in &cards {
-                    emit(&mut ms, &Res::Card(&book, card))?;
-                }
+                // The cards follow page by page (a few queries per thousand cards), streamed.
+                let members = Members { book, req, want_data, filter: None, trailer: None };
+                return Ok(stream::members(ctx, ms, members));
             }
         }
         Target::Card(email, segment, name) => {
@@ -370,7 +372,7 @@ pub async fn delete(ctx: &Ctx<'_>, target: &Target) -> DavResult {
         Target::Book(email, segment) => {
             let view = open_own_book(ctx, email, segment).await?;
             ctx.app.service.delete_book(&view).await?;
-            let mut r = Response::new(http_body_util::Full::new(bytes::Bytes::new()));
+            let mut r = Response::new(crate::http::empty());
             *r.status_mut() = StatusCode::NO_CONTENT;
             Ok(r)
         }

@@ -7,6 +7,7 @@ pub mod filter;
 mod multistatus;
 mod props;
 mod report;
+mod stream;
 pub mod xml;
 
 use crate::app::App;
@@ -16,8 +17,8 @@ use crate::service::{ServiceError, access::Action};
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
-use http_body_util::Full;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use std::sync::Arc;
 use xml::{CARDDAV, DAV};
 
 pub const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT, MKCOL";
@@ -149,7 +150,7 @@ impl DavError {
             xml::element(ns, name, Some(inner)),
             xml::escape(&self.message)
         );
-        let mut r = Response::new(Full::new(Bytes::from(body)));
+        let mut r = Response::new(crate::http::full(body));
         *r.status_mut() = self.status;
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml; charset=utf-8"));
         r
@@ -191,7 +192,7 @@ impl From<ServiceError> for DavError {
 pub type DavResult = Result<Response<Body>, DavError>;
 
 pub fn options() -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::new()));
+    let mut r = Response::new(crate::http::empty());
     let h = r.headers_mut();
     h.insert("DAV", HeaderValue::from_static("1, 3, addressbook, extended-mkcol"));
     h.insert(header::ALLOW, HeaderValue::from_static(ALLOW));
@@ -215,7 +216,7 @@ pub fn too_large(limit: usize, is_card: bool) -> Response<Body> {
 
 /// What every handler gets: the app, who asks, and the request head.
 pub struct Ctx<'a> {
-    pub app: &'a App,
+    pub app: Arc<App>,
     pub who: &'a Principal,
     pub headers: &'a HeaderMap,
 }
@@ -235,11 +236,11 @@ impl Ctx<'_> {
     }
 }
 
-pub async fn handle(app: &App, who: &Principal, parts: &Parts, body: Bytes) -> Response<Body> {
+pub async fn handle(app: &Arc<App>, who: &Principal, parts: &Parts, body: Bytes) -> Response<Body> {
     let Some(target) = parse_target(parts.uri.path()) else {
         return DavError::not_found().response();
     };
-    let ctx = Ctx { app, who, headers: &parts.headers };
+    let ctx = Ctx { app: app.clone(), who, headers: &parts.headers };
     // Everything a user syncs lives in their own home (shared labels included), so another user's home is
     // simply absent, whatever the method: ids and names do not leak.
     if let Target::Home(e) | Target::Book(e, _) | Target::Card(e, _, _) = &target

@@ -2,9 +2,7 @@
 
 use super::xml::{self, NS_DECLS};
 use crate::http::Body;
-use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
-use http_body_util::Full;
 
 pub struct Multistatus {
     out: String,
@@ -95,11 +93,32 @@ impl Multistatus {
         self.out
     }
 
-    pub fn finish(mut self) -> Response<Body> {
+    /// Bytes written and not yet taken.
+    pub fn buffered(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Hands over what is written so far (for streaming) and starts an empty buffer.
+    pub fn take(&mut self) -> String {
+        std::mem::take(&mut self.out)
+    }
+
+    pub fn finish_text(mut self) -> String {
         self.out.push_str("</d:multistatus>\n");
-        let mut r = Response::new(Full::new(Bytes::from(self.out)));
-        *r.status_mut() = StatusCode::MULTI_STATUS;
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml; charset=utf-8"));
-        r
+        self.out
+    }
+
+    pub fn finish(self) -> Response<Body> {
+        respond(crate::http::full(self.finish_text()))
     }
 }
+
+/// A 207 with the given (possibly streamed) body.
+pub fn respond(body: Body) -> Response<Body> {
+    let mut r = Response::new(body);
+    *r.status_mut() = StatusCode::MULTI_STATUS;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml; charset=utf-8"));
+    r
+}
+
+impl Multistatus {}

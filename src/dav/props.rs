@@ -89,6 +89,7 @@ pub fn names(res: &Res<'_>) -> Vec<(&'static str, &'static str, bool)> {
             (DAV, "owner", false),
             (DAV, "sync-token", false),
             (DAV, "quota-used-bytes", false),
+            (DAV, "quota-available-bytes", false),
             (CARDDAV, "addressbook-description", true),
             (CARDDAV, "supported-address-data", false),
             (CARDDAV, "max-resource-size", false),
@@ -156,6 +157,10 @@ pub fn get(ctx: &Ctx<'_>, res: &Res<'_>, req: &Element) -> Result<Option<String>
         (CARDDAV, "max-resource-size", Res::Book(_)) => ctx.app.config.max_resource_size.to_string(),
         (DAV, "quota-used-bytes", Res::Book(b)) => match b.size {
             Some(s) => s.to_string(),
+            None => return Ok(None),
+        },
+        (DAV, "quota-available-bytes", Res::Book(_)) => match ctx.app.free_bytes() {
+            Some(n) => n.to_string(),
             None => return Ok(None),
         },
         (DAV, "getetag", Res::Card(_, c)) => format!("\"{}\"", c.meta.etag),

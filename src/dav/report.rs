@@ -5,15 +5,13 @@ use super::collection::{PropReq, load_book, minimal, open_own_book, prop_stats};
 use super::filter::{self, FilterError};
 use super::multistatus::{Multistatus, PropStats};
 use super::props::{self, BookRes, Res, SYNC_PREFIX};
+use super::stream::{self, Members};
 use super::xml::{self, CARDDAV, DAV, Element, element};
 use super::{Ctx, DavError, DavResult, Target, parse_target, parse_xml};
 use crate::http::Body;
 use crate::service::ServiceError;
 use crate::store::{Change, User};
-use crate::vcard;
-use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
-use http_body_util::Full;
 use std::collections::HashMap;
 
 pub async fn report(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
@@ -113,32 +111,9 @@ async fn query(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavResult {
         Some(n) => Some(n.text.trim().parse::<usize>().map_err(|_| DavError::bad_request("nresults is a number"))?),
         None => None,
     };
-    // One query for the book's cards; the filter runs on the parsed cards.
-    let cards = ctx.app.service.list_cards(&book.view, true).await?;
-    let mut ms = Multistatus::new(minimal(ctx));
-    let mut count = 0usize;
-    let mut truncated = false;
-    for card in &cards {
-        let Ok(parsed) = vcard::parse(&card.vcard) else {
-            continue;
-        };
-        if !filter.matches(&parsed) {
-            continue;
-        }
-        if limit.is_some_and(|l| count >= l) {
-            truncated = true;
-            break;
-        }
-        count += 1;
-        let href = props::href(ctx, &Res::Card(&book, card));
-        ms.propstats(&href, &prop_stats(ctx, &Res::Card(&book, card), &req)?);
-    }
-    if truncated {
-        // RFC 6352 §8.6.1: more matched than the client's limit.
-        let href = props::href(ctx, &Res::Book(&book));
-        ms.status(&href, StatusCode::INSUFFICIENT_STORAGE, Some("<d:number-of-matches-within-limits/>"));
-    }
-    Ok(ms.finish())
+    // The filter runs on the parsed cards, read page by page and answered as they match.
+    let ms = Multistatus::new(minimal(ctx));
+    Ok(stream::members(ctx, ms, Members { book, req, want_data: true, filter: Some((filter, limit)), trailer: None }))
 }
 
 fn invalid_token() -> DavError {
@@ -170,8 +145,13 @@ async fn sync_collection(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavR
         Some(n) => Some(n.text.trim().parse::<usize>().map_err(|_| DavError::bad_request("nresults is a number"))?),
         None => None,
     };
-    let (changes, truncated) = ctx.app.service.changes_since(&book.view, since, limit, want_data).await?;
     let mut ms = Multistatus::new(minimal(ctx));
+    if since == 0 && limit.is_none() {
+        // An initial sync lists every card: streamed page by page, then the token read before the first page.
+        let trailer = Some(format!("<d:sync-token>{}</d:sync-token>", props::sync_token(book.token)));
+        return Ok(stream::members(ctx, ms, Members { book, req, want_data, filter: None, trailer }));
+    }
+    let (changes, truncated) = ctx.app.service.changes_since(&book.view, since, limit, want_data).await?;
     for change in &changes {
         match change {
             Change::Present(card) => {
@@ -338,7 +318,7 @@ fn principal_search_property_set() -> Response<Body> {
 </d:principal-search-property-set>\n",
         xml::NS_DECLS
     );
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(crate::http::full(body));
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml; charset=utf-8"));
     r
 }

@@ -2,13 +2,14 @@
 //! authentication, body limits and one log line per request.
 
 mod auth;
+pub mod body;
 mod tls;
 
 use crate::app::App;
 use crate::dav;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -22,10 +23,10 @@ use tokio::net::TcpListener;
 
 pub use tls::load_tls;
 
-pub type Body = Full<Bytes>;
+pub use body::{Body, empty, full};
 
 pub fn text(status: StatusCode, msg: impl Into<String>) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from(msg.into() + "\n")));
+    let mut r = Response::new(full(msg.into() + "\n"));
     *r.status_mut() = status;
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     r
@@ -109,7 +110,7 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Resp
     resp
 }
 
-async fn route(app: &App, req: Request<Incoming>, peer: SocketAddr) -> (Response<Body>, Option<String>) {
+async fn route(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> (Response<Body>, Option<String>) {
     let path = req.uri().path();
     if path == "/.well-known/carddav" || path == "/.well-known/carddav/" {
         let mut r = text(StatusCode::MOVED_PERMANENTLY, "CardDAV lives at /dav/");

@@ -111,14 +111,9 @@ pub struct Service {
 }
 
 impl Service {
-    /// My contacts' view, from the user's current row: the caller's `User` may come from the credential cache,
-    /// and the book's name must not lag a PROPPATCH.
-    async fn my_contacts(&self, user: &User) -> Result<BookView> {
-        let user = self.store.user_by_id(user.id).await?.ok_or(ServiceError::NotFound)?;
-        Ok(Self::my_contacts_of(&user))
-    }
-
-    fn my_contacts_of(user: &User) -> BookView {
+    /// My contacts' view. Its name may lag when `user` comes from the credential cache; `state` reads the
+    /// current one for the properties that show it.
+    fn my_contacts(user: &User) -> BookView {
         BookView {
             book: Book::MyContacts { owner_id: user.id },
             segment: MY_CONTACTS.to_string(),
@@ -144,7 +139,7 @@ impl Service {
 
     /// Everything `user` syncs: My contacts first, then each label, by name.
     pub async fn home_books(&self, user: &User) -> Result<Vec<BookView>> {
-        let mut books = vec![self.my_contacts(user).await?];
+        let mut books = vec![Self::my_contacts(user)];
         for label in self.store.labels_owned(user.id).await? {
             books.push(Self::label_view(user, label, Level::Owner));
         }
@@ -154,7 +149,7 @@ impl Service {
     /// The book at `segment` of `user`'s home, if the user may see it.
     pub async fn open_book(&self, user: &User, segment: &str) -> Result<BookView> {
         if segment == MY_CONTACTS {
-            return self.my_contacts(user).await;
+            return Ok(Self::my_contacts(user));
         }
         if uuid::Uuid::parse_str(segment).is_err() {
             return Err(ServiceError::NotFound);
@@ -174,13 +169,26 @@ impl Service {
         (label.owner_id == user.id).then_some(Level::Owner)
     }
 
-    pub async fn token(&self, view: &BookView) -> Result<i64> {
-        Ok(self.store.book_token(&view.book).await?)
+    /// The book's sync-token, and its current name and description.
+    pub async fn state(&self, view: &BookView) -> Result<store::BookState> {
+        view.require(Action::Read)?;
+        Ok(self.store.book_state(&view.book).await?)
     }
 
     pub async fn list_cards(&self, view: &BookView, with_data: bool) -> Result<Vec<Card>> {
         view.require(Action::Read)?;
         Ok(self.store.list_cards(&view.book, with_data).await?)
+    }
+
+    pub async fn list_cards_page(
+        &self,
+        view: &BookView,
+        with_data: bool,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Card)>> {
+        view.require(Action::Read)?;
+        Ok(self.store.list_cards_page(&view.book, with_data, after, limit).await?)
     }
 
     pub async fn get_cards(&self, view: &BookView, hrefs: &[String], with_data: bool) -> Result<Vec<Card>> {

@@ -1,7 +1,7 @@
 //! Cards in books: the writes (each one transaction that takes the next change sequence value and advances
 //! every collection showing the contact) and the reads that serve a sync in one query.
 
-use super::{Book, Card, CardMeta, Change, NewCard, Result, Store, StoreError, now, on_pool};
+use super::{Book, BookState, Card, CardMeta, Change, NewCard, Result, Store, StoreError, now, on_pool};
 use sqlx::AssertSqlSafe;
 
 /// HTTP conditional headers, already split into entity tags (quotes kept off) or `*`.
@@ -66,6 +66,8 @@ impl From<StoreError> for WriteError {
 type IdAndText = (i64, String);
 type MetaRow = (i64, String, String, i64, i64, i64);
 type MetaDataRow = (i64, String, String, i64, i64, i64, Vec<u8>);
+type PageRow = (i64, String, String, i64, i64, i64, i64);
+type PageDataRow = (i64, String, String, i64, i64, i64, i64, Vec<u8>);
 type ChangeRow = (i64, String, String, i64, i64, i64, Option<i64>);
 type ChangeDataRow = (i64, String, String, i64, i64, i64, Option<i64>, Vec<u8>);
 
@@ -91,6 +93,11 @@ const CONTACT_META: &str = "SELECT id, href, etag, CAST(length(vcard) AS BIGINT)
 const CONTACT_DATA: &str = "SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq, vcard FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL ORDER BY id";
 const LABEL_META: &str = "SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.removed_at IS NULL ORDER BY m.id";
 const LABEL_DATA: &str = "SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq, c.vcard FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.removed_at IS NULL ORDER BY m.id";
+// Keyset pages: the last column is the position to continue after.
+const CONTACT_PAGE: &str = "SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq, id FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL AND id > $2 ORDER BY id LIMIT $3";
+const CONTACT_PAGE_DATA: &str = "SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq, id, vcard FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL AND id > $2 ORDER BY id LIMIT $3";
+const LABEL_PAGE: &str = "SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq, m.id FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.removed_at IS NULL AND m.id > $2 ORDER BY m.id LIMIT $3";
+const LABEL_PAGE_DATA: &str = "SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq, m.id, c.vcard FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.removed_at IS NULL AND m.id > $2 ORDER BY m.id LIMIT $3";
 const CONTACT_CHANGES: &str = "SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq, deleted_at FROM contacts WHERE owner_id = $1 AND modseq > $2 ORDER BY modseq, id";
 const CONTACT_CHANGES_DATA: &str = "SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq, deleted_at, vcard FROM contacts WHERE owner_id = $1 AND modseq > $2 ORDER BY modseq, id";
 const LABEL_CHANGES: &str = "SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq, m.removed_at FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.modseq > $2 ORDER BY m.modseq, m.id";
@@ -110,15 +117,17 @@ const TOUCH_LABELS: &str = "UPDATE labels SET modseq = $1 WHERE id IN (SELECT la
 const TOUCH_BOOK: &str = "UPDATE users SET book_modseq = $1 WHERE id = $2";
 
 impl Store {
-    /// The collection's sync-token and getctag: the change sequence value of its last change.
-    pub async fn book_token(&self, book: &Book) -> Result<i64> {
-        let v = on_pool!(self, p => match book {
-            Book::MyContacts { owner_id } => sqlx::query_scalar::<_, i64>("SELECT book_modseq FROM users WHERE id = $1")
+    /// The collection's sync-token and getctag (the change sequence value of its last change), read together
+    /// with its name and description so those are never older than the token.
+    pub async fn book_state(&self, book: &Book) -> Result<BookState> {
+        let v: Option<(i64, String, String)> = on_pool!(self, p => match book {
+            Book::MyContacts { owner_id } => sqlx::query_as("SELECT book_modseq, book_name, book_description FROM users WHERE id = $1")
                 .bind(owner_id).fetch_optional(p).await?,
-            Book::Label { label_id } => sqlx::query_scalar::<_, i64>("SELECT modseq FROM labels WHERE id = $1")
+            Book::Label { label_id } => sqlx::query_as("SELECT modseq, name, description FROM labels WHERE id = $1")
                 .bind(label_id).fetch_optional(p).await?,
         });
-        v.ok_or(StoreError::NotFound)
+        let (token, name, description) = v.ok_or(StoreError::NotFound)?;
+        Ok(BookState { token, name, description })
     }
 
     /// Bytes used by the cards in a book (RFC 4331 quota-used-bytes).
@@ -146,6 +155,34 @@ impl Store {
                 let q = sqlx::query_as::<_, MetaRow>(sql_meta);
                 let rows = match &key { BookKey::Id(i) => q.bind(*i), BookKey::Text(t) => q.bind(t.clone()) }.fetch_all(p).await?;
                 Ok(rows.into_iter().map(|r| Card { meta: meta(r), vcard: Vec::new() }).collect())
+            }
+        })
+    }
+
+    /// Up to `limit` cards of a book after position `after` (0 to start), each with its position: large books
+    /// are read and answered page by page instead of all at once.
+    pub async fn list_cards_page(
+        &self,
+        book: &Book,
+        with_data: bool,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Card)>> {
+        let (key, sql, sql_data) = match book {
+            Book::MyContacts { owner_id } => (BookKey::Id(*owner_id), CONTACT_PAGE, CONTACT_PAGE_DATA),
+            Book::Label { label_id } => (BookKey::Text(label_id.clone()), LABEL_PAGE, LABEL_PAGE_DATA),
+        };
+        on_pool!(self, p => {
+            if with_data {
+                let q = sqlx::query_as::<_, PageDataRow>(sql_data);
+                let q = match &key { BookKey::Id(i) => q.bind(*i), BookKey::Text(t) => q.bind(t.clone()) };
+                let rows = q.bind(after).bind(limit).fetch_all(p).await?;
+                Ok(rows.into_iter().map(|r| (r.6, card((r.0, r.1, r.2, r.3, r.4, r.5, r.7)))).collect())
+            } else {
+                let q = sqlx::query_as::<_, PageRow>(sql);
+                let q = match &key { BookKey::Id(i) => q.bind(*i), BookKey::Text(t) => q.bind(t.clone()) };
+                let rows = q.bind(after).bind(limit).fetch_all(p).await?;
+                Ok(rows.into_iter().map(|r| (r.6, Card { meta: meta((r.0, r.1, r.2, r.3, r.4, r.5)), vcard: Vec::new() })).collect())
             }
         })
     }

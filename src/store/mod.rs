@@ -103,6 +103,8 @@ impl Store {
             .pragma("cache_size", "-2000");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            // An embedded file cannot drop a connection: no ping on every checkout.
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await?;

@@ -96,6 +96,14 @@ impl Book {
     }
 }
 
+/// What a book's own properties need, read in one query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookState {
+    pub token: i64,
+    pub name: String,
+    pub description: String,
+}
+
 /// A card in a book, without its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardMeta {

@@ -1,0 +1,164 @@
+//! Answers over a whole book (PROPFIND Depth 1, initial sync-collection, addressbook-query, GET of a book),
+//! produced page by page in a task and sent in chunks: memory stays flat whether the book holds 100 or 100,000
+//! cards, and the first bytes leave before the last page is read.
+
+use super::Ctx;
+use super::collection::{PropReq, prop_stats};
+use super::filter::Filter;
+use super::multistatus::{self, Multistatus};
+use super::props::{self, BookRes, Res};
+use crate::http::Body;
+use crate::http::body::BoxError;
+use crate::vcard::{self, Version};
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use tokio::sync::mpsc::Sender;
+
+/// Cards read per query.
+pub const PAGE: i64 = 1000;
+/// Bytes buffered before a chunk is sent.
+const CHUNK: usize = 64 * 1024;
+
+type Tx = Sender<Result<Bytes, BoxError>>;
+
+/// What to list after the response's head.
+pub struct Members {
+    pub book: BookRes,
+    pub req: PropReq,
+    pub want_data: bool,
+    /// addressbook-query: the filter and the client's limit.
+    pub filter: Option<(Filter, Option<usize>)>,
+    /// XML after the last response (the sync-token of an initial sync).
+    pub trailer: Option<String>,
+}
+
+async fn send(tx: &Tx, text: String) -> Result<(), String> {
+    tx.send(Ok(Bytes::from(text))).await.map_err(|_| "the client went away".to_string())
+}
+
+/// The request context, owned, so a task can outlive the handler that started it.
+struct Owned {
+    app: std::sync::Arc<crate::app::App>,
+    who: crate::service::accounts::Principal,
+    headers: http::HeaderMap,
+}
+
+impl Owned {
+    fn of(ctx: &Ctx<'_>) -> Owned {
+        Owned { app: ctx.app.clone(), who: ctx.who.clone(), headers: ctx.headers.clone() }
+    }
+
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx { app: self.app.clone(), who: &self.who, headers: &self.headers }
+    }
+}
+
+async fn report_failure(result: Result<(), String>, tx: &Tx) {
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "streamed response stopped");
+        let _ = tx.send(Err(e.into())).await;
+    }
+}
+
+/// A 207 whose head (`ms`, usually the book's own response) is followed by one response per card.
+pub fn members(ctx: &Ctx<'_>, ms: Multistatus, m: Members) -> Response<Body> {
+    let owned = Owned::of(ctx);
+    let (tx, body) = crate::http::body::channel();
+    tokio::spawn(async move {
+        let ctx = owned.ctx();
+        report_failure(write_members(&ctx, ms, m, &tx).await, &tx).await;
+    });
+    multistatus::respond(body)
+}
+
+async fn write_members(ctx: &Ctx<'_>, mut ms: Multistatus, m: Members, tx: &Tx) -> Result<(), String> {
+    let mut after = 0;
+    let mut matched = 0usize;
+    let mut truncated = false;
+    'pages: loop {
+        let with_data = m.want_data || m.filter.is_some();
+        let page =
+            ctx.app.service.list_cards_page(&m.book.view, with_data, after, PAGE).await.map_err(|e| e.to_string())?;
+        for (pos, card) in &page {
+            after = *pos;
+            if let Some((filter, limit)) = &m.filter {
+                let Ok(parsed) = vcard::parse(&card.vcard) else { continue };
+                if !filter.matches(&parsed) {
+                    continue;
+                }
+                if limit.is_some_and(|l| matched >= l) {
+                    truncated = true;
+                    break 'pages;
+                }
+                matched += 1;
+            }
+            let res = Res::Card(&m.book, card);
+            let stats = prop_stats(ctx, &res, &m.req).map_err(|e| e.message)?;
+            ms.propstats(&props::href(ctx, &res), &stats);
+        }
+        if ms.buffered() >= CHUNK {
+            send(tx, ms.take()).await?;
+        }
+        if (page.len() as i64) < PAGE {
+            break;
+        }
+    }
+    if truncated {
+        // RFC 6352 §8.6.1: more matched than the client's limit.
+        let href = props::href(ctx, &Res::Book(&m.book));
+        ms.status(&href, StatusCode::INSUFFICIENT_STORAGE, Some("<d:number-of-matches-within-limits/>"));
+    }
+    if let Some(t) = &m.trailer {
+        ms.raw(t);
+    }
+    send(tx, ms.finish_text()).await
+}
+
+/// GET of a book: every card, one after the other, as one text/vcard document.
+pub fn book_vcf(ctx: &Ctx<'_>, book: BookRes, version: Option<Version>, head: bool) -> Response<Body> {
+    let body = if head {
+        crate::http::empty()
+    } else {
+        let owned = Owned::of(ctx);
+        let (tx, body) = crate::http::body::channel();
+        tokio::spawn(async move {
+            let ctx = owned.ctx();
+            report_failure(write_vcf(&ctx, &book, version, &tx).await, &tx).await;
+        });
+        body
+    };
+    let mut r = Response::new(body);
+    let ct = if version == Some(Version::V40) {
+        "text/vcard; charset=utf-8; version=4.0"
+    } else {
+        "text/vcard; charset=utf-8"
+    };
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    r
+}
+
+async fn write_vcf(ctx: &Ctx<'_>, book: &BookRes, version: Option<Version>, tx: &Tx) -> Result<(), String> {
+    let mut after = 0;
+    let mut out = String::new();
+    loop {
+        let page = ctx.app.service.list_cards_page(&book.view, true, after, PAGE).await.map_err(|e| e.to_string())?;
+        for (pos, card) in &page {
+            after = *pos;
+            let bytes = match version {
+                Some(v) => vcard::convert(&card.vcard, v).unwrap_or_else(|_| card.vcard.clone()),
+                None => card.vcard.clone(),
+            };
+            out.push_str(&String::from_utf8_lossy(&bytes));
+            if !out.ends_with('\n') {
+                out.push_str("\r\n");
+            }
+        }
+        if out.len() >= CHUNK {
+            send(tx, std::mem::take(&mut out)).await?;
+        }
+        if (page.len() as i64) < PAGE {
+            break;
+        }
+    }
+    send(tx, out).await
+}
