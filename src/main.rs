@@ -26,6 +26,9 @@ struct Cli {
     /// PostgreSQL URL; overrides database_url.
     #[arg(long, global = true)]
     database_url: Option<String>,
+    /// Machine-readable output: one JSON value on standard output.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -56,8 +59,6 @@ enum Command {
         user: String,
         #[arg(long)]
         label: Option<String>,
-        #[arg(long)]
-        json: bool,
     },
     /// Export a user's contacts, or one label, as one .vcf.
     Export {
@@ -86,19 +87,12 @@ enum UserCmd {
         admin: bool,
         #[command(flatten)]
         password: PasswordArgs,
-        #[arg(long)]
-        json: bool,
     },
-    List {
-        #[arg(long)]
-        json: bool,
-    },
+    List,
     Passwd {
         email: String,
         #[command(flatten)]
         password: PasswordArgs,
-        #[arg(long)]
-        json: bool,
     },
     /// Disable (or with --enable, re-enable) an account; its devices stop syncing at once.
     Disable {
@@ -117,14 +111,10 @@ enum AppPasswordCmd {
         /// books: My contacts and each label; single: one combined book (macOS).
         #[arg(long, default_value = "books")]
         layout: String,
-        #[arg(long)]
-        json: bool,
     },
     List {
         #[arg(long)]
         user: String,
-        #[arg(long)]
-        json: bool,
     },
     Revoke {
         name: String,
@@ -139,14 +129,10 @@ enum LabelCmd {
         name: String,
         #[arg(long)]
         user: String,
-        #[arg(long)]
-        json: bool,
     },
     List {
         #[arg(long)]
         user: String,
-        #[arg(long)]
-        json: bool,
     },
     Rename {
         id: String,
@@ -209,16 +195,21 @@ async fn run(cli: Cli) -> Result<()> {
         config.listen = l.clone();
     }
     let app = App::open(config).await?;
+    let json = cli.json;
     match cli.command {
         Command::Serve { .. } => serve(app).await,
         Command::Migrate => {
-            println!("database is up to date ({})", app.store.backend_name());
+            if json {
+                print_json(serde_json::json!({"migrated": true, "backend": app.store.backend_name()}));
+            } else {
+                println!("database is up to date ({})", app.store.backend_name());
+            }
             Ok(())
         }
-        Command::User(cmd) => user(&app, cmd).await,
-        Command::AppPassword(cmd) => app_password(&app, cmd).await,
-        Command::Label(cmd) => label(&app, cmd).await,
-        Command::Import { file, user, label, json } => import(&app, &file, &user, label.as_deref(), json).await,
+        Command::User(cmd) => user(&app, cmd, json).await,
+        Command::AppPassword(cmd) => app_password(&app, cmd, json).await,
+        Command::Label(cmd) => label(&app, cmd, json).await,
+        Command::Import { file, user, label } => import(&app, &file, &user, label.as_deref(), json).await,
         Command::Export { user, label, out } => export(&app, &user, label.as_deref(), out).await,
     }
 }
@@ -277,9 +268,9 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-async fn user(app: &App, cmd: UserCmd) -> Result<()> {
+async fn user(app: &App, cmd: UserCmd, json: bool) -> Result<()> {
     match cmd {
-        UserCmd::Add { email, admin, password, json } => {
+        UserCmd::Add { email, admin, password } => {
             let (pw, generated) = read_password(&password)?;
             let user = app.accounts.create_user(&email, &pw, admin).await.map_err(anyhow::Error::msg)?;
             if json {
@@ -292,7 +283,7 @@ async fn user(app: &App, cmd: UserCmd) -> Result<()> {
                 println!("created {}", user.email);
             }
         }
-        UserCmd::List { json } => {
+        UserCmd::List => {
             let users = app.store.list_users().await?;
             if json {
                 print_json(serde_json::Value::Array(
@@ -312,7 +303,7 @@ async fn user(app: &App, cmd: UserCmd) -> Result<()> {
                 }
             }
         }
-        UserCmd::Passwd { email, password, json } => {
+        UserCmd::Passwd { email, password } => {
             let user = app.user(&email).await?;
             let (pw, generated) = read_password(&password)?;
             app.accounts.set_password(&user, &pw).await.map_err(anyhow::Error::msg)?;
@@ -327,15 +318,19 @@ async fn user(app: &App, cmd: UserCmd) -> Result<()> {
         UserCmd::Disable { email, enable } => {
             let user = app.user(&email).await?;
             app.accounts.set_disabled(&user, !enable).await.map_err(anyhow::Error::msg)?;
-            println!("{} {}", user.email, if enable { "enabled" } else { "disabled" });
+            if json {
+                print_json(serde_json::json!({"email": user.email, "disabled": !enable}));
+            } else {
+                println!("{} {}", user.email, if enable { "enabled" } else { "disabled" });
+            }
         }
     }
     Ok(())
 }
 
-async fn app_password(app: &App, cmd: AppPasswordCmd) -> Result<()> {
+async fn app_password(app: &App, cmd: AppPasswordCmd, json: bool) -> Result<()> {
     match cmd {
-        AppPasswordCmd::Add { name, user, layout, json } => {
+        AppPasswordCmd::Add { name, user, layout } => {
             let user = app.user(&user).await?;
             let (ap, secret) =
                 app.accounts.add_app_password(&user, &name, &layout).await.map_err(anyhow::Error::msg)?;
@@ -347,7 +342,7 @@ async fn app_password(app: &App, cmd: AppPasswordCmd) -> Result<()> {
                 println!("app password '{}' for {}: {secret}\n(shown once)", ap.name, user.email);
             }
         }
-        AppPasswordCmd::List { user, json } => {
+        AppPasswordCmd::List { user } => {
             let user = app.user(&user).await?;
             let list = app.store.app_passwords(user.id).await?;
             if json {
@@ -365,15 +360,19 @@ async fn app_password(app: &App, cmd: AppPasswordCmd) -> Result<()> {
         AppPasswordCmd::Revoke { name, user } => {
             let user = app.user(&user).await?;
             app.accounts.revoke_app_password(&user, &name).await.map_err(anyhow::Error::msg)?;
-            println!("revoked '{name}'");
+            if json {
+                print_json(serde_json::json!({"user": user.email, "name": name, "revoked": true}));
+            } else {
+                println!("revoked '{name}'");
+            }
         }
     }
     Ok(())
 }
 
-async fn label(app: &App, cmd: LabelCmd) -> Result<()> {
+async fn label(app: &App, cmd: LabelCmd, json: bool) -> Result<()> {
     match cmd {
-        LabelCmd::Add { name, user, json } => {
+        LabelCmd::Add { name, user } => {
             let user = app.user(&user).await?;
             let l = app.service.create_label(&user, None, &name, "").await?;
             if json {
@@ -382,7 +381,7 @@ async fn label(app: &App, cmd: LabelCmd) -> Result<()> {
                 println!("{}", l.id);
             }
         }
-        LabelCmd::List { user, json } => {
+        LabelCmd::List { user } => {
             let user = app.user(&user).await?;
             let labels = app.store.labels_owned(user.id).await?;
             if json {
@@ -398,12 +397,20 @@ async fn label(app: &App, cmd: LabelCmd) -> Result<()> {
         LabelCmd::Rename { id, name, user } => {
             let user = app.user(&user).await?;
             app.service.rename_label(&user, &id, &name).await?;
-            println!("renamed {id}");
+            if json {
+                print_json(serde_json::json!({"id": id, "name": name.trim()}));
+            } else {
+                println!("renamed {id}");
+            }
         }
         LabelCmd::Delete { id, user } => {
             let user = app.user(&user).await?;
             app.service.delete_label(&user, &id).await?;
-            println!("deleted {id}");
+            if json {
+                print_json(serde_json::json!({"id": id, "deleted": true}));
+            } else {
+                println!("deleted {id}");
+            }
         }
     }
     Ok(())

@@ -76,14 +76,19 @@ async fn users_labels_import_export_and_app_passwords() {
     let list = json(&db, &["app-password", "list", "--user", "bob@example.com", "--json"], None);
     assert_eq!(list[0]["name"], "Phone");
     assert!(!run(&db, &["app-password", "add", "Phone", "--user", "bob@example.com"], None).status.success());
-    ok(&db, &["app-password", "revoke", "Phone", "--user", "bob@example.com"], None);
+    assert_eq!(
+        json(&db, &["app-password", "revoke", "Phone", "--user", "bob@example.com", "--json"], None)["revoked"],
+        true
+    );
     assert!(!run(&db, &["app-password", "revoke", "Phone", "--user", "bob@example.com"], None).status.success());
 
     ok(&db, &["user", "passwd", "bob@example.com", "--password-stdin"], Some("new-password-1\n"));
-    ok(&db, &["user", "disable", "bob@example.com"], None);
+    let v = json(&db, &["user", "disable", "bob@example.com", "--json"], None);
+    assert_eq!(v["disabled"], true);
     let users = json(&db, &["user", "list", "--json"], None);
     assert!(users.as_array().unwrap().iter().any(|u| u["email"] == "bob@example.com" && u["disabled"] == true));
-    ok(&db, &["label", "delete", &id, "--user", "bob@example.com"], None);
+    let v = json(&db, &["--json", "label", "delete", &id, "--user", "bob@example.com"], None);
+    assert_eq!(v["deleted"], true, "--json is accepted before the subcommand too");
     assert_eq!(json(&db, &["label", "list", "--user", "bob@example.com", "--json"], None).as_array().unwrap().len(), 0);
     db.drop_db().await;
 }
