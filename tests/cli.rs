@@ -96,29 +96,10 @@ async fn users_labels_import_export_and_app_passwords() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_prints_the_admin_password_once_and_it_works() {
     let db = TestDb::new().await;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_labelbook"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&db.dir)
-        .env_remove("LABELBOOK_ADMIN_PASSWORD")
-        .env("LABELBOOK_LOG", "warn");
-    match db.database_url() {
-        Some(url) => cmd.env("LABELBOOK_DATABASE_URL", url),
-        None => cmd.env_remove("LABELBOOK_DATABASE_URL"),
-    };
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    use std::io::BufRead;
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut base = String::new();
-    let mut password = String::new();
-    while base.is_empty() || password.is_empty() {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(rest) = line.strip_prefix("Labelbook listening on ") {
-            base = rest.split_whitespace().next().unwrap().trim_end_matches('/').to_string();
-        }
-        if let Some(p) = line.split("with password: ").nth(1) {
-            password = p.trim().to_string();
-        }
-    }
+    let mut server = Binary::start(&db, &[]);
+    let base = server.base.clone();
+    let password =
+        server.banner.iter().find_map(|l| l.split("with password: ").nth(1)).expect("a password").trim().to_string();
     assert!(line_free(&password));
     let status = Command::new("curl")
         .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PROPFIND", "-H", "Depth: 0", "-u"])
@@ -127,8 +108,8 @@ async fn serve_prints_the_admin_password_once_and_it_works() {
         .output()
         .unwrap();
     // SIGTERM: a graceful stop.
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let exit = child.wait().unwrap();
+    let _ = Command::new("kill").arg(server.child.id().to_string()).status();
+    let exit = server.child.wait().unwrap();
     db.drop_db().await;
     assert_eq!(String::from_utf8_lossy(&status.stdout), "207");
     assert!(exit.success(), "SIGTERM should stop the server cleanly: {exit:?}");

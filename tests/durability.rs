@@ -4,40 +4,12 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-struct Proc {
-    child: Child,
-    base: String,
-}
-
-fn start(db: &TestDb) -> Proc {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_labelbook"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&db.dir)
-        .env("LABELBOOK_ADMIN_EMAIL", "admin@example.com")
-        .env("LABELBOOK_ADMIN_PASSWORD", PASSWORD)
-        .env("LABELBOOK_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    match db.database_url() {
-        Some(url) => cmd.env("LABELBOOK_DATABASE_URL", url),
-        None => cmd.env_remove("LABELBOOK_DATABASE_URL"),
-    };
-    let mut child = cmd.spawn().expect("the labelbook binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines.next().expect("the server prints where it listens").unwrap();
-        if let Some(rest) = line.strip_prefix("Labelbook listening on ") {
-            break rest.split_whitespace().next().unwrap().trim_end_matches('/').to_string();
-        }
-    };
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Proc { child, base }
+fn start(db: &TestDb) -> Binary {
+    let email = std::ffi::OsStr::new("admin@example.com");
+    let password = std::ffi::OsStr::new(PASSWORD);
+    Binary::start(db, &[("LABELBOOK_ADMIN_EMAIL", email), ("LABELBOOK_ADMIN_PASSWORD", password)])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,7 +37,7 @@ async fn acknowledged_puts_survive_sigkill() {
     while acked.lock().unwrap().len() < 300 {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    sigkill(&mut p.child);
+    p.sigkill();
     for t in tasks {
         t.await.unwrap();
     }
@@ -79,8 +51,7 @@ async fn acknowledged_puts_survive_sigkill() {
         }
     }
     let mut p2 = p2;
-    let _ = p2.child.kill();
-    let _ = p2.child.wait();
+    p2.kill();
     db.drop_db().await;
     assert!(
         missing.is_empty(),
@@ -89,12 +60,6 @@ async fn acknowledged_puts_survive_sigkill() {
         acked.len(),
         &missing[..missing.len().min(10)]
     );
-}
-
-fn sigkill(child: &mut Child) {
-    // SIGKILL: no chance to flush or close anything.
-    let _ = Command::new("kill").args(["-9", &child.id().to_string()]).status();
-    let _ = child.wait();
 }
 
 /// A minimal HTTP/1.1 client whose failures (the server died) are `None` rather than panics.

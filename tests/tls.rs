@@ -18,27 +18,18 @@ async fn serves_http1_and_h2_over_tls() {
         .status()
         .expect("openssl");
     assert!(made.success());
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_labelbook"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&db.dir)
-        .env("LABELBOOK_TLS_CERT", &cert)
-        .env("LABELBOOK_TLS_KEY", &key)
-        .env("LABELBOOK_ADMIN_EMAIL", "admin@example.com")
-        .env("LABELBOOK_ADMIN_PASSWORD", PASSWORD)
-        .env("LABELBOOK_LOG", "warn");
-    match db.database_url() {
-        Some(url) => cmd.env("LABELBOOK_DATABASE_URL", url),
-        None => cmd.env_remove("LABELBOOK_DATABASE_URL"),
-    };
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    use std::io::BufRead;
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(rest) = line.strip_prefix("Labelbook listening on ") {
-            break rest.split_whitespace().next().unwrap().trim_end_matches('/').to_string();
-        }
-    };
+    let admin = std::ffi::OsStr::new("admin@example.com");
+    let password = std::ffi::OsStr::new(PASSWORD);
+    let mut server = Binary::start(
+        &db,
+        &[
+            ("LABELBOOK_TLS_CERT", cert.as_os_str()),
+            ("LABELBOOK_TLS_KEY", key.as_os_str()),
+            ("LABELBOOK_ADMIN_EMAIL", admin),
+            ("LABELBOOK_ADMIN_PASSWORD", password),
+        ],
+    );
+    let base = server.base.clone();
     assert!(base.starts_with("https://"), "{base}");
     let probe = |version: &str| {
         let out = Command::new("curl")
@@ -63,8 +54,7 @@ async fn serves_http1_and_h2_over_tls() {
     };
     let h1 = probe("--http1.1");
     let h2 = probe("--http2");
-    let _ = child.kill();
-    let _ = child.wait();
+    server.kill();
     db.drop_db().await;
     assert_eq!(h1, "1.1 207");
     assert_eq!(h2, "2 207");

@@ -251,3 +251,61 @@ pub fn sync_body(token: &str, extra: &str) -> String {
         r#"<d:sync-collection xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level>{extra}<d:prop><d:getetag/></d:prop></d:sync-collection>"#
     )
 }
+
+/// The real `labelbook serve` binary on an ephemeral port, on `db`.
+pub struct Binary {
+    pub child: std::process::Child,
+    pub base: String,
+    /// What it printed at start (listening address, the administrator's password on first start).
+    pub banner: Vec<String>,
+}
+
+impl Binary {
+    pub fn start(db: &TestDb, env: &[(&str, &std::ffi::OsStr)]) -> Binary {
+        use std::io::BufRead;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_labelbook"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&db.dir)
+            .env("LABELBOOK_LOG", "warn")
+            .env_remove("LABELBOOK_ADMIN_PASSWORD")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        match db.database_url() {
+            Some(url) => cmd.env("LABELBOOK_DATABASE_URL", url),
+            None => cmd.env_remove("LABELBOOK_DATABASE_URL"),
+        };
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("the labelbook binary starts");
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut banner = Vec::new();
+        let mut base = String::new();
+        // The banner ends with the line telling clients where to connect.
+        while let Some(Ok(line)) = lines.next() {
+            if let Some(rest) = line.strip_prefix("Labelbook listening on ") {
+                base = rest.split_whitespace().next().unwrap().trim_end_matches('/').to_string();
+            }
+            let last = line.starts_with("CardDAV clients:");
+            banner.push(line);
+            if last {
+                break;
+            }
+        }
+        assert!(!base.is_empty(), "the server did not say where it listens: {banner:?}");
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Binary { child, base, banner }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGKILL: no chance to flush or close anything.
+    pub fn sigkill(&mut self) {
+        let _ = std::process::Command::new("kill").args(["-9", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
