@@ -10,7 +10,7 @@ if ! command -v syncevolution > /dev/null; then
     apt-get install -y -qq syncevolution > /dev/null
 fi
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/labelbook-syncevolution.XXXXXX")"
+WORK="$(mktemp -d)"
 trap 'stop_server; rm -rf "$WORK"' EXIT
 start_server "$WORK"
 # SyncEvolution keeps its configuration and state under XDG directories: keep them inside WORK.

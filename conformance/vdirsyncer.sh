@@ -10,7 +10,7 @@ if [[ ! -x "$VENV/bin/vdirsyncer" ]]; then
     "$VENV/bin/pip" install --quiet --disable-pip-version-check 'vdirsyncer==0.19.*'
 fi
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/labelbook-vdirsyncer.XXXXXX")"
+WORK="$(mktemp -d)"
 trap 'stop_server; rm -rf "$WORK"' EXIT
 start_server "$WORK"
 

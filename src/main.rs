@@ -513,16 +513,27 @@ async fn export(app: &App, email: &str, label: Option<&str>, out: Option<PathBuf
         .open_book(&user, label.unwrap_or(labelbook::service::MY_CONTACTS))
         .await
         .map_err(|e| anyhow!("{e}"))?;
-    let mut data = Vec::new();
-    for card in app.service.list_cards(&view, true).await? {
-        data.extend_from_slice(&card.vcard);
-        if !data.ends_with(b"\n") {
-            data.extend_from_slice(b"\r\n");
+    let mut sink: Box<dyn Write> = match &out {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    // Page by page, so exporting a large book does not hold it in memory.
+    let mut after = 0;
+    loop {
+        let page = app.service.list_cards_page(&view, true, after, 1000).await?;
+        for (pos, card) in &page {
+            after = *pos;
+            sink.write_all(&card.vcard)?;
+            if !card.vcard.ends_with(b"\n") {
+                sink.write_all(b"\r\n")?;
+            }
+        }
+        if page.len() < 1000 {
+            break;
         }
     }
-    match out {
-        Some(path) => std::fs::write(&path, &data).with_context(|| format!("cannot write {}", path.display()))?,
-        None => std::io::stdout().write_all(&data)?,
-    }
+    sink.flush()?;
     Ok(())
 }

@@ -79,7 +79,6 @@ pub struct BookView {
     pub level: Level,
     pub displayname: String,
     pub description: String,
-    pub label: Option<Label>,
 }
 
 impl BookView {
@@ -121,7 +120,6 @@ impl Service {
             level: Level::Owner,
             displayname: user.book_name.clone(),
             description: user.book_description.clone(),
-            label: None,
         }
     }
 
@@ -131,9 +129,8 @@ impl Service {
             segment: label.id.clone(),
             owner: owner.clone(),
             level,
-            displayname: label.name.clone(),
-            description: label.description.clone(),
-            label: Some(label),
+            displayname: label.name,
+            description: label.description,
         }
     }
 
@@ -173,11 +170,6 @@ impl Service {
     pub async fn state(&self, view: &BookView) -> Result<store::BookState> {
         view.require(Action::Read)?;
         Ok(self.store.book_state(&view.book).await?)
-    }
-
-    pub async fn list_cards(&self, view: &BookView, with_data: bool) -> Result<Vec<Card>> {
-        view.require(Action::Read)?;
-        Ok(self.store.list_cards(&view.book, with_data).await?)
     }
 
     pub async fn list_cards_page(

@@ -89,10 +89,6 @@ fn change(r: ChangeDataRow) -> Change {
     }
 }
 
-const CONTACT_META: &str = "SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL ORDER BY id";
-const CONTACT_DATA: &str = "SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq, vcard FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL ORDER BY id";
-const LABEL_META: &str = "SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.removed_at IS NULL ORDER BY m.id";
-const LABEL_DATA: &str = "SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq, c.vcard FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.removed_at IS NULL ORDER BY m.id";
 // Keyset pages: the last column is the position to continue after.
 const CONTACT_PAGE: &str = "SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq, id FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL AND id > $2 ORDER BY id LIMIT $3";
 const CONTACT_PAGE_DATA: &str = "SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq, id, vcard FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL AND id > $2 ORDER BY id LIMIT $3";
@@ -138,25 +134,6 @@ impl Store {
             Book::Label { label_id } => sqlx::query_scalar::<_, i64>("SELECT CAST(COALESCE(SUM(length(c.vcard)), 0) AS BIGINT) FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.removed_at IS NULL")
                 .bind(label_id).fetch_one(p).await?,
         }))
-    }
-
-    /// Every card in a book, in one query; `with_data` also loads the bytes.
-    pub async fn list_cards(&self, book: &Book, with_data: bool) -> Result<Vec<Card>> {
-        let (key, sql_meta, sql_data) = match book {
-            Book::MyContacts { owner_id } => (BookKey::Id(*owner_id), CONTACT_META, CONTACT_DATA),
-            Book::Label { label_id } => (BookKey::Text(label_id.clone()), LABEL_META, LABEL_DATA),
-        };
-        on_pool!(self, p => {
-            if with_data {
-                let q = sqlx::query_as::<_, MetaDataRow>(sql_data);
-                let rows = match &key { BookKey::Id(i) => q.bind(*i), BookKey::Text(t) => q.bind(t.clone()) }.fetch_all(p).await?;
-                Ok(rows.into_iter().map(card).collect())
-            } else {
-                let q = sqlx::query_as::<_, MetaRow>(sql_meta);
-                let rows = match &key { BookKey::Id(i) => q.bind(*i), BookKey::Text(t) => q.bind(t.clone()) }.fetch_all(p).await?;
-                Ok(rows.into_iter().map(|r| Card { meta: meta(r), vcard: Vec::new() }).collect())
-            }
-        })
     }
 
     /// Up to `limit` cards of a book after position `after` (0 to start), each with its position: large books
