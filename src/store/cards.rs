@@ -268,9 +268,10 @@ impl Store {
         let ix = new.indexed;
         let emails = ix.emails.join("\n");
         let tels = ix.tels.join("\n");
-        let _turn = self.write_turn().await;
         on_pool!(self, p => {
+            // Check out a connection and BEGIN before queueing: only the statements wait their turn.
             let mut tx = p.begin().await?;
+            let _turn = self.write_turn().await;
             let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ).fetch_one(&mut *tx).await?;
             // The card at this name, and any live contact of the owner with this UID, in one round trip for
             // My contacts (the common case) and two for a label.
@@ -352,9 +353,10 @@ impl Store {
         pre: &Precondition,
     ) -> std::result::Result<(), WriteError> {
         let now = now();
-        let _turn = self.write_turn().await;
         on_pool!(self, p => {
+            // Check out a connection and BEGIN before queueing: only the statements wait their turn.
             let mut tx = p.begin().await?;
+            let _turn = self.write_turn().await;
             let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ).fetch_one(&mut *tx).await?;
             match book {
                 Book::MyContacts { owner_id } => {

@@ -274,9 +274,10 @@ impl Store {
     pub async fn create_label(&self, owner_id: i64, id: Option<&str>, name: &str, description: &str) -> Result<Label> {
         let id = id.map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let now = now();
-        let _turn = self.write_turn().await;
         on_pool!(self, p => {
+            // Check out a connection and BEGIN before queueing: only the statements wait their turn.
             let mut tx = p.begin().await?;
+            let _turn = self.write_turn().await;
             let seq = sqlx::query_scalar::<_, i64>("UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value")
                 .fetch_one(&mut *tx).await?;
             sqlx::query("INSERT INTO labels (id, owner_id, name, description, created_at, modseq) VALUES ($1, $2, $3, $4, $5, $6)")
@@ -300,9 +301,10 @@ impl Store {
 
     /// Changes a label's name and/or description; both advance its sync-token (clients refresh the displayname).
     pub async fn update_label(&self, id: &str, name: Option<&str>, description: Option<&str>) -> Result<()> {
-        let _turn = self.write_turn().await;
         on_pool!(self, p => {
+            // Check out a connection and BEGIN before queueing: only the statements wait their turn.
             let mut tx = p.begin().await?;
+            let _turn = self.write_turn().await;
             let seq = sqlx::query_scalar::<_, i64>("UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value")
                 .fetch_one(&mut *tx).await?;
             let n = sqlx::query("UPDATE labels SET name = COALESCE($1, name), description = COALESCE($2, description), modseq = $3 WHERE id = $4")
@@ -318,9 +320,10 @@ impl Store {
     /// Deletes a label and its memberships; the contacts stay in their owners' My contacts.
     pub async fn delete_label(&self, id: &str) -> Result<()> {
         let key = format!("label:{id}");
-        let _turn = self.write_turn().await;
         on_pool!(self, p => {
+            // Check out a connection and BEGIN before queueing: only the statements wait their turn.
             let mut tx = p.begin().await?;
+            let _turn = self.write_turn().await;
             sqlx::query("UPDATE change_seq SET value = value + 1 WHERE id = 1").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM dead_props WHERE collection = $1").bind(&key).execute(&mut *tx).await?;
             let n = sqlx::query("DELETE FROM labels WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
@@ -334,9 +337,10 @@ impl Store {
 
     /// My contacts' own properties (displayname, description).
     pub async fn update_book(&self, owner_id: i64, name: Option<&str>, description: Option<&str>) -> Result<()> {
-        let _turn = self.write_turn().await;
         on_pool!(self, p => {
+            // Check out a connection and BEGIN before queueing: only the statements wait their turn.
             let mut tx = p.begin().await?;
+            let _turn = self.write_turn().await;
             let seq = sqlx::query_scalar::<_, i64>("UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value")
                 .fetch_one(&mut *tx).await?;
             sqlx::query("UPDATE users SET book_name = COALESCE($1, book_name), book_description = COALESCE($2, book_description), book_modseq = $3 WHERE id = $4")
@@ -357,9 +361,10 @@ impl Store {
 
     /// Applies a PROPPATCH's dead-property sets (`Some(xml)`) and removes (`None`) atomically (RFC 4918 §9.2).
     pub async fn patch_dead_props(&self, collection: &str, changes: &[(String, String, Option<String>)]) -> Result<()> {
-        let _turn = self.write_turn().await;
         on_pool!(self, p => {
+            // Check out a connection and BEGIN before queueing: only the statements wait their turn.
             let mut tx = p.begin().await?;
+            let _turn = self.write_turn().await;
             for (ns, name, xml) in changes {
                 match xml {
                     Some(xml) => sqlx::query("INSERT INTO dead_props (collection, ns, name, xml) VALUES ($1, $2, $3, $4) ON CONFLICT (collection, ns, name) DO UPDATE SET xml = excluded.xml")
