@@ -3,6 +3,7 @@
 
 use super::{Book, BookState, Card, CardMeta, Change, NewCard, Result, Store, StoreError, now, on_pool};
 use sqlx::AssertSqlSafe;
+use std::collections::HashMap;
 
 /// HTTP conditional headers, already split into entity tags (quotes kept off) or `*`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -101,7 +102,7 @@ const LABEL_CHANGES_DATA: &str = "SELECT c.id, m.href, c.etag, CAST(length(c.vca
 
 /// Two index lookups in one round trip (an `OR` here would scan every contact of the owner).
 const LOOKUP_NAME_AND_UID: &str = "SELECT id, etag, href, uid FROM contacts WHERE owner_id = $1 AND href = $2 AND deleted_at IS NULL UNION ALL SELECT id, etag, href, uid FROM contacts WHERE owner_id = $1 AND uid = $3 AND deleted_at IS NULL";
-const NEXT_SEQ: &str = "UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value";
+const NEXT_SEQ_N: &str = "UPDATE change_seq SET value = value + $1 WHERE id = 1 RETURNING value";
 const UPDATE_CONTACT: &str = "UPDATE contacts SET uid = $1, vcard = $2, etag = $3, fn = $4, sort_key = $5, emails = $6, tels = $7, org = $8, kind = $9, updated_at = $10, modseq = $11 WHERE id = $12";
 const INSERT_CONTACT: &str = "INSERT INTO contacts (owner_id, href, uid, vcard, etag, fn, sort_key, emails, tels, org, kind, created_at, updated_at, modseq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) RETURNING id";
 const INSERT_MEMBERSHIP: &str =
@@ -110,7 +111,8 @@ const INSERT_MEMBERSHIP: &str =
 /// sync-token move in the same transaction as the change).
 const TOUCH_MEMBERSHIPS: &str = "UPDATE memberships SET modseq = $1 WHERE contact_id = $2 AND removed_at IS NULL";
 const TOUCH_LABELS: &str = "UPDATE labels SET modseq = $1 WHERE id IN (SELECT label_id FROM memberships WHERE contact_id = $2 AND removed_at IS NULL)";
-const TOUCH_BOOK: &str = "UPDATE users SET book_modseq = $1 WHERE id = $2";
+const TOUCH_BOOK: &str = "UPDATE users SET book_modseq = $1 WHERE id = $2 AND book_modseq < $1";
+const TOUCH_LABEL: &str = "UPDATE labels SET modseq = $1 WHERE id = $2 AND modseq < $1";
 
 impl Store {
     /// The collection's sync-token and getctag (the change sequence value of its last change), read together
@@ -255,7 +257,7 @@ impl Store {
 
     /// Creates or replaces the card named `href` in `book`. New contacts belong to `owner_id` (the book's owner).
     /// A new name in a label whose UID matches one of the owner's contacts labels that contact instead of making
-    /// a second one (Thunderbird copies cards between books this way).
+    /// a second one (Thunderbird copies cards between books this way). Answers once the write is committed.
     pub async fn put_card(
         &self,
         book: &Book,
@@ -264,84 +266,21 @@ impl Store {
         new: &NewCard<'_>,
         pre: &Precondition,
     ) -> std::result::Result<PutOutcome, WriteError> {
-        let now = now();
-        let ix = new.indexed;
-        let emails = ix.emails.join("\n");
-        let tels = ix.tels.join("\n");
-        on_pool!(self, p => {
-            // Check out a connection and BEGIN before queueing: only the statements wait their turn.
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
-            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ).fetch_one(&mut *tx).await?;
-            // The card at this name, and any live contact of the owner with this UID, in one round trip for
-            // My contacts (the common case) and two for a label.
-            let (existing, same_uid): (Option<IdAndText>, Option<IdAndText>) = match book {
-                Book::MyContacts { owner_id } => {
-                    let rows: Vec<(i64, String, String, String)> = sqlx::query_as(LOOKUP_NAME_AND_UID)
-                        .bind(owner_id).bind(href).bind(&ix.uid).fetch_all(&mut *tx).await?;
-                    let existing = rows.iter().find(|r| r.2 == href).map(|r| (r.0, r.1.clone()));
-                    let same_uid = rows.iter().find(|r| r.3 == ix.uid).map(|r| (r.0, r.2.clone()));
-                    (existing, same_uid)
-                }
-                Book::Label { label_id } => {
-                    let existing = sqlx::query_as("SELECT c.id, c.etag FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.href = $2 AND m.removed_at IS NULL")
-                        .bind(label_id).bind(href).fetch_optional(&mut *tx).await?;
-                    let same_uid = sqlx::query_as("SELECT id, href FROM contacts WHERE owner_id = $1 AND uid = $2 AND deleted_at IS NULL")
-                        .bind(owner_id).bind(&ix.uid).fetch_optional(&mut *tx).await?;
-                    (existing, same_uid)
-                }
-            };
-            if !pre.holds(existing.as_ref().map(|e| e.1.as_str())) {
-                return Err(WriteError::PreconditionFailed);
+        let op = WriteOp::Put(Box::new(PutOp {
+            book: book.clone(),
+            owner_id,
+            href: href.to_string(),
+            vcard: new.vcard.to_vec(),
+            etag: new.etag.clone(),
+            indexed: new.indexed.clone(),
+            pre: pre.clone(),
+        }));
+        match self.submit(op).await? {
+            Done::Put(outcome) => Ok(outcome),
+            Done::Deleted => {
+                Err(WriteError::Store(StoreError::Unavailable("the writer answered the wrong job".into())))
             }
-            let (contact_id, created, replace) = match (existing, book, same_uid) {
-                (Some((id, _)), _, Some((other, other_href))) if other != id => return Err(WriteError::UidConflict { href: other_href }),
-                (Some((id, _)), _, _) => (id, false, true),
-                (None, Book::MyContacts { .. }, Some((_, other_href))) => return Err(WriteError::UidConflict { href: other_href }),
-                (None, Book::Label { label_id }, Some((other, _))) => {
-                    let in_label: Option<String> = sqlx::query_scalar("SELECT href FROM memberships WHERE label_id = $1 AND contact_id = $2 AND removed_at IS NULL")
-                        .bind(label_id).bind(other).fetch_optional(&mut *tx).await?;
-                    if in_label.is_some() {
-                        let mine: String = sqlx::query_scalar("SELECT href FROM contacts WHERE id = $1").bind(other).fetch_one(&mut *tx).await?;
-                        return Err(WriteError::UidConflict { href: mine });
-                    }
-                    sqlx::query(INSERT_MEMBERSHIP).bind(label_id).bind(other).bind(href).bind(seq).bind(now).execute(&mut *tx).await?;
-                    (other, true, true)
-                }
-                (None, _, None) => {
-                    let taken: Option<i64> = match book {
-                        Book::MyContacts { .. } => None,
-                        Book::Label { .. } => sqlx::query_scalar("SELECT id FROM contacts WHERE owner_id = $1 AND href = $2 AND deleted_at IS NULL")
-                            .bind(owner_id).bind(href).fetch_optional(&mut *tx).await?,
-                    };
-                    let my_href = if taken.is_some() { format!("{}.vcf", uuid::Uuid::new_v4()) } else { href.to_string() };
-                    let id: i64 = sqlx::query_scalar(INSERT_CONTACT)
-                        .bind(owner_id).bind(&my_href).bind(&ix.uid).bind(new.vcard).bind(&new.etag).bind(&ix.fn_).bind(&ix.sort_key)
-                        .bind(&emails).bind(&tels).bind(&ix.org).bind(&ix.kind).bind(now).bind(seq)
-                        .fetch_one(&mut *tx).await?;
-                    if let Book::Label { label_id } = book {
-                        sqlx::query(INSERT_MEMBERSHIP).bind(label_id).bind(id).bind(href).bind(seq).bind(now).execute(&mut *tx).await?;
-                    }
-                    (id, true, false)
-                }
-            };
-            if replace {
-                sqlx::query(UPDATE_CONTACT)
-                    .bind(&ix.uid).bind(new.vcard).bind(&new.etag).bind(&ix.fn_).bind(&ix.sort_key).bind(&emails).bind(&tels)
-                    .bind(&ix.org).bind(&ix.kind).bind(now).bind(seq).bind(contact_id)
-                    .execute(&mut *tx).await?;
-            }
-            if replace {
-                // An existing contact may carry labels: each of them advances.
-                sqlx::query(TOUCH_MEMBERSHIPS).bind(seq).bind(contact_id).execute(&mut *tx).await?;
-                sqlx::query(TOUCH_LABELS).bind(seq).bind(contact_id).execute(&mut *tx).await?;
-            } else if let Book::Label { label_id } = book {
-                sqlx::query("UPDATE labels SET modseq = $1 WHERE id = $2").bind(seq).bind(label_id).execute(&mut *tx).await?;
-            }
-            sqlx::query(TOUCH_BOOK).bind(seq).bind(owner_id).execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(PutOutcome { created, etag: new.etag.clone() })
-        })
+        }
     }
 
     /// In My contacts: moves the contact to the trash, off every label. In a label: takes the label off the
@@ -352,39 +291,222 @@ impl Store {
         href: &str,
         pre: &Precondition,
     ) -> std::result::Result<(), WriteError> {
+        let op = WriteOp::Delete { book: book.clone(), href: href.to_string(), pre: pre.clone() };
+        match self.submit(op).await? {
+            Done::Deleted => Ok(()),
+            Done::Put(_) => Err(WriteError::Store(StoreError::Unavailable("the writer answered the wrong job".into()))),
+        }
+    }
+
+    async fn submit(&self, op: WriteOp) -> std::result::Result<Done, WriteError> {
+        let gone = || WriteError::Store(StoreError::Unavailable("the store is shutting down".into()));
+        let batcher = self.batcher.as_ref().ok_or_else(gone)?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        batcher.send(Job { op, reply }).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    /// Group commit: every card write waiting runs in one transaction, each taking its own change sequence value,
+    /// and none is answered before the commit. A refused write (precondition, UID conflict, not found) is decided
+    /// by reads before it writes anything, so it leaves the others alone; a database error fails the batch.
+    pub(crate) async fn run_batch(&self, jobs: Vec<Job>) {
         let now = now();
-        on_pool!(self, p => {
-            // Check out a connection and BEGIN before queueing: only the statements wait their turn.
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
-            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ).fetch_one(&mut *tx).await?;
-            match book {
-                Book::MyContacts { owner_id } => {
-                    let (id, etag): (i64, String) = sqlx::query_as("SELECT id, etag FROM contacts WHERE owner_id = $1 AND href = $2 AND deleted_at IS NULL")
-                        .bind(owner_id).bind(href).fetch_optional(&mut *tx).await?.ok_or(WriteError::NotFound)?;
-                    if !pre.holds(Some(&etag)) {
-                        return Err(WriteError::PreconditionFailed);
+        let started = std::time::Instant::now();
+        let outcome: std::result::Result<Vec<std::result::Result<Done, WriteError>>, String> = on_pool!(self, p => {
+            async {
+                let mut tx = p.begin().await.map_err(|e| e.to_string())?;
+                let _turn = self.write_turn().await;
+                // One statement reserves a change sequence value for every write of the batch, in order.
+                let last: i64 = sqlx::query_scalar(NEXT_SEQ_N).bind(jobs.len() as i64).fetch_one(&mut *tx).await.map_err(|e| e.to_string())?;
+                let base = last - jobs.len() as i64 + 1;
+                // Each book's token is stamped once, after the batch, with its last change.
+                let mut books: HashMap<i64, i64> = HashMap::new();
+                let mut labels: HashMap<String, i64> = HashMap::new();
+                let mut results = Vec::with_capacity(jobs.len());
+                for (i, job) in jobs.iter().enumerate() {
+                    let r: std::result::Result<Done, WriteError> = match &job.op {
+                        WriteOp::Put(op) => async {
+                            let PutOp { book, owner_id, href, vcard, etag, indexed: ix, pre } = op.as_ref();
+                            let (owner_id, href) = (*owner_id, href.as_str());
+                            let emails = ix.emails.join("\n");
+                            let tels = ix.tels.join("\n");
+                            let seq = base + i as i64;
+                            // The card at this name, and any live contact of the owner with this UID, in one round trip for
+                            // My contacts (the common case) and two for a label.
+                            let (existing, same_uid): (Option<IdAndText>, Option<IdAndText>) = match book {
+                                Book::MyContacts { owner_id } => {
+                                    let rows: Vec<(i64, String, String, String)> = sqlx::query_as(LOOKUP_NAME_AND_UID)
+                                        .bind(owner_id).bind(href).bind(&ix.uid).fetch_all(&mut *tx).await?;
+                                    let existing = rows.iter().find(|r| r.2 == href).map(|r| (r.0, r.1.clone()));
+                                    let same_uid = rows.iter().find(|r| r.3 == ix.uid).map(|r| (r.0, r.2.clone()));
+                                    (existing, same_uid)
+                                }
+                                Book::Label { label_id } => {
+                                    let existing = sqlx::query_as("SELECT c.id, c.etag FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.href = $2 AND m.removed_at IS NULL")
+                                        .bind(label_id).bind(href).fetch_optional(&mut *tx).await?;
+                                    let same_uid = sqlx::query_as("SELECT id, href FROM contacts WHERE owner_id = $1 AND uid = $2 AND deleted_at IS NULL")
+                                        .bind(owner_id).bind(&ix.uid).fetch_optional(&mut *tx).await?;
+                                    (existing, same_uid)
+                                }
+                            };
+                            if !pre.holds(existing.as_ref().map(|e| e.1.as_str())) {
+                                return Err(WriteError::PreconditionFailed);
+                            }
+                            let (contact_id, created, replace) = match (existing, book, same_uid) {
+                                (Some((id, _)), _, Some((other, other_href))) if other != id => return Err(WriteError::UidConflict { href: other_href }),
+                                (Some((id, _)), _, _) => (id, false, true),
+                                (None, Book::MyContacts { .. }, Some((_, other_href))) => return Err(WriteError::UidConflict { href: other_href }),
+                                (None, Book::Label { label_id }, Some((other, _))) => {
+                                    let in_label: Option<String> = sqlx::query_scalar("SELECT href FROM memberships WHERE label_id = $1 AND contact_id = $2 AND removed_at IS NULL")
+                                        .bind(label_id).bind(other).fetch_optional(&mut *tx).await?;
+                                    if in_label.is_some() {
+                                        let mine: String = sqlx::query_scalar("SELECT href FROM contacts WHERE id = $1").bind(other).fetch_one(&mut *tx).await?;
+                                        return Err(WriteError::UidConflict { href: mine });
+                                    }
+                                    sqlx::query(INSERT_MEMBERSHIP).bind(label_id).bind(other).bind(href).bind(seq).bind(now).execute(&mut *tx).await?;
+                                    (other, true, true)
+                                }
+                                (None, _, None) => {
+                                    let taken: Option<i64> = match book {
+                                        Book::MyContacts { .. } => None,
+                                        Book::Label { .. } => sqlx::query_scalar("SELECT id FROM contacts WHERE owner_id = $1 AND href = $2 AND deleted_at IS NULL")
+                                            .bind(owner_id).bind(href).fetch_optional(&mut *tx).await?,
+                                    };
+                                    let my_href = if taken.is_some() { format!("{}.vcf", uuid::Uuid::new_v4()) } else { href.to_string() };
+                                    let id: i64 = sqlx::query_scalar(INSERT_CONTACT)
+                                        .bind(owner_id).bind(&my_href).bind(&ix.uid).bind(vcard.as_slice()).bind(etag).bind(&ix.fn_).bind(&ix.sort_key)
+                                        .bind(&emails).bind(&tels).bind(&ix.org).bind(&ix.kind).bind(now).bind(seq)
+                                        .fetch_one(&mut *tx).await?;
+                                    if let Book::Label { label_id } = book {
+                                        sqlx::query(INSERT_MEMBERSHIP).bind(label_id).bind(id).bind(href).bind(seq).bind(now).execute(&mut *tx).await?;
+                                    }
+                                    (id, true, false)
+                                }
+                            };
+                            if replace {
+                                sqlx::query(UPDATE_CONTACT)
+                                    .bind(&ix.uid).bind(vcard.as_slice()).bind(etag).bind(&ix.fn_).bind(&ix.sort_key).bind(&emails).bind(&tels)
+                                    .bind(&ix.org).bind(&ix.kind).bind(now).bind(seq).bind(contact_id)
+                                    .execute(&mut *tx).await?;
+                            }
+                            if replace {
+                                // An existing contact may carry labels: each of them advances.
+                                sqlx::query(TOUCH_MEMBERSHIPS).bind(seq).bind(contact_id).execute(&mut *tx).await?;
+                                sqlx::query(TOUCH_LABELS).bind(seq).bind(contact_id).execute(&mut *tx).await?;
+                            } else if let Book::Label { label_id } = book {
+                                labels.insert(label_id.clone(), seq);
+                            }
+                            books.insert(owner_id, seq);
+
+                            Ok(Done::Put(PutOutcome { created, etag: etag.clone() }))
+                        }.await,
+                        WriteOp::Delete { book, href, pre } => async {
+                            let href = href.as_str();
+                            let seq = base + i as i64;
+                            match book {
+                                Book::MyContacts { owner_id } => {
+                                    let (id, etag): (i64, String) = sqlx::query_as("SELECT id, etag FROM contacts WHERE owner_id = $1 AND href = $2 AND deleted_at IS NULL")
+                                        .bind(owner_id).bind(href).fetch_optional(&mut *tx).await?.ok_or(WriteError::NotFound)?;
+                                    if !pre.holds(Some(&etag)) {
+                                        return Err(WriteError::PreconditionFailed);
+                                    }
+                                    sqlx::query(TOUCH_LABELS).bind(seq).bind(id).execute(&mut *tx).await?;
+                                    sqlx::query("UPDATE memberships SET removed_at = $1, modseq = $2 WHERE contact_id = $3 AND removed_at IS NULL")
+                                        .bind(now).bind(seq).bind(id).execute(&mut *tx).await?;
+                                    sqlx::query("UPDATE contacts SET deleted_at = $1, modseq = $2 WHERE id = $3").bind(now).bind(seq).bind(id).execute(&mut *tx).await?;
+                                    books.insert(*owner_id, seq);
+                                }
+                                Book::Label { label_id } => {
+                                    let (id, etag): (i64, String) = sqlx::query_as("SELECT m.id, c.etag FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.href = $2 AND m.removed_at IS NULL")
+                                        .bind(label_id).bind(href).fetch_optional(&mut *tx).await?.ok_or(WriteError::NotFound)?;
+                                    if !pre.holds(Some(&etag)) {
+                                        return Err(WriteError::PreconditionFailed);
+                                    }
+                                    sqlx::query("UPDATE memberships SET removed_at = $1, modseq = $2 WHERE id = $3").bind(now).bind(seq).bind(id).execute(&mut *tx).await?;
+                                    labels.insert(label_id.clone(), seq);
+                                }
+                            }
+
+                            Ok(Done::Deleted)
+                        }.await,
+                    };
+                    if let Err(WriteError::Store(e)) = &r {
+                        return Err(e.to_string());
                     }
-                    sqlx::query(TOUCH_LABELS).bind(seq).bind(id).execute(&mut *tx).await?;
-                    sqlx::query("UPDATE memberships SET removed_at = $1, modseq = $2 WHERE contact_id = $3 AND removed_at IS NULL")
-                        .bind(now).bind(seq).bind(id).execute(&mut *tx).await?;
-                    sqlx::query("UPDATE contacts SET deleted_at = $1, modseq = $2 WHERE id = $3").bind(now).bind(seq).bind(id).execute(&mut *tx).await?;
-                    sqlx::query(TOUCH_BOOK).bind(seq).bind(owner_id).execute(&mut *tx).await?;
+                    results.push(r);
                 }
-                Book::Label { label_id } => {
-                    let (id, etag): (i64, String) = sqlx::query_as("SELECT m.id, c.etag FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.href = $2 AND m.removed_at IS NULL")
-                        .bind(label_id).bind(href).fetch_optional(&mut *tx).await?.ok_or(WriteError::NotFound)?;
-                    if !pre.holds(Some(&etag)) {
-                        return Err(WriteError::PreconditionFailed);
-                    }
-                    sqlx::query("UPDATE memberships SET removed_at = $1, modseq = $2 WHERE id = $3").bind(now).bind(seq).bind(id).execute(&mut *tx).await?;
-                    sqlx::query("UPDATE labels SET modseq = $1 WHERE id = $2").bind(seq).bind(label_id).execute(&mut *tx).await?;
+                for (owner_id, seq) in &books {
+                    sqlx::query(TOUCH_BOOK).bind(seq).bind(owner_id).execute(&mut *tx).await.map_err(|e| e.to_string())?;
+                }
+                for (label_id, seq) in &labels {
+                    sqlx::query(TOUCH_LABEL).bind(seq).bind(label_id).execute(&mut *tx).await.map_err(|e| e.to_string())?;
+                }
+                tx.commit().await.map_err(|e| e.to_string())?;
+                Ok(results)
+            }.await
+        });
+        tracing::debug!(writes = jobs.len(), ms = started.elapsed().as_secs_f64() * 1000.0, "write batch");
+        match outcome {
+            Ok(results) => {
+                for (job, r) in jobs.into_iter().zip(results) {
+                    let _ = job.reply.send(r);
                 }
             }
-            tx.commit().await?;
-            Ok(())
-        })
+            Err(e) => {
+                tracing::error!(error = %e, writes = jobs.len(), "a batch of writes failed and was rolled back");
+                for job in jobs {
+                    let _ = job.reply.send(Err(WriteError::Store(StoreError::Unavailable(e.clone()))));
+                }
+            }
+        }
     }
+}
+
+/// A card write, owned so it can wait in the writer's queue.
+pub(crate) enum WriteOp {
+    Put(Box<PutOp>),
+    Delete { book: Book, href: String, pre: Precondition },
+}
+
+pub(crate) struct PutOp {
+    book: Book,
+    owner_id: i64,
+    href: String,
+    vcard: Vec<u8>,
+    etag: String,
+    indexed: crate::vcard::Indexed,
+    pre: Precondition,
+}
+
+pub(crate) enum Done {
+    Put(PutOutcome),
+    Deleted,
+}
+
+pub(crate) struct Job {
+    op: WriteOp,
+    reply: tokio::sync::oneshot::Sender<std::result::Result<Done, WriteError>>,
+}
+
+/// Up to this many waiting writes share one commit.
+const MAX_BATCH: usize = 64;
+
+/// The task that owns card writes for a store: it takes whatever is waiting and commits it together.
+pub(crate) fn spawn_writer(store: Store) -> tokio::sync::mpsc::Sender<Job> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Job>(1024);
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            store.run_batch(jobs).await;
+        }
+    });
+    tx
 }
 
 enum BookKey {

@@ -42,6 +42,8 @@ pub enum StoreError {
     Db(sqlx::Error),
     Conflict(String),
     NotFound,
+    /// The database could not complete the work (a failed batch, a store shutting down).
+    Unavailable(String),
 }
 
 impl fmt::Display for StoreError {
@@ -50,6 +52,7 @@ impl fmt::Display for StoreError {
             StoreError::Db(e) => write!(f, "database error: {e}"),
             StoreError::Conflict(m) => write!(f, "{m}"),
             StoreError::NotFound => write!(f, "not found"),
+            StoreError::Unavailable(m) => write!(f, "database unavailable: {m}"),
         }
     }
 }
@@ -76,6 +79,8 @@ pub struct Store {
     /// here first keeps SQLite off its busy-wait backoff (which under contention sleeps for whole seconds) and
     /// keeps PostgreSQL backends from piling up on one hot row (16 writers: 387/s without, 664/s with).
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Card writes go to one task that commits them in groups (see `cards::spawn_writer`).
+    batcher: Option<tokio::sync::mpsc::Sender<cards::Job>>,
 }
 
 /// How hard SQLite flushes. `Normal` in WAL mode survives a killed process (the WAL is in the OS page cache);
@@ -109,7 +114,7 @@ impl Store {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await?;
-        Ok(Store { pool: Pool::Sqlite(pool), writer: Some(Arc::new(tokio::sync::Mutex::new(()))) })
+        Ok(Store::with_writer(Pool::Sqlite(pool)))
     }
 
     pub async fn open_postgres(url: &str) -> Result<Store> {
@@ -119,10 +124,16 @@ impl Store {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await?;
-        Ok(Store { pool: Pool::Postgres(pool), writer: Some(Arc::new(tokio::sync::Mutex::new(()))) })
+        Ok(Store::with_writer(Pool::Postgres(pool)))
     }
 
-    /// Held for the length of a write transaction (SQLite only).
+    fn with_writer(pool: Pool) -> Store {
+        let inner = Store { pool, writer: Some(Arc::new(tokio::sync::Mutex::new(()))), batcher: None };
+        let batcher = Some(cards::spawn_writer(inner.clone()));
+        Store { batcher, ..inner }
+    }
+
+    /// Held for the length of a write transaction.
     pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         match &self.writer {
             Some(m) => Some(m.lock().await),
