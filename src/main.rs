@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand};
 use labelbook::app::App;
 use labelbook::config::Config;
 use labelbook::service::accounts;
-use labelbook::store::{Book, Precondition};
+use labelbook::store::Precondition;
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -471,25 +471,31 @@ async fn import(app: &App, file: &PathBuf, email: &str, label: Option<&str>, jso
         .await
         .map_err(|e| anyhow!("{e}"))?;
     let (mut created, mut updated, mut failed) = (0, 0, Vec::new());
-    for (i, card) in split_cards(&text).into_iter().enumerate() {
-        let (card, uid) = ensure_uid(card);
-        let href: String = format!(
-            "{}.vcf",
-            uid.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect::<String>()
-        );
-        let mut result = app.service.put_card(&view, &href, card.as_bytes(), &Precondition::default()).await;
-        if let Err(labelbook::service::ServiceError::UidConflict(existing)) = &result {
-            // Importing again updates the contact with this UID instead of failing.
-            let target = match &view.book {
-                Book::MyContacts { .. } => existing.clone(),
-                Book::Label { .. } => href.clone(),
-            };
-            result = app.service.put_card(&view, &target, card.as_bytes(), &Precondition::default()).await;
-        }
-        match result {
-            Ok(o) if o.created => created += 1,
-            Ok(_) => updated += 1,
-            Err(e) => failed.push(format!("card {}: {e}", i + 1)),
+    let cards: Vec<(String, Vec<u8>)> = split_cards(&text)
+        .into_iter()
+        .map(|card| {
+            let (card, uid) = ensure_uid(card);
+            let safe: String =
+                uid.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+            (format!("{safe}.vcf"), card.into_bytes())
+        })
+        .collect();
+    let my_contacts =
+        app.service.open_book(&user, labelbook::service::MY_CONTACTS).await.map_err(|e| anyhow!("{e}"))?;
+    // Batches of 500 cards, each one group commit.
+    for (chunk_no, chunk) in cards.chunks(500).enumerate() {
+        let answers = app.service.put_cards(&view, chunk).await?;
+        for (k, ((href, body), answer)) in chunk.iter().zip(answers).enumerate() {
+            let mut answer = answer;
+            if let Err(labelbook::service::ServiceError::UidConflict(existing)) = &answer {
+                // Importing again updates the contact with this UID, under the name it has in My contacts.
+                answer = app.service.put_card(&my_contacts, existing, body, &Precondition::default()).await;
+            }
+            match answer {
+                Ok(o) if o.created => created += 1,
+                Ok(_) => updated += 1,
+                Err(e) => failed.push(format!("card {} ({href}): {e}", chunk_no * 500 + k + 1)),
+            }
         }
     }
     if json {

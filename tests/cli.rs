@@ -64,6 +64,15 @@ async fn users_labels_import_export_and_app_passwords() {
     assert_eq!((v["created"].as_i64(), v["updated"].as_i64()), (Some(3), Some(0)), "{v}");
     let v = json(&db, &["import", file.to_str().unwrap(), "--user", "bob@example.com", "--json"], None);
     assert_eq!(v["updated"].as_i64().unwrap() + v["created"].as_i64().unwrap(), 3, "{v}");
+    // Importing the same file into the label again updates, and makes no duplicates.
+    let again = db.dir.join("again.vcf");
+    std::fs::write(&again, format!("{}{}", vcard3("u1", "One Again"), vcard3("u2", "Two"))).unwrap();
+    let v =
+        json(&db, &["import", again.to_str().unwrap(), "--user", "bob@example.com", "--label", &id, "--json"], None);
+    assert_eq!(v["failed"].as_array().unwrap().len(), 0, "{v}");
+    let all = ok(&db, &["export", "--user", "bob@example.com"], None);
+    assert_eq!(all.matches("UID:u1").count(), 1, "{all}");
+    assert!(all.contains("FN:One Again"));
     let out = ok(&db, &["export", "--user", "bob@example.com", "--label", &id], None);
     assert_eq!(out.matches("BEGIN:VCARD").count(), 3);
     assert!(out.contains("FN:No Uid") && out.contains("UID:"), "a card without UID gets one, and keeps the rest");

@@ -226,6 +226,52 @@ impl Service {
         Ok(self.store.put_card(&view.book, view.owner.id, href, &new, pre).await?)
     }
 
+    /// Many cards into one book as group commits (imports): each validated and answered on its own.
+    pub async fn put_cards(&self, view: &BookView, cards: &[(String, Vec<u8>)]) -> Result<Vec<Result<PutOutcome>>> {
+        view.require(Action::AddCard)?;
+        view.require(Action::EditCard)?;
+        let mut answers: Vec<Option<Result<PutOutcome>>> = Vec::with_capacity(cards.len());
+        let mut parsed = Vec::with_capacity(cards.len());
+        for (href, body) in cards {
+            let checked = validate_href(href).and_then(|_| {
+                if body.len() > self.limits.max_resource_size {
+                    return Err(ServiceError::TooLarge(self.limits.max_resource_size));
+                }
+                vcard::validate(body, self.limits.max_properties).map(|(_, ix)| ix).map_err(ServiceError::InvalidCard)
+            });
+            match checked {
+                Ok(ix) => {
+                    answers.push(None);
+                    parsed.push((answers.len() - 1, href, body, ix));
+                }
+                Err(e) => answers.push(Some(Err(e))),
+            }
+        }
+        let news: Vec<NewCard<'_>> =
+            parsed.iter().map(|(_, _, body, ix)| NewCard { vcard: body, etag: etag_of(body), indexed: ix }).collect();
+        let pre = Precondition::default();
+        let writes: Vec<store::CardWrite<'_>> = parsed
+            .iter()
+            .zip(&news)
+            .map(|((_, href, _, _), new)| store::CardWrite::Put {
+                book: &view.book,
+                owner_id: view.owner.id,
+                href: href.as_str(),
+                new,
+                pre: &pre,
+            })
+            .collect();
+        let written = self.store.write_cards(&writes).await;
+        for ((slot, _, _, _), w) in parsed.iter().zip(written) {
+            answers[*slot] = Some(match w {
+                Ok(store::CardWritten::Put(o)) => Ok(o),
+                Ok(store::CardWritten::Deleted) => Err(ServiceError::Invalid("a put was answered as a delete".into())),
+                Err(e) => Err(e.into()),
+            });
+        }
+        Ok(answers.into_iter().map(|a| a.unwrap_or(Err(ServiceError::NotFound))).collect())
+    }
+
     pub async fn delete_card(&self, view: &BookView, href: &str, pre: &Precondition) -> Result<()> {
         view.require(Action::RemoveCard)?;
         Ok(self.store.delete_card(&view.book, href, pre).await?)

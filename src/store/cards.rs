@@ -114,6 +114,73 @@ const TOUCH_LABELS: &str = "UPDATE labels SET modseq = $1 WHERE id IN (SELECT la
 const TOUCH_BOOK: &str = "UPDATE users SET book_modseq = $1 WHERE id = $2 AND book_modseq < $1";
 const TOUCH_LABEL: &str = "UPDATE labels SET modseq = $1 WHERE id = $2 AND modseq < $1";
 
+/// Inserts the batch's new My-contacts cards collected so far in one multi-row statement, and records them.
+macro_rules! flush_inserts {
+    ($tx:ident, $pending:ident, $overlay:ident, $results:ident, $now:ident) => {
+        if !$pending.is_empty() {
+            let rows: Vec<String> = (0..$pending.len())
+                .map(|r| {
+                    let b = r * 14;
+                    let cols: Vec<String> = (1..=14).map(|c| format!("${}", b + c)).collect();
+                    format!("({})", cols.join(", "))
+                })
+                .collect();
+            let sql = format!("INSERT INTO contacts (owner_id, href, uid, vcard, etag, fn, sort_key, emails, tels, org, kind, created_at, updated_at, modseq) VALUES {} RETURNING id, href", rows.join(", "));
+            let mut q = sqlx::query_as::<_, (i64, String)>(AssertSqlSafe(sql));
+            for p in &$pending {
+                let ix = &p.op.indexed;
+                q = q.bind(p.op.owner_id).bind(&p.op.href).bind(&ix.uid).bind(p.op.vcard.as_slice()).bind(&p.op.etag).bind(&ix.fn_)
+                    .bind(&ix.sort_key).bind(&p.emails).bind(&p.tels).bind(&ix.org).bind(&ix.kind).bind($now).bind($now).bind(p.seq);
+            }
+            let ids: Vec<(i64, String)> = q.fetch_all(&mut *$tx).await.map_err(|e| e.to_string())?;
+            for p in $pending.drain(..) {
+                // Names are unique among one owner's live contacts, and a flush never holds two writes to one name.
+                let id = ids.iter().find(|r| r.1 == p.op.href).map(|r| r.0).ok_or_else(|| "an inserted contact came back without its id".to_string())?;
+                $overlay.insert_live(p.op.owner_id, &p.op.href, id, &p.op.etag, &p.op.indexed.uid);
+                $results[p.job] = Some(Ok(Done::Put(PutOutcome { created: true, etag: p.op.etag.clone() })));
+            }
+        }
+    };
+}
+
+/// What a batch knows of its owners' live contacts: read once, then kept up to date by the batch's own writes.
+#[derive(Default)]
+struct Overlay {
+    loaded: std::collections::HashSet<i64>,
+    /// (owner, name) → (contact id, etag, UID)
+    by_href: HashMap<(i64, String), Live>,
+    /// (owner, UID) → (contact id, name)
+    by_uid: HashMap<(i64, String), (i64, String)>,
+}
+
+struct Live {
+    id: i64,
+    etag: String,
+    uid: String,
+}
+
+impl Overlay {
+    fn insert_live(&mut self, owner: i64, href: &str, id: i64, etag: &str, uid: &str) {
+        self.by_href.insert((owner, href.to_string()), Live { id, etag: etag.to_string(), uid: uid.to_string() });
+        self.by_uid.insert((owner, uid.to_string()), (id, href.to_string()));
+    }
+
+    fn remove_live(&mut self, owner: i64, href: &str) {
+        if let Some(l) = self.by_href.remove(&(owner, href.to_string())) {
+            self.by_uid.remove(&(owner, l.uid));
+        }
+    }
+}
+
+/// A new contact decided but not yet inserted.
+struct Pending<'a> {
+    job: usize,
+    op: &'a PutOp,
+    seq: i64,
+    emails: String,
+    tels: String,
+}
+
 impl Store {
     /// The collection's sync-token and getctag (the change sequence value of its last change), read together
     /// with its name and description so those are never older than the token.
@@ -298,6 +365,32 @@ impl Store {
         }
     }
 
+    /// Several card writes as one group commit, in order, each answered on its own (imports use this; so do
+    /// the tests that pin down how writes in one batch see each other).
+    pub async fn write_cards(&self, writes: &[CardWrite<'_>]) -> Vec<std::result::Result<CardWritten, WriteError>> {
+        let mut answers = Vec::with_capacity(writes.len());
+        for chunk in writes.chunks(500) {
+            let mut jobs = Vec::with_capacity(chunk.len());
+            let mut waits = Vec::with_capacity(chunk.len());
+            for w in chunk {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                jobs.push(Job { op: w.to_op(), reply });
+                waits.push(answer);
+            }
+            // The batch takes the writer turn itself, so it is serialised with the writer task.
+            self.run_batch(jobs).await;
+            for answer in waits {
+                answers.push(match answer.await {
+                    Ok(Ok(Done::Put(o))) => Ok(CardWritten::Put(o)),
+                    Ok(Ok(Done::Deleted)) => Ok(CardWritten::Deleted),
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(WriteError::Store(StoreError::Unavailable("a batched write was dropped".into()))),
+                });
+            }
+        }
+        answers
+    }
+
     async fn submit(&self, op: WriteOp) -> std::result::Result<Done, WriteError> {
         let gone = || WriteError::Store(StoreError::Unavailable("the store is shutting down".into()));
         let batcher = self.batcher.as_ref().ok_or_else(gone)?;
@@ -322,8 +415,109 @@ impl Store {
                 // Each book's token is stamped once, after the batch, with its last change.
                 let mut books: HashMap<i64, i64> = HashMap::new();
                 let mut labels: HashMap<String, i64> = HashMap::new();
-                let mut results = Vec::with_capacity(jobs.len());
+                let mut results: Vec<Option<std::result::Result<Done, WriteError>>> = (0..jobs.len()).map(|_| None).collect();
+                let mut overlay = Overlay::default();
+                let mut pending: Vec<Pending<'_>> = Vec::new();
                 for (i, job) in jobs.iter().enumerate() {
+                    let seq = base + i as i64;
+                    if let Some(owner) = job.op.my_contacts_owner() {
+                        // Set-based path for My contacts: the rows every write of this owner names, read once.
+                        if !overlay.loaded.contains(&owner) {
+                            let mut hrefs: Vec<&str> = Vec::new();
+                            let mut uids: Vec<&str> = Vec::new();
+                            for later in &jobs[i..] {
+                                if later.op.my_contacts_owner() != Some(owner) {
+                                    continue;
+                                }
+                                match &later.op {
+                                    WriteOp::Put(op) => {
+                                        hrefs.push(&op.href);
+                                        uids.push(&op.indexed.uid);
+                                    }
+                                    WriteOp::Delete { href, .. } => hrefs.push(href),
+                                }
+                            }
+                            let href_list: Vec<String> = (0..hrefs.len()).map(|k| format!("${}", k + 2)).collect();
+                            let uid_list: Vec<String> = (0..uids.len()).map(|k| format!("${}", k + 2 + hrefs.len())).collect();
+                            let mut sql = format!("SELECT id, etag, href, uid FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL AND href IN ({})", href_list.join(", "));
+                            if !uids.is_empty() {
+                                sql.push_str(&format!(" UNION ALL SELECT id, etag, href, uid FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL AND uid IN ({})", uid_list.join(", ")));
+                            }
+                            let mut q = sqlx::query_as::<_, (i64, String, String, String)>(AssertSqlSafe(sql)).bind(owner);
+                            for h in &hrefs {
+                                q = q.bind(*h);
+                            }
+                            for u in &uids {
+                                q = q.bind(*u);
+                            }
+                            for (id, etag, href, uid) in q.fetch_all(&mut *tx).await.map_err(|e| e.to_string())? {
+                                overlay.insert_live(owner, &href, id, &etag, &uid);
+                            }
+                            overlay.loaded.insert(owner);
+                        }
+                        match &job.op {
+                            WriteOp::Put(op) => {
+                                let ix = &op.indexed;
+                                if pending.iter().any(|p| p.op.owner_id == owner && (p.op.href == op.href || p.op.indexed.uid == ix.uid)) {
+                                    flush_inserts!(tx, pending, overlay, results, now);
+                                }
+                                let existing = overlay.by_href.get(&(owner, op.href.clone())).map(|l| (l.id, l.etag.clone()));
+                                if !op.pre.holds(existing.as_ref().map(|e| e.1.as_str())) {
+                                    results[i] = Some(Err(WriteError::PreconditionFailed));
+                                    continue;
+                                }
+                                let same_uid = overlay.by_uid.get(&(owner, ix.uid.clone())).cloned();
+                                let (emails, tels) = (ix.emails.join("\n"), ix.tels.join("\n"));
+                                results[i] = match (existing, same_uid) {
+                                    (Some((id, _)), Some((other, other_href))) if other != id => Some(Err(WriteError::UidConflict { href: other_href })),
+                                    (Some((id, _)), _) => {
+                                        sqlx::query(UPDATE_CONTACT)
+                                            .bind(&ix.uid).bind(op.vcard.as_slice()).bind(&op.etag).bind(&ix.fn_).bind(&ix.sort_key).bind(&emails).bind(&tels)
+                                            .bind(&ix.org).bind(&ix.kind).bind(now).bind(seq).bind(id)
+                                            .execute(&mut *tx).await.map_err(|e| e.to_string())?;
+                                        sqlx::query(TOUCH_MEMBERSHIPS).bind(seq).bind(id).execute(&mut *tx).await.map_err(|e| e.to_string())?;
+                                        sqlx::query(TOUCH_LABELS).bind(seq).bind(id).execute(&mut *tx).await.map_err(|e| e.to_string())?;
+                                        overlay.remove_live(owner, &op.href);
+                                        overlay.insert_live(owner, &op.href, id, &op.etag, &ix.uid);
+                                        books.insert(owner, seq);
+                                        Some(Ok(Done::Put(PutOutcome { created: false, etag: op.etag.clone() })))
+                                    }
+                                    (None, Some((_, other_href))) => Some(Err(WriteError::UidConflict { href: other_href })),
+                                    (None, None) => {
+                                        pending.push(Pending { job: i, op: op.as_ref(), seq, emails, tels });
+                                        books.insert(owner, seq);
+                                        None
+                                    }
+                                };
+                            }
+                            WriteOp::Delete { href, pre, .. } => {
+                                if pending.iter().any(|p| p.op.owner_id == owner && p.op.href == *href) {
+                                    flush_inserts!(tx, pending, overlay, results, now);
+                                }
+                                let Some((id, etag)) = overlay.by_href.get(&(owner, href.clone())).map(|l| (l.id, l.etag.clone())) else {
+                                    results[i] = Some(Err(WriteError::NotFound));
+                                    continue;
+                                };
+                                if !pre.holds(Some(&etag)) {
+                                    results[i] = Some(Err(WriteError::PreconditionFailed));
+                                    continue;
+                                }
+                                sqlx::query(TOUCH_LABELS).bind(seq).bind(id).execute(&mut *tx).await.map_err(|e| e.to_string())?;
+                                sqlx::query("UPDATE memberships SET removed_at = $1, modseq = $2 WHERE contact_id = $3 AND removed_at IS NULL")
+                                    .bind(now).bind(seq).bind(id).execute(&mut *tx).await.map_err(|e| e.to_string())?;
+                                sqlx::query("UPDATE contacts SET deleted_at = $1, modseq = $2 WHERE id = $3").bind(now).bind(seq).bind(id)
+                                    .execute(&mut *tx).await.map_err(|e| e.to_string())?;
+                                overlay.remove_live(owner, href);
+                                books.insert(owner, seq);
+                                results[i] = Some(Ok(Done::Deleted));
+                            }
+                        }
+                        continue;
+                    }
+                    // A label write reads and writes the database directly: pending inserts go first, and the
+                    // overlay is forgotten since the label write may change what it holds.
+                    flush_inserts!(tx, pending, overlay, results, now);
+                    overlay = Overlay::default();
                     let r: std::result::Result<Done, WriteError> = match &job.op {
                         WriteOp::Put(op) => async {
                             let PutOp { book, owner_id, href, vcard, etag, indexed: ix, pre } = op.as_ref();
@@ -402,7 +596,6 @@ impl Store {
                         }.await,
                         WriteOp::Delete { book, href, pre } => async {
                             let href = href.as_str();
-                            let seq = base + i as i64;
                             match book {
                                 Book::MyContacts { owner_id } => {
                                     let (id, etag): (i64, String) = sqlx::query_as("SELECT id, etag FROM contacts WHERE owner_id = $1 AND href = $2 AND deleted_at IS NULL")
@@ -433,8 +626,9 @@ impl Store {
                     if let Err(WriteError::Store(e)) = &r {
                         return Err(e.to_string());
                     }
-                    results.push(r);
+                    results[i] = Some(r);
                 }
+                flush_inserts!(tx, pending, overlay, results, now);
                 for (owner_id, seq) in &books {
                     sqlx::query(TOUCH_BOOK).bind(seq).bind(owner_id).execute(&mut *tx).await.map_err(|e| e.to_string())?;
                 }
@@ -442,7 +636,10 @@ impl Store {
                     sqlx::query(TOUCH_LABEL).bind(seq).bind(label_id).execute(&mut *tx).await.map_err(|e| e.to_string())?;
                 }
                 tx.commit().await.map_err(|e| e.to_string())?;
-                Ok(results)
+                Ok(results
+                    .into_iter()
+                    .map(|r| r.unwrap_or_else(|| Err(WriteError::Store(StoreError::Unavailable("a write of the batch was never decided".into())))))
+                    .collect())
             }.await
         });
         tracing::debug!(writes = jobs.len(), ms = started.elapsed().as_secs_f64() * 1000.0, "write batch");
@@ -462,6 +659,37 @@ impl Store {
     }
 }
 
+/// A card write as callers describe it.
+pub enum CardWrite<'a> {
+    Put { book: &'a Book, owner_id: i64, href: &'a str, new: &'a NewCard<'a>, pre: &'a Precondition },
+    Delete { book: &'a Book, href: &'a str, pre: &'a Precondition },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardWritten {
+    Put(PutOutcome),
+    Deleted,
+}
+
+impl CardWrite<'_> {
+    fn to_op(&self) -> WriteOp {
+        match self {
+            CardWrite::Put { book, owner_id, href, new, pre } => WriteOp::Put(Box::new(PutOp {
+                book: (*book).clone(),
+                owner_id: *owner_id,
+                href: href.to_string(),
+                vcard: new.vcard.to_vec(),
+                etag: new.etag.clone(),
+                indexed: new.indexed.clone(),
+                pre: (*pre).clone(),
+            })),
+            CardWrite::Delete { book, href, pre } => {
+                WriteOp::Delete { book: (*book).clone(), href: href.to_string(), pre: (*pre).clone() }
+            }
+        }
+    }
+}
+
 /// A card write, owned so it can wait in the writer's queue.
 pub(crate) enum WriteOp {
     Put(Box<PutOp>),
@@ -476,6 +704,20 @@ pub(crate) struct PutOp {
     etag: String,
     indexed: crate::vcard::Indexed,
     pre: Precondition,
+}
+
+impl WriteOp {
+    /// The owner, for writes in My contacts (the set-based path); `None` for writes in a label.
+    fn my_contacts_owner(&self) -> Option<i64> {
+        match self {
+            WriteOp::Put(op) => match op.book {
+                Book::MyContacts { owner_id } => Some(owner_id),
+                Book::Label { .. } => None,
+            },
+            WriteOp::Delete { book: Book::MyContacts { owner_id }, .. } => Some(*owner_id),
+            WriteOp::Delete { .. } => None,
+        }
+    }
 }
 
 pub(crate) enum Done {

@@ -8,7 +8,7 @@ mod cards;
 mod migrate;
 mod model;
 
-pub use cards::{Precondition, PutOutcome, WriteError};
+pub use cards::{CardWrite, CardWritten, Precondition, PutOutcome, WriteError};
 pub use model::*;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -1,0 +1,129 @@
+//! Group commit: several card writes in one transaction must behave exactly as if they ran one after another.
+//! Runs on SQLite, and on PostgreSQL with LABELBOOK_TEST_BACKEND=postgres.
+
+mod common;
+
+use common::*;
+use labelbook::store::{Book, CardWrite, CardWritten, Change, NewCard, Precondition, Store, WriteError};
+use labelbook::vcard;
+
+struct Fixture {
+    db: TestDb,
+    store: Store,
+    owner: i64,
+}
+
+async fn fixture() -> Fixture {
+    let db = TestDb::new().await;
+    let app = labelbook::app::App::open(db.config()).await.unwrap();
+    let user = app.accounts.create_user("owner@example.com", PASSWORD, false).await.unwrap();
+    Fixture { store: app.store.clone(), owner: user.id, db }
+}
+
+fn card(uid: &str, name: &str) -> (Vec<u8>, vcard::Indexed) {
+    let bytes = vcard3(uid, name).into_bytes();
+    let (_, ix) = vcard::validate(&bytes, 100).unwrap();
+    (bytes, ix)
+}
+
+fn etag(bytes: &[u8]) -> String {
+    labelbook::service::etag_of(bytes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_in_one_batch_see_each_other() {
+    let f = fixture().await;
+    let book = Book::MyContacts { owner_id: f.owner };
+    let (a1, ix_a1) = card("u-a", "A one");
+    let (a2, ix_a2) = card("u-a", "A two");
+    let (b, ix_b) = card("u-b", "B");
+    let (c, ix_c) = card("u-a", "C reuses A's UID");
+    let (d, ix_d) = card("u-d", "D");
+    let new_a1 = NewCard { vcard: &a1, etag: etag(&a1), indexed: &ix_a1 };
+    let new_a2 = NewCard { vcard: &a2, etag: etag(&a2), indexed: &ix_a2 };
+    let new_b = NewCard { vcard: &b, etag: etag(&b), indexed: &ix_b };
+    let new_c = NewCard { vcard: &c, etag: etag(&c), indexed: &ix_c };
+    let new_d = NewCard { vcard: &d, etag: etag(&d), indexed: &ix_d };
+    let none = Precondition::default();
+    let create_only = Precondition { if_match: None, if_none_match: Some(vec!["*".into()]) };
+    let match_a1 = Precondition { if_match: Some(vec![etag(&a1)]), if_none_match: None };
+    let writes = [
+        // 0: a new card
+        CardWrite::Put { book: &book, owner_id: f.owner, href: "a.vcf", new: &new_a1, pre: &create_only },
+        // 1: the same name again, conditional on the first write's ETag: an update, not a second contact
+        CardWrite::Put { book: &book, owner_id: f.owner, href: "a.vcf", new: &new_a2, pre: &match_a1 },
+        // 2: create-only on a name created earlier in the batch: refused
+        CardWrite::Put { book: &book, owner_id: f.owner, href: "a.vcf", new: &new_a1, pre: &create_only },
+        // 3: another name with the UID of 0: no-uid-conflict naming a.vcf
+        CardWrite::Put { book: &book, owner_id: f.owner, href: "c.vcf", new: &new_c, pre: &none },
+        // 4 and 5: created then deleted in the same batch
+        CardWrite::Put { book: &book, owner_id: f.owner, href: "b.vcf", new: &new_b, pre: &none },
+        CardWrite::Delete { book: &book, href: "b.vcf", pre: &none },
+        // 6: deleting what never existed
+        CardWrite::Delete { book: &book, href: "nothing.vcf", pre: &none },
+        // 7: a plain new card after all that
+        CardWrite::Put { book: &book, owner_id: f.owner, href: "d.vcf", new: &new_d, pre: &none },
+    ];
+    let r = f.store.write_cards(&writes).await;
+    assert!(matches!(&r[0], Ok(CardWritten::Put(o)) if o.created), "{:?}", r[0]);
+    assert!(matches!(&r[1], Ok(CardWritten::Put(o)) if !o.created), "{:?}", r[1]);
+    assert!(matches!(r[2], Err(WriteError::PreconditionFailed)), "{:?}", r[2]);
+    assert!(matches!(&r[3], Err(WriteError::UidConflict { href }) if href == "a.vcf"), "{:?}", r[3]);
+    assert!(matches!(&r[4], Ok(CardWritten::Put(o)) if o.created), "{:?}", r[4]);
+    assert!(matches!(r[5], Ok(CardWritten::Deleted)), "{:?}", r[5]);
+    assert!(matches!(r[6], Err(WriteError::NotFound)), "{:?}", r[6]);
+    assert!(matches!(&r[7], Ok(CardWritten::Put(o)) if o.created), "{:?}", r[7]);
+
+    // What is stored is what sequential writes would have left.
+    let live = f
+        .store
+        .get_cards(&book, &["a.vcf".into(), "b.vcf".into(), "c.vcf".into(), "d.vcf".into()], true)
+        .await
+        .unwrap();
+    let names: Vec<&str> = live.iter().map(|c| c.meta.href.as_str()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    let a = live.iter().find(|c| c.meta.href == "a.vcf").unwrap();
+    assert_eq!(a.vcard, a2, "the update in the batch wins");
+    assert!(live.iter().any(|c| c.meta.href == "d.vcf"));
+    // The book's token is the last change of the batch, and a delta from before it reports b.vcf as gone.
+    let state = f.store.book_state(&book).await.unwrap();
+    let (changes, _) = f.store.changes_since(&book, 0, None, false).await.unwrap();
+    let newest = changes.iter().map(Change::modseq).max().unwrap();
+    assert_eq!(state.token, newest, "the token is the book's last change");
+    assert_eq!(newest, f.store.current_seq().await.unwrap(), "the last write of the batch took the last value");
+    let (delta, _) = f.store.changes_since(&book, 1, None, false).await.unwrap();
+    assert!(delta.iter().any(|c| matches!(c, Change::Removed { href, .. } if href == "b.vcf")));
+    f.db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_write_between_my_contacts_writes_sees_and_is_seen() {
+    let f = fixture().await;
+    let my = Book::MyContacts { owner_id: f.owner };
+    let label = f.store.create_label(f.owner, None, "Team", "").await.unwrap();
+    let team = Book::Label { label_id: label.id.clone() };
+    let (x, ix_x) = card("u-x", "X");
+    let (x2, ix_x2) = card("u-x", "X edited in My contacts");
+    let new_x = NewCard { vcard: &x, etag: etag(&x), indexed: &ix_x };
+    let new_x2 = NewCard { vcard: &x2, etag: etag(&x2), indexed: &ix_x2 };
+    let none = Precondition::default();
+    let writes = [
+        // a new contact in My contacts (pending insert)...
+        CardWrite::Put { book: &my, owner_id: f.owner, href: "x.vcf", new: &new_x, pre: &none },
+        // ...copied into the label under another name: it must label that contact, not make a second one
+        CardWrite::Put { book: &team, owner_id: f.owner, href: "x-in-team.vcf", new: &new_x, pre: &none },
+        // ...then edited in My contacts: the edit reaches the label too
+        CardWrite::Put { book: &my, owner_id: f.owner, href: "x.vcf", new: &new_x2, pre: &none },
+    ];
+    let r = f.store.write_cards(&writes).await;
+    assert!(r.iter().all(|r| r.is_ok()), "{r:?}");
+    let mine = f.store.get_cards(&my, &["x.vcf".into()], true).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    let in_team = f.store.get_cards(&team, &["x-in-team.vcf".into()], true).await.unwrap();
+    assert_eq!(in_team.len(), 1);
+    assert_eq!(in_team[0].meta.contact_id, mine[0].meta.contact_id, "one contact, two names");
+    assert_eq!(in_team[0].vcard, x2);
+    let (all, _) = f.store.changes_since(&my, 0, None, false).await.unwrap();
+    assert_eq!(all.len(), 1, "no duplicate contact: {all:?}");
+    f.db.drop_db().await;
+}
