@@ -120,7 +120,18 @@ pub async fn put(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
         ));
     }
     let view = open_own_book(ctx, email, segment).await?;
-    let outcome = ctx.app.service.put_card(&view, name, body, &precondition(ctx)).await?;
+    let outcome = match ctx.app.service.put_card(&view, name, body, &precondition(ctx)).await {
+        // The other card is named in the owner's My contacts (RFC 6352 §6.3.2.1 wants its URL).
+        Err(crate::service::ServiceError::UidConflict(other)) if !other.is_empty() => {
+            return Err(crate::service::ServiceError::UidConflict(super::card_href(
+                ctx.email(),
+                crate::service::MY_CONTACTS,
+                &other,
+            ))
+            .into());
+        }
+        r => r?,
+    };
     let mut r = Response::new(crate::http::empty());
     *r.status_mut() = if outcome.created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
     // The stored bytes are exactly what was sent, so the ETag may be returned (RFC 6352 §6.3.2.3).

@@ -371,7 +371,7 @@ pub async fn delete(ctx: &Ctx<'_>, target: &Target) -> DavResult {
     match target {
         Target::Book(email, segment) => {
             let view = open_own_book(ctx, email, segment).await?;
-            ctx.app.service.delete_book(&view).await?;
+            ctx.app.service.delete_book(&ctx.who.user, &view).await?;
             let mut r = Response::new(crate::http::empty());
             *r.status_mut() = StatusCode::NO_CONTENT;
             Ok(r)

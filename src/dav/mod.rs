@@ -167,7 +167,12 @@ impl From<ServiceError> for DavError {
             }
             ServiceError::UidConflict(href) => DavError {
                 status: StatusCode::CONFLICT,
-                condition: Some((CARDDAV, "no-uid-conflict", format!("<d:href>{}</d:href>", xml::escape(&href)))),
+                // Empty when the caller may not know where the other card is.
+                condition: Some((
+                    CARDDAV,
+                    "no-uid-conflict",
+                    if href.is_empty() { String::new() } else { format!("<d:href>{}</d:href>", xml::escape(&href)) },
+                )),
                 message: "another card in this address book has the same UID (RFC 6352 §6.3.2.1)".into(),
             },
             ServiceError::InvalidCard(e) => {

@@ -85,6 +85,12 @@ pub fn allows(level: Level, action: Action) -> bool {
     level >= action.required_level()
 }
 
+/// Whether someone at `actor` may give, change or take away a grant at `target` (issue 3 §1: share-level
+/// collaborators manage others up to their own level; nobody grants owner, which only a transfer moves).
+pub fn may_manage_grant(actor: Level, target: Level) -> bool {
+    allows(actor, Action::Share) && target <= actor && target < Level::Owner
+}
+
 /// The RFC 3744 privileges a level holds, as reported in DAV:current-user-privilege-set.
 pub fn dav_privileges(level: Level) -> Vec<&'static str> {
     let mut p = vec!["read", "read-current-user-privilege-set"];
@@ -140,6 +146,17 @@ mod tests {
             }
         }
         assert!(all.iter().all(|a| allows(Level::Owner, *a)));
+    }
+
+    #[test]
+    fn managers_grant_up_to_their_own_level_never_owner() {
+        assert!(may_manage_grant(Level::Owner, Level::Share));
+        assert!(!may_manage_grant(Level::Owner, Level::Owner));
+        assert!(may_manage_grant(Level::Share, Level::Share));
+        assert!(may_manage_grant(Level::Share, Level::View));
+        for below in [Level::View, Level::Edit, Level::Delete] {
+            assert!(!may_manage_grant(below, Level::View), "{below} cannot share");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod accounts;
+mod sharing;
 
 use crate::store::{
     self, Book, Card, Change, Label, NewCard, Precondition, PutOutcome, Store, StoreError, User, WriteError,
@@ -134,17 +135,42 @@ impl Service {
         }
     }
 
-    /// Everything `user` syncs: My contacts first, then each label, by name.
+    /// Everything `user` syncs: My contacts, each label they own, then each label shared with them and accepted
+    /// with "sync to my devices" on, by name.
     pub async fn home_books(&self, user: &User) -> Result<Vec<BookView>> {
         let mut books = vec![Self::my_contacts(user)];
         for label in self.store.labels_owned(user.id).await? {
             books.push(Self::label_view(user, label, Level::Owner));
         }
+        let mut owners: std::collections::HashMap<i64, User> = std::collections::HashMap::new();
+        for (label, grant) in self.store.accepted_labels(&user.email).await? {
+            let Some(level) = Level::parse(&grant.level) else { continue };
+            if !grant.sync_devices {
+                continue;
+            }
+            if !owners.contains_key(&label.owner_id) {
+                let Some(owner) = self.store.user_by_id(label.owner_id).await? else { continue };
+                owners.insert(owner.id, owner);
+            }
+            if let Some(owner) = owners.get(&label.owner_id) {
+                books.push(Self::label_view(owner, label, level));
+            }
+        }
         Ok(books)
     }
 
-    /// The book at `segment` of `user`'s home, if the user may see it.
+    /// The book at `segment` of `user`'s CardDAV home, if it is there: a shared label only while its device
+    /// toggle is on. Absent and invisible look the same.
     pub async fn open_book(&self, user: &User, segment: &str) -> Result<BookView> {
+        self.open(user, segment, true).await
+    }
+
+    /// The same, whatever the device toggle says (managing collaborators, the dashboard).
+    pub async fn open_book_anywhere(&self, user: &User, segment: &str) -> Result<BookView> {
+        self.open(user, segment, false).await
+    }
+
+    async fn open(&self, user: &User, segment: &str, for_devices: bool) -> Result<BookView> {
         if segment == MY_CONTACTS {
             return Ok(Self::my_contacts(user));
         }
@@ -152,18 +178,16 @@ impl Service {
             return Err(ServiceError::NotFound);
         }
         let label = self.store.label(segment).await?.ok_or(ServiceError::NotFound)?;
-        let level = self.level_on(user, &label).ok_or(ServiceError::NotFound)?;
+        let (level, on_devices) = self.level_on(user, &label).await?.ok_or(ServiceError::NotFound)?;
+        if for_devices && !on_devices {
+            return Err(ServiceError::NotFound);
+        }
         let owner = if label.owner_id == user.id {
             user.clone()
         } else {
             self.store.user_by_id(label.owner_id).await?.ok_or(ServiceError::NotFound)?
         };
         Ok(Self::label_view(&owner, label, level))
-    }
-
-    /// The user's level on a label, `None` when the label is invisible to them.
-    fn level_on(&self, user: &User, label: &Label) -> Option<Level> {
-        (label.owner_id == user.id).then_some(Level::Owner)
     }
 
     /// The book's sync-token, and its current name and description.
@@ -222,8 +246,14 @@ impl Service {
             let exists = self.store.get_card(&view.book, href, false).await?.is_some();
             view.require(if exists { Action::EditCard } else { Action::AddCard })?;
         }
-        let new = NewCard { vcard: body, etag: etag_of(body), indexed: &indexed };
-        Ok(self.store.put_card(&view.book, view.owner.id, href, &new, pre).await?)
+        // Only the owner may have a copy into a label adopt one of their other contacts by UID; a collaborator
+        // must not pull the owner's private contacts into a shared label, nor learn their names.
+        let owner = view.level == Level::Owner;
+        let new = NewCard { vcard: body, etag: etag_of(body), indexed: &indexed, adopt_existing: owner };
+        match self.store.put_card(&view.book, view.owner.id, href, &new, pre).await {
+            Err(WriteError::UidConflict { .. }) if !owner => Err(ServiceError::UidConflict(String::new())),
+            r => Ok(r?),
+        }
     }
 
     /// Many cards into one book as group commits (imports): each validated and answered on its own.
@@ -247,8 +277,15 @@ impl Service {
                 Err(e) => answers.push(Some(Err(e))),
             }
         }
-        let news: Vec<NewCard<'_>> =
-            parsed.iter().map(|(_, _, body, ix)| NewCard { vcard: body, etag: etag_of(body), indexed: ix }).collect();
+        let news: Vec<NewCard<'_>> = parsed
+            .iter()
+            .map(|(_, _, body, ix)| NewCard {
+                vcard: body,
+                etag: etag_of(body),
+                indexed: ix,
+                adopt_existing: view.level == Level::Owner,
+            })
+            .collect();
         let pre = Precondition::default();
         let writes: Vec<store::CardWrite<'_>> = parsed
             .iter()
@@ -300,25 +337,25 @@ impl Service {
         Ok(self.store.create_label(user.id, id.as_deref(), name, description).await?)
     }
 
-    /// DELETE of a book: a label is deleted (its contacts stay in My contacts); My contacts itself cannot be.
-    pub async fn delete_book(&self, view: &BookView) -> Result<()> {
+    /// DELETE of a book by `user`: the owner deletes a label (its contacts stay in My contacts), a collaborator
+    /// leaves it; My contacts itself cannot be deleted.
+    pub async fn delete_book(&self, user: &User, view: &BookView) -> Result<()> {
         match &view.book {
             Book::MyContacts { .. } => Err(ServiceError::Forbidden(Action::Administer)),
-            Book::Label { label_id } => {
-                view.require(Action::Administer)?;
-                Ok(self.store.delete_label(label_id).await?)
-            }
+            Book::Label { label_id } if view.level == Level::Owner => Ok(self.store.delete_label(label_id).await?),
+            // A collaborator's DELETE of a shared label means "leave this share", never deleting it (issue 3 §5).
+            Book::Label { label_id } => self.leave(user, label_id).await,
         }
     }
 
     pub async fn rename_label(&self, user: &User, label_id: &str, name: &str) -> Result<()> {
-        let view = self.open_book(user, label_id).await?;
+        let view = self.open_book_anywhere(user, label_id).await?;
         self.set_book_props(&view, Some(name), None, &[]).await
     }
 
     pub async fn delete_label(&self, user: &User, label_id: &str) -> Result<()> {
-        let view = self.open_book(user, label_id).await?;
-        self.delete_book(&view).await
+        let view = self.open_book_anywhere(user, label_id).await?;
+        self.delete_book(user, &view).await
     }
 
     /// PROPPATCH: displayname, description and dead properties, all or nothing (RFC 4918 §9.2).

@@ -341,6 +341,7 @@ impl Store {
             etag: new.etag.clone(),
             indexed: new.indexed.clone(),
             pre: pre.clone(),
+            adopt_existing: new.adopt_existing,
         }));
         match self.submit(op).await? {
             Done::Put(outcome) => Ok(outcome),
@@ -520,7 +521,7 @@ impl Store {
                     overlay = Overlay::default();
                     let r: std::result::Result<Done, WriteError> = match &job.op {
                         WriteOp::Put(op) => async {
-                            let PutOp { book, owner_id, href, vcard, etag, indexed: ix, pre } = op.as_ref();
+                            let PutOp { book, owner_id, href, vcard, etag, indexed: ix, pre, adopt_existing } = op.as_ref();
                             let (owner_id, href) = (*owner_id, href.as_str());
                             let emails = ix.emails.join("\n");
                             let tels = ix.tels.join("\n");
@@ -550,6 +551,7 @@ impl Store {
                                 (Some((id, _)), _, Some((other, other_href))) if other != id => return Err(WriteError::UidConflict { href: other_href }),
                                 (Some((id, _)), _, _) => (id, false, true),
                                 (None, Book::MyContacts { .. }, Some((_, other_href))) => return Err(WriteError::UidConflict { href: other_href }),
+                                (None, Book::Label { .. }, Some(_)) if !adopt_existing => return Err(WriteError::UidConflict { href: String::new() }),
                                 (None, Book::Label { label_id }, Some((other, _))) => {
                                     let in_label: Option<String> = sqlx::query_scalar("SELECT href FROM memberships WHERE label_id = $1 AND contact_id = $2 AND removed_at IS NULL")
                                         .bind(label_id).bind(other).fetch_optional(&mut *tx).await?;
@@ -682,6 +684,7 @@ impl CardWrite<'_> {
                 etag: new.etag.clone(),
                 indexed: new.indexed.clone(),
                 pre: (*pre).clone(),
+                adopt_existing: new.adopt_existing,
             })),
             CardWrite::Delete { book, href, pre } => {
                 WriteOp::Delete { book: (*book).clone(), href: href.to_string(), pre: (*pre).clone() }
@@ -704,6 +707,7 @@ pub(crate) struct PutOp {
     etag: String,
     indexed: crate::vcard::Indexed,
     pre: Precondition,
+    adopt_existing: bool,
 }
 
 impl WriteOp {

@@ -5,10 +5,12 @@
 //! dialect forces it (the migrations). The store knows nothing of HTTP or permissions.
 
 mod cards;
+mod grants;
 mod migrate;
 mod model;
 
 pub use cards::{CardWrite, CardWritten, Precondition, PutOutcome, WriteError};
+pub use grants::{Grant, GrantChange};
 pub use model::*;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -158,4 +158,7 @@ pub struct NewCard<'a> {
     pub vcard: &'a [u8],
     pub etag: String,
     pub indexed: &'a crate::vcard::Indexed,
+    /// A new name in a label whose UID is one of the owner's other contacts labels that contact (the owner
+    /// copying between books); when false (a collaborator writing) that is a UID conflict instead.
+    pub adopt_existing: bool,
 }
