@@ -52,6 +52,28 @@ enum Command {
     /// Manage labels.
     #[command(subcommand)]
     Label(LabelCmd),
+    /// Share a label with a user at a level (they get an invitation to accept).
+    Share {
+        label: String,
+        /// Who shares: the owner or a share-level collaborator.
+        #[arg(long = "as")]
+        actor: String,
+        /// The collaborator's e-mail.
+        #[arg(long)]
+        with: String,
+        /// view, edit, delete or share.
+        #[arg(long)]
+        level: String,
+        /// Do not sync this label to the collaborator's devices (they can turn it on later).
+        #[arg(long)]
+        no_devices: bool,
+    },
+    /// A user's invitations.
+    #[command(subcommand)]
+    Invitation(InvitationCmd),
+    /// Collaborators of a label.
+    #[command(subcommand)]
+    Grant(GrantCmd),
     /// Import a .vcf file (one or many cards) into a user's contacts, optionally labelling them.
     Import {
         file: PathBuf,
@@ -120,6 +142,56 @@ enum AppPasswordCmd {
         name: String,
         #[arg(long)]
         user: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum InvitationCmd {
+    List {
+        #[arg(long)]
+        user: String,
+    },
+    Accept {
+        id: i64,
+        #[arg(long)]
+        user: String,
+    },
+    Decline {
+        id: i64,
+        #[arg(long)]
+        user: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum GrantCmd {
+    List {
+        label: String,
+        #[arg(long = "as")]
+        actor: String,
+    },
+    /// Change a collaborator's level.
+    Set {
+        id: i64,
+        #[arg(long = "as")]
+        actor: String,
+        #[arg(long)]
+        level: String,
+    },
+    Revoke {
+        id: i64,
+        #[arg(long = "as")]
+        actor: String,
+    },
+    /// The collaborator's own "sync to my devices" switch.
+    Devices {
+        id: i64,
+        #[arg(long)]
+        user: String,
+        #[arg(long, conflicts_with = "off", required_unless_present = "off")]
+        on: bool,
+        #[arg(long)]
+        off: bool,
     },
 }
 
@@ -209,6 +281,15 @@ async fn run(cli: Cli) -> Result<()> {
         Command::User(cmd) => user(&app, cmd, json).await,
         Command::AppPassword(cmd) => app_password(&app, cmd, json).await,
         Command::Label(cmd) => label(&app, cmd, json).await,
+        Command::Share { label, actor, with, level, no_devices } => {
+            let actor = app.user(&actor).await?;
+            let level = parse_level(&level)?;
+            let g = app.service.share(&actor, &label, &with, level, !no_devices).await?;
+            print_grant(&g, json);
+            Ok(())
+        }
+        Command::Invitation(cmd) => invitation(&app, cmd, json).await,
+        Command::Grant(cmd) => grant(&app, cmd, json).await,
         Command::Import { file, user, label } => import(&app, &file, &user, label.as_deref(), json).await,
         Command::Export { user, label, out } => export(&app, &user, label.as_deref(), out).await,
     }
@@ -411,6 +492,83 @@ async fn label(app: &App, cmd: LabelCmd, json: bool) -> Result<()> {
             } else {
                 println!("deleted {id}");
             }
+        }
+    }
+    Ok(())
+}
+
+fn parse_level(level: &str) -> Result<labelbook::service::access::Level> {
+    match labelbook::service::access::Level::parse(level) {
+        Some(labelbook::service::access::Level::Owner) | None => bail!("--level is view, edit, delete or share"),
+        Some(l) => Ok(l),
+    }
+}
+
+fn grant_json(g: &labelbook::store::Grant) -> serde_json::Value {
+    serde_json::json!({"id": g.id, "label": g.label_id, "grantee": g.grantee, "level": g.level, "status": g.status, "sync_devices": g.sync_devices})
+}
+
+fn print_grant(g: &labelbook::store::Grant, json: bool) {
+    if json {
+        print_json(grant_json(g));
+    } else {
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}",
+            g.id,
+            g.label_id,
+            g.grantee,
+            g.level,
+            g.status,
+            if g.sync_devices { "devices" } else { "no-devices" }
+        );
+    }
+}
+
+fn print_grants(list: &[labelbook::store::Grant], json: bool) {
+    if json {
+        print_json(serde_json::Value::Array(list.iter().map(grant_json).collect()));
+    } else {
+        for g in list {
+            print_grant(g, false);
+        }
+    }
+}
+
+async fn invitation(app: &App, cmd: InvitationCmd, json: bool) -> Result<()> {
+    match cmd {
+        InvitationCmd::List { user } => {
+            let user = app.user(&user).await?;
+            print_grants(&app.service.invitations(&user).await?, json);
+        }
+        InvitationCmd::Accept { id, user } => {
+            let user = app.user(&user).await?;
+            print_grant(&app.service.respond(&user, id, true).await?, json);
+        }
+        InvitationCmd::Decline { id, user } => {
+            let user = app.user(&user).await?;
+            print_grant(&app.service.respond(&user, id, false).await?, json);
+        }
+    }
+    Ok(())
+}
+
+async fn grant(app: &App, cmd: GrantCmd, json: bool) -> Result<()> {
+    match cmd {
+        GrantCmd::List { label, actor } => {
+            let actor = app.user(&actor).await?;
+            print_grants(&app.service.grants(&actor, &label).await?, json);
+        }
+        GrantCmd::Set { id, actor, level } => {
+            let actor = app.user(&actor).await?;
+            print_grant(&app.service.set_grant_level(&actor, id, parse_level(&level)?).await?, json);
+        }
+        GrantCmd::Revoke { id, actor } => {
+            let actor = app.user(&actor).await?;
+            print_grant(&app.service.revoke(&actor, id).await?, json);
+        }
+        GrantCmd::Devices { id, user, on, off } => {
+            let user = app.user(&user).await?;
+            print_grant(&app.service.set_devices(&user, id, on && !off).await?, json);
         }
     }
     Ok(())

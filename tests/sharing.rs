@@ -1,0 +1,282 @@
+//! Sharing over CardDAV (issue 3 §5): each collaborator sees an accepted label inside their own home, at exactly
+//! their level. A permission matrix: every level, plus pending / declined / revoked / stranger, against every
+//! DAV method on the shared label, asserting the status and that a refusal changes nothing.
+
+mod common;
+
+use common::*;
+use labelbook::service::access::Level;
+
+struct World {
+    s: Server,
+    owner: String,
+    label: String,
+}
+
+impl World {
+    fn book(&self, who: &str) -> String {
+        format!("/dav/addressbooks/{who}/{}/", self.label)
+    }
+}
+
+/// Ann owns "Clients" with one card; each other user reaches it one way.
+async fn world() -> World {
+    let s = Server::start().await;
+    let owner = s.user("ann@example.com").await;
+    let ann = s.app.store.user_by_email(&owner).await.unwrap().unwrap();
+    let label = s.app.service.create_label(&ann, None, "Clients", "").await.unwrap();
+    let w = World { s, owner, label: label.id.clone() };
+    w.s.put_card(&w.owner, &format!("{}c.vcf", w.book(&w.owner)), &vcard3("c", "Client")).await.assert(201);
+    let grant = |who: &'static str, level: Level, then: &'static str| {
+        let (s, ann, label) = (&w.s, ann.clone(), label.id.clone());
+        async move {
+            let email = s.user(who).await;
+            let user = s.app.store.user_by_email(&email).await.unwrap().unwrap();
+            let g = s.app.service.share(&ann, &label, &email, level, true).await.unwrap();
+            match then {
+                "accept" => {
+                    s.app.service.respond(&user, g.id, true).await.unwrap();
+                }
+                "decline" => {
+                    s.app.service.respond(&user, g.id, false).await.unwrap();
+                }
+                "revoke" => {
+                    s.app.service.respond(&user, g.id, true).await.unwrap();
+                    s.app.service.revoke(&ann, g.id).await.unwrap();
+                }
+                _ => {}
+            }
+        }
+    };
+    grant("view@example.com", Level::View, "accept").await;
+    grant("edit@example.com", Level::Edit, "accept").await;
+    grant("delete@example.com", Level::Delete, "accept").await;
+    grant("share@example.org", Level::Share, "accept").await;
+    grant("pending@example.com", Level::Edit, "").await;
+    grant("declined@example.com", Level::Edit, "decline").await;
+    grant("revoked@example.com", Level::Edit, "revoke").await;
+    w.s.user("stranger@example.net").await;
+    // One card for each actor to try to delete.
+    for who in ["view", "edit", "delete", "share", "owner", "pending", "declined", "revoked", "stranger"] {
+        w.s.put_card(&w.owner, &format!("{}del-{who}.vcf", w.book(&w.owner)), &vcard3(&format!("del-{who}"), "D"))
+            .await
+            .assert(201);
+    }
+    w
+}
+
+fn who_email(who: &str) -> String {
+    match who {
+        "share" => "share@example.org".into(),
+        "stranger" => "stranger@example.net".into(),
+        "owner" => "ann@example.com".into(),
+        w => format!("{w}@example.com"),
+    }
+}
+
+/// One request of the matrix: method, path, headers, body.
+type Op<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, String);
+
+/// Expected statuses, in the order of `ops` below: PROPFIND, GET, sync REPORT, PUT new, PUT existing,
+/// DELETE card, PROPPATCH description, PROPPATCH displayname.
+fn expected(who: &str) -> [u16; 8] {
+    match who {
+        "view" => [207, 200, 207, 403, 403, 403, 403, 403],
+        "edit" => [207, 200, 207, 201, 204, 403, 403, 403],
+        "delete" => [207, 200, 207, 201, 204, 204, 403, 403],
+        "share" => [207, 200, 207, 201, 204, 204, 207, 403],
+        "owner" => [207, 200, 207, 201, 204, 204, 207, 207],
+        // pending, declined, revoked, stranger: the label does not exist for them
+        _ => [404; 8],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permission_matrix_over_every_dav_method() {
+    let w = world().await;
+    let desc = r#"<d:propertyupdate xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:set><d:prop><C:addressbook-description>notes</C:addressbook-description></d:prop></d:set></d:propertyupdate>"#;
+    let rename = r#"<d:propertyupdate xmlns:d="DAV:"><d:set><d:prop><d:displayname>Renamed</d:displayname></d:prop></d:set></d:propertyupdate>"#;
+    for who in ["view", "edit", "delete", "share", "owner", "pending", "declined", "revoked", "stranger"] {
+        let email = who_email(who);
+        let book = w.book(&email);
+        let want = expected(who);
+        let mut got = Vec::new();
+        let ops: [Op; 8] = [
+            ("PROPFIND", book.clone(), vec![("depth", "0")], String::new()),
+            ("GET", format!("{book}c.vcf"), vec![], String::new()),
+            ("REPORT", book.clone(), vec![("depth", "1")], sync_body("", "")),
+            (
+                "PUT",
+                format!("{book}new-{who}.vcf"),
+                vec![("content-type", "text/vcard")],
+                vcard3(&format!("new-{who}"), "New"),
+            ),
+            (
+                "PUT",
+                format!("{book}c.vcf"),
+                vec![("content-type", "text/vcard")],
+                vcard3("c", &format!("Client by {who}")),
+            ),
+            ("DELETE", format!("{book}del-{who}.vcf"), vec![], String::new()),
+            ("PROPPATCH", book.clone(), vec![], desc.to_string()),
+            ("PROPPATCH", book.clone(), vec![], rename.to_string()),
+        ];
+        for (k, (method, path, headers, body)) in ops.iter().enumerate() {
+            let before = w.s.sync_token(&w.owner, &w.book(&w.owner)).await;
+            let r = w.s.as_user(&email, method, path, headers, body.clone()).await;
+            got.push(r.status.as_u16());
+            if r.status.as_u16() == 403 {
+                // RFC 3744 §7.1.1: a refusal names the missing privilege...
+                r.contains("need-privileges");
+            }
+            if want[k] >= 400 {
+                // ...and changes nothing.
+                assert_eq!(
+                    w.s.sync_token(&w.owner, &w.book(&w.owner)).await,
+                    before,
+                    "{who} {method} {path} changed the label"
+                );
+            }
+        }
+        assert_eq!(
+            got, want,
+            "{who}: PROPFIND, GET, REPORT, PUT new, PUT existing, DELETE, PROPPATCH description, PROPPATCH displayname"
+        );
+    }
+    w.s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collaborators_find_the_label_in_their_own_home_with_their_privileges() {
+    let w = world().await;
+    let propfind = r#"<d:propfind xmlns:d="DAV:"><d:prop><d:displayname/><d:current-user-privilege-set/><d:owner/></d:prop></d:propfind>"#;
+    // Thunderbird and Apple read one home: the shared label is a child of the collaborator's own.
+    let r = w.s.propfind("view@example.com", &home("view@example.com"), "1", propfind).await;
+    r.assert(207).contains(&w.book("view@example.com")).contains("<d:displayname>Clients</d:displayname>");
+    // RFC 3744 §5.4: exactly the level's privileges.
+    let r = w.s.propfind("view@example.com", &w.book("view@example.com"), "0", propfind).await;
+    r.contains("<d:read/>").lacks("<d:write-content/>").lacks("<d:bind/>");
+    r.contains("<d:owner><d:href>/dav/principals/ann@example.com/</d:href></d:owner>");
+    let r = w.s.propfind("edit@example.com", &w.book("edit@example.com"), "0", propfind).await;
+    r.contains("<d:write-content/>").contains("<d:bind/>").lacks("<d:unbind/>");
+    let r = w.s.propfind("delete@example.com", &w.book("delete@example.com"), "0", propfind).await;
+    r.contains("<d:unbind/>").lacks("<d:write-properties/>");
+    // The owner's principal is readable by a collaborator (clients PROPFIND the owner href).
+    w.s.propfind("view@example.com", "/dav/principals/ann@example.com/", "0", "").await.assert(207);
+    // Pending, declined and revoked expose nothing, not even in the home listing.
+    for who in ["pending@example.com", "declined@example.com", "revoked@example.com", "stranger@example.net"] {
+        w.s.propfind(who, &home(who), "1", propfind).await.assert(207).lacks(&w.label);
+    }
+    // Through the owner's path a collaborator gets 404, as for any other home.
+    w.s.propfind("share@example.org", &w.book(&w.owner), "0", "").await.assert(404);
+    // The device toggle off: gone from the collaborator's CardDAV home, back when on.
+    let view_user = w.s.app.store.user_by_email("view@example.com").await.unwrap().unwrap();
+    let g = w.s.app.store.user_grant(&w.label, "view@example.com").await.unwrap().unwrap();
+    w.s.app.service.set_devices(&view_user, g.id, false).await.unwrap();
+    w.s.propfind("view@example.com", &home("view@example.com"), "1", propfind).await.lacks(&w.label);
+    w.s.propfind("view@example.com", &w.book("view@example.com"), "0", propfind).await.assert(404);
+    w.s.app.service.set_devices(&view_user, g.id, true).await.unwrap();
+    w.s.propfind("view@example.com", &w.book("view@example.com"), "0", propfind).await.assert(207);
+    w.s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_by_one_collaborator_reaches_everyone_in_their_next_sync() {
+    let w = world().await;
+    let t_owner = w.s.sync_token(&w.owner, &w.book(&w.owner)).await;
+    let t_delete = w.s.sync_token("delete@example.com", &w.book("delete@example.com")).await;
+    // Edit by the edit-level collaborator; a new card by the share-level one.
+    w.s.put_card("edit@example.com", &format!("{}c.vcf", w.book("edit@example.com")), &vcard3("c", "Edited by E"))
+        .await
+        .assert(204);
+    w.s.put_card("share@example.org", &format!("{}from-s.vcf", w.book("share@example.org")), &vcard3("from-s", "S"))
+        .await
+        .assert(201);
+    for (who, token) in [("ann@example.com", &t_owner), ("delete@example.com", &t_delete)] {
+        let r = w.s.report(who, &w.book(who), &sync_body(token, "")).await;
+        r.assert(207).contains("c.vcf</d:href><d:propstat>").contains("from-s.vcf</d:href><d:propstat>");
+    }
+    // The card a collaborator added belongs to the owner: it is in the owner's My contacts.
+    w.s.as_user(&w.owner, "GET", &format!("{}from-s.vcf", contacts(&w.owner)), &[], "")
+        .await
+        .assert(200)
+        .contains("FN:S");
+    w.s.as_user(&w.owner, "GET", &format!("{}c.vcf", w.book(&w.owner)), &[], "").await.contains("FN:Edited by E");
+    w.s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collaborators_cannot_reach_the_owners_other_contacts_by_uid() {
+    let w = world().await;
+    // A private contact of the owner, in no label.
+    w.s.put_card(&w.owner, &format!("{}private.vcf", contacts(&w.owner)), &vcard3("private-uid", "Secret"))
+        .await
+        .assert(201);
+    // A collaborator who guesses its UID cannot pull it into the shared label, nor learn where it is.
+    let r =
+        w.s.put_card(
+            "edit@example.com",
+            &format!("{}guess.vcf", w.book("edit@example.com")),
+            &vcard3("private-uid", "Guess"),
+        )
+        .await;
+    r.assert(409).contains("no-uid-conflict").lacks("private.vcf");
+    w.s.as_user("edit@example.com", "GET", &format!("{}guess.vcf", w.book("edit@example.com")), &[], "")
+        .await
+        .assert(404);
+    w.s.as_user(&w.owner, "GET", &format!("{}private.vcf", contacts(&w.owner)), &[], "").await.contains("FN:Secret");
+    w.s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_shared_label_means_leaving_it() {
+    let w = world().await;
+    // issue 3 §5: a collaborator's DELETE of the label collection is "leave this share".
+    w.s.as_user("share@example.org", "DELETE", &w.book("share@example.org"), &[], "").await.assert(204);
+    w.s.propfind("share@example.org", &w.book("share@example.org"), "0", "").await.assert(404);
+    let g = w.s.app.store.user_grant(&w.label, "share@example.org").await.unwrap().unwrap();
+    assert_eq!(g.status, "declined");
+    // The label and its cards are untouched for everyone else.
+    w.s.propfind(&w.owner, &w.book(&w.owner), "1", "").await.assert(207).contains("c.vcf");
+    w.s.propfind("view@example.com", &w.book("view@example.com"), "0", "").await.assert(207);
+    w.s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sharing_rules_and_races_leave_state_consistent() {
+    let w = world().await;
+    let svc = &w.s.app.service;
+    let store = &w.s.app.store;
+    let ann = store.user_by_email(&w.owner).await.unwrap().unwrap();
+    let share = store.user_by_email("share@example.org").await.unwrap().unwrap();
+    let edit = store.user_by_email("edit@example.com").await.unwrap().unwrap();
+    let newbie = w.s.user("newbie@example.com").await;
+    // Below share level nobody invites.
+    assert!(svc.share(&edit, &w.label, &newbie, Level::View, true).await.is_err());
+    // A manager shares up to their own level, never owner.
+    assert!(svc.share(&share, &w.label, &newbie, Level::Share, true).await.is_ok());
+    assert!(svc.share(&ann, &w.label, "other@example.com", Level::Owner, true).await.is_err());
+    // Unknown and malformed addresses, duplicates, the owner themself.
+    assert!(svc.share(&ann, &w.label, "nobody@example.com", Level::View, true).await.is_err());
+    assert!(svc.share(&ann, &w.label, "not an address", Level::View, true).await.is_err());
+    assert!(svc.share(&ann, &w.label, &newbie, Level::View, true).await.is_err(), "a duplicate grant");
+    assert!(svc.share(&ann, &w.label, &w.owner, Level::View, true).await.is_err());
+    // A revoked invitation cannot be accepted.
+    let revoked = store.user_by_email("revoked@example.com").await.unwrap().unwrap();
+    let g = store.user_grant(&w.label, &revoked.email).await.unwrap().unwrap();
+    assert!(svc.respond(&revoked, g.id, true).await.is_err());
+    // Someone else's invitation is not yours to accept.
+    let pending = store.user_grant(&w.label, "pending@example.com").await.unwrap().unwrap();
+    assert!(svc.respond(&edit, pending.id, true).await.is_err());
+    // Nobody changes their own level.
+    let share_grant = store.user_grant(&w.label, &share.email).await.unwrap().unwrap();
+    assert!(svc.set_grant_level(&share, share_grant.id, Level::View).await.is_err());
+    // Two managers revoking the same grant: the second finds it already revoked.
+    let edit_grant = store.user_grant(&w.label, &edit.email).await.unwrap().unwrap();
+    assert!(svc.revoke(&ann, edit_grant.id).await.is_ok());
+    assert!(svc.revoke(&share, edit_grant.id).await.is_err());
+    assert_eq!(store.grant(edit_grant.id).await.unwrap().unwrap().status, "revoked");
+    // Re-inviting after a revoke makes a fresh pending invitation.
+    assert_eq!(svc.share(&ann, &w.label, &edit.email, Level::Edit, true).await.unwrap().status, "pending");
+    w.s.stop().await;
+}
