@@ -127,3 +127,68 @@ async fn serve_prints_the_admin_password_once_and_it_works() {
 fn line_free(s: &str) -> bool {
     !s.is_empty() && !s.contains(char::is_whitespace)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_invitation_and_grant_commands() {
+    let db = TestDb::new().await;
+    for who in ["owner@example.com", "colleague@example.org"] {
+        ok(&db, &["user", "add", who, "--password-stdin"], Some("a-good-password\n"));
+    }
+    let label = ok(&db, &["label", "add", "Suppliers", "--user", "owner@example.com"], None).trim().to_string();
+    let g = json(
+        &db,
+        &["share", &label, "--as", "owner@example.com", "--with", "colleague@example.org", "--level", "edit", "--json"],
+        None,
+    );
+    assert_eq!((g["status"].as_str(), g["level"].as_str()), (Some("pending"), Some("edit")), "{g}");
+    let id = g["id"].as_i64().unwrap().to_string();
+    // Bad input: an unknown level, owner as a level, a collaborator sharing without share level.
+    assert!(
+        !run(
+            &db,
+            &["share", &label, "--as", "owner@example.com", "--with", "colleague@example.org", "--level", "boss"],
+            None
+        )
+        .status
+        .success()
+    );
+    assert!(
+        !run(
+            &db,
+            &["share", &label, "--as", "owner@example.com", "--with", "colleague@example.org", "--level", "owner"],
+            None
+        )
+        .status
+        .success()
+    );
+    let invitations = json(&db, &["invitation", "list", "--user", "colleague@example.org", "--json"], None);
+    assert_eq!(invitations.as_array().unwrap().len(), 1);
+    assert_eq!(
+        json(&db, &["invitation", "accept", &id, "--user", "colleague@example.org", "--json"], None)["status"],
+        "accepted"
+    );
+    assert!(
+        !run(
+            &db,
+            &["share", &label, "--as", "colleague@example.org", "--with", "owner@example.com", "--level", "view"],
+            None
+        )
+        .status
+        .success()
+    );
+    let grants = json(&db, &["grant", "list", &label, "--as", "owner@example.com", "--json"], None);
+    assert_eq!(grants[0]["grantee"], "colleague@example.org");
+    assert_eq!(
+        json(&db, &["grant", "set", &id, "--as", "owner@example.com", "--level", "delete", "--json"], None)["level"],
+        "delete"
+    );
+    assert_eq!(
+        json(&db, &["grant", "devices", &id, "--user", "colleague@example.org", "--off", "--json"], None)["sync_devices"],
+        false
+    );
+    // The collaborator cannot list the collaborators (below share level).
+    assert!(!run(&db, &["grant", "list", &label, "--as", "colleague@example.org"], None).status.success());
+    assert_eq!(json(&db, &["grant", "revoke", &id, "--as", "owner@example.com", "--json"], None)["status"], "revoked");
+    assert!(!run(&db, &["invitation", "accept", &id, "--user", "colleague@example.org"], None).status.success());
+    db.drop_db().await;
+}
