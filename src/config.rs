@@ -20,6 +20,7 @@ pub struct Config {
     pub login_max_failures: usize,
     pub login_failure_window_secs: u64,
     pub sqlite_sync: SqliteSync,
+    pub trash_days: i64,
     pub log: String,
 }
 
@@ -38,6 +39,7 @@ impl Default for Config {
             login_max_failures: 10,
             login_failure_window_secs: 300,
             sqlite_sync: SqliteSync::Normal,
+            trash_days: 30,
             log: "info".into(),
         }
     }
@@ -96,6 +98,9 @@ impl Config {
                     return Err(format!("LABELBOOK_SQLITE_SYNC: '{v}' is not normal or full"));
                 }
             };
+        }
+        if let Some(v) = get("LABELBOOK_TRASH_DAYS") {
+            self.trash_days = num("LABELBOOK_TRASH_DAYS", &v)?;
         }
         if let Some(v) = get("LABELBOOK_LOG") {
             self.log = v;

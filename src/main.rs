@@ -74,6 +74,9 @@ enum Command {
     /// Collaborators of a label.
     #[command(subcommand)]
     Grant(GrantCmd),
+    /// Deleted contacts and contacts taken off labels, and putting them back.
+    #[command(subcommand)]
+    Trash(TrashCmd),
     /// Import a .vcf file (one or many cards) into a user's contacts, optionally labelling them.
     Import {
         file: PathBuf,
@@ -160,6 +163,25 @@ enum InvitationCmd {
         id: i64,
         #[arg(long)]
         user: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TrashCmd {
+    List {
+        #[arg(long)]
+        user: String,
+    },
+    /// Restore a deleted contact (--contact) or put a contact back on a label (--label and --membership).
+    Restore {
+        #[arg(long)]
+        user: String,
+        #[arg(long, conflicts_with_all = ["label", "membership"], required_unless_present = "membership")]
+        contact: Option<i64>,
+        #[arg(long, requires = "membership")]
+        label: Option<String>,
+        #[arg(long, requires = "label")]
+        membership: Option<i64>,
     },
 }
 
@@ -289,6 +311,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Invitation(cmd) => invitation(&app, cmd, json).await,
+        Command::Trash(cmd) => trash(&app, cmd, json).await,
         Command::Grant(cmd) => grant(&app, cmd, json).await,
         Command::Import { file, user, label } => import(&app, &file, &user, label.as_deref(), json).await,
         Command::Export { user, label, out } => export(&app, &user, label.as_deref(), out).await,
@@ -322,6 +345,19 @@ async fn serve(app: App) -> Result<()> {
     println!("CardDAV clients: server {scheme}://{addr}/ — they find /dav/ through /.well-known/carddav");
     let _ = std::io::stdout().flush();
     let app = Arc::new(app);
+    // The trash keeps deleted contacts for `trash_days`; purge what is older now and every six hours.
+    let purger = app.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(6 * 3600));
+        loop {
+            every.tick().await;
+            match purger.store.purge_trash(purger.config.trash_days).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, days = purger.config.trash_days, "purged old trash"),
+                Err(e) => tracing::warn!(error = %e, "purging the trash failed"),
+            }
+        }
+    });
     labelbook::http::serve(app.clone(), listener, tls, shutdown_signal()).await;
     app.store.close().await;
     tracing::info!("stopped");
@@ -532,6 +568,42 @@ fn print_grants(list: &[labelbook::store::Grant], json: bool) {
             print_grant(g, false);
         }
     }
+}
+
+async fn trash(app: &App, cmd: TrashCmd, json: bool) -> Result<()> {
+    match cmd {
+        TrashCmd::List { user } => {
+            let user = app.user(&user).await?;
+            let t = app.service.trash(&user).await?;
+            if json {
+                print_json(serde_json::json!({
+                    "contacts": t.contacts.iter().map(|c| serde_json::json!({"id": c.contact_id, "name": c.fn_, "href": c.href, "deleted_at": c.deleted_at})).collect::<Vec<_>>(),
+                    "memberships": t.memberships.iter().map(|m| serde_json::json!({"id": m.membership_id, "label": m.label_id, "contact": m.contact_id, "name": m.fn_, "removed_at": m.removed_at})).collect::<Vec<_>>(),
+                }));
+            } else {
+                for c in &t.contacts {
+                    println!("contact\t{}\t{}", c.contact_id, c.fn_);
+                }
+                for m in &t.memberships {
+                    println!("membership\t{}\t{}\t{}", m.membership_id, m.label_id, m.fn_);
+                }
+            }
+        }
+        TrashCmd::Restore { user, contact, label, membership } => {
+            let user = app.user(&user).await?;
+            match (contact, label, membership) {
+                (Some(id), _, _) => app.service.restore_contact(&user, id).await?,
+                (None, Some(label), Some(id)) => app.service.restore_membership(&user, &label, id).await?,
+                _ => bail!("restore either --contact ID, or --label ID with --membership ID"),
+            }
+            if json {
+                print_json(serde_json::json!({"restored": true}));
+            } else {
+                println!("restored");
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn invitation(app: &App, cmd: InvitationCmd, json: bool) -> Result<()> {

@@ -192,3 +192,38 @@ async fn share_invitation_and_grant_commands() {
     assert!(!run(&db, &["invitation", "accept", &id, "--user", "colleague@example.org"], None).status.success());
     db.drop_db().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trash_list_and_restore() {
+    let db = TestDb::new().await;
+    let pw = std::ffi::OsStr::new(PASSWORD);
+    let mut server = Binary::start(
+        &db,
+        &[("LABELBOOK_ADMIN_EMAIL", std::ffi::OsStr::new("t@example.com")), ("LABELBOOK_ADMIN_PASSWORD", pw)],
+    );
+    let url = format!("{}/dav/addressbooks/t@example.com/contacts/z.vcf", server.base);
+    let auth = format!("t@example.com:{PASSWORD}");
+    let curl = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", &auth])
+            .args(args)
+            .arg(&url)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let card = vcard3("z", "Zoe");
+    assert_eq!(curl(&["-X", "PUT", "-H", "Content-Type: text/vcard", "--data-binary", &card]), "201");
+    assert_eq!(curl(&["-X", "DELETE"]), "204");
+    let t = json(&db, &["trash", "list", "--user", "t@example.com", "--json"], None);
+    let id = t["contacts"][0]["id"].as_i64().expect("the deleted contact is listed").to_string();
+    assert_eq!(t["contacts"][0]["name"], "Zoe");
+    assert_eq!(
+        json(&db, &["trash", "restore", "--user", "t@example.com", "--contact", &id, "--json"], None)["restored"],
+        true
+    );
+    assert_eq!(curl(&["-X", "GET"]), "200");
+    assert!(!run(&db, &["trash", "restore", "--user", "t@example.com", "--contact", &id], None).status.success());
+    server.kill();
+    db.drop_db().await;
+}

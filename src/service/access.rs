@@ -55,6 +55,8 @@ pub enum Action {
     Share,
     /// Rename, delete or transfer the label.
     Administer,
+    /// Put back what was taken off the label (the trash).
+    Restore,
 }
 
 impl Action {
@@ -64,7 +66,7 @@ impl Action {
             Action::Read => Level::View,
             Action::EditCard | Action::AddCard => Level::Edit,
             Action::RemoveCard => Level::Delete,
-            Action::WriteProperties | Action::Share => Level::Share,
+            Action::WriteProperties | Action::Share | Action::Restore => Level::Share,
             Action::Administer => Level::Owner,
         }
     }
@@ -76,7 +78,7 @@ impl Action {
             Action::EditCard => "write-content",
             Action::AddCard => "bind",
             Action::RemoveCard => "unbind",
-            Action::WriteProperties | Action::Share | Action::Administer => "write-properties",
+            Action::WriteProperties | Action::Share | Action::Administer | Action::Restore => "write-properties",
         }
     }
 }
@@ -139,6 +141,7 @@ mod tests {
             Action::WriteProperties,
             Action::Share,
             Action::Administer,
+            Action::Restore,
         ];
         for (level, allowed) in expect {
             for action in all {

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod accounts;
 mod sharing;
+pub mod trash;
 
 use crate::store::{
     self, Book, Card, Change, Label, NewCard, Precondition, PutOutcome, Store, StoreError, User, WriteError,

@@ -8,10 +8,12 @@ mod cards;
 mod grants;
 mod migrate;
 mod model;
+mod trash;
 
 pub use cards::{CardWrite, CardWritten, Precondition, PutOutcome, WriteError};
 pub use grants::{Grant, GrantChange};
 pub use model::*;
+pub use trash::{RemovedMembership, TrashedContact};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

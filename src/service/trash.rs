@@ -1,0 +1,52 @@
+//! The trash: what was deleted or taken off a label, and putting it back.
+
+use super::access::{Action, Level};
+use super::{Result, Service, ServiceError};
+use crate::store::{RemovedMembership, StoreError, TrashedContact, User};
+
+/// What a user may restore.
+#[derive(Debug, Clone, Default)]
+pub struct Trash {
+    /// Their own deleted contacts.
+    pub contacts: Vec<TrashedContact>,
+    /// Contacts taken off the labels they own or manage (share level).
+    pub memberships: Vec<RemovedMembership>,
+}
+
+fn conflict(e: StoreError) -> ServiceError {
+    match e {
+        StoreError::Conflict(m) => ServiceError::Conflict(m),
+        e => e.into(),
+    }
+}
+
+impl Service {
+    pub async fn trash(&self, user: &User) -> Result<Trash> {
+        let contacts = self.store.trashed_contacts(user.id).await?;
+        let mut label_ids: Vec<String> = self.store.labels_owned(user.id).await?.into_iter().map(|l| l.id).collect();
+        for (label, grant) in self.store.accepted_labels(&user.email).await? {
+            if Level::parse(&grant.level).is_some_and(|l| l >= Action::Restore.required_level()) {
+                label_ids.push(label.id);
+            }
+        }
+        let mut memberships = Vec::new();
+        for id in label_ids {
+            memberships.extend(self.store.removed_memberships(&id).await?);
+        }
+        Ok(Trash { contacts, memberships })
+    }
+
+    /// Only a contact's owner restores it (collaborators cannot delete contacts, only take them off labels).
+    pub async fn restore_contact(&self, user: &User, contact_id: i64) -> Result<()> {
+        self.store.restore_contact(user.id, contact_id).await.map_err(conflict)
+    }
+
+    /// The owner and share-level collaborators put back what was taken off a label.
+    pub async fn restore_membership(&self, user: &User, label_id: &str, membership_id: i64) -> Result<()> {
+        let view = self.open_book_anywhere(user, label_id).await?;
+        if !view.allows(Action::Restore) {
+            return Err(ServiceError::Forbidden(Action::Restore));
+        }
+        self.store.restore_membership(label_id, membership_id).await.map_err(conflict)
+    }
+}
