@@ -130,6 +130,7 @@ mod tests {
                     Action::RemoveCard,
                     Action::WriteProperties,
                     Action::Share,
+                    Action::Restore,
                 ],
             ),
         ];
