@@ -135,9 +135,9 @@ async fn sync_collection(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavR
         0
     } else {
         let n: i64 = token_text.strip_prefix(SYNC_PREFIX).and_then(|n| n.parse().ok()).ok_or_else(invalid_token)?;
-        let current = ctx.app.store.current_seq().await.map_err(ServiceError::from)?;
-        // Older than the newest purged tombstone: what was deleted since can no longer be told (RFC 6578 §3.2).
-        let oldest = ctx.app.store.tokens_valid_from().await.map_err(ServiceError::from)?;
+        // Older than the newest purged tombstone, what was deleted since can no longer be told (RFC 6578 §3.2);
+        // above the current sequence, the token was never issued.
+        let (oldest, current) = ctx.app.store.token_window().await.map_err(ServiceError::from)?;
         if n < oldest || n > current {
             return Err(invalid_token());
         }

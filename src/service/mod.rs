@@ -249,7 +249,7 @@ impl Service {
         }
         // Only the owner may have a copy into a label adopt one of their other contacts by UID; a collaborator
         // must not pull the owner's private contacts into a shared label, nor learn their names.
-        let owner = view.level == Level::Owner;
+        let owner = view.allows(Action::Administer);
         let new = NewCard { vcard: body, etag: etag_of(body), indexed: &indexed, adopt_existing: owner };
         match self.store.put_card(&view.book, view.owner.id, href, &new, pre).await {
             Err(WriteError::UidConflict { .. }) if !owner => Err(ServiceError::UidConflict(String::new())),
@@ -284,7 +284,7 @@ impl Service {
                 vcard: body,
                 etag: etag_of(body),
                 indexed: ix,
-                adopt_existing: view.level == Level::Owner,
+                adopt_existing: view.allows(Action::Administer),
             })
             .collect();
         let pre = Precondition::default();
@@ -343,7 +343,9 @@ impl Service {
     pub async fn delete_book(&self, user: &User, view: &BookView) -> Result<()> {
         match &view.book {
             Book::MyContacts { .. } => Err(ServiceError::Forbidden(Action::Administer)),
-            Book::Label { label_id } if view.level == Level::Owner => Ok(self.store.delete_label(label_id).await?),
+            Book::Label { label_id } if view.allows(Action::Administer) => {
+                Ok(self.store.delete_label(label_id).await?)
+            }
             // A collaborator's DELETE of a shared label means "leave this share", never deleting it (issue 3 §5).
             Book::Label { label_id } => self.leave(user, label_id).await,
         }

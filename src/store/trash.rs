@@ -136,8 +136,12 @@ impl Store {
         })
     }
 
-    /// The oldest sync token still answerable exactly (0 until something was purged).
-    pub async fn tokens_valid_from(&self) -> Result<i64> {
-        Ok(self.meta("tokens_valid_from").await?.and_then(|v| v.parse().ok()).unwrap_or(0))
+    /// The sync tokens answerable exactly, in one query: from the newest purged tombstone (0 until something
+    /// was purged) up to the newest change handed out.
+    pub async fn token_window(&self) -> Result<(i64, i64)> {
+        let (current, oldest): (i64, Option<String>) = on_pool!(self, p => sqlx::query_as(
+            "SELECT value, (SELECT value FROM meta WHERE key = 'tokens_valid_from') FROM change_seq WHERE id = 1")
+            .fetch_one(p).await?);
+        Ok((oldest.and_then(|v| v.parse().ok()).unwrap_or(0), current))
     }
 }
