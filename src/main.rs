@@ -52,13 +52,13 @@ enum Command {
     /// Manage labels.
     #[command(subcommand)]
     Label(LabelCmd),
-    /// Share a label with a user at a level (they get an invitation to accept).
+    /// Share a label with a user (they get an invitation to accept), a group or a whole domain, at a level.
     Share {
         label: String,
         /// Who shares: the owner or a share-level collaborator.
         #[arg(long = "as")]
         actor: String,
-        /// The collaborator's e-mail.
+        /// The collaborator: an e-mail, group:NAME or domain:NAME.
         #[arg(long)]
         with: String,
         /// view, edit, delete or share.
@@ -74,6 +74,12 @@ enum Command {
     /// Collaborators of a label.
     #[command(subcommand)]
     Grant(GrantCmd),
+    /// The server's domains (accounts live in them; with none listed, any address is taken).
+    #[command(subcommand)]
+    Domain(DomainCmd),
+    /// Groups of users, to share a label with all of them at once.
+    #[command(subcommand)]
+    Group(GroupCmd),
     /// Deleted contacts and contacts taken off labels, and putting them back.
     #[command(subcommand)]
     Trash(TrashCmd),
@@ -218,6 +224,54 @@ enum GrantCmd {
 }
 
 #[derive(Subcommand)]
+enum DomainCmd {
+    /// Add a domain (the first one added is the primary domain).
+    Add {
+        name: String,
+        #[arg(long)]
+        primary: bool,
+        /// Invitations to users of this domain are accepted at once.
+        #[arg(long)]
+        auto_accept: bool,
+    },
+    List,
+    /// Make a domain primary, or switch its auto-accept on or off.
+    Set {
+        name: String,
+        #[arg(long)]
+        primary: bool,
+        #[arg(long, value_parser = ["on", "off"])]
+        auto_accept: Option<String>,
+    },
+    /// Remove a domain no account uses any more (its domain-wide shares are revoked).
+    Remove {
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum GroupCmd {
+    Add {
+        name: String,
+    },
+    List,
+    /// Remove a group (labels shared with it stop reaching its members).
+    Remove {
+        name: String,
+    },
+    #[command(name = "member-add")]
+    MemberAdd {
+        group: String,
+        email: String,
+    },
+    #[command(name = "member-remove")]
+    MemberRemove {
+        group: String,
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum LabelCmd {
     Add {
         name: String,
@@ -306,12 +360,15 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Share { label, actor, with, level, no_devices } => {
             let actor = app.user(&actor).await?;
             let level = parse_level(&level)?;
+            let with = labelbook::service::Grantee::parse(&with);
             let g = app.service.share(&actor, &label, &with, level, !no_devices).await?;
             print_grant(&g, json);
             Ok(())
         }
         Command::Invitation(cmd) => invitation(&app, cmd, json).await,
         Command::Trash(cmd) => trash(&app, cmd, json).await,
+        Command::Domain(cmd) => domain(&app, cmd, json).await,
+        Command::Group(cmd) => group(&app, cmd, json).await,
         Command::Grant(cmd) => grant(&app, cmd, json).await,
         Command::Import { file, user, label } => import(&app, &file, &user, label.as_deref(), json).await,
         Command::Export { user, label, out } => export(&app, &user, label.as_deref(), out).await,
@@ -541,7 +598,15 @@ fn parse_level(level: &str) -> Result<labelbook::service::access::Level> {
 }
 
 fn grant_json(g: &labelbook::store::Grant) -> serde_json::Value {
-    serde_json::json!({"id": g.id, "label": g.label_id, "grantee": g.grantee, "level": g.level, "status": g.status, "sync_devices": g.sync_devices})
+    serde_json::json!({"id": g.id, "label": g.label_id, "kind": g.grantee_kind, "grantee": g.grantee, "level": g.level, "status": g.status, "sync_devices": g.sync_devices})
+}
+
+/// A grantee as `share --with` takes it: an e-mail, group:NAME, domain:NAME.
+fn grantee_label(g: &labelbook::store::Grant) -> String {
+    match g.grantee_kind.as_str() {
+        "user" => g.grantee.clone(),
+        kind => format!("{kind}:{}", g.grantee),
+    }
 }
 
 fn print_grant(g: &labelbook::store::Grant, json: bool) {
@@ -552,7 +617,7 @@ fn print_grant(g: &labelbook::store::Grant, json: bool) {
             "{}\t{}\t{}\t{}\t{}\t{}",
             g.id,
             g.label_id,
-            g.grantee,
+            grantee_label(g),
             g.level,
             g.status,
             if g.sync_devices { "devices" } else { "no-devices" }
@@ -601,6 +666,99 @@ async fn trash(app: &App, cmd: TrashCmd, json: bool) -> Result<()> {
             } else {
                 println!("restored");
             }
+        }
+    }
+    Ok(())
+}
+
+async fn domain(app: &App, cmd: DomainCmd, json: bool) -> Result<()> {
+    let show = |d: &labelbook::store::Domain| {
+        if json {
+            print_json(serde_json::json!({"name": d.name, "primary": d.is_primary, "auto_accept": d.auto_accept}));
+        } else {
+            println!(
+                "{}{}{}",
+                d.name,
+                if d.is_primary { "\tprimary" } else { "" },
+                if d.auto_accept { "\tauto-accept" } else { "" }
+            );
+        }
+    };
+    match cmd {
+        DomainCmd::Add { name, primary, auto_accept } => {
+            show(&app.service.add_domain(&name, primary, auto_accept).await?)
+        }
+        DomainCmd::Set { name, primary, auto_accept } => {
+            if !primary && auto_accept.is_none() {
+                bail!("nothing to set: give --primary and/or --auto-accept on|off");
+            }
+            show(&app.service.set_domain(&name, primary, auto_accept.map(|a| a == "on")).await?)
+        }
+        DomainCmd::List => {
+            let list = app.service.domains().await?;
+            if json {
+                print_json(serde_json::Value::Array(
+                    list.iter()
+                        .map(|d| serde_json::json!({"name": d.name, "primary": d.is_primary, "auto_accept": d.auto_accept}))
+                        .collect(),
+                ));
+            } else {
+                list.iter().for_each(show);
+            }
+        }
+        DomainCmd::Remove { name } => {
+            app.service.remove_domain(&name).await?;
+            if json {
+                print_json(serde_json::json!({"name": name, "removed": true}));
+            } else {
+                println!("removed {name}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn group(app: &App, cmd: GroupCmd, json: bool) -> Result<()> {
+    let group_json = |g: &labelbook::store::Group| serde_json::json!({"name": g.name, "members": g.members});
+    let done = |what: serde_json::Value, text: String| {
+        if json {
+            print_json(what);
+        } else {
+            println!("{text}");
+        }
+    };
+    match cmd {
+        GroupCmd::Add { name } => {
+            let g = app.service.add_group(&name).await?;
+            done(group_json(&g), format!("created group {}", g.name));
+        }
+        GroupCmd::List => {
+            let list = app.service.groups().await?;
+            if json {
+                print_json(serde_json::Value::Array(list.iter().map(group_json).collect()));
+            } else {
+                for g in list {
+                    println!("{}\t{}", g.name, g.members.join(","));
+                }
+            }
+        }
+        GroupCmd::Remove { name } => {
+            app.service.remove_group(&name).await?;
+            done(serde_json::json!({"name": name, "removed": true}), format!("removed group {name}"));
+        }
+        GroupCmd::MemberAdd { group, email } => {
+            app.service.set_group_member(&group, &email, true).await?;
+            done(
+                serde_json::json!({"group": group, "member": email, "added": true}),
+                format!("added {email} to {group}"),
+            );
+        }
+        GroupCmd::MemberRemove { group, email } => {
+            app.service.set_group_member(&group, &email, false).await?;
+            done(
+                serde_json::json!({"group": group, "member": email, "removed": true}),
+                format!("removed {email} from {group}"),
+            );
         }
     }
     Ok(())

@@ -194,6 +194,50 @@ async fn share_invitation_and_grant_commands() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domain_and_group_commands() {
+    let db = TestDb::new().await;
+    assert_eq!(json(&db, &["domain", "add", "Example.com", "--json"], None)["primary"], true, "the first is primary");
+    let d = json(&db, &["domain", "add", "example.org", "--auto-accept", "--json"], None);
+    assert_eq!((d["primary"].as_bool(), d["auto_accept"].as_bool()), (Some(false), Some(true)));
+    assert!(!run(&db, &["domain", "add", "example.org"], None).status.success(), "a duplicate");
+    assert!(!run(&db, &["domain", "add", "bad domain"], None).status.success());
+    assert!(!run(&db, &["domain", "set", "example.org"], None).status.success(), "nothing to set");
+    assert_eq!(json(&db, &["domain", "set", "example.org", "--primary", "--json"], None)["primary"], true);
+    let list = json(&db, &["domain", "list", "--json"], None);
+    assert_eq!(list[0]["name"], "example.org", "the primary domain is listed first");
+    for who in ["owner@example.com", "member@example.org"] {
+        ok(&db, &["user", "add", who, "--password-stdin"], Some("a-good-password\n"));
+    }
+    let out = run(&db, &["user", "add", "x@example.net", "--password-stdin"], Some("a-good-password\n"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not one of this server's domains"));
+
+    assert_eq!(json(&db, &["group", "add", "sales", "--json"], None)["name"], "sales");
+    ok(&db, &["group", "member-add", "sales", "member@example.org"], None);
+    assert!(!run(&db, &["group", "member-add", "sales", "nobody@example.org"], None).status.success());
+    assert_eq!(json(&db, &["group", "list", "--json"], None)[0]["members"][0], "member@example.org");
+    let label = ok(&db, &["label", "add", "Leads", "--user", "owner@example.com"], None).trim().to_string();
+    let g = json(
+        &db,
+        &["share", &label, "--as", "owner@example.com", "--with", "group:sales", "--level", "edit", "--json"],
+        None,
+    );
+    assert_eq!((g["kind"].as_str(), g["status"].as_str()), (Some("group"), Some("accepted")), "{g}");
+    let g = json(
+        &db,
+        &["share", &label, "--as", "owner@example.com", "--with", "domain:example.org", "--level", "view", "--json"],
+        None,
+    );
+    assert_eq!(g["kind"], "domain");
+    let listed = ok(&db, &["grant", "list", &label, "--as", "owner@example.com"], None);
+    assert!(listed.contains("group:sales") && listed.contains("domain:example.org"), "{listed}");
+    ok(&db, &["group", "member-remove", "sales", "member@example.org"], None);
+    ok(&db, &["group", "remove", "sales"], None);
+    assert!(!run(&db, &["group", "remove", "sales"], None).status.success());
+    assert!(!run(&db, &["domain", "remove", "example.org"], None).status.success(), "it still has an account");
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trash_list_and_restore() {
     let db = TestDb::new().await;
     let pw = std::ffi::OsStr::new(PASSWORD);

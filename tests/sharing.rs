@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use labelbook::service::Grantee;
 use labelbook::service::access::Level;
 
 struct World {
@@ -32,7 +33,7 @@ async fn world() -> World {
         async move {
             let email = s.user(who).await;
             let user = s.app.store.user_by_email(&email).await.unwrap().unwrap();
-            let g = s.app.service.share(&ann, &label, &email, level, true).await.unwrap();
+            let g = s.app.service.share(&ann, &label, &Grantee::User(email.clone()), level, true).await.unwrap();
             match then {
                 "accept" => {
                     s.app.service.respond(&user, g.id, true).await.unwrap();
@@ -63,6 +64,12 @@ async fn world() -> World {
             .assert(201);
     }
     w
+}
+
+/// The direct grant of `email` on the world's label.
+async fn user_grant(w: &World, email: &str) -> labelbook::store::Grant {
+    let grants = w.s.app.store.grants_of_user(email).await.unwrap();
+    grants.into_iter().find(|g| g.label_id == w.label).unwrap()
 }
 
 fn who_email(who: &str) -> String {
@@ -171,7 +178,7 @@ async fn collaborators_find_the_label_in_their_own_home_with_their_privileges() 
     w.s.propfind("share@example.org", &w.book(&w.owner), "0", "").await.assert(404);
     // The device toggle off: gone from the collaborator's CardDAV home, back when on.
     let view_user = w.s.app.store.user_by_email("view@example.com").await.unwrap().unwrap();
-    let g = w.s.app.store.user_grant(&w.label, "view@example.com").await.unwrap().unwrap();
+    let g = user_grant(&w, "view@example.com").await;
     w.s.app.service.set_devices(&view_user, g.id, false).await.unwrap();
     w.s.propfind("view@example.com", &home("view@example.com"), "1", propfind).await.lacks(&w.label);
     w.s.propfind("view@example.com", &w.book("view@example.com"), "0", propfind).await.assert(404);
@@ -234,7 +241,7 @@ async fn deleting_a_shared_label_means_leaving_it() {
     // issue 3 §5: a collaborator's DELETE of the label collection is "leave this share".
     w.s.as_user("share@example.org", "DELETE", &w.book("share@example.org"), &[], "").await.assert(204);
     w.s.propfind("share@example.org", &w.book("share@example.org"), "0", "").await.assert(404);
-    let g = w.s.app.store.user_grant(&w.label, "share@example.org").await.unwrap().unwrap();
+    let g = user_grant(&w, "share@example.org").await;
     assert_eq!(g.status, "declined");
     // The label and its cards are untouched for everyone else.
     w.s.propfind(&w.owner, &w.book(&w.owner), "1", "").await.assert(207).contains("c.vcf");
@@ -252,31 +259,34 @@ async fn sharing_rules_and_races_leave_state_consistent() {
     let edit = store.user_by_email("edit@example.com").await.unwrap().unwrap();
     let newbie = w.s.user("newbie@example.com").await;
     // Below share level nobody invites.
-    assert!(svc.share(&edit, &w.label, &newbie, Level::View, true).await.is_err());
+    assert!(svc.share(&edit, &w.label, &Grantee::parse(&newbie), Level::View, true).await.is_err());
     // A manager shares up to their own level, never owner.
-    assert!(svc.share(&share, &w.label, &newbie, Level::Share, true).await.is_ok());
-    assert!(svc.share(&ann, &w.label, "other@example.com", Level::Owner, true).await.is_err());
+    assert!(svc.share(&share, &w.label, &Grantee::parse(&newbie), Level::Share, true).await.is_ok());
+    assert!(svc.share(&ann, &w.label, &Grantee::parse("other@example.com"), Level::Owner, true).await.is_err());
     // Unknown and malformed addresses, duplicates, the owner themself.
-    assert!(svc.share(&ann, &w.label, "nobody@example.com", Level::View, true).await.is_err());
-    assert!(svc.share(&ann, &w.label, "not an address", Level::View, true).await.is_err());
-    assert!(svc.share(&ann, &w.label, &newbie, Level::View, true).await.is_err(), "a duplicate grant");
-    assert!(svc.share(&ann, &w.label, &w.owner, Level::View, true).await.is_err());
+    assert!(svc.share(&ann, &w.label, &Grantee::parse("nobody@example.com"), Level::View, true).await.is_err());
+    assert!(svc.share(&ann, &w.label, &Grantee::parse("not an address"), Level::View, true).await.is_err());
+    assert!(svc.share(&ann, &w.label, &Grantee::parse(&newbie), Level::View, true).await.is_err(), "a duplicate grant");
+    assert!(svc.share(&ann, &w.label, &Grantee::parse(&w.owner), Level::View, true).await.is_err());
     // A revoked invitation cannot be accepted.
     let revoked = store.user_by_email("revoked@example.com").await.unwrap().unwrap();
-    let g = store.user_grant(&w.label, &revoked.email).await.unwrap().unwrap();
+    let g = user_grant(&w, &revoked.email).await;
     assert!(svc.respond(&revoked, g.id, true).await.is_err());
     // Someone else's invitation is not yours to accept.
-    let pending = store.user_grant(&w.label, "pending@example.com").await.unwrap().unwrap();
+    let pending = user_grant(&w, "pending@example.com").await;
     assert!(svc.respond(&edit, pending.id, true).await.is_err());
     // Nobody changes their own level.
-    let share_grant = store.user_grant(&w.label, &share.email).await.unwrap().unwrap();
+    let share_grant = user_grant(&w, &share.email).await;
     assert!(svc.set_grant_level(&share, share_grant.id, Level::View).await.is_err());
     // Two managers revoking the same grant: the second finds it already revoked.
-    let edit_grant = store.user_grant(&w.label, &edit.email).await.unwrap().unwrap();
+    let edit_grant = user_grant(&w, &edit.email).await;
     assert!(svc.revoke(&ann, edit_grant.id).await.is_ok());
     assert!(svc.revoke(&share, edit_grant.id).await.is_err());
     assert_eq!(store.grant(edit_grant.id).await.unwrap().unwrap().status, "revoked");
     // Re-inviting after a revoke makes a fresh pending invitation.
-    assert_eq!(svc.share(&ann, &w.label, &edit.email, Level::Edit, true).await.unwrap().status, "pending");
+    assert_eq!(
+        svc.share(&ann, &w.label, &Grantee::parse(&edit.email), Level::Edit, true).await.unwrap().status,
+        "pending"
+    );
     w.s.stop().await;
 }

@@ -3,6 +3,7 @@
 mod common;
 
 use common::*;
+use labelbook::service::Grantee;
 use labelbook::service::access::Level;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,7 +43,7 @@ async fn what_a_collaborator_removes_the_owner_and_managers_can_put_back() {
     {
         s.user(email).await;
         let u = s.app.store.user_by_email(email).await.unwrap().unwrap();
-        let g = s.app.service.share(&owner, &label.id, email, level, true).await.unwrap();
+        let g = s.app.service.share(&owner, &label.id, &Grantee::User(email.to_string()), level, true).await.unwrap();
         s.app.service.respond(&u, g.id, true).await.unwrap();
         users.push(u);
     }

@@ -206,6 +206,14 @@ impl Accounts {
         if password.chars().count() < 8 {
             return Err("a password has at least 8 characters".into());
         }
+        // With no domain listed the server takes any address (a fresh install); once one is, accounts live in
+        // the server's domains (issue 3 §3).
+        let domains = self.store.domains().await.map_err(|e| e.to_string())?;
+        let domain = crate::store::domain_of(&email);
+        if !domains.is_empty() && !domains.iter().any(|d| d.name == domain) {
+            let list: Vec<&str> = domains.iter().map(|d| d.name.as_str()).collect();
+            return Err(format!("{domain} is not one of this server's domains ({})", list.join(", ")));
+        }
         let hash = hash_password(password)?;
         self.store.create_user(&email, &hash, is_admin).await.map_err(|e| match e {
             StoreError::Conflict(_) => format!("a user {email} already exists"),

@@ -3,7 +3,9 @@
 
 pub mod access;
 pub mod accounts;
+pub mod directory;
 mod sharing;
+pub use sharing::{Grantee, Reach};
 pub mod trash;
 
 use crate::store::{
@@ -144,9 +146,8 @@ impl Service {
             books.push(Self::label_view(user, label, Level::Owner));
         }
         let mut owners: std::collections::HashMap<i64, User> = std::collections::HashMap::new();
-        for (label, grant) in self.store.accepted_labels(&user.email).await? {
-            let Some(level) = Level::parse(&grant.level) else { continue };
-            if !grant.sync_devices {
+        for (label, reach) in self.shared_with(user).await? {
+            if !reach.on_devices {
                 continue;
             }
             if !owners.contains_key(&label.owner_id) {
@@ -154,7 +155,7 @@ impl Service {
                 owners.insert(owner.id, owner);
             }
             if let Some(owner) = owners.get(&label.owner_id) {
-                books.push(Self::label_view(owner, label, level));
+                books.push(Self::label_view(owner, label, reach.level));
             }
         }
         Ok(books)
@@ -179,8 +180,8 @@ impl Service {
             return Err(ServiceError::NotFound);
         }
         let label = self.store.label(segment).await?.ok_or(ServiceError::NotFound)?;
-        let (level, on_devices) = self.level_on(user, &label).await?.ok_or(ServiceError::NotFound)?;
-        if for_devices && !on_devices {
+        let reach = self.level_on(user, &label).await?.ok_or(ServiceError::NotFound)?;
+        if for_devices && !reach.on_devices {
             return Err(ServiceError::NotFound);
         }
         let owner = if label.owner_id == user.id {
@@ -188,7 +189,7 @@ impl Service {
         } else {
             self.store.user_by_id(label.owner_id).await?.ok_or(ServiceError::NotFound)?
         };
-        Ok(Self::label_view(&owner, label, level))
+        Ok(Self::label_view(&owner, label, reach.level))
     }
 
     /// The book's sync-token, and its current name and description.

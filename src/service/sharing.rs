@@ -3,22 +3,77 @@
 use super::access::{self, Action, Level};
 use super::{BookView, Result, Service, ServiceError};
 use crate::service::accounts::normalize_email;
-use crate::store::{Grant, GrantChange, User};
+use crate::store::{Grant, GrantChange, Label, NewGrant, User, domain_of};
 
 fn level_of(grant: &Grant) -> Result<Level> {
     Level::parse(&grant.level).ok_or_else(|| ServiceError::Invalid(format!("grant {} has an unknown level", grant.id)))
 }
 
+/// Who a label is shared with: a user (by e-mail), a group (by name) or every user of a domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grantee {
+    User(String),
+    Group(String),
+    Domain(String),
+}
+
+impl Grantee {
+    /// `group:NAME`, `domain:NAME`, or an e-mail address.
+    pub fn parse(s: &str) -> Grantee {
+        if let Some(g) = s.strip_prefix("group:") {
+            Grantee::Group(g.trim().to_string())
+        } else if let Some(d) = s.strip_prefix("domain:") {
+            Grantee::Domain(d.trim().to_ascii_lowercase())
+        } else {
+            Grantee::User(s.trim().to_string())
+        }
+    }
+}
+
+/// What the grants reaching one user on one label add up to (issue 3 §1: the highest level wins).
+#[derive(Debug, Clone)]
+pub struct Reach {
+    pub level: Level,
+    /// Whether the label syncs to the user's devices: any reaching grant with the toggle on.
+    pub on_devices: bool,
+}
+
+/// Folds the accepted grants among `grants` (all on one label) into the user's reach; `None` when none is.
+fn fold_reach<'a>(grants: impl IntoIterator<Item = &'a Grant>) -> Option<Reach> {
+    let mut reach: Option<Reach> = None;
+    for g in grants {
+        let Some(level) = Level::parse(&g.level) else { continue };
+        if g.status != "accepted" {
+            continue;
+        }
+        let r = reach.get_or_insert(Reach { level, on_devices: false });
+        r.level = r.level.max(level);
+        r.on_devices |= g.sync_devices;
+    }
+    reach
+}
+
 impl Service {
-    /// The user's level on a label through its owner or an accepted grant; `None` when they may not see it.
-    pub(super) async fn level_on(&self, user: &User, label: &crate::store::Label) -> Result<Option<(Level, bool)>> {
+    /// The user's level on a label through its ownership or the grants reaching them; `None` when they may not
+    /// see it.
+    pub(super) async fn level_on(&self, user: &User, label: &crate::store::Label) -> Result<Option<Reach>> {
         if label.owner_id == user.id {
-            return Ok(Some((Level::Owner, true)));
+            return Ok(Some(Reach { level: Level::Owner, on_devices: true }));
         }
-        match self.store.user_grant(&label.id, &user.email).await? {
-            Some(g) if g.status == "accepted" => Ok(Some((level_of(&g)?, g.sync_devices))),
-            _ => Ok(None),
+        let reaching = self.store.reaching(user.id, &user.email, Some(&label.id)).await?;
+        Ok(fold_reach(reaching.iter().map(|(_, g)| g)))
+    }
+
+    /// Labels shared with the user and accepted (through any grant), with their reach, by name. One query.
+    pub async fn shared_with(&self, user: &User) -> Result<Vec<(Label, Reach)>> {
+        let reaching = self.store.reaching(user.id, &user.email, None).await?;
+        let mut out = Vec::new();
+        for run in reaching.chunk_by(|a, b| a.0.id == b.0.id) {
+            if let Some(reach) = fold_reach(run.iter().map(|(_, g)| g)) {
+                out.push((run[0].0.clone(), reach));
+            }
         }
+        Ok(out)
     }
 
     /// The actor's view of a label for managing its collaborators (404 when they cannot see it).
@@ -30,12 +85,14 @@ impl Service {
         Ok(view)
     }
 
-    /// Invites `email` to a label at `level`. The actor needs share level and may grant at most their own level.
+    /// Shares a label with a user (an invitation they accept; accepted at once in an auto-accepting domain),
+    /// a group or a domain (in force at once for every member, present and future). The actor needs share level
+    /// and may grant at most their own level.
     pub async fn share(
         &self,
         actor: &User,
         label_id: &str,
-        email: &str,
+        grantee: &Grantee,
         level: Level,
         sync_devices: bool,
     ) -> Result<Grant> {
@@ -46,17 +103,43 @@ impl Service {
                 view.level
             )));
         }
-        let email = normalize_email(email)
-            .ok_or_else(|| ServiceError::Invalid(format!("'{email}' is not an e-mail address")))?;
-        let grantee = self
-            .store
-            .user_by_email(&email)
-            .await?
-            .ok_or_else(|| ServiceError::Invalid(format!("no user {email} on this server")))?;
-        if grantee.id == view.owner.id {
-            return Err(ServiceError::Invalid(format!("{email} owns this label")));
-        }
-        Ok(self.store.invite(label_id, &email, level.as_str(), sync_devices, actor.id).await?)
+        let (kind, name, status) = match grantee {
+            Grantee::User(email) => {
+                let email = normalize_email(email)
+                    .ok_or_else(|| ServiceError::Invalid(format!("'{email}' is not an e-mail address")))?;
+                let user = self
+                    .store
+                    .user_by_email(&email)
+                    .await?
+                    .ok_or_else(|| ServiceError::Invalid(format!("no user {email} on this server")))?;
+                if user.id == view.owner.id {
+                    return Err(ServiceError::Invalid(format!("{email} owns this label")));
+                }
+                let auto = self.store.domain(domain_of(&email)).await?.is_some_and(|d| d.auto_accept);
+                ("user", email, if auto { "accepted" } else { "pending" })
+            }
+            Grantee::Group(name) => {
+                self.store.group(name).await?.ok_or_else(|| ServiceError::Invalid(format!("no group '{name}'")))?;
+                ("group", name.clone(), "accepted")
+            }
+            Grantee::Domain(name) => {
+                self.store
+                    .domain(name)
+                    .await?
+                    .ok_or_else(|| ServiceError::Invalid(format!("{name} is not one of this server's domains")))?;
+                ("domain", name.clone(), "accepted")
+            }
+        };
+        let new = NewGrant {
+            label_id,
+            kind,
+            grantee: &name,
+            level: level.as_str(),
+            status,
+            sync_devices,
+            invited_by: actor.id,
+        };
+        Ok(self.store.invite(&new).await?)
     }
 
     /// The collaborators of a label, for someone who may manage them.
@@ -70,11 +153,32 @@ impl Service {
         Ok(self.store.grants_of_user(&user.email).await?.into_iter().filter(|g| g.status == "pending").collect())
     }
 
-    /// Accepts or declines one of the user's own pending invitations.
-    pub async fn respond(&self, user: &User, grant_id: i64, accept: bool) -> Result<Grant> {
+    /// The grants on `label_id` that reach `user`, in any status.
+    async fn reaching_on(&self, user: &User, label_id: &str) -> Result<Vec<Grant>> {
+        Ok(self.store.reaching(user.id, &user.email, Some(label_id)).await?.into_iter().map(|(_, g)| g).collect())
+    }
+
+    /// A grant that reaches `user` (their own, their group's, their domain's); `NotFound` otherwise.
+    async fn reaching_grant(&self, user: &User, grant_id: i64) -> Result<Grant> {
         let grant = self.store.grant(grant_id).await?.ok_or(ServiceError::NotFound)?;
-        if grant.grantee_kind != "user" || grant.grantee != user.email {
-            return Err(ServiceError::NotFound);
+        self.reaching_on(user, &grant.label_id)
+            .await?
+            .into_iter()
+            .find(|g| g.id == grant_id)
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// Accepts or declines an invitation. For a group or domain grant, a member declines to leave it and
+    /// accepts to come back; the grant itself stays in force for the others.
+    pub async fn respond(&self, user: &User, grant_id: i64, accept: bool) -> Result<Grant> {
+        let grant = self.reaching_grant(user, grant_id).await?;
+        if grant.grantee_kind != "user" {
+            let stored = self.store.grant(grant_id).await?.ok_or(ServiceError::NotFound)?;
+            if stored.status != "accepted" {
+                return Err(ServiceError::Conflict(format!("cannot answer: the grant is {}", stored.status)));
+            }
+            self.store.answer_as_member(grant_id, user.id, None, Some(!accept)).await?;
+            return self.reaching_grant(user, grant_id).await;
         }
         let status = if accept { "accepted" } else { "declined" };
         let change = GrantChange { status: Some(status), ..Default::default() };
@@ -88,46 +192,60 @@ impl Service {
         })
     }
 
-    /// The collaborator's own "sync these contacts with my devices" switch.
+    /// The collaborator's own "sync these contacts with my devices" switch. It is one switch per label: it is
+    /// set on every grant through which the label reaches them.
     pub async fn set_devices(&self, user: &User, grant_id: i64, on: bool) -> Result<Grant> {
-        let grant = self.store.grant(grant_id).await?.ok_or(ServiceError::NotFound)?;
-        if grant.grantee_kind != "user" || grant.grantee != user.email {
-            return Err(ServiceError::NotFound);
+        let grant = self.reaching_grant(user, grant_id).await?;
+        for g in self.reaching_on(user, &grant.label_id).await? {
+            if g.grantee_kind == "user" {
+                let change = GrantChange { sync_devices: Some(on), ..Default::default() };
+                self.store.change_grant(g.id, None, &change).await?;
+            } else {
+                self.store.answer_as_member(g.id, user.id, Some(on), None).await?;
+            }
         }
-        Ok(self
-            .store
-            .change_grant(grant_id, None, &GrantChange { sync_devices: Some(on), ..Default::default() })
-            .await?)
+        self.reaching_grant(user, grant_id).await
+    }
+
+    /// A grant the actor may manage at its current and at its `to` level; nobody manages a grant that reaches
+    /// themselves (nobody changes their own level).
+    async fn manageable(&self, actor: &User, grant_id: i64, to: Option<Level>) -> Result<Grant> {
+        let grant = self.store.grant(grant_id).await?.ok_or(ServiceError::NotFound)?;
+        let view = self.managed(actor, &grant.label_id).await?;
+        let target_ok = to.is_none_or(|l| access::may_manage_grant(view.level, l));
+        if !access::may_manage_grant(view.level, level_of(&grant)?) || !target_ok {
+            return Err(ServiceError::Forbidden(Action::Share));
+        }
+        if self.reaching_on(actor, &grant.label_id).await?.iter().any(|g| g.id == grant_id) {
+            return Err(ServiceError::Invalid("you cannot change a grant that reaches yourself".into()));
+        }
+        Ok(grant)
     }
 
     /// Changes a collaborator's level, within the actor's own level.
     pub async fn set_grant_level(&self, actor: &User, grant_id: i64, level: Level) -> Result<Grant> {
-        let grant = self.store.grant(grant_id).await?.ok_or(ServiceError::NotFound)?;
-        let view = self.managed(actor, &grant.label_id).await?;
-        if !access::may_manage_grant(view.level, level_of(&grant)?) || !access::may_manage_grant(view.level, level) {
-            return Err(ServiceError::Forbidden(Action::Share));
-        }
-        if grant.grantee == actor.email {
-            return Err(ServiceError::Invalid("you cannot change your own level".into()));
-        }
+        self.manageable(actor, grant_id, Some(level)).await?;
         let change = GrantChange { level: Some(level.as_str()), ..Default::default() };
         Ok(self.store.change_grant(grant_id, Some(&["pending", "accepted"]), &change).await?)
     }
 
-    /// Revokes a collaborator (kept as status "revoked").
+    /// Revokes a grant (kept as status "revoked").
     pub async fn revoke(&self, actor: &User, grant_id: i64) -> Result<Grant> {
-        let grant = self.store.grant(grant_id).await?.ok_or(ServiceError::NotFound)?;
-        let view = self.managed(actor, &grant.label_id).await?;
-        if !access::may_manage_grant(view.level, level_of(&grant)?) {
-            return Err(ServiceError::Forbidden(Action::Share));
-        }
+        self.manageable(actor, grant_id, None).await?;
         let change = GrantChange { status: Some("revoked"), ..Default::default() };
         Ok(self.store.change_grant(grant_id, Some(&["pending", "accepted"]), &change).await?)
     }
 
-    /// A collaborator leaves a shared label (their grant becomes declined); the label and its contacts stay.
+    /// A collaborator leaves a shared label through every grant that reaches them (their own becomes declined;
+    /// they leave their groups' and domain's); the label and its contacts stay.
     pub async fn leave(&self, user: &User, label_id: &str) -> Result<()> {
-        let grant = self.store.user_grant(label_id, &user.email).await?.ok_or(ServiceError::NotFound)?;
-        self.respond(user, grant.id, false).await.map(|_| ())
+        let mut left = false;
+        for g in self.reaching_on(user, label_id).await? {
+            if g.status == "pending" || g.status == "accepted" {
+                self.respond(user, g.id, false).await?;
+                left = true;
+            }
+        }
+        if left { Ok(()) } else { Err(ServiceError::NotFound) }
     }
 }

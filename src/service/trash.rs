@@ -1,6 +1,6 @@
 //! The trash: what was deleted or taken off a label, and putting it back.
 
-use super::access::{self, Action, Level};
+use super::access::{self, Action};
 use super::{Result, Service, ServiceError};
 use crate::store::{RemovedMembership, StoreError, TrashedContact, User};
 
@@ -24,8 +24,8 @@ impl Service {
     pub async fn trash(&self, user: &User) -> Result<Trash> {
         let contacts = self.store.trashed_contacts(user.id).await?;
         let mut label_ids: Vec<String> = self.store.labels_owned(user.id).await?.into_iter().map(|l| l.id).collect();
-        for (label, grant) in self.store.accepted_labels(&user.email).await? {
-            if Level::parse(&grant.level).is_some_and(|l| access::allows(l, Action::Restore)) {
+        for (label, reach) in self.shared_with(user).await? {
+            if access::allows(reach.level, Action::Restore) {
                 label_ids.push(label.id);
             }
         }

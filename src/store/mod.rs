@@ -5,13 +5,15 @@
 //! dialect forces it (the migrations). The store knows nothing of HTTP or permissions.
 
 mod cards;
+mod directory;
 mod grants;
 mod migrate;
 mod model;
 mod trash;
 
 pub use cards::{CardWrite, CardWritten, Precondition, PutOutcome, WriteError};
-pub use grants::{Grant, GrantChange};
+pub use directory::{Domain, Group};
+pub use grants::{Grant, GrantChange, NewGrant, domain_of};
 pub use model::*;
 pub use trash::{RemovedMembership, TrashedContact};
 

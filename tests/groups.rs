@@ -1,0 +1,227 @@
+//! Sharing with groups and whole domains (issue 3 §1–3): grants that reach members present and future, the
+//! highest level winning, members leaving and toggling devices on their own, and the administration of domains
+//! and groups. Observed over CardDAV in each member's own home.
+
+mod common;
+
+use common::*;
+use labelbook::service::access::Level;
+use labelbook::service::{Grantee, ServiceError};
+use labelbook::store::User;
+
+struct World {
+    s: Server,
+    ann: User,
+    label: String,
+}
+
+impl World {
+    fn book(&self, who: &str) -> String {
+        format!("/dav/addressbooks/{who}/{}/", self.label)
+    }
+
+    async fn user(&self, email: &str) -> User {
+        self.s.user(email).await;
+        self.s.app.store.user_by_email(email).await.unwrap().unwrap()
+    }
+
+    /// The status `who` gets for a Depth 0 PROPFIND of the label in their home (404: not there for them).
+    async fn sees(&self, who: &str) -> u16 {
+        self.s.propfind(who, &self.book(who), "0", "").await.status.as_u16()
+    }
+
+    /// Whether the label is listed in `who`'s home (RFC 6352 §6: clients find books by Depth 1 on the home).
+    async fn listed(&self, who: &str) -> bool {
+        let r = self.s.propfind(who, &home(who), "1", "").await;
+        r.assert(207);
+        r.body.contains(&self.label)
+    }
+}
+
+/// Ann (example.com, the primary domain) owns "Partners" with one card; example.org is a secondary domain.
+async fn world() -> World {
+    let s = Server::start().await;
+    s.app.service.add_domain("example.com", false, false).await.unwrap();
+    s.app.service.add_domain("example.org", false, false).await.unwrap();
+    s.user("ann@example.com").await;
+    let ann = s.app.store.user_by_email("ann@example.com").await.unwrap().unwrap();
+    let label = s.app.service.create_label(&ann, None, "Partners", "").await.unwrap().id;
+    let w = World { s, ann, label };
+    w.s.put_card(&w.ann.email, &format!("{}p.vcf", w.book(&w.ann.email)), &vcard3("p", "Partner")).await.assert(201);
+    w
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_grant_reaches_members_present_and_future() {
+    let w = world().await;
+    let svc = &w.s.app.service;
+    let bob = w.user("bob@example.com").await;
+    let carl = w.user("carl@example.org").await;
+    svc.add_group("sales").await.unwrap();
+    svc.set_group_member("sales", &bob.email, true).await.unwrap();
+    let g = svc.share(&w.ann, &w.label, &Grantee::parse("group:sales"), Level::Edit, true).await.unwrap();
+    assert_eq!((g.grantee_kind.as_str(), g.status.as_str()), ("group", "accepted"), "no one to accept it");
+
+    // RFC 6352 §6: the label is in the member's own home, at the group's level.
+    assert!(w.listed(&bob.email).await);
+    w.s.put_card(&bob.email, &format!("{}b.vcf", w.book(&bob.email)), &vcard3("b", "From Bob")).await.assert(201);
+    w.s.as_user(&bob.email, "DELETE", &format!("{}p.vcf", w.book(&bob.email)), &[], "").await.assert(403);
+    // A future member: Carl, of the other domain, finds it as soon as he joins, and loses it when he leaves.
+    assert_eq!(w.sees(&carl.email).await, 404);
+    svc.set_group_member("sales", &carl.email, true).await.unwrap();
+    assert_eq!(w.sees(&carl.email).await, 207);
+    assert!(w.listed(&carl.email).await);
+    svc.set_group_member("sales", &carl.email, false).await.unwrap();
+    assert_eq!(w.sees(&carl.email).await, 404);
+    assert!(!w.listed(&carl.email).await);
+    // Removing the group revokes its grants.
+    svc.remove_group("sales").await.unwrap();
+    assert_eq!(w.sees(&bob.email).await, 404);
+    assert_eq!(w.s.app.store.grant(g.id).await.unwrap().unwrap().status, "revoked");
+    w.s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_highest_level_among_reaching_grants_wins() {
+    let w = world().await;
+    let svc = &w.s.app.service;
+    let bob = w.user("bob@example.com").await;
+    let direct = svc.share(&w.ann, &w.label, &Grantee::parse(&bob.email), Level::View, true).await.unwrap();
+    svc.respond(&bob, direct.id, true).await.unwrap();
+    svc.add_group("managers").await.unwrap();
+    svc.set_group_member("managers", &bob.email, true).await.unwrap();
+    let card = format!("{}p.vcf", w.book(&bob.email));
+    // RFC 3744 §5.4: the privileges reported are those of the highest level reaching him.
+    let privs = r#"<d:propfind xmlns:d="DAV:"><d:prop><d:current-user-privilege-set/></d:prop></d:propfind>"#;
+    w.s.propfind(&bob.email, &w.book(&bob.email), "0", privs).await.assert(207).lacks("<d:unbind/>");
+    let group = svc.share(&w.ann, &w.label, &Grantee::parse("group:managers"), Level::Delete, true).await.unwrap();
+    w.s.propfind(&bob.email, &w.book(&bob.email), "0", privs).await.assert(207).contains("<d:unbind/>");
+    svc.revoke(&w.ann, group.id).await.unwrap();
+    let token = w.s.sync_token(&w.ann.email, &w.book(&w.ann.email)).await;
+    w.s.as_user(&bob.email, "DELETE", &card, &[], "").await.assert(403);
+    assert_eq!(w.s.sync_token(&w.ann.email, &w.book(&w.ann.email)).await, token, "a refusal changes nothing");
+    svc.share(&w.ann, &w.label, &Grantee::parse("group:managers"), Level::Delete, true).await.unwrap();
+    w.s.as_user(&bob.email, "DELETE", &card, &[], "").await.assert(204);
+    w.s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_domain_grant_reaches_everyone_in_that_domain_only() {
+    let w = world().await;
+    let svc = &w.s.app.service;
+    let dan = w.user("dan@example.org").await;
+    let eve = w.user("eve@example.com").await;
+    svc.share(&w.ann, &w.label, &Grantee::parse("domain:Example.ORG"), Level::View, true).await.unwrap();
+    assert_eq!(w.sees(&dan.email).await, 207);
+    assert_eq!(w.sees(&eve.email).await, 404, "another domain's users do not even learn the label exists");
+    w.s.as_user(&dan.email, "GET", &format!("{}p.vcf", w.book(&dan.email)), &[], "").await.assert(200);
+    w.s.put_card(&dan.email, &format!("{}d.vcf", w.book(&dan.email)), &vcard3("d", "D")).await.assert(403);
+    // A user who joins the domain later is reached too.
+    let fay = w.user("fay@example.org").await;
+    assert_eq!(w.sees(&fay.email).await, 207);
+    // Only the server's own domains can be shared with, and accounts live in them.
+    let e = svc.share(&w.ann, &w.label, &Grantee::parse("domain:example.net"), Level::View, true).await;
+    assert!(matches!(e, Err(ServiceError::Invalid(_))), "{e:?}");
+    let e = w.s.app.accounts.create_user("gus@example.net", PASSWORD, false).await;
+    assert!(e.unwrap_err().contains("not one of this server's domains"));
+    // A domain still in use cannot be removed; the primary goes last.
+    assert!(matches!(svc.remove_domain("example.org").await, Err(ServiceError::Conflict(_))));
+    assert!(matches!(svc.remove_domain("nowhere.test").await, Err(ServiceError::Invalid(_))));
+    w.s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_leaves_or_hides_a_group_share_on_their_own() {
+    let w = world().await;
+    let svc = &w.s.app.service;
+    let bob = w.user("bob@example.com").await;
+    let carl = w.user("carl@example.com").await;
+    svc.add_group("team").await.unwrap();
+    for m in [&bob, &carl] {
+        svc.set_group_member("team", &m.email, true).await.unwrap();
+    }
+    let g = svc.share(&w.ann, &w.label, &Grantee::parse("group:team"), Level::Edit, true).await.unwrap();
+    // Issue 3 §5: a collaborator's DELETE of the label collection means leaving it, for them only.
+    w.s.as_user(&bob.email, "DELETE", &w.book(&bob.email), &[], "").await.assert(204);
+    assert_eq!(w.sees(&bob.email).await, 404);
+    assert_eq!(w.sees(&carl.email).await, 207, "the group's grant stays for the others");
+    w.s.as_user(&w.ann.email, "GET", &format!("{}p.vcf", w.book(&w.ann.email)), &[], "").await.assert(200);
+    assert_eq!(w.s.app.store.grant(g.id).await.unwrap().unwrap().status, "accepted");
+    // He can come back.
+    assert_eq!(svc.respond(&bob, g.id, true).await.unwrap().status, "accepted");
+    assert_eq!(w.sees(&bob.email).await, 207);
+    // The device toggle is his own: off, the label leaves his CardDAV home only.
+    assert!(!svc.set_devices(&bob, g.id, false).await.unwrap().sync_devices);
+    assert_eq!(w.sees(&bob.email).await, 404);
+    assert!(!w.listed(&bob.email).await);
+    assert_eq!(w.sees(&carl.email).await, 207);
+    assert!(svc.shared_with(&bob).await.unwrap().iter().any(|(l, r)| l.id == w.label && r.level == Level::Edit));
+    svc.set_devices(&bob, g.id, true).await.unwrap();
+    assert_eq!(w.sees(&bob.email).await, 207);
+    // Someone the group does not reach cannot answer for it.
+    let eve = w.user("eve@example.com").await;
+    assert!(matches!(svc.respond(&eve, g.id, false).await, Err(ServiceError::NotFound)));
+    w.s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managing_group_and_domain_grants_follows_the_levels() {
+    let w = world().await;
+    let svc = &w.s.app.service;
+    let mia = w.user("mia@example.com").await;
+    let ned = w.user("ned@example.com").await;
+    svc.add_group("leads").await.unwrap();
+    svc.set_group_member("leads", &mia.email, true).await.unwrap();
+    let leads = svc.share(&w.ann, &w.label, &Grantee::parse("group:leads"), Level::Share, true).await.unwrap();
+    let direct = svc.share(&w.ann, &w.label, &Grantee::parse(&ned.email), Level::Edit, true).await.unwrap();
+    svc.respond(&ned, direct.id, true).await.unwrap();
+    // Below share level nobody shares with a group or a domain.
+    let e = svc.share(&ned, &w.label, &Grantee::parse("domain:example.org"), Level::View, true).await;
+    assert!(matches!(e, Err(ServiceError::Forbidden(_))), "{e:?}");
+    // A manager through a group shares up to that level, and manages other grants ...
+    svc.add_group("interns").await.unwrap();
+    let interns = svc.share(&mia, &w.label, &Grantee::parse("group:interns"), Level::View, true).await.unwrap();
+    svc.set_grant_level(&mia, interns.id, Level::Edit).await.unwrap();
+    // ... but not the grant that makes her a manager.
+    assert!(matches!(svc.set_grant_level(&mia, leads.id, Level::View).await, Err(ServiceError::Invalid(_))));
+    assert!(matches!(svc.revoke(&mia, leads.id).await, Err(ServiceError::Invalid(_))));
+    // Duplicates, unknown groups.
+    assert!(matches!(
+        svc.share(&w.ann, &w.label, &Grantee::parse("group:leads"), Level::View, true).await,
+        Err(ServiceError::Conflict(_))
+    ));
+    assert!(matches!(
+        svc.share(&w.ann, &w.label, &Grantee::parse("group:nobody"), Level::View, true).await,
+        Err(ServiceError::Invalid(_))
+    ));
+    assert!(matches!(svc.add_group("leads").await, Err(ServiceError::Conflict(_))));
+    assert!(matches!(svc.add_group("a:b").await, Err(ServiceError::Invalid(_))));
+    assert!(matches!(svc.set_group_member("leads", &mia.email, true).await, Err(ServiceError::Conflict(_))));
+    w.s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auto_accepting_domain_skips_the_invitation() {
+    let w = world().await;
+    let svc = &w.s.app.service;
+    let olga = w.user("olga@example.org").await;
+    let pat = w.user("pat@example.com").await;
+    svc.set_domain("example.org", false, Some(true)).await.unwrap();
+    let g = svc.share(&w.ann, &w.label, &Grantee::parse(&olga.email), Level::View, true).await.unwrap();
+    assert_eq!(g.status, "accepted");
+    assert_eq!(w.sees(&olga.email).await, 207);
+    let g = svc.share(&w.ann, &w.label, &Grantee::parse(&pat.email), Level::View, true).await.unwrap();
+    assert_eq!(g.status, "pending");
+    assert_eq!(w.sees(&pat.email).await, 404);
+    // Primary moves; a domain without accounts goes, and its domain grants are revoked.
+    let d = svc.set_domain("example.org", true, None).await.unwrap();
+    assert!(d.is_primary && d.auto_accept);
+    assert!(svc.domains().await.unwrap().iter().filter(|d| d.is_primary).count() == 1);
+    svc.add_domain("example.net", false, false).await.unwrap();
+    let g = svc.share(&w.ann, &w.label, &Grantee::parse("domain:example.net"), Level::View, true).await.unwrap();
+    svc.remove_domain("example.net").await.unwrap();
+    assert_eq!(w.s.app.store.grant(g.id).await.unwrap().unwrap().status, "revoked");
+    assert!(matches!(svc.add_domain("example.com", false, false).await, Err(ServiceError::Conflict(_))));
+    assert!(matches!(svc.add_domain("not a domain", false, false).await, Err(ServiceError::Invalid(_))));
+    w.s.stop().await;
+}
