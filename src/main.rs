@@ -211,6 +211,16 @@ enum GrantCmd {
         #[arg(long = "as")]
         actor: String,
     },
+    /// Hide properties from a collaborator (owner only): TEL, TEL;TYPE=CELL, ADR, EMAIL, NOTE …; an empty
+    /// list shows everything again.
+    Hide {
+        id: i64,
+        #[arg(long = "as")]
+        actor: String,
+        /// Comma-separated, e.g. "TEL;TYPE=CELL,NOTE".
+        #[arg(long, allow_hyphen_values = true)]
+        fields: String,
+    },
     /// The collaborator's own "sync to my devices" switch.
     Devices {
         id: i64,
@@ -598,7 +608,7 @@ fn parse_level(level: &str) -> Result<labelbook::service::access::Level> {
 }
 
 fn grant_json(g: &labelbook::store::Grant) -> serde_json::Value {
-    serde_json::json!({"id": g.id, "label": g.label_id, "kind": g.grantee_kind, "grantee": g.grantee, "level": g.level, "status": g.status, "sync_devices": g.sync_devices})
+    serde_json::json!({"id": g.id, "label": g.label_id, "kind": g.grantee_kind, "grantee": g.grantee, "level": g.level, "status": g.status, "sync_devices": g.sync_devices, "hidden_fields": serde_json::from_str::<serde_json::Value>(&g.hidden_fields).unwrap_or_default()})
 }
 
 /// A grantee as `share --with` takes it: an e-mail, group:NAME, domain:NAME.
@@ -795,6 +805,11 @@ async fn grant(app: &App, cmd: GrantCmd, json: bool) -> Result<()> {
         GrantCmd::Revoke { id, actor } => {
             let actor = app.user(&actor).await?;
             print_grant(&app.service.revoke(&actor, id).await?, json);
+        }
+        GrantCmd::Hide { id, actor, fields } => {
+            let actor = app.user(&actor).await?;
+            let items: Vec<&str> = fields.split(',').map(str::trim).filter(|f| !f.is_empty()).collect();
+            print_grant(&app.service.set_hidden_fields(&actor, id, &items).await?, json);
         }
         GrantCmd::Devices { id, user, on, off } => {
             let user = app.user(&user).await?;

@@ -186,6 +186,16 @@ async fn share_invitation_and_grant_commands() {
         json(&db, &["grant", "devices", &id, "--user", "colleague@example.org", "--off", "--json"], None)["sync_devices"],
         false
     );
+    let hidden = json(
+        &db,
+        &["grant", "hide", &id, "--as", "owner@example.com", "--fields", "tel;type=cell, NOTE", "--json"],
+        None,
+    );
+    assert_eq!(hidden["hidden_fields"], serde_json::json!(["TEL;TYPE=CELL", "NOTE"]));
+    assert!(!run(&db, &["grant", "hide", &id, "--as", "owner@example.com", "--fields", "UID"], None).status.success());
+    assert!(
+        !run(&db, &["grant", "hide", &id, "--as", "colleague@example.org", "--fields", "TEL"], None).status.success()
+    );
     // The collaborator cannot list the collaborators (below share level).
     assert!(!run(&db, &["grant", "list", &label, "--as", "colleague@example.org"], None).status.success());
     assert_eq!(json(&db, &["grant", "revoke", &id, "--as", "owner@example.com", "--json"], None)["status"], "revoked");

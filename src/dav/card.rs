@@ -134,8 +134,11 @@ pub async fn put(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
     };
     let mut r = Response::new(crate::http::empty());
     *r.status_mut() = if outcome.created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
-    // The stored bytes are exactly what was sent, so the ETag may be returned (RFC 6352 §6.3.2.3).
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", outcome.etag)) {
+    // RFC 6352 §6.3.2.3: the ETag goes back only when what the client reads now is exactly what it sent, which
+    // is not so when hidden fields made the server keep lines the client did not send it.
+    if outcome.etag == crate::service::etag_of(body)
+        && let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", outcome.etag))
+    {
         r.headers_mut().insert(header::ETAG, v);
     }
     Ok(r)

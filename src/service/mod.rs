@@ -5,12 +5,13 @@ pub mod access;
 pub mod accounts;
 pub mod directory;
 mod sharing;
-pub use sharing::{Grantee, Reach};
+pub use sharing::{Grantee, Reach, hidden_of};
 pub mod trash;
 
 use crate::store::{
     self, Book, Card, Change, Label, NewCard, Precondition, PutOutcome, Store, StoreError, User, WriteError,
 };
+use crate::vcard::hide::{self, HiddenFields};
 use crate::vcard::{self, VCardError};
 use access::{Action, Level};
 use sha2::{Digest, Sha256};
@@ -83,11 +84,41 @@ pub struct BookView {
     pub level: Level,
     pub displayname: String,
     pub description: String,
+    /// What is hidden from this user (see `Reach::hidden`); empty for the owner and most collaborators.
+    pub hidden: Vec<HiddenFields>,
 }
 
 impl BookView {
     pub fn allows(&self, action: Action) -> bool {
         access::allows(self.level, action)
+    }
+
+    fn hiding(&self) -> bool {
+        !self.hidden.is_empty()
+    }
+
+    fn hides(&self, p: &vcard::Property) -> bool {
+        self.hiding() && self.hidden.iter().all(|h| h.hides(p))
+    }
+
+    /// A card as this user may read it: without what is hidden from them, with the ETag and size of that.
+    fn present(&self, mut card: Card, with_data: bool) -> Card {
+        if self.hiding() {
+            if let Some(filtered) = hide::filter(&card.vcard, &|p| self.hides(p)) {
+                card.meta.etag = etag_of(&filtered);
+                card.meta.size = filtered.len() as i64;
+                card.vcard = filtered;
+            }
+            if !with_data {
+                card.vcard = Vec::new();
+            }
+        }
+        card
+    }
+
+    /// Reads for this user need the bytes when something is hidden (the ETag is that of the filtered card).
+    fn needs_data(&self, with_data: bool) -> bool {
+        with_data || self.hiding()
     }
 
     fn require(&self, action: Action) -> Result<()> {
@@ -124,17 +155,19 @@ impl Service {
             level: Level::Owner,
             displayname: user.book_name.clone(),
             description: user.book_description.clone(),
+            hidden: Vec::new(),
         }
     }
 
-    fn label_view(owner: &User, label: Label, level: Level) -> BookView {
+    fn label_view(owner: &User, label: Label, reach: Reach) -> BookView {
         BookView {
             book: Book::Label { label_id: label.id.clone() },
             segment: label.id.clone(),
             owner: owner.clone(),
-            level,
+            level: reach.level,
             displayname: label.name,
             description: label.description,
+            hidden: reach.hidden,
         }
     }
 
@@ -143,7 +176,7 @@ impl Service {
     pub async fn home_books(&self, user: &User) -> Result<Vec<BookView>> {
         let mut books = vec![Self::my_contacts(user)];
         for label in self.store.labels_owned(user.id).await? {
-            books.push(Self::label_view(user, label, Level::Owner));
+            books.push(Self::label_view(user, label, Reach::owner()));
         }
         let mut owners: std::collections::HashMap<i64, User> = std::collections::HashMap::new();
         for (label, reach) in self.shared_with(user).await? {
@@ -155,7 +188,7 @@ impl Service {
                 owners.insert(owner.id, owner);
             }
             if let Some(owner) = owners.get(&label.owner_id) {
-                books.push(Self::label_view(owner, label, reach.level));
+                books.push(Self::label_view(owner, label, reach));
             }
         }
         Ok(books)
@@ -189,7 +222,7 @@ impl Service {
         } else {
             self.store.user_by_id(label.owner_id).await?.ok_or(ServiceError::NotFound)?
         };
-        Ok(Self::label_view(&owner, label, reach.level))
+        Ok(Self::label_view(&owner, label, reach))
     }
 
     /// The book's sync-token, and its current name and description.
@@ -206,17 +239,20 @@ impl Service {
         limit: i64,
     ) -> Result<Vec<(i64, Card)>> {
         view.require(Action::Read)?;
-        Ok(self.store.list_cards_page(&view.book, with_data, after, limit).await?)
+        let page = self.store.list_cards_page(&view.book, view.needs_data(with_data), after, limit).await?;
+        Ok(page.into_iter().map(|(k, c)| (k, view.present(c, with_data))).collect())
     }
 
     pub async fn get_cards(&self, view: &BookView, hrefs: &[String], with_data: bool) -> Result<Vec<Card>> {
         view.require(Action::Read)?;
-        Ok(self.store.get_cards(&view.book, hrefs, with_data).await?)
+        let cards = self.store.get_cards(&view.book, hrefs, view.needs_data(with_data)).await?;
+        Ok(cards.into_iter().map(|c| view.present(c, with_data)).collect())
     }
 
     pub async fn get_card(&self, view: &BookView, href: &str, with_data: bool) -> Result<Card> {
         view.require(Action::Read)?;
-        self.store.get_card(&view.book, href, with_data).await?.ok_or(ServiceError::NotFound)
+        let card = self.store.get_card(&view.book, href, view.needs_data(with_data)).await?;
+        Ok(view.present(card.ok_or(ServiceError::NotFound)?, with_data))
     }
 
     pub async fn changes_since(
@@ -227,7 +263,15 @@ impl Service {
         with_data: bool,
     ) -> Result<(Vec<Change>, bool)> {
         view.require(Action::Read)?;
-        Ok(self.store.changes_since(&view.book, since, limit, with_data).await?)
+        let (changes, more) = self.store.changes_since(&view.book, since, limit, view.needs_data(with_data)).await?;
+        let changes = changes
+            .into_iter()
+            .map(|c| match c {
+                Change::Present(card) => Change::Present(view.present(card, with_data)),
+                removed => removed,
+            })
+            .collect();
+        Ok((changes, more))
     }
 
     pub async fn book_size(&self, view: &BookView) -> Result<i64> {
@@ -235,24 +279,58 @@ impl Service {
         Ok(self.store.book_size(&view.book).await?)
     }
 
-    /// Validates and stores a card under the precondition the client sent.
+    /// Validates and stores a card under the precondition the client sent. For a user from whom fields are
+    /// hidden, the precondition is about the card as they read it, and the hidden lines of the stored card are
+    /// kept (issue 3 §7); the ETag answered is then that of what they read back.
     pub async fn put_card(&self, view: &BookView, href: &str, body: &[u8], pre: &Precondition) -> Result<PutOutcome> {
         validate_href(href)?;
         if body.len() > self.limits.max_resource_size {
             return Err(ServiceError::TooLarge(self.limits.max_resource_size));
         }
         let (_, indexed) = vcard::validate(body, self.limits.max_properties).map_err(ServiceError::InvalidCard)?;
+        let current = if view.hiding() { self.store.get_card(&view.book, href, true).await? } else { None };
         // Creating needs add rights and replacing needs edit rights; only a level holding just one of them pays
         // for the lookup that tells which this is.
         if !(view.allows(Action::EditCard) && view.allows(Action::AddCard)) {
-            let exists = self.store.get_card(&view.book, href, false).await?.is_some();
+            let exists = match &current {
+                Some(_) => true,
+                None => self.store.get_card(&view.book, href, false).await?.is_some(),
+            };
             view.require(if exists { Action::EditCard } else { Action::AddCard })?;
         }
         // Only the owner may have a copy into a label adopt one of their other contacts by UID; a collaborator
         // must not pull the owner's private contacts into a shared label, nor learn their names.
         let owner = view.allows(Action::Administer);
-        let new = NewCard { vcard: body, etag: etag_of(body), indexed: &indexed, adopt_existing: owner };
-        match self.store.put_card(&view.book, view.owner.id, href, &new, pre).await {
+        let result = if view.hiding() {
+            let seen = current.clone().map(|c| view.present(c, false).meta.etag);
+            if !pre.holds(seen.as_deref()) {
+                return Err(ServiceError::PreconditionFailed);
+            }
+            let merged = match &current {
+                Some(c) => hide::merge(body, &c.vcard, &|p| view.hides(p)).map_err(ServiceError::InvalidCard)?,
+                None => body.to_vec(),
+            };
+            if merged.len() > self.limits.max_resource_size {
+                return Err(ServiceError::TooLarge(self.limits.max_resource_size));
+            }
+            let (_, merged_index) =
+                vcard::validate(&merged, self.limits.max_properties).map_err(ServiceError::InvalidCard)?;
+            // The stored card must still be the one merged with: a concurrent write makes this a 412.
+            let stored_pre = match &current {
+                Some(c) => Precondition { if_match: Some(vec![c.meta.etag.clone()]), if_none_match: None },
+                None => Precondition { if_match: None, if_none_match: Some(vec!["*".into()]) },
+            };
+            let new = NewCard { vcard: &merged, etag: etag_of(&merged), indexed: &merged_index, adopt_existing: owner };
+            self.store.put_card(&view.book, view.owner.id, href, &new, &stored_pre).await.map(|mut o| {
+                let read_back = hide::filter(&merged, &|p| view.hides(p)).unwrap_or(merged);
+                o.etag = etag_of(&read_back);
+                o
+            })
+        } else {
+            let new = NewCard { vcard: body, etag: etag_of(body), indexed: &indexed, adopt_existing: owner };
+            self.store.put_card(&view.book, view.owner.id, href, &new, pre).await
+        };
+        match result {
             Err(WriteError::UidConflict { .. }) if !owner => Err(ServiceError::UidConflict(String::new())),
             r => Ok(r?),
         }
@@ -262,6 +340,14 @@ impl Service {
     pub async fn put_cards(&self, view: &BookView, cards: &[(String, Vec<u8>)]) -> Result<Vec<Result<PutOutcome>>> {
         view.require(Action::AddCard)?;
         view.require(Action::EditCard)?;
+        if view.hiding() {
+            // Each card must be merged with what is hidden from this user: one by one.
+            let mut answers = Vec::with_capacity(cards.len());
+            for (href, body) in cards {
+                answers.push(self.put_card(view, href, body, &Precondition::default()).await);
+            }
+            return Ok(answers);
+        }
         let mut answers: Vec<Option<Result<PutOutcome>>> = Vec::with_capacity(cards.len());
         let mut parsed = Vec::with_capacity(cards.len());
         for (href, body) in cards {
@@ -313,6 +399,16 @@ impl Service {
 
     pub async fn delete_card(&self, view: &BookView, href: &str, pre: &Precondition) -> Result<()> {
         view.require(Action::RemoveCard)?;
+        if view.hiding() && (pre.if_match.is_some() || pre.if_none_match.is_some()) {
+            // If-Match names the ETag this user reads; the delete then needs the stored card unchanged.
+            let current = self.store.get_card(&view.book, href, true).await?.ok_or(ServiceError::NotFound)?;
+            let stored = current.meta.etag.clone();
+            if !pre.holds(Some(&view.present(current, false).meta.etag)) {
+                return Err(ServiceError::PreconditionFailed);
+            }
+            let stored_pre = Precondition { if_match: Some(vec![stored]), if_none_match: None };
+            return Ok(self.store.delete_card(&view.book, href, &stored_pre).await?);
+        }
         Ok(self.store.delete_card(&view.book, href, pre).await?)
     }
 

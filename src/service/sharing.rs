@@ -4,6 +4,7 @@ use super::access::{self, Action, Level};
 use super::{BookView, Result, Service, ServiceError};
 use crate::service::accounts::normalize_email;
 use crate::store::{Grant, GrantChange, Label, NewGrant, User, domain_of};
+use crate::vcard::hide::HiddenFields;
 
 fn level_of(grant: &Grant) -> Result<Level> {
     Level::parse(&grant.level).ok_or_else(|| ServiceError::Invalid(format!("grant {} has an unknown level", grant.id)))
@@ -36,21 +37,46 @@ pub struct Reach {
     pub level: Level,
     /// Whether the label syncs to the user's devices: any reaching grant with the toggle on.
     pub on_devices: bool,
+    /// A property is hidden from the user when every reaching grant hides it; empty: nothing is hidden.
+    pub hidden: Vec<HiddenFields>,
+}
+
+impl Reach {
+    pub fn owner() -> Reach {
+        Reach { level: Level::Owner, on_devices: true, hidden: Vec::new() }
+    }
+}
+
+/// A grant's hidden fields, as stored (a JSON array of entries).
+pub fn hidden_of(grant: &Grant) -> Result<HiddenFields> {
+    let items: Vec<String> = serde_json::from_str(&grant.hidden_fields)
+        .map_err(|e| ServiceError::Invalid(format!("grant {} has unreadable hidden fields: {e}", grant.id)))?;
+    HiddenFields::parse(&items).map_err(ServiceError::Invalid)
 }
 
 /// Folds the accepted grants among `grants` (all on one label) into the user's reach; `None` when none is.
-fn fold_reach<'a>(grants: impl IntoIterator<Item = &'a Grant>) -> Option<Reach> {
+fn fold_reach<'a>(grants: impl IntoIterator<Item = &'a Grant>) -> Result<Option<Reach>> {
     let mut reach: Option<Reach> = None;
+    let mut sees_all = false;
     for g in grants {
         let Some(level) = Level::parse(&g.level) else { continue };
         if g.status != "accepted" {
             continue;
         }
-        let r = reach.get_or_insert(Reach { level, on_devices: false });
+        let r = reach.get_or_insert(Reach { level, on_devices: false, hidden: Vec::new() });
         r.level = r.level.max(level);
         r.on_devices |= g.sync_devices;
+        let hidden = hidden_of(g)?;
+        if hidden.is_empty() {
+            sees_all = true;
+        } else {
+            r.hidden.push(hidden);
+        }
     }
-    reach
+    if sees_all && let Some(r) = reach.as_mut() {
+        r.hidden.clear();
+    }
+    Ok(reach)
 }
 
 impl Service {
@@ -58,10 +84,10 @@ impl Service {
     /// see it.
     pub(super) async fn level_on(&self, user: &User, label: &crate::store::Label) -> Result<Option<Reach>> {
         if label.owner_id == user.id {
-            return Ok(Some(Reach { level: Level::Owner, on_devices: true }));
+            return Ok(Some(Reach::owner()));
         }
         let reaching = self.store.reaching(user.id, &user.email, Some(&label.id)).await?;
-        Ok(fold_reach(reaching.iter().map(|(_, g)| g)))
+        fold_reach(reaching.iter().map(|(_, g)| g))
     }
 
     /// Labels shared with the user and accepted (through any grant), with their reach, by name. One query.
@@ -69,7 +95,7 @@ impl Service {
         let reaching = self.store.reaching(user.id, &user.email, None).await?;
         let mut out = Vec::new();
         for run in reaching.chunk_by(|a, b| a.0.id == b.0.id) {
-            if let Some(reach) = fold_reach(run.iter().map(|(_, g)| g)) {
+            if let Some(reach) = fold_reach(run.iter().map(|(_, g)| g))? {
                 out.push((run[0].0.clone(), reach));
             }
         }
@@ -247,5 +273,18 @@ impl Service {
             }
         }
         if left { Ok(()) } else { Err(ServiceError::NotFound) }
+    }
+
+    /// The owner hides properties from a grantee (issue 3 §7). What that grantee reads from then on omits them,
+    /// with the ETags of what they read, and their next sync reports every card of the label.
+    pub async fn set_hidden_fields<S: AsRef<str>>(&self, actor: &User, grant_id: i64, items: &[S]) -> Result<Grant> {
+        let grant = self.store.grant(grant_id).await?.ok_or(ServiceError::NotFound)?;
+        let view = self.open_book_anywhere(actor, &grant.label_id).await?;
+        if !view.allows(Action::Administer) {
+            return Err(ServiceError::Forbidden(Action::Administer));
+        }
+        let hidden = HiddenFields::parse(items).map_err(ServiceError::Invalid)?;
+        let json = serde_json::to_string(&hidden.items()).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        Ok(self.store.set_hidden_fields(grant_id, &json).await?)
     }
 }

@@ -85,7 +85,6 @@ pub struct GrantChange<'a> {
     pub level: Option<&'a str>,
     pub status: Option<&'a str>,
     pub sync_devices: Option<bool>,
-    pub hidden_fields: Option<&'a str>,
 }
 
 /// The grant's label_id is the label's id (sqlx rows stop at 16 columns).
@@ -203,8 +202,28 @@ impl Store {
             {
                 return Err(StoreError::Conflict(format!("the grant is {status}")));
             }
-            sqlx::query("UPDATE grants SET level = COALESCE($1, level), status = COALESCE($2, status), sync_devices = COALESCE($3, sync_devices), hidden_fields = COALESCE($4, hidden_fields), updated_at = $5, modseq = $6 WHERE id = $7")
-                .bind(change.level).bind(change.status).bind(change.sync_devices).bind(change.hidden_fields).bind(now).bind(seq).bind(id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE grants SET level = COALESCE($1, level), status = COALESCE($2, status), sync_devices = COALESCE($3, sync_devices), updated_at = $4, modseq = $5 WHERE id = $6")
+                .bind(change.level).bind(change.status).bind(change.sync_devices).bind(now).bind(seq).bind(id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<(), StoreError>(())
+        })?;
+        self.grant(id).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Sets what a grant hides (a JSON array). Every card of the label is stamped changed in the same
+    /// transaction, so the grantee's next sync picks up the new ETags (issue 3 §7).
+    pub async fn set_hidden_fields(&self, id: i64, hidden_json: &str) -> Result<Grant> {
+        let now = now();
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let _turn = self.write_turn().await;
+            let seq = sqlx::query_scalar::<_, i64>("UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value").fetch_one(&mut *tx).await?;
+            let label: Option<String> = sqlx::query_scalar("UPDATE grants SET hidden_fields = $1, updated_at = $2, modseq = $3 WHERE id = $4 RETURNING label_id")
+                .bind(hidden_json).bind(now).bind(seq).bind(id).fetch_optional(&mut *tx).await?;
+            let label = label.ok_or(StoreError::NotFound)?;
+            sqlx::query("UPDATE memberships SET modseq = $1 WHERE label_id = $2 AND removed_at IS NULL")
+                .bind(seq).bind(&label).execute(&mut *tx).await?;
+            sqlx::query("UPDATE labels SET modseq = $1 WHERE id = $2").bind(seq).bind(&label).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok::<(), StoreError>(())
         })?;

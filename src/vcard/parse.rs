@@ -83,7 +83,7 @@ fn is_name_char(c: char) -> bool {
 }
 
 /// Parses one unfolded content line: `[group "."] name *(";" param) ":" value`.
-fn parse_line(line: &str) -> Option<Property> {
+pub(super) fn parse_line(line: &str) -> Option<Property> {
     let bytes = line.as_bytes();
     let mut i = 0;
     while i < bytes.len() && (is_name_char(bytes[i] as char) || bytes[i] == b'.') {
