@@ -117,7 +117,15 @@ impl Store {
     }
 
     pub async fn group(&self, name: &str) -> Result<Option<Group>> {
-        Ok(self.groups().await?.into_iter().find(|g| g.name == name))
+        let rows = on_pool!(self, p => sqlx::query_as::<_, (i64, String, i64, Option<String>)>(
+            "SELECT g.id, g.name, g.created_at, u.email FROM user_groups g LEFT JOIN user_group_members m ON m.group_id = g.id LEFT JOIN users u ON u.id = m.user_id WHERE g.name = $1 ORDER BY u.email")
+            .bind(name).fetch_all(p).await?);
+        let mut group: Option<Group> = None;
+        for (id, name, created_at, email) in rows {
+            let g = group.get_or_insert_with(|| Group { id, name, created_at, members: Vec::new() });
+            g.members.extend(email);
+        }
+        Ok(group)
     }
 
     pub async fn add_group(&self, name: &str) -> Result<Group> {
