@@ -5,7 +5,7 @@ pub mod access;
 pub mod accounts;
 pub mod directory;
 mod sharing;
-pub use sharing::{Grantee, Reach, hidden_of};
+pub use sharing::{Grantee, Reach};
 pub mod trash;
 
 use crate::store::{
