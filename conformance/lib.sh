@@ -32,6 +32,15 @@ stop_server() {
     SERVER_PID=""
 }
 
+# ensure_vdirsyncer: vdirsyncer from PyPI in a virtualenv under target/ (kept between runs); sets VENV.
+ensure_vdirsyncer() {
+    VENV="$ROOT/target/conformance-venv"
+    if [[ ! -x "$VENV/bin/vdirsyncer" ]]; then
+        python3 -m venv "$VENV"
+        "$VENV/bin/pip" install --quiet --disable-pip-version-check 'vdirsyncer==0.19.*'
+    fi
+}
+
 # lb ARGS...: the CLI on the same data directory.
 lb() { "$LABELBOOK_BIN" --data "$WORK/data" "$@"; }
 

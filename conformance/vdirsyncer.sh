@@ -4,11 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-VENV="$ROOT/target/conformance-venv"
-if [[ ! -x "$VENV/bin/vdirsyncer" ]]; then
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check 'vdirsyncer==0.19.*'
-fi
+ensure_vdirsyncer
 
 WORK="$(mktemp -d)"
 trap 'stop_server; rm -rf "$WORK"' EXIT

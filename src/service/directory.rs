@@ -2,7 +2,6 @@
 //! admin API, which checks `User::is_admin` first.
 
 use super::{Result, Service, ServiceError};
-use crate::service::accounts::normalize_email;
 use crate::store::{Domain, Group, StoreError};
 
 /// A domain name as the server keeps it: lower-case labels of letters, digits and hyphens, joined by dots.
@@ -18,6 +17,10 @@ pub fn normalize_domain(name: &str) -> Option<String> {
                 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
     ok.then_some(d)
+}
+
+fn domain_name(name: &str) -> Result<String> {
+    normalize_domain(name).ok_or_else(|| ServiceError::Invalid(format!("'{name}' is not a domain name")))
 }
 
 fn group_name(name: &str) -> Result<&str> {
@@ -41,21 +44,18 @@ impl Service {
     }
 
     pub async fn add_domain(&self, name: &str, primary: bool, auto_accept: bool) -> Result<Domain> {
-        let d =
-            normalize_domain(name).ok_or_else(|| ServiceError::Invalid(format!("'{name}' is not a domain name")))?;
+        let d = domain_name(name)?;
         Ok(self.store.add_domain(&d, primary, auto_accept).await?)
     }
 
     pub async fn set_domain(&self, name: &str, primary: bool, auto_accept: Option<bool>) -> Result<Domain> {
-        let d =
-            normalize_domain(name).ok_or_else(|| ServiceError::Invalid(format!("'{name}' is not a domain name")))?;
+        let d = domain_name(name)?;
         self.store.set_domain(&d, primary, auto_accept).await.map_err(|e| named(e, format!("domain {d}")))
     }
 
     /// Removes a domain no account uses; its domain grants are revoked.
     pub async fn remove_domain(&self, name: &str) -> Result<()> {
-        let d =
-            normalize_domain(name).ok_or_else(|| ServiceError::Invalid(format!("'{name}' is not a domain name")))?;
+        let d = domain_name(name)?;
         self.store.remove_domain(&d).await.map_err(|e| named(e, format!("domain {d}")))
     }
 
@@ -76,13 +76,7 @@ impl Service {
     /// Adds or removes a member. Labels shared with the group appear in, or leave, the member's home at once.
     pub async fn set_group_member(&self, group: &str, email: &str, add: bool) -> Result<()> {
         let n = group_name(group)?;
-        let email = normalize_email(email)
-            .ok_or_else(|| ServiceError::Invalid(format!("'{email}' is not an e-mail address")))?;
-        let user = self
-            .store
-            .user_by_email(&email)
-            .await?
-            .ok_or_else(|| ServiceError::Invalid(format!("no user {email} on this server")))?;
+        let user = self.existing_user(email).await?;
         self.store.set_group_member(n, user.id, add).await.map_err(|e| named(e, format!("group '{n}'")))
     }
 }

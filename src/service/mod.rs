@@ -412,6 +412,16 @@ impl Service {
         Ok(self.store.delete_card(&view.book, href, pre).await?)
     }
 
+    /// The account at `email`, for sharing and group membership: a malformed or unknown address is bad input.
+    async fn existing_user(&self, email: &str) -> Result<User> {
+        let email = accounts::normalize_email(email)
+            .ok_or_else(|| ServiceError::Invalid(format!("'{email}' is not an e-mail address")))?;
+        self.store
+            .user_by_email(&email)
+            .await?
+            .ok_or_else(|| ServiceError::Invalid(format!("no user {email} on this server")))
+    }
+
     /// Creates a label owned by `user`. `id`, when a client chooses it (MKCOL), must be a UUID: label URLs stay
     /// stable and unguessable.
     pub async fn create_label(&self, user: &User, id: Option<&str>, name: &str, description: &str) -> Result<Label> {

@@ -2,7 +2,6 @@
 
 use super::access::{self, Action, Level};
 use super::{BookView, Result, Service, ServiceError};
-use crate::service::accounts::normalize_email;
 use crate::store::{Grant, GrantChange, Label, NewGrant, User, domain_of};
 use crate::vcard::hide::HiddenFields;
 
@@ -131,13 +130,8 @@ impl Service {
         }
         let (kind, name, status) = match grantee {
             Grantee::User(email) => {
-                let email = normalize_email(email)
-                    .ok_or_else(|| ServiceError::Invalid(format!("'{email}' is not an e-mail address")))?;
-                let user = self
-                    .store
-                    .user_by_email(&email)
-                    .await?
-                    .ok_or_else(|| ServiceError::Invalid(format!("no user {email} on this server")))?;
+                let user = self.existing_user(email).await?;
+                let email = user.email;
                 if user.id == view.owner.id {
                     return Err(ServiceError::Invalid(format!("{email} owns this label")));
                 }

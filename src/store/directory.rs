@@ -19,6 +19,20 @@ pub struct Group {
     pub members: Vec<String>,
 }
 
+/// Group rows joined with their members (one row per member, or one with none), ordered by group.
+fn groups_of(rows: Vec<(i64, String, i64, Option<String>)>) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    for (id, name, created_at, email) in rows {
+        if groups.last().is_none_or(|g| g.id != id) {
+            groups.push(Group { id, name, created_at, members: Vec::new() });
+        }
+        if let Some(g) = groups.last_mut() {
+            g.members.extend(email);
+        }
+    }
+    groups
+}
+
 impl Store {
     pub async fn domains(&self) -> Result<Vec<Domain>> {
         let rows = on_pool!(self, p => sqlx::query_as::<_, (String, bool, bool, i64)>(
@@ -104,28 +118,14 @@ impl Store {
         let rows = on_pool!(self, p => sqlx::query_as::<_, (i64, String, i64, Option<String>)>(
             "SELECT g.id, g.name, g.created_at, u.email FROM user_groups g LEFT JOIN user_group_members m ON m.group_id = g.id LEFT JOIN users u ON u.id = m.user_id ORDER BY g.name, u.email")
             .fetch_all(p).await?);
-        let mut groups: Vec<Group> = Vec::new();
-        for (id, name, created_at, email) in rows {
-            if groups.last().is_none_or(|g| g.id != id) {
-                groups.push(Group { id, name, created_at, members: Vec::new() });
-            }
-            if let (Some(g), Some(e)) = (groups.last_mut(), email) {
-                g.members.push(e);
-            }
-        }
-        Ok(groups)
+        Ok(groups_of(rows))
     }
 
     pub async fn group(&self, name: &str) -> Result<Option<Group>> {
         let rows = on_pool!(self, p => sqlx::query_as::<_, (i64, String, i64, Option<String>)>(
             "SELECT g.id, g.name, g.created_at, u.email FROM user_groups g LEFT JOIN user_group_members m ON m.group_id = g.id LEFT JOIN users u ON u.id = m.user_id WHERE g.name = $1 ORDER BY u.email")
             .bind(name).fetch_all(p).await?);
-        let mut group: Option<Group> = None;
-        for (id, name, created_at, email) in rows {
-            let g = group.get_or_insert_with(|| Group { id, name, created_at, members: Vec::new() });
-            g.members.extend(email);
-        }
-        Ok(group)
+        Ok(groups_of(rows).into_iter().next())
     }
 
     pub async fn add_group(&self, name: &str) -> Result<Group> {

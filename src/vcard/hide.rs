@@ -187,11 +187,11 @@ pub fn merge(sent: &[u8], stored: &[u8], hides: &dyn Fn(&Property) -> bool) -> R
     if !mask.contains(&true) {
         return Ok(sent.to_vec());
     }
-    let mut taken: Vec<String> =
-        sent_card.props.iter().filter_map(|p| p.group.as_ref()).map(|g| g.to_ascii_lowercase()).collect();
-    taken.extend(stored_lines.iter().filter_map(|l| l.prop.as_ref()?.group.as_ref()).map(|g| g.to_ascii_lowercase()));
     let sent_groups: Vec<String> =
         sent_card.props.iter().filter_map(|p| p.group.as_ref()).map(|g| g.to_ascii_lowercase()).collect();
+    // Group names in use on either side: a renamed hidden item must collide with neither.
+    let mut taken = sent_groups.clone();
+    taken.extend(stored_lines.iter().filter_map(|l| l.prop.as_ref()?.group.as_ref()).map(|g| g.to_ascii_lowercase()));
     let mut renamed: Vec<(String, String)> = Vec::new();
     let mut kept = String::new();
     for (l, hidden) in stored_lines.iter().zip(mask) {
