@@ -21,6 +21,7 @@ pub struct Config {
     pub login_failure_window_secs: u64,
     pub sqlite_sync: SqliteSync,
     pub trash_days: i64,
+    pub history_days: i64,
     pub log: String,
 }
 
@@ -40,6 +41,7 @@ impl Default for Config {
             login_failure_window_secs: 300,
             sqlite_sync: SqliteSync::Normal,
             trash_days: 30,
+            history_days: 365,
             log: "info".into(),
         }
     }
@@ -101,6 +103,9 @@ impl Config {
         }
         if let Some(v) = get("LABELBOOK_TRASH_DAYS") {
             self.trash_days = num("LABELBOOK_TRASH_DAYS", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_HISTORY_DAYS") {
+            self.history_days = num("LABELBOOK_HISTORY_DAYS", &v)?;
         }
         if let Some(v) = get("LABELBOOK_LOG") {
             self.log = v;

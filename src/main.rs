@@ -10,6 +10,8 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+mod cli;
+
 #[derive(Parser)]
 #[command(
     name = "labelbook",
@@ -83,6 +85,10 @@ enum Command {
     /// Deleted contacts and contacts taken off labels, and putting them back.
     #[command(subcommand)]
     Trash(TrashCmd),
+    /// A contact's history: every change, who made it and when, and the version it replaced.
+    History(cli::history::HistoryArgs),
+    /// A label's activity log: who added, edited and removed which contacts.
+    Activity(cli::history::ActivityArgs),
     /// Import a .vcf file (one or many cards) into a user's contacts, optionally labelling them.
     Import {
         file: PathBuf,
@@ -377,6 +383,8 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Invitation(cmd) => invitation(&app, cmd, json).await,
         Command::Trash(cmd) => trash(&app, cmd, json).await,
+        Command::History(args) => cli::history::history(&app, args, json).await,
+        Command::Activity(args) => cli::history::activity(&app, args, json).await,
         Command::Domain(cmd) => domain(&app, cmd, json).await,
         Command::Group(cmd) => group(&app, cmd, json).await,
         Command::Grant(cmd) => grant(&app, cmd, json).await,
@@ -412,7 +420,8 @@ async fn serve(app: App) -> Result<()> {
     println!("CardDAV clients: server {scheme}://{addr}/ — they find /dav/ through /.well-known/carddav");
     let _ = std::io::stdout().flush();
     let app = Arc::new(app);
-    // The trash keeps deleted contacts for `trash_days`; purge what is older now and every six hours.
+    // The trash keeps deleted contacts for `trash_days` and history lasts `history_days`; purge what is older now
+    // and every six hours.
     let purger = app.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(6 * 3600));
@@ -422,6 +431,11 @@ async fn serve(app: App) -> Result<()> {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(rows = n, days = purger.config.trash_days, "purged old trash"),
                 Err(e) => tracing::warn!(error = %e, "purging the trash failed"),
+            }
+            match purger.store.purge_history(purger.config.history_days).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, days = purger.config.history_days, "purged old history"),
+                Err(e) => tracing::warn!(error = %e, "purging old history failed"),
             }
         }
     });

@@ -39,11 +39,11 @@ async fn writes_in_one_batch_see_each_other() {
     let (b, ix_b) = card("u-b", "B");
     let (c, ix_c) = card("u-a", "C reuses A's UID");
     let (d, ix_d) = card("u-d", "D");
-    let new_a1 = NewCard { vcard: &a1, etag: etag(&a1), indexed: &ix_a1, adopt_existing: true };
-    let new_a2 = NewCard { vcard: &a2, etag: etag(&a2), indexed: &ix_a2, adopt_existing: true };
-    let new_b = NewCard { vcard: &b, etag: etag(&b), indexed: &ix_b, adopt_existing: true };
-    let new_c = NewCard { vcard: &c, etag: etag(&c), indexed: &ix_c, adopt_existing: true };
-    let new_d = NewCard { vcard: &d, etag: etag(&d), indexed: &ix_d, adopt_existing: true };
+    let new_a1 = NewCard { vcard: &a1, etag: etag(&a1), indexed: &ix_a1, adopt_existing: true, actor_id: f.owner };
+    let new_a2 = NewCard { vcard: &a2, etag: etag(&a2), indexed: &ix_a2, adopt_existing: true, actor_id: f.owner };
+    let new_b = NewCard { vcard: &b, etag: etag(&b), indexed: &ix_b, adopt_existing: true, actor_id: f.owner };
+    let new_c = NewCard { vcard: &c, etag: etag(&c), indexed: &ix_c, adopt_existing: true, actor_id: f.owner };
+    let new_d = NewCard { vcard: &d, etag: etag(&d), indexed: &ix_d, adopt_existing: true, actor_id: f.owner };
     let none = Precondition::default();
     let create_only = Precondition { if_match: None, if_none_match: Some(vec!["*".into()]) };
     let match_a1 = Precondition { if_match: Some(vec![etag(&a1)]), if_none_match: None };
@@ -58,9 +58,9 @@ async fn writes_in_one_batch_see_each_other() {
         CardWrite::Put { book: &book, owner_id: f.owner, href: "c.vcf", new: &new_c, pre: &none },
         // 4 and 5: created then deleted in the same batch
         CardWrite::Put { book: &book, owner_id: f.owner, href: "b.vcf", new: &new_b, pre: &none },
-        CardWrite::Delete { book: &book, href: "b.vcf", pre: &none },
+        CardWrite::Delete { book: &book, href: "b.vcf", pre: &none, actor_id: f.owner },
         // 6: deleting what never existed
-        CardWrite::Delete { book: &book, href: "nothing.vcf", pre: &none },
+        CardWrite::Delete { book: &book, href: "nothing.vcf", pre: &none, actor_id: f.owner },
         // 7: a plain new card after all that
         CardWrite::Put { book: &book, owner_id: f.owner, href: "d.vcf", new: &new_d, pre: &none },
     ];
@@ -104,8 +104,8 @@ async fn a_label_write_between_my_contacts_writes_sees_and_is_seen() {
     let team = Book::Label { label_id: label.id.clone() };
     let (x, ix_x) = card("u-x", "X");
     let (x2, ix_x2) = card("u-x", "X edited in My contacts");
-    let new_x = NewCard { vcard: &x, etag: etag(&x), indexed: &ix_x, adopt_existing: true };
-    let new_x2 = NewCard { vcard: &x2, etag: etag(&x2), indexed: &ix_x2, adopt_existing: true };
+    let new_x = NewCard { vcard: &x, etag: etag(&x), indexed: &ix_x, adopt_existing: true, actor_id: f.owner };
+    let new_x2 = NewCard { vcard: &x2, etag: etag(&x2), indexed: &ix_x2, adopt_existing: true, actor_id: f.owner };
     let none = Precondition::default();
     let writes = [
         // a new contact in My contacts (pending insert)...

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod accounts;
 pub mod directory;
+pub mod history;
 mod sharing;
 pub use sharing::{Grantee, Reach};
 pub mod trash;
@@ -81,6 +82,8 @@ pub struct BookView {
     /// The path segment under the user's home: `contacts` or the label id.
     pub segment: String,
     pub owner: User,
+    /// The user this view was opened for: who acts when they write.
+    pub viewer_id: i64,
     pub level: Level,
     pub displayname: String,
     pub description: String,
@@ -152,6 +155,7 @@ impl Service {
             book: Book::MyContacts { owner_id: user.id },
             segment: MY_CONTACTS.to_string(),
             owner: user.clone(),
+            viewer_id: user.id,
             level: Level::Owner,
             displayname: user.book_name.clone(),
             description: user.book_description.clone(),
@@ -159,11 +163,12 @@ impl Service {
         }
     }
 
-    fn label_view(owner: &User, label: Label, reach: Reach) -> BookView {
+    fn label_view(viewer: &User, owner: &User, label: Label, reach: Reach) -> BookView {
         BookView {
             book: Book::Label { label_id: label.id.clone() },
             segment: label.id.clone(),
             owner: owner.clone(),
+            viewer_id: viewer.id,
             level: reach.level,
             displayname: label.name,
             description: label.description,
@@ -176,7 +181,7 @@ impl Service {
     pub async fn home_books(&self, user: &User) -> Result<Vec<BookView>> {
         let mut books = vec![Self::my_contacts(user)];
         for label in self.store.labels_owned(user.id).await? {
-            books.push(Self::label_view(user, label, Reach::owner()));
+            books.push(Self::label_view(user, user, label, Reach::owner()));
         }
         let mut owners: std::collections::HashMap<i64, User> = std::collections::HashMap::new();
         for (label, reach) in self.shared_with(user).await? {
@@ -188,7 +193,7 @@ impl Service {
                 owners.insert(owner.id, owner);
             }
             if let Some(owner) = owners.get(&label.owner_id) {
-                books.push(Self::label_view(owner, label, reach));
+                books.push(Self::label_view(user, owner, label, reach));
             }
         }
         Ok(books)
@@ -222,7 +227,7 @@ impl Service {
         } else {
             self.store.user_by_id(label.owner_id).await?.ok_or(ServiceError::NotFound)?
         };
-        Ok(Self::label_view(&owner, label, reach))
+        Ok(Self::label_view(user, &owner, label, reach))
     }
 
     /// The book's sync-token, and its current name and description.
@@ -320,14 +325,26 @@ impl Service {
                 Some(c) => Precondition { if_match: Some(vec![c.meta.etag.clone()]), if_none_match: None },
                 None => Precondition { if_match: None, if_none_match: Some(vec!["*".into()]) },
             };
-            let new = NewCard { vcard: &merged, etag: etag_of(&merged), indexed: &merged_index, adopt_existing: owner };
+            let new = NewCard {
+                vcard: &merged,
+                etag: etag_of(&merged),
+                indexed: &merged_index,
+                adopt_existing: owner,
+                actor_id: view.viewer_id,
+            };
             self.store.put_card(&view.book, view.owner.id, href, &new, &stored_pre).await.map(|mut o| {
                 let read_back = hide::filter(&merged, &|p| view.hides(p)).unwrap_or(merged);
                 o.etag = etag_of(&read_back);
                 o
             })
         } else {
-            let new = NewCard { vcard: body, etag: etag_of(body), indexed: &indexed, adopt_existing: owner };
+            let new = NewCard {
+                vcard: body,
+                etag: etag_of(body),
+                indexed: &indexed,
+                adopt_existing: owner,
+                actor_id: view.viewer_id,
+            };
             self.store.put_card(&view.book, view.owner.id, href, &new, pre).await
         };
         match result {
@@ -372,6 +389,7 @@ impl Service {
                 etag: etag_of(body),
                 indexed: ix,
                 adopt_existing: view.allows(Action::Administer),
+                actor_id: view.viewer_id,
             })
             .collect();
         let pre = Precondition::default();
@@ -407,9 +425,9 @@ impl Service {
                 return Err(ServiceError::PreconditionFailed);
             }
             let stored_pre = Precondition { if_match: Some(vec![stored]), if_none_match: None };
-            return Ok(self.store.delete_card(&view.book, href, &stored_pre).await?);
+            return Ok(self.store.delete_card(&view.book, href, &stored_pre, view.viewer_id).await?);
         }
-        Ok(self.store.delete_card(&view.book, href, pre).await?)
+        Ok(self.store.delete_card(&view.book, href, pre, view.viewer_id).await?)
     }
 
     /// The account at `email`, for sharing and group membership: a malformed or unknown address is bad input.

@@ -47,6 +47,6 @@ impl Service {
         if !view.allows(Action::Restore) {
             return Err(ServiceError::Forbidden(Action::Restore));
         }
-        self.store.restore_membership(label_id, membership_id).await.map_err(conflict)
+        self.store.restore_membership(label_id, membership_id, user.id).await.map_err(conflict)
     }
 }

@@ -103,10 +103,14 @@ const LABEL_CHANGES_DATA: &str = "SELECT c.id, m.href, c.etag, CAST(length(c.vca
 /// Two index lookups in one round trip (an `OR` here would scan every contact of the owner).
 const LOOKUP_NAME_AND_UID: &str = "SELECT id, etag, href, uid FROM contacts WHERE owner_id = $1 AND href = $2 AND deleted_at IS NULL UNION ALL SELECT id, etag, href, uid FROM contacts WHERE owner_id = $1 AND uid = $3 AND deleted_at IS NULL";
 const NEXT_SEQ_N: &str = "UPDATE change_seq SET value = value + $1 WHERE id = 1 RETURNING value";
-const UPDATE_CONTACT: &str = "UPDATE contacts SET uid = $1, vcard = $2, etag = $3, fn = $4, sort_key = $5, emails = $6, tels = $7, org = $8, kind = $9, updated_at = $10, modseq = $11 WHERE id = $12";
-const INSERT_CONTACT: &str = "INSERT INTO contacts (owner_id, href, uid, vcard, etag, fn, sort_key, emails, tels, org, kind, created_at, updated_at, modseq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) RETURNING id";
+const UPDATE_CONTACT: &str = "UPDATE contacts SET uid = $1, vcard = $2, etag = $3, fn = $4, sort_key = $5, emails = $6, tels = $7, org = $8, kind = $9, updated_at = $10, modseq = $11, actor_id = $12 WHERE id = $13";
+const INSERT_CONTACT: &str = "INSERT INTO contacts (owner_id, href, uid, vcard, etag, fn, sort_key, emails, tels, org, kind, created_at, updated_at, modseq, actor_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14) RETURNING id";
 const INSERT_MEMBERSHIP: &str =
-    "INSERT INTO memberships (label_id, contact_id, href, modseq, added_at) VALUES ($1, $2, $3, $4, $5)";
+    "INSERT INTO memberships (label_id, contact_id, href, modseq, added_at, actor_id) VALUES ($1, $2, $3, $4, $5, $6)";
+/// The contact is marked deleted before it leaves its labels, so the activity log can tell a delete from a removal.
+const DELETE_CONTACT: &str = "UPDATE contacts SET deleted_at = $1, modseq = $2, actor_id = $3 WHERE id = $4";
+const REMOVE_ALL_MEMBERSHIPS: &str =
+    "UPDATE memberships SET removed_at = $1, modseq = $2, actor_id = $3 WHERE contact_id = $4 AND removed_at IS NULL";
 /// A contact changed: every label showing it and its owner's My contacts advance (DESIGN.md §4: getctag and
 /// sync-token move in the same transaction as the change).
 const TOUCH_MEMBERSHIPS: &str = "UPDATE memberships SET modseq = $1 WHERE contact_id = $2 AND removed_at IS NULL";
@@ -120,17 +124,17 @@ macro_rules! flush_inserts {
         if !$pending.is_empty() {
             let rows: Vec<String> = (0..$pending.len())
                 .map(|r| {
-                    let b = r * 14;
-                    let cols: Vec<String> = (1..=14).map(|c| format!("${}", b + c)).collect();
+                    let b = r * 15;
+                    let cols: Vec<String> = (1..=15).map(|c| format!("${}", b + c)).collect();
                     format!("({})", cols.join(", "))
                 })
                 .collect();
-            let sql = format!("INSERT INTO contacts (owner_id, href, uid, vcard, etag, fn, sort_key, emails, tels, org, kind, created_at, updated_at, modseq) VALUES {} RETURNING id, href", rows.join(", "));
+            let sql = format!("INSERT INTO contacts (owner_id, href, uid, vcard, etag, fn, sort_key, emails, tels, org, kind, created_at, updated_at, modseq, actor_id) VALUES {} RETURNING id, href", rows.join(", "));
             let mut q = sqlx::query_as::<_, (i64, String)>(AssertSqlSafe(sql));
             for p in &$pending {
                 let ix = &p.op.indexed;
                 q = q.bind(p.op.owner_id).bind(&p.op.href).bind(&ix.uid).bind(p.op.vcard.as_slice()).bind(&p.op.etag).bind(&ix.fn_)
-                    .bind(&ix.sort_key).bind(&p.emails).bind(&p.tels).bind(&ix.org).bind(&ix.kind).bind($now).bind($now).bind(p.seq);
+                    .bind(&ix.sort_key).bind(&p.emails).bind(&p.tels).bind(&ix.org).bind(&ix.kind).bind($now).bind($now).bind(p.seq).bind(p.op.actor_id);
             }
             let ids: Vec<(i64, String)> = q.fetch_all(&mut *$tx).await.map_err(|e| e.to_string())?;
             for p in $pending.drain(..) {
@@ -342,6 +346,7 @@ impl Store {
             indexed: new.indexed.clone(),
             pre: pre.clone(),
             adopt_existing: new.adopt_existing,
+            actor_id: new.actor_id,
         }));
         match self.submit(op).await? {
             Done::Put(outcome) => Ok(outcome),
@@ -358,8 +363,9 @@ impl Store {
         book: &Book,
         href: &str,
         pre: &Precondition,
+        actor_id: i64,
     ) -> std::result::Result<(), WriteError> {
-        let op = WriteOp::Delete { book: book.clone(), href: href.to_string(), pre: pre.clone() };
+        let op = WriteOp::Delete { book: book.clone(), href: href.to_string(), pre: pre.clone(), actor_id };
         match self.submit(op).await? {
             Done::Deleted => Ok(()),
             Done::Put(_) => Err(WriteError::Store(StoreError::Unavailable("the writer answered the wrong job".into()))),
@@ -474,7 +480,7 @@ impl Store {
                                     (Some((id, _)), _) => {
                                         sqlx::query(UPDATE_CONTACT)
                                             .bind(&ix.uid).bind(op.vcard.as_slice()).bind(&op.etag).bind(&ix.fn_).bind(&ix.sort_key).bind(&emails).bind(&tels)
-                                            .bind(&ix.org).bind(&ix.kind).bind(now).bind(seq).bind(id)
+                                            .bind(&ix.org).bind(&ix.kind).bind(now).bind(seq).bind(op.actor_id).bind(id)
                                             .execute(&mut *tx).await.map_err(|e| e.to_string())?;
                                         sqlx::query(TOUCH_MEMBERSHIPS).bind(seq).bind(id).execute(&mut *tx).await.map_err(|e| e.to_string())?;
                                         sqlx::query(TOUCH_LABELS).bind(seq).bind(id).execute(&mut *tx).await.map_err(|e| e.to_string())?;
@@ -491,7 +497,7 @@ impl Store {
                                     }
                                 };
                             }
-                            WriteOp::Delete { href, pre, .. } => {
+                            WriteOp::Delete { href, pre, actor_id, .. } => {
                                 if pending.iter().any(|p| p.op.owner_id == owner && p.op.href == *href) {
                                     flush_inserts!(tx, pending, overlay, results, now);
                                 }
@@ -503,10 +509,10 @@ impl Store {
                                     results[i] = Some(Err(WriteError::PreconditionFailed));
                                     continue;
                                 }
+                                sqlx::query(DELETE_CONTACT).bind(now).bind(seq).bind(actor_id).bind(id)
+                                    .execute(&mut *tx).await.map_err(|e| e.to_string())?;
                                 sqlx::query(TOUCH_LABELS).bind(seq).bind(id).execute(&mut *tx).await.map_err(|e| e.to_string())?;
-                                sqlx::query("UPDATE memberships SET removed_at = $1, modseq = $2 WHERE contact_id = $3 AND removed_at IS NULL")
-                                    .bind(now).bind(seq).bind(id).execute(&mut *tx).await.map_err(|e| e.to_string())?;
-                                sqlx::query("UPDATE contacts SET deleted_at = $1, modseq = $2 WHERE id = $3").bind(now).bind(seq).bind(id)
+                                sqlx::query(REMOVE_ALL_MEMBERSHIPS).bind(now).bind(seq).bind(actor_id).bind(id)
                                     .execute(&mut *tx).await.map_err(|e| e.to_string())?;
                                 overlay.remove_live(owner, href);
                                 books.insert(owner, seq);
@@ -521,8 +527,8 @@ impl Store {
                     overlay = Overlay::default();
                     let r: std::result::Result<Done, WriteError> = match &job.op {
                         WriteOp::Put(op) => async {
-                            let PutOp { book, owner_id, href, vcard, etag, indexed: ix, pre, adopt_existing } = op.as_ref();
-                            let (owner_id, href) = (*owner_id, href.as_str());
+                            let PutOp { book, owner_id, href, vcard, etag, indexed: ix, pre, adopt_existing, actor_id } = op.as_ref();
+                            let (owner_id, href, actor_id) = (*owner_id, href.as_str(), *actor_id);
                             let emails = ix.emails.join("\n");
                             let tels = ix.tels.join("\n");
                             let seq = base + i as i64;
@@ -559,7 +565,7 @@ impl Store {
                                         let mine: String = sqlx::query_scalar("SELECT href FROM contacts WHERE id = $1").bind(other).fetch_one(&mut *tx).await?;
                                         return Err(WriteError::UidConflict { href: mine });
                                     }
-                                    sqlx::query(INSERT_MEMBERSHIP).bind(label_id).bind(other).bind(href).bind(seq).bind(now).execute(&mut *tx).await?;
+                                    sqlx::query(INSERT_MEMBERSHIP).bind(label_id).bind(other).bind(href).bind(seq).bind(now).bind(actor_id).execute(&mut *tx).await?;
                                     (other, true, true)
                                 }
                                 (None, _, None) => {
@@ -571,10 +577,10 @@ impl Store {
                                     let my_href = if taken.is_some() { format!("{}.vcf", uuid::Uuid::new_v4()) } else { href.to_string() };
                                     let id: i64 = sqlx::query_scalar(INSERT_CONTACT)
                                         .bind(owner_id).bind(&my_href).bind(&ix.uid).bind(vcard.as_slice()).bind(etag).bind(&ix.fn_).bind(&ix.sort_key)
-                                        .bind(&emails).bind(&tels).bind(&ix.org).bind(&ix.kind).bind(now).bind(seq)
+                                        .bind(&emails).bind(&tels).bind(&ix.org).bind(&ix.kind).bind(now).bind(seq).bind(actor_id)
                                         .fetch_one(&mut *tx).await?;
                                     if let Book::Label { label_id } = book {
-                                        sqlx::query(INSERT_MEMBERSHIP).bind(label_id).bind(id).bind(href).bind(seq).bind(now).execute(&mut *tx).await?;
+                                        sqlx::query(INSERT_MEMBERSHIP).bind(label_id).bind(id).bind(href).bind(seq).bind(now).bind(actor_id).execute(&mut *tx).await?;
                                     }
                                     (id, true, false)
                                 }
@@ -582,7 +588,7 @@ impl Store {
                             if replace {
                                 sqlx::query(UPDATE_CONTACT)
                                     .bind(&ix.uid).bind(vcard.as_slice()).bind(etag).bind(&ix.fn_).bind(&ix.sort_key).bind(&emails).bind(&tels)
-                                    .bind(&ix.org).bind(&ix.kind).bind(now).bind(seq).bind(contact_id)
+                                    .bind(&ix.org).bind(&ix.kind).bind(now).bind(seq).bind(actor_id).bind(contact_id)
                                     .execute(&mut *tx).await?;
                             }
                             if replace {
@@ -596,7 +602,7 @@ impl Store {
 
                             Ok(Done::Put(PutOutcome { created, etag: etag.clone() }))
                         }.await,
-                        WriteOp::Delete { book, href, pre } => async {
+                        WriteOp::Delete { book, href, pre, actor_id } => async {
                             let href = href.as_str();
                             match book {
                                 Book::MyContacts { owner_id } => {
@@ -605,10 +611,9 @@ impl Store {
                                     if !pre.holds(Some(&etag)) {
                                         return Err(WriteError::PreconditionFailed);
                                     }
+                                    sqlx::query(DELETE_CONTACT).bind(now).bind(seq).bind(actor_id).bind(id).execute(&mut *tx).await?;
                                     sqlx::query(TOUCH_LABELS).bind(seq).bind(id).execute(&mut *tx).await?;
-                                    sqlx::query("UPDATE memberships SET removed_at = $1, modseq = $2 WHERE contact_id = $3 AND removed_at IS NULL")
-                                        .bind(now).bind(seq).bind(id).execute(&mut *tx).await?;
-                                    sqlx::query("UPDATE contacts SET deleted_at = $1, modseq = $2 WHERE id = $3").bind(now).bind(seq).bind(id).execute(&mut *tx).await?;
+                                    sqlx::query(REMOVE_ALL_MEMBERSHIPS).bind(now).bind(seq).bind(actor_id).bind(id).execute(&mut *tx).await?;
                                     books.insert(*owner_id, seq);
                                 }
                                 Book::Label { label_id } => {
@@ -617,7 +622,7 @@ impl Store {
                                     if !pre.holds(Some(&etag)) {
                                         return Err(WriteError::PreconditionFailed);
                                     }
-                                    sqlx::query("UPDATE memberships SET removed_at = $1, modseq = $2 WHERE id = $3").bind(now).bind(seq).bind(id).execute(&mut *tx).await?;
+                                    sqlx::query("UPDATE memberships SET removed_at = $1, modseq = $2, actor_id = $3 WHERE id = $4").bind(now).bind(seq).bind(actor_id).bind(id).execute(&mut *tx).await?;
                                     labels.insert(label_id.clone(), seq);
                                 }
                             }
@@ -663,8 +668,20 @@ impl Store {
 
 /// A card write as callers describe it.
 pub enum CardWrite<'a> {
-    Put { book: &'a Book, owner_id: i64, href: &'a str, new: &'a NewCard<'a>, pre: &'a Precondition },
-    Delete { book: &'a Book, href: &'a str, pre: &'a Precondition },
+    Put {
+        book: &'a Book,
+        owner_id: i64,
+        href: &'a str,
+        new: &'a NewCard<'a>,
+        pre: &'a Precondition,
+    },
+    /// `actor_id`: who deletes, for the history.
+    Delete {
+        book: &'a Book,
+        href: &'a str,
+        pre: &'a Precondition,
+        actor_id: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -685,10 +702,14 @@ impl CardWrite<'_> {
                 indexed: new.indexed.clone(),
                 pre: (*pre).clone(),
                 adopt_existing: new.adopt_existing,
+                actor_id: new.actor_id,
             })),
-            CardWrite::Delete { book, href, pre } => {
-                WriteOp::Delete { book: (*book).clone(), href: href.to_string(), pre: (*pre).clone() }
-            }
+            CardWrite::Delete { book, href, pre, actor_id } => WriteOp::Delete {
+                book: (*book).clone(),
+                href: href.to_string(),
+                pre: (*pre).clone(),
+                actor_id: *actor_id,
+            },
         }
     }
 }
@@ -696,7 +717,7 @@ impl CardWrite<'_> {
 /// A card write, owned so it can wait in the writer's queue.
 pub(crate) enum WriteOp {
     Put(Box<PutOp>),
-    Delete { book: Book, href: String, pre: Precondition },
+    Delete { book: Book, href: String, pre: Precondition, actor_id: i64 },
 }
 
 pub(crate) struct PutOp {
@@ -708,6 +729,7 @@ pub(crate) struct PutOp {
     indexed: crate::vcard::Indexed,
     pre: Precondition,
     adopt_existing: bool,
+    actor_id: i64,
 }
 
 impl WriteOp {

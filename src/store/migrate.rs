@@ -5,10 +5,12 @@ use super::{Pool, Result, Store, StoreError, on_pool};
 const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../migrations/sqlite/0002_groups_domains.sql")),
+    (3, include_str!("../../migrations/sqlite/0003_history.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
     (2, include_str!("../../migrations/postgres/0002_groups_domains.sql")),
+    (3, include_str!("../../migrations/postgres/0003_history.sql")),
 ];
 
 pub async fn run(store: &Store) -> Result<()> {

@@ -7,6 +7,7 @@
 mod cards;
 mod directory;
 mod grants;
+mod history;
 mod migrate;
 mod model;
 mod trash;
@@ -14,6 +15,7 @@ mod trash;
 pub use cards::{CardWrite, CardWritten, Precondition, PutOutcome, WriteError};
 pub use directory::{Domain, Group};
 pub use grants::{Grant, GrantChange, NewGrant, domain_of};
+pub use history::{Activity, ContactPlace, HistoryEntry};
 pub use model::*;
 pub use trash::{RemovedMembership, TrashedContact};
 

@@ -161,4 +161,6 @@ pub struct NewCard<'a> {
     /// A new name in a label whose UID is one of the owner's other contacts labels that contact (the owner
     /// copying between books); when false (a collaborator writing) that is a UID conflict instead.
     pub adopt_existing: bool,
+    /// Who writes, for the history (the user, not the book's owner).
+    pub actor_id: i64,
 }

@@ -72,12 +72,12 @@ impl Store {
             if let Some(other) = taken {
                 return Err(StoreError::Conflict(format!("another contact ({other}) now has this contact's name or UID")));
             }
-            sqlx::query("UPDATE contacts SET deleted_at = NULL, modseq = $1 WHERE id = $2").bind(seq).bind(contact_id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE contacts SET deleted_at = NULL, modseq = $1, actor_id = $2 WHERE id = $3").bind(seq).bind(owner_id).bind(contact_id).execute(&mut *tx).await?;
             // The labels it lost with the delete (stamped with the same moment), where nothing took their place.
-            sqlx::query("UPDATE memberships SET removed_at = NULL, modseq = $1 WHERE contact_id = $2 AND removed_at = $3 \
+            sqlx::query("UPDATE memberships SET removed_at = NULL, modseq = $1, actor_id = $4 WHERE contact_id = $2 AND removed_at = $3 \
                          AND NOT EXISTS (SELECT 1 FROM memberships live WHERE live.label_id = memberships.label_id AND live.removed_at IS NULL \
                                          AND (live.href = memberships.href OR live.contact_id = memberships.contact_id))")
-                .bind(seq).bind(contact_id).bind(deleted_at).execute(&mut *tx).await?;
+                .bind(seq).bind(contact_id).bind(deleted_at).bind(owner_id).execute(&mut *tx).await?;
             sqlx::query("UPDATE labels SET modseq = $1 WHERE id IN (SELECT label_id FROM memberships WHERE contact_id = $2 AND modseq = $1)")
                 .bind(seq).bind(contact_id).execute(&mut *tx).await?;
             sqlx::query("UPDATE users SET book_modseq = $1 WHERE id = $2").bind(seq).bind(owner_id).execute(&mut *tx).await?;
@@ -86,8 +86,8 @@ impl Store {
         })
     }
 
-    /// Puts a contact back on a label it was taken off.
-    pub async fn restore_membership(&self, label_id: &str, membership_id: i64) -> Result<()> {
+    /// Puts a contact back on a label it was taken off; `actor_id` restores it.
+    pub async fn restore_membership(&self, label_id: &str, membership_id: i64, actor_id: i64) -> Result<()> {
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
             let _turn = self.write_turn().await;
@@ -107,7 +107,7 @@ impl Store {
             if live.is_some() {
                 return Err(StoreError::Conflict("the label already holds this contact or this name".into()));
             }
-            sqlx::query("UPDATE memberships SET removed_at = NULL, modseq = $1 WHERE id = $2").bind(seq).bind(membership_id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE memberships SET removed_at = NULL, modseq = $1, actor_id = $2 WHERE id = $3").bind(seq).bind(actor_id).bind(membership_id).execute(&mut *tx).await?;
             sqlx::query("UPDATE labels SET modseq = $1 WHERE id = $2").bind(seq).bind(label_id).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok(())

@@ -1,0 +1,3 @@
+//! Subcommands of the `labelbook` command, one file per family (the older ones still live in main.rs).
+
+pub mod history;
