@@ -278,6 +278,19 @@ async fn trash_list_and_restore() {
     );
     assert_eq!(curl(&["-X", "GET"]), "200");
     assert!(!run(&db, &["trash", "restore", "--user", "t@example.com", "--contact", &id], None).status.success());
+    // Its history, by id or by name, newest first.
+    let h = json(&db, &["history", "--as", "t@example.com", "--contact", &id, "--json"], None);
+    let actions: Vec<&str> = h.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["restored", "deleted", "created"]);
+    assert_eq!(h[0]["actor"], "t@example.com");
+    let by_name =
+        json(&db, &["history", "--as", "t@example.com", "--book", "contacts", "--href", "z.vcf", "--json"], None);
+    assert_eq!(by_name, h);
+    assert!(!run(&db, &["history", "--as", "t@example.com", "--contact", "999999"], None).status.success());
+    let label = ok(&db, &["label", "add", "Team", "--user", "t@example.com"], None).trim().to_string();
+    assert!(json(&db, &["activity", &label, "--as", "t@example.com", "--json"], None).as_array().unwrap().is_empty());
+    let bad = run(&db, &["activity", &label, "--as", "t@example.com", "--limit", "0"], None);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("1 to 1000"));
     server.kill();
     db.drop_db().await;
 }
