@@ -124,6 +124,36 @@ async fn serve_prints_the_admin_password_once_and_it_works() {
     assert!(exit.success(), "SIGTERM should stop the server cleanly: {exit:?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_changed_from_the_cli_takes_effect_on_the_running_server_at_once() {
+    let db = TestDb::new().await;
+    let pw = std::ffi::OsStr::new(PASSWORD);
+    let mut server = Binary::start(
+        &db,
+        &[("LABELBOOK_ADMIN_EMAIL", std::ffi::OsStr::new("t@example.com")), ("LABELBOOK_ADMIN_PASSWORD", pw)],
+    );
+    let url = format!("{}/dav/addressbooks/t@example.com/contacts/", server.base);
+    let propfind = |password: &str| {
+        let out = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PROPFIND", "-H", "Depth: 0", "-u"])
+            .arg(format!("t@example.com:{password}"))
+            .arg(&url)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // The first request fills the server's credential cache (auth_cache_ttl_secs is 120).
+    assert_eq!(propfind(PASSWORD), "207");
+    assert_eq!(propfind(PASSWORD), "207");
+    ok(&db, &["user", "passwd", "t@example.com", "--password-stdin"], Some("a-brand-new-password\n"));
+    assert_eq!(propfind(PASSWORD), "401", "the cached old password no longer opens the account");
+    assert_eq!(propfind("a-brand-new-password"), "207");
+    ok(&db, &["user", "disable", "t@example.com"], None);
+    assert_eq!(propfind("a-brand-new-password"), "401", "nor does a disabled account's");
+    server.kill();
+    db.drop_db().await;
+}
+
 fn line_free(s: &str) -> bool {
     !s.is_empty() && !s.contains(char::is_whitespace)
 }

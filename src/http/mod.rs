@@ -39,6 +39,8 @@ pub async fn serve(
     tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) {
+    // While it serves, a server hears the changes other servers on the same PostgreSQL database commit.
+    app.store.spawn_listener();
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);

@@ -146,11 +146,25 @@ impl Accounts {
             return Err(AuthError::RateLimited(wait));
         }
         let key = self.cache_key(&email, password);
-        if let Ok(cache) = self.cache.lock()
-            && let Some(hit) = cache.get(&key)
-            && hit.until > Instant::now()
-        {
-            return Ok(hit.principal.clone());
+        let hit = match self.cache.lock() {
+            Ok(cache) => cache.get(&key).filter(|c| c.until > Instant::now()).map(|c| c.principal.clone()),
+            Err(_) => None,
+        };
+        if let Some(hit) = hit {
+            // The cache spares argon2, not the database: the credential is checked against the stored account
+            // each time, so a password changed, an app password revoked or an account disabled by another
+            // process (the CLI, another server) takes effect on the next request.
+            let app_id = hit.app_password.as_ref().map(|a| a.id);
+            if let Some((user, app_hash)) = self.store.credential_state(hit.user.id, app_id).await? {
+                let same = match &hit.app_password {
+                    None => user.password_hash == hit.user.password_hash,
+                    Some(app) => app_hash.as_deref() == Some(app.password_hash.as_str()),
+                };
+                if same && !user.disabled && user.email == email {
+                    return Ok(Principal { user, app_password: hit.app_password });
+                }
+            }
+            self.forget_user(hit.user.id);
         }
         let user = self.store.user_by_email(&email).await?;
         let principal = match user {

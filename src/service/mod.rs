@@ -148,8 +148,8 @@ pub struct Service {
 }
 
 impl Service {
-    /// My contacts' view. Its name may lag when `user` comes from the credential cache; `state` reads the
-    /// current one for the properties that show it.
+    /// My contacts' view, named as `user` was read at login; `state` reads the current name for the properties
+    /// that show it.
     fn my_contacts(user: &User) -> BookView {
         BookView {
             book: Book::MyContacts { owner_id: user.id },

@@ -1,6 +1,7 @@
 //! Cards in books: the writes (each one transaction that takes the next change sequence value and advances
 //! every collection showing the contact) and the reads that serve a sync in one query.
 
+use super::events::{Event, notify_in};
 use super::{Book, BookState, Card, CardMeta, Change, NewCard, Result, Store, StoreError, now, on_pool};
 use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
@@ -114,7 +115,7 @@ const REMOVE_ALL_MEMBERSHIPS: &str =
 /// A contact changed: every label showing it and its owner's My contacts advance (DESIGN.md §4: getctag and
 /// sync-token move in the same transaction as the change).
 const TOUCH_MEMBERSHIPS: &str = "UPDATE memberships SET modseq = $1 WHERE contact_id = $2 AND removed_at IS NULL";
-const TOUCH_LABELS: &str = "UPDATE labels SET modseq = $1 WHERE id IN (SELECT label_id FROM memberships WHERE contact_id = $2 AND removed_at IS NULL)";
+const TOUCH_LABELS: &str = "UPDATE labels SET modseq = $1 WHERE id IN (SELECT label_id FROM memberships WHERE contact_id = $2 AND removed_at IS NULL) RETURNING id";
 const TOUCH_BOOK: &str = "UPDATE users SET book_modseq = $1 WHERE id = $2 AND book_modseq < $1";
 const TOUCH_LABEL: &str = "UPDATE labels SET modseq = $1 WHERE id = $2 AND modseq < $1";
 
@@ -422,6 +423,8 @@ impl Store {
                 // Each book's token is stamped once, after the batch, with its last change.
                 let mut books: HashMap<i64, i64> = HashMap::new();
                 let mut labels: HashMap<String, i64> = HashMap::new();
+                // Labels stamped along the way because a contact they show changed (for the change event).
+                let mut touched: std::collections::HashSet<String> = std::collections::HashSet::new();
                 let mut results: Vec<Option<std::result::Result<Done, WriteError>>> = (0..jobs.len()).map(|_| None).collect();
                 let mut overlay = Overlay::default();
                 let mut pending: Vec<Pending<'_>> = Vec::new();
@@ -483,7 +486,7 @@ impl Store {
                                             .bind(&ix.org).bind(&ix.kind).bind(now).bind(seq).bind(op.actor_id).bind(id)
                                             .execute(&mut *tx).await.map_err(|e| e.to_string())?;
                                         sqlx::query(TOUCH_MEMBERSHIPS).bind(seq).bind(id).execute(&mut *tx).await.map_err(|e| e.to_string())?;
-                                        sqlx::query(TOUCH_LABELS).bind(seq).bind(id).execute(&mut *tx).await.map_err(|e| e.to_string())?;
+                                        touched.extend(sqlx::query_scalar::<_, String>(TOUCH_LABELS).bind(seq).bind(id).fetch_all(&mut *tx).await.map_err(|e| e.to_string())?);
                                         overlay.remove_live(owner, &op.href);
                                         overlay.insert_live(owner, &op.href, id, &op.etag, &ix.uid);
                                         books.insert(owner, seq);
@@ -511,7 +514,7 @@ impl Store {
                                 }
                                 sqlx::query(DELETE_CONTACT).bind(now).bind(seq).bind(actor_id).bind(id)
                                     .execute(&mut *tx).await.map_err(|e| e.to_string())?;
-                                sqlx::query(TOUCH_LABELS).bind(seq).bind(id).execute(&mut *tx).await.map_err(|e| e.to_string())?;
+                                touched.extend(sqlx::query_scalar::<_, String>(TOUCH_LABELS).bind(seq).bind(id).fetch_all(&mut *tx).await.map_err(|e| e.to_string())?);
                                 sqlx::query(REMOVE_ALL_MEMBERSHIPS).bind(now).bind(seq).bind(actor_id).bind(id)
                                     .execute(&mut *tx).await.map_err(|e| e.to_string())?;
                                 overlay.remove_live(owner, href);
@@ -594,7 +597,7 @@ impl Store {
                             if replace {
                                 // An existing contact may carry labels: each of them advances.
                                 sqlx::query(TOUCH_MEMBERSHIPS).bind(seq).bind(contact_id).execute(&mut *tx).await?;
-                                sqlx::query(TOUCH_LABELS).bind(seq).bind(contact_id).execute(&mut *tx).await?;
+                                touched.extend(sqlx::query_scalar::<_, String>(TOUCH_LABELS).bind(seq).bind(contact_id).fetch_all(&mut *tx).await?);
                             } else if let Book::Label { label_id } = book {
                                 labels.insert(label_id.clone(), seq);
                             }
@@ -612,7 +615,7 @@ impl Store {
                                         return Err(WriteError::PreconditionFailed);
                                     }
                                     sqlx::query(DELETE_CONTACT).bind(now).bind(seq).bind(actor_id).bind(id).execute(&mut *tx).await?;
-                                    sqlx::query(TOUCH_LABELS).bind(seq).bind(id).execute(&mut *tx).await?;
+                                    touched.extend(sqlx::query_scalar::<_, String>(TOUCH_LABELS).bind(seq).bind(id).fetch_all(&mut *tx).await?);
                                     sqlx::query(REMOVE_ALL_MEMBERSHIPS).bind(now).bind(seq).bind(actor_id).bind(id).execute(&mut *tx).await?;
                                     books.insert(*owner_id, seq);
                                 }
@@ -642,7 +645,23 @@ impl Store {
                 for (label_id, seq) in &labels {
                     sqlx::query(TOUCH_LABEL).bind(seq).bind(label_id).execute(&mut *tx).await.map_err(|e| e.to_string())?;
                 }
+                let events = if books.is_empty() && labels.is_empty() && touched.is_empty() {
+                    Vec::new()
+                } else {
+                    touched.extend(labels.into_keys());
+                    let mut owners: Vec<i64> = books.into_keys().collect();
+                    owners.sort_unstable();
+                    let mut labels: Vec<String> = touched.into_iter().collect();
+                    labels.sort_unstable();
+                    vec![Event::Cards { modseq: last, owners, labels }]
+                };
+                let notified: std::result::Result<(), sqlx::Error> = async {
+                    notify_in!(self, tx, &events);
+                    Ok(())
+                }.await;
+                notified.map_err(|e| e.to_string())?;
                 tx.commit().await.map_err(|e| e.to_string())?;
+                self.bus.deliver(events);
                 Ok(results
                     .into_iter()
                     .map(|r| r.unwrap_or_else(|| Err(WriteError::Store(StoreError::Unavailable("a write of the batch was never decided".into())))))

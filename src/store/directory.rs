@@ -1,5 +1,6 @@
 //! The server's domains and its groups of users.
 
+use super::events::{Event, notify_in};
 use super::{Result, Store, StoreError, now, on_pool};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +110,9 @@ impl Store {
             sqlx::query("UPDATE grants SET status = 'revoked', updated_at = $1, modseq = $2 WHERE grantee_kind = 'domain' AND grantee = $3 AND status <> 'revoked'")
                 .bind(now).bind(seq).bind(name).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM domains WHERE name = $1").bind(name).execute(&mut *tx).await?;
+            notify_in!(self, tx, &[Event::Directory]);
             tx.commit().await?;
+            self.bus.deliver(vec![Event::Directory]);
             Ok(())
         })
     }
@@ -152,7 +155,9 @@ impl Store {
             }
             sqlx::query("UPDATE grants SET status = 'revoked', updated_at = $1, modseq = $2 WHERE grantee_kind = 'group' AND grantee = $3 AND status <> 'revoked'")
                 .bind(now).bind(seq).bind(name).execute(&mut *tx).await?;
+            notify_in!(self, tx, &[Event::Directory]);
             tx.commit().await?;
+            self.bus.deliver(vec![Event::Directory]);
             Ok(())
         })
     }
@@ -176,6 +181,6 @@ impl Store {
                 if add { "already" } else { "not" }
             )));
         }
-        Ok(())
+        self.publish(vec![Event::Directory]).await
     }
 }

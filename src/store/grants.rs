@@ -1,5 +1,6 @@
 //! Grants: a label shared with a user at a level, with an invitation status and the device toggle.
 
+use super::events::{Event, notify_in};
 use super::{Label, Result, Store, StoreError, now, on_pool};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,7 +129,10 @@ impl Store {
                 None => sqlx::query_scalar::<_, i64>("INSERT INTO grants (label_id, grantee_kind, grantee, level, status, sync_devices, invited_by, created_at, updated_at, modseq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING id")
                     .bind(label_id).bind(kind).bind(grantee).bind(level).bind(status).bind(sync_devices).bind(invited_by).bind(now).bind(seq).fetch_one(&mut *tx).await?,
             };
+            let events = vec![Event::Sharing { label_id: label_id.to_string() }];
+            notify_in!(self, tx, &events);
             tx.commit().await?;
+            self.bus.deliver(events);
             id
         });
         self.grant(id).await?.ok_or(StoreError::NotFound)
@@ -178,9 +182,18 @@ impl Store {
         sync_devices: Option<bool>,
         declined: Option<bool>,
     ) -> Result<()> {
-        on_pool!(self, p => sqlx::query("INSERT INTO grant_members (grant_id, user_id, sync_devices, declined, updated_at) SELECT id, $2, COALESCE($3, sync_devices), COALESCE($4, FALSE), $5 FROM grants WHERE id = $1 ON CONFLICT (grant_id, user_id) DO UPDATE SET sync_devices = COALESCE($3, grant_members.sync_devices), declined = COALESCE($4, grant_members.declined), updated_at = $5")
-            .bind(grant_id).bind(user_id).bind(sync_devices).bind(declined).bind(now()).execute(p).await.map(|_| ())?);
-        Ok(())
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let label: Option<String> = sqlx::query_scalar("SELECT label_id FROM grants WHERE id = $1").bind(grant_id).fetch_optional(&mut *tx).await?;
+            let label = label.ok_or(StoreError::NotFound)?;
+            sqlx::query("INSERT INTO grant_members (grant_id, user_id, sync_devices, declined, updated_at) SELECT id, $2, COALESCE($3, sync_devices), COALESCE($4, FALSE), $5 FROM grants WHERE id = $1 ON CONFLICT (grant_id, user_id) DO UPDATE SET sync_devices = COALESCE($3, grant_members.sync_devices), declined = COALESCE($4, grant_members.declined), updated_at = $5")
+                .bind(grant_id).bind(user_id).bind(sync_devices).bind(declined).bind(now()).execute(&mut *tx).await?;
+            let events = vec![Event::Sharing { label_id: label }];
+            notify_in!(self, tx, &events);
+            tx.commit().await?;
+            self.bus.deliver(events);
+            Ok(())
+        })
     }
 
     /// Applies `change` if the grant is in `expected_status` (any status when `None`); `NotFound` otherwise.
@@ -195,8 +208,8 @@ impl Store {
             let mut tx = p.begin().await?;
             let _turn = self.write_turn().await;
             let seq = sqlx::query_scalar::<_, i64>("UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value").fetch_one(&mut *tx).await?;
-            let status: Option<String> = sqlx::query_scalar("SELECT status FROM grants WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
-            let status = status.ok_or(StoreError::NotFound)?;
+            let row: Option<(String, String)> = sqlx::query_as("SELECT status, label_id FROM grants WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
+            let (status, label) = row.ok_or(StoreError::NotFound)?;
             if let Some(allowed) = expected_status
                 && !allowed.contains(&status.as_str())
             {
@@ -204,7 +217,10 @@ impl Store {
             }
             sqlx::query("UPDATE grants SET level = COALESCE($1, level), status = COALESCE($2, status), sync_devices = COALESCE($3, sync_devices), updated_at = $4, modseq = $5 WHERE id = $6")
                 .bind(change.level).bind(change.status).bind(change.sync_devices).bind(now).bind(seq).bind(id).execute(&mut *tx).await?;
+            let events = vec![Event::Sharing { label_id: label }];
+            notify_in!(self, tx, &events);
             tx.commit().await?;
+            self.bus.deliver(events);
             Ok::<(), StoreError>(())
         })?;
         self.grant(id).await?.ok_or(StoreError::NotFound)
@@ -224,7 +240,10 @@ impl Store {
             sqlx::query("UPDATE memberships SET modseq = $1 WHERE label_id = $2 AND removed_at IS NULL")
                 .bind(seq).bind(&label).execute(&mut *tx).await?;
             sqlx::query("UPDATE labels SET modseq = $1 WHERE id = $2").bind(seq).bind(&label).execute(&mut *tx).await?;
+            let events = vec![Event::Sharing { label_id: label.clone() }, Event::Cards { modseq: seq, owners: Vec::new(), labels: vec![label] }];
+            notify_in!(self, tx, &events);
             tx.commit().await?;
+            self.bus.deliver(events);
             Ok::<(), StoreError>(())
         })?;
         self.grant(id).await?.ok_or(StoreError::NotFound)

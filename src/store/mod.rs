@@ -6,6 +6,7 @@
 
 mod cards;
 mod directory;
+pub mod events;
 mod grants;
 mod history;
 mod migrate;
@@ -89,6 +90,7 @@ pub struct Store {
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
     /// Card writes go to one task that commits them in groups (see `cards::spawn_writer`).
     batcher: Option<tokio::sync::mpsc::Sender<cards::Job>>,
+    bus: events::Bus,
 }
 
 /// How hard SQLite flushes. `Normal` in WAL mode survives a killed process (the WAL is in the OS page cache);
@@ -136,7 +138,8 @@ impl Store {
     }
 
     fn with_writer(pool: Pool) -> Store {
-        let inner = Store { pool, writer: Some(Arc::new(tokio::sync::Mutex::new(()))), batcher: None };
+        let inner =
+            Store { pool, writer: Some(Arc::new(tokio::sync::Mutex::new(()))), batcher: None, bus: events::Bus::new() };
         let batcher = Some(cards::spawn_writer(inner.clone()));
         Store { batcher, ..inner }
     }
@@ -197,6 +200,7 @@ impl Store {
         let id = on_pool!(self, p => sqlx::query_scalar::<_, i64>(
             "INSERT INTO users (email, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
             .bind(email).bind(password_hash).bind(is_admin).bind(now).fetch_one(p).await?);
+        self.publish(vec![events::Event::Account { user_id: id }]).await?;
         self.user_by_id(id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -210,6 +214,20 @@ impl Store {
         let row = on_pool!(self, p => sqlx::query_as::<_, UserRow>(concat!("SELECT ", user_cols!(), " FROM users WHERE id = $1"))
             .bind(id).fetch_optional(p).await?);
         Ok(row.map(User::from))
+    }
+
+    /// A user as stored now, with the current hash of one of their app passwords (`None` when it is gone): what
+    /// a cached login is checked against, in one query.
+    pub async fn credential_state(
+        &self,
+        user_id: i64,
+        app_password_id: Option<i64>,
+    ) -> Result<Option<(User, Option<String>)>> {
+        type Row = (i64, String, String, String, bool, bool, String, String, i64, i64, Option<String>);
+        let row = on_pool!(self, p => sqlx::query_as::<_, Row>(concat!("SELECT ", user_cols!(),
+            ", (SELECT password_hash FROM app_passwords a WHERE a.id = $2 AND a.user_id = users.id) FROM users WHERE id = $1"))
+            .bind(user_id).bind(app_password_id.unwrap_or(-1)).fetch_optional(p).await?);
+        Ok(row.map(|r| (User::from((r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9)), r.10)))
     }
 
     pub async fn list_users(&self) -> Result<Vec<User>> {
@@ -230,13 +248,19 @@ impl Store {
     pub async fn set_password(&self, user_id: i64, password_hash: &str) -> Result<()> {
         let n = on_pool!(self, p => sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash).bind(user_id).execute(p).await?.rows_affected());
-        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.publish(vec![events::Event::Account { user_id }]).await
     }
 
     pub async fn set_disabled(&self, user_id: i64, disabled: bool) -> Result<()> {
         let n = on_pool!(self, p => sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
             .bind(disabled).bind(user_id).execute(p).await?.rows_affected());
-        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.publish(vec![events::Event::Account { user_id }]).await
     }
 
     // ---- app passwords -----------------------------------------------------------------------------------
@@ -246,6 +270,7 @@ impl Store {
         let id = on_pool!(self, p => sqlx::query_scalar::<_, i64>(
             "INSERT INTO app_passwords (user_id, name, password_hash, layout, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
             .bind(user_id).bind(name).bind(hash).bind(layout).bind(now).fetch_one(p).await?);
+        self.publish(vec![events::Event::Account { user_id }]).await?;
         Ok(AppPassword {
             id,
             user_id,
@@ -278,7 +303,10 @@ impl Store {
     pub async fn revoke_app_password(&self, user_id: i64, name: &str) -> Result<()> {
         let n = on_pool!(self, p => sqlx::query("DELETE FROM app_passwords WHERE user_id = $1 AND name = $2")
             .bind(user_id).bind(name).execute(p).await?.rows_affected());
-        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.publish(vec![events::Event::Account { user_id }]).await
     }
 
     pub async fn touch_app_password(&self, id: i64) -> Result<()> {
@@ -301,7 +329,10 @@ impl Store {
                 .fetch_one(&mut *tx).await?;
             sqlx::query("INSERT INTO labels (id, owner_id, name, description, created_at, modseq) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(&id).bind(owner_id).bind(name).bind(description).bind(now).bind(seq).execute(&mut *tx).await?;
+            let events = vec![events::Event::Label { label_id: id.clone(), owner_id }];
+            events::notify_in!(self, tx, &events);
             tx.commit().await?;
+            self.bus.deliver(events);
             Ok(Label { id, owner_id, name: name.into(), description: description.into(), created_at: now, modseq: seq })
         })
     }
@@ -326,12 +357,13 @@ impl Store {
             let _turn = self.write_turn().await;
             let seq = sqlx::query_scalar::<_, i64>("UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value")
                 .fetch_one(&mut *tx).await?;
-            let n = sqlx::query("UPDATE labels SET name = COALESCE($1, name), description = COALESCE($2, description), modseq = $3 WHERE id = $4")
-                .bind(name).bind(description).bind(seq).bind(id).execute(&mut *tx).await?.rows_affected();
-            if n == 0 {
-                return Err(StoreError::NotFound);
-            }
+            let owner: Option<i64> = sqlx::query_scalar("UPDATE labels SET name = COALESCE($1, name), description = COALESCE($2, description), modseq = $3 WHERE id = $4 RETURNING owner_id")
+                .bind(name).bind(description).bind(seq).bind(id).fetch_optional(&mut *tx).await?;
+            let owner_id = owner.ok_or(StoreError::NotFound)?;
+            let events = vec![events::Event::Label { label_id: id.to_string(), owner_id }];
+            events::notify_in!(self, tx, &events);
             tx.commit().await?;
+            self.bus.deliver(events);
             Ok(())
         })
     }
@@ -345,11 +377,12 @@ impl Store {
             let _turn = self.write_turn().await;
             sqlx::query("UPDATE change_seq SET value = value + 1 WHERE id = 1").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM dead_props WHERE collection = $1").bind(&key).execute(&mut *tx).await?;
-            let n = sqlx::query("DELETE FROM labels WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
-            if n == 0 {
-                return Err(StoreError::NotFound);
-            }
+            let owner: Option<i64> = sqlx::query_scalar("DELETE FROM labels WHERE id = $1 RETURNING owner_id").bind(id).fetch_optional(&mut *tx).await?;
+            let owner_id = owner.ok_or(StoreError::NotFound)?;
+            let events = vec![events::Event::Label { label_id: id.to_string(), owner_id }];
+            events::notify_in!(self, tx, &events);
             tx.commit().await?;
+            self.bus.deliver(events);
             Ok(())
         })
     }
@@ -364,7 +397,10 @@ impl Store {
                 .fetch_one(&mut *tx).await?;
             sqlx::query("UPDATE users SET book_name = COALESCE($1, book_name), book_description = COALESCE($2, book_description), book_modseq = $3 WHERE id = $4")
                 .bind(name).bind(description).bind(seq).bind(owner_id).execute(&mut *tx).await?;
+            let events = vec![events::Event::Book { owner_id }];
+            events::notify_in!(self, tx, &events);
             tx.commit().await?;
+            self.bus.deliver(events);
             Ok(())
         })
     }

@@ -1,5 +1,6 @@
 //! The trash: deleted contacts and contacts taken off labels stay restorable until purged.
 
+use super::events::{Event, notify_in};
 use super::{Result, Store, StoreError, now, on_pool};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,10 +79,14 @@ impl Store {
                          AND NOT EXISTS (SELECT 1 FROM memberships live WHERE live.label_id = memberships.label_id AND live.removed_at IS NULL \
                                          AND (live.href = memberships.href OR live.contact_id = memberships.contact_id))")
                 .bind(seq).bind(contact_id).bind(deleted_at).bind(owner_id).execute(&mut *tx).await?;
-            sqlx::query("UPDATE labels SET modseq = $1 WHERE id IN (SELECT label_id FROM memberships WHERE contact_id = $2 AND modseq = $1)")
-                .bind(seq).bind(contact_id).execute(&mut *tx).await?;
+            let mut labels: Vec<String> = sqlx::query_scalar("UPDATE labels SET modseq = $1 WHERE id IN (SELECT label_id FROM memberships WHERE contact_id = $2 AND modseq = $1) RETURNING id")
+                .bind(seq).bind(contact_id).fetch_all(&mut *tx).await?;
+            labels.sort_unstable();
             sqlx::query("UPDATE users SET book_modseq = $1 WHERE id = $2").bind(seq).bind(owner_id).execute(&mut *tx).await?;
+            let events = vec![Event::Cards { modseq: seq, owners: vec![owner_id], labels }];
+            notify_in!(self, tx, &events);
             tx.commit().await?;
+            self.bus.deliver(events);
             Ok(())
         })
     }
@@ -109,7 +114,10 @@ impl Store {
             }
             sqlx::query("UPDATE memberships SET removed_at = NULL, modseq = $1, actor_id = $2 WHERE id = $3").bind(seq).bind(actor_id).bind(membership_id).execute(&mut *tx).await?;
             sqlx::query("UPDATE labels SET modseq = $1 WHERE id = $2").bind(seq).bind(label_id).execute(&mut *tx).await?;
+            let events = vec![Event::Cards { modseq: seq, owners: Vec::new(), labels: vec![label_id.to_string()] }];
+            notify_in!(self, tx, &events);
             tx.commit().await?;
+            self.bus.deliver(events);
             Ok(())
         })
     }

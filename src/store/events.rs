@@ -1,0 +1,227 @@
+//! The change bus: every committed write is published as an `Event`, in this process through a broadcast
+//! channel, and to the other servers on one PostgreSQL database through NOTIFY (issue 3 §8). The live dashboard
+//! and the bridge subscribe; events say what changed, and subscribers re-read what they need.
+
+use super::{Pool, Store};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+/// The PostgreSQL channel the servers of one database talk on.
+pub const CHANNEL: &str = "labelbook_events";
+/// NOTIFY payloads must stay under 8,000 bytes; events larger than this are split.
+const MAX_PAYLOAD: usize = 7000;
+/// Events a slow subscriber may fall behind by before it is told it lagged (and must re-read).
+const CAPACITY: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// Cards changed (created, edited, deleted, labelled, taken off, restored) in these books: the owners'
+    /// My contacts and these labels. `modseq` is the change sequence value of the last of them.
+    Cards { modseq: i64, owners: Vec<i64>, labels: Vec<String> },
+    /// A label was created, renamed, described or deleted.
+    Label { label_id: String, owner_id: i64 },
+    /// My contacts' own properties changed.
+    Book { owner_id: i64 },
+    /// Who a label reaches, or how (grants: invited, answered, level, device toggle, hidden fields, revoked).
+    Sharing { label_id: String },
+    /// Groups or domains changed: any user's reach may have changed.
+    Directory,
+    /// An account changed (password, disabled, app passwords, created).
+    Account { user_id: i64 },
+    /// Events may have been missed (a subscriber lagged, or the connection to other servers was lost):
+    /// re-read everything shown.
+    Resync,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    /// The server that published it: it has already delivered it locally.
+    origin: String,
+    events: Vec<Event>,
+}
+
+#[derive(Clone)]
+pub(crate) struct Bus {
+    local: broadcast::Sender<Event>,
+    origin: String,
+}
+
+impl Bus {
+    pub(crate) fn new() -> Bus {
+        Bus { local: broadcast::channel(CAPACITY).0, origin: uuid::Uuid::new_v4().to_string() }
+    }
+
+    /// NOTIFY payloads for `events`, each small enough for PostgreSQL.
+    pub(crate) fn payloads(&self, events: &[Event]) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut batch: Vec<Event> = Vec::new();
+        for e in events {
+            let e = match e {
+                // A batch that touched very many books is split book by book.
+                Event::Cards { modseq, owners, labels } if owners.len() + labels.len() > 100 => {
+                    let mut parts: Vec<Event> = owners
+                        .iter()
+                        .map(|o| Event::Cards { modseq: *modseq, owners: vec![*o], labels: Vec::new() })
+                        .collect();
+                    parts.extend(labels.iter().map(|l| Event::Cards {
+                        modseq: *modseq,
+                        owners: Vec::new(),
+                        labels: vec![l.clone()],
+                    }));
+                    for p in parts {
+                        self.push(&mut out, &mut batch, p);
+                    }
+                    continue;
+                }
+                e => e.clone(),
+            };
+            self.push(&mut out, &mut batch, e);
+        }
+        if !batch.is_empty() {
+            out.push(self.encode(&batch));
+        }
+        out
+    }
+
+    fn push(&self, out: &mut Vec<String>, batch: &mut Vec<Event>, e: Event) {
+        batch.push(e);
+        if self.encode(batch).len() > MAX_PAYLOAD && batch.len() > 1 {
+            let last = batch.pop();
+            out.push(self.encode(batch));
+            batch.clear();
+            batch.extend(last);
+        }
+    }
+
+    fn encode(&self, events: &[Event]) -> String {
+        let envelope = Envelope { origin: self.origin.clone(), events: events.to_vec() };
+        serde_json::to_string(&envelope).unwrap_or_default()
+    }
+}
+
+/// Sends `events` to the other servers inside the transaction `$tx` (PostgreSQL delivers a NOTIFY at commit,
+/// and never if the transaction rolls back); nothing on SQLite, whose one server is the only one.
+macro_rules! notify_in {
+    ($store:expr, $tx:ident, $events:expr) => {
+        if matches!($store.pool, $crate::store::Pool::Postgres(_)) {
+            for payload in $store.bus.payloads($events) {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind($crate::store::events::CHANNEL)
+                    .bind(payload)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+        }
+    };
+}
+pub(crate) use notify_in;
+
+impl Bus {
+    /// Delivers to this server's subscribers (after the commit).
+    pub(crate) fn deliver(&self, events: Vec<Event>) {
+        for e in events {
+            // No subscriber is not an error.
+            let _ = self.local.send(e);
+        }
+    }
+}
+
+impl Store {
+    /// Every change committed from now on, by this server or (on PostgreSQL) any other.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.bus.local.subscribe()
+    }
+
+    /// Publishes changes committed without a transaction of their own (single statements): to the other
+    /// servers, then here.
+    pub(crate) async fn publish(&self, events: Vec<Event>) -> super::Result<()> {
+        if let Pool::Postgres(p) = &self.pool {
+            for payload in self.bus.payloads(&events) {
+                sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(p).await?;
+            }
+        }
+        self.bus.deliver(events);
+        Ok(())
+    }
+
+    /// On PostgreSQL, relays the other servers' events to this one's subscribers until the pool closes. A lost
+    /// connection is re-opened, and subscribers are told to re-read (what was sent meanwhile is gone).
+    pub fn spawn_listener(&self) {
+        let Pool::Postgres(pool) = &self.pool else { return };
+        let pool = pool.clone();
+        let bus = self.bus.clone();
+        tokio::spawn(async move {
+            let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for other servers' changes");
+                    return;
+                }
+            };
+            if let Err(e) = listener.listen(CHANNEL).await {
+                tracing::error!(error = %e, "cannot listen for other servers' changes");
+                return;
+            }
+            loop {
+                match listener.try_recv().await {
+                    Ok(Some(n)) => match serde_json::from_str::<Envelope>(n.payload()) {
+                        Ok(env) if env.origin == bus.origin => {}
+                        Ok(env) => bus.deliver(env.events),
+                        Err(e) => tracing::warn!(error = %e, "an unreadable change event from another server"),
+                    },
+                    Ok(None) => {
+                        tracing::warn!("lost the connection that hears other servers' changes; reconnecting");
+                        bus.deliver(vec![Event::Resync]);
+                    }
+                    Err(sqlx::Error::PoolClosed) => return,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "listening for other servers' changes failed; retrying");
+                        bus.deliver(vec![Event::Resync]);
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_stay_under_the_notify_limit_and_lose_nothing() {
+        let bus = Bus::new();
+        let labels: Vec<String> = (0..500).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+        let events = vec![
+            Event::Cards { modseq: 7, owners: (0..300).collect(), labels: labels.clone() },
+            Event::Sharing { label_id: labels[0].clone() },
+            Event::Resync,
+        ];
+        let payloads = bus.payloads(&events);
+        assert!(payloads.len() > 1);
+        let mut owners = Vec::new();
+        let mut seen_labels = Vec::new();
+        let mut others = 0;
+        for p in &payloads {
+            assert!(p.len() <= MAX_PAYLOAD, "{}", p.len());
+            let env: Envelope = serde_json::from_str(p).unwrap();
+            assert_eq!(env.origin, bus.origin);
+            for e in env.events {
+                match e {
+                    Event::Cards { modseq: 7, owners: o, labels: l } => {
+                        owners.extend(o);
+                        seen_labels.extend(l);
+                    }
+                    _ => others += 1,
+                }
+            }
+        }
+        assert_eq!(owners, (0..300).collect::<Vec<i64>>());
+        assert_eq!(seen_labels, labels);
+        assert_eq!(others, 2);
+        // A small event goes as it is.
+        assert_eq!(bus.payloads(&[Event::Directory]).len(), 1);
+    }
+}
