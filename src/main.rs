@@ -137,6 +137,10 @@ enum UserCmd {
         #[arg(long)]
         enable: bool,
     },
+    /// Delete an account and its contacts (refused while it owns labels: transfer or delete them first).
+    Delete {
+        email: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -308,6 +312,19 @@ enum LabelCmd {
         id: String,
         #[arg(long)]
         user: String,
+    },
+    /// Hand a label to one of its collaborators; its contacts become theirs.
+    Transfer {
+        id: String,
+        /// The current owner.
+        #[arg(long = "as")]
+        owner: String,
+        /// The new owner: a collaborator who accepted the label.
+        #[arg(long)]
+        to: String,
+        /// The previous owner does not stay on as a share-level collaborator.
+        #[arg(long)]
+        drop_access: bool,
     },
 }
 
@@ -522,6 +539,15 @@ async fn user(app: &App, cmd: UserCmd, json: bool) -> Result<()> {
                 println!("{} {}", user.email, if enable { "enabled" } else { "disabled" });
             }
         }
+        UserCmd::Delete { email } => {
+            let user = app.user(&email).await?;
+            app.service.delete_user(&user).await?;
+            if json {
+                print_json(serde_json::json!({"email": user.email, "deleted": true}));
+            } else {
+                println!("deleted {}", user.email);
+            }
+        }
     }
     Ok(())
 }
@@ -608,6 +634,15 @@ async fn label(app: &App, cmd: LabelCmd, json: bool) -> Result<()> {
                 print_json(serde_json::json!({"id": id, "deleted": true}));
             } else {
                 println!("deleted {id}");
+            }
+        }
+        LabelCmd::Transfer { id, owner, to, drop_access } => {
+            let owner = app.user(&owner).await?;
+            app.service.transfer_label(&owner, &id, &to, !drop_access).await?;
+            if json {
+                print_json(serde_json::json!({"id": id, "owner": to.trim().to_lowercase()}));
+            } else {
+                println!("{id} now belongs to {}", to.trim().to_lowercase());
             }
         }
     }

@@ -230,6 +230,27 @@ async fn share_invitation_and_grant_commands() {
     assert!(!run(&db, &["grant", "list", &label, "--as", "colleague@example.org"], None).status.success());
     assert_eq!(json(&db, &["grant", "revoke", &id, "--as", "owner@example.com", "--json"], None)["status"], "revoked");
     assert!(!run(&db, &["invitation", "accept", &id, "--user", "colleague@example.org"], None).status.success());
+
+    // Ownership: an account that owns a label is not deleted; the label goes to a collaborator first.
+    let refused = run(&db, &["user", "delete", "owner@example.com"], None);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("transfer or delete them first"));
+    let transfer = ["label", "transfer", &label, "--as", "owner@example.com", "--to", "colleague@example.org"];
+    let refused = run(&db, &transfer, None);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("does not collaborate"), "revoked is no collaborator");
+    let g = json(
+        &db,
+        &["share", &label, "--as", "owner@example.com", "--with", "colleague@example.org", "--level", "view", "--json"],
+        None,
+    );
+    ok(&db, &["invitation", "accept", &g["id"].as_i64().unwrap().to_string(), "--user", "colleague@example.org"], None);
+    let mut with_json = transfer.to_vec();
+    with_json.push("--json");
+    assert_eq!(json(&db, &with_json, None)["owner"], "colleague@example.org");
+    let labels = json(&db, &["label", "list", "--user", "colleague@example.org", "--json"], None);
+    assert_eq!(labels[0]["id"], label.as_str());
+    assert_eq!(json(&db, &["user", "delete", "owner@example.com", "--json"], None)["deleted"], true);
+    let users = json(&db, &["user", "list", "--json"], None);
+    assert_eq!(users.as_array().unwrap().len(), 1);
     db.drop_db().await;
 }
 

@@ -7,6 +7,7 @@ pub mod directory;
 pub mod history;
 mod sharing;
 pub use sharing::{Grantee, Reach};
+mod transfer;
 pub mod trash;
 
 use crate::store::{

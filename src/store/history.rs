@@ -63,7 +63,7 @@ impl Store {
         let rows: Vec<HistoryRow> = on_pool!(self, p => sqlx::query_as(
                 "SELECT a.id, a.label_id, a.contact_id, a.action, a.actor, a.at, a.modseq, a.fn, v.vcard, v.etag FROM activity a \
                  LEFT JOIN contact_versions v ON a.action = 'edited' AND v.contact_id = a.contact_id AND v.modseq = a.modseq \
-                 WHERE a.contact_id = $1 AND a.label_id IS NULL ORDER BY a.id DESC")
+                 WHERE a.contact_id = $1 AND a.label_id IS NULL ORDER BY a.modseq DESC, a.id DESC")
                 .bind(contact_id).fetch_all(p).await?);
         Ok(rows
             .into_iter()

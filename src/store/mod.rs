@@ -11,6 +11,7 @@ mod grants;
 mod history;
 mod migrate;
 mod model;
+mod transfer;
 mod trash;
 
 pub use cards::{CardWrite, CardWritten, Precondition, PutOutcome, WriteError};

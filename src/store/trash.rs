@@ -21,6 +21,10 @@ pub struct RemovedMembership {
     pub removed_at: i64,
 }
 
+/// A removed membership: contact, name, removed_at, the contact's deleted_at, and whether the contact is the
+/// label owner's.
+type RemovedRow = (i64, String, Option<i64>, Option<i64>, bool);
+
 const NEXT_SEQ: &str = "UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value";
 
 impl Store {
@@ -38,6 +42,7 @@ impl Store {
         let rows: Vec<(i64, String, i64, String, String, i64)> = on_pool!(self, p => sqlx::query_as(
             "SELECT m.id, m.label_id, m.contact_id, m.href, c.fn, m.removed_at FROM memberships m JOIN contacts c ON c.id = m.contact_id \
              WHERE m.label_id = $1 AND m.removed_at IS NOT NULL AND c.deleted_at IS NULL \
+             AND c.owner_id = (SELECT owner_id FROM labels WHERE id = $1) \
              AND NOT EXISTS (SELECT 1 FROM memberships live WHERE live.label_id = m.label_id AND live.contact_id = m.contact_id AND live.removed_at IS NULL) \
              ORDER BY m.removed_at DESC, m.id DESC")
             .bind(label_id).fetch_all(p).await?);
@@ -75,7 +80,9 @@ impl Store {
             }
             sqlx::query("UPDATE contacts SET deleted_at = NULL, modseq = $1, actor_id = $2 WHERE id = $3").bind(seq).bind(owner_id).bind(contact_id).execute(&mut *tx).await?;
             // The labels it lost with the delete (stamped with the same moment), where nothing took their place.
+            // (Only on labels the contact's owner still owns: a label's contacts are its owner's.)
             sqlx::query("UPDATE memberships SET removed_at = NULL, modseq = $1, actor_id = $4 WHERE contact_id = $2 AND removed_at = $3 \
+                         AND label_id IN (SELECT id FROM labels WHERE owner_id = $4) \
                          AND NOT EXISTS (SELECT 1 FROM memberships live WHERE live.label_id = memberships.label_id AND live.removed_at IS NULL \
                                          AND (live.href = memberships.href OR live.contact_id = memberships.contact_id))")
                 .bind(seq).bind(contact_id).bind(deleted_at).bind(owner_id).execute(&mut *tx).await?;
@@ -97,10 +104,14 @@ impl Store {
             let mut tx = p.begin().await?;
             let _turn = self.write_turn().await;
             let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ).fetch_one(&mut *tx).await?;
-            let row: Option<(i64, String, Option<i64>, Option<i64>)> = sqlx::query_as(
-                "SELECT m.contact_id, m.href, m.removed_at, c.deleted_at FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.id = $1 AND m.label_id = $2")
+            let row: Option<RemovedRow> = sqlx::query_as(
+                "SELECT m.contact_id, m.href, m.removed_at, c.deleted_at, c.owner_id = l.owner_id FROM memberships m JOIN contacts c ON c.id = m.contact_id \
+                 JOIN labels l ON l.id = m.label_id WHERE m.id = $1 AND m.label_id = $2")
                 .bind(membership_id).bind(label_id).fetch_optional(&mut *tx).await?;
-            let (contact_id, href, removed_at, deleted_at) = row.ok_or(StoreError::NotFound)?;
+            let (contact_id, href, removed_at, deleted_at, owners) = row.ok_or(StoreError::NotFound)?;
+            if !owners {
+                return Err(StoreError::Conflict("the contact belongs to the label's previous owner: add it again instead".into()));
+            }
             if removed_at.is_none() {
                 return Err(StoreError::Conflict("the contact is on the label".into()));
             }
