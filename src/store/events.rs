@@ -54,44 +54,44 @@ impl Bus {
 
     /// NOTIFY payloads for `events`, each small enough for PostgreSQL.
     pub(crate) fn payloads(&self, events: &[Event]) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut batch: Vec<Event> = Vec::new();
+        let mut parts: Vec<Event> = Vec::new();
         for e in events {
-            let e = match e {
+            match e {
                 // A batch that touched very many books is split book by book.
                 Event::Cards { modseq, owners, labels } if owners.len() + labels.len() > 100 => {
-                    let mut parts: Vec<Event> = owners
-                        .iter()
-                        .map(|o| Event::Cards { modseq: *modseq, owners: vec![*o], labels: Vec::new() })
-                        .collect();
+                    parts.extend(owners.iter().map(|o| Event::Cards {
+                        modseq: *modseq,
+                        owners: vec![*o],
+                        labels: Vec::new(),
+                    }));
                     parts.extend(labels.iter().map(|l| Event::Cards {
                         modseq: *modseq,
                         owners: Vec::new(),
                         labels: vec![l.clone()],
                     }));
-                    for p in parts {
-                        self.push(&mut out, &mut batch, p);
-                    }
-                    continue;
                 }
-                e => e.clone(),
-            };
-            self.push(&mut out, &mut batch, e);
+                e => parts.push(e.clone()),
+            }
+        }
+        // Events are packed greedily, each measured once (an event of at most 100 books fits on its own).
+        let overhead = self.encode(&[]).len();
+        let mut out = Vec::new();
+        let mut batch: Vec<Event> = Vec::new();
+        let mut size = overhead;
+        for e in parts {
+            let len = serde_json::to_string(&e).map_or(0, |j| j.len()) + 1;
+            if !batch.is_empty() && size + len > MAX_PAYLOAD {
+                out.push(self.encode(&batch));
+                batch.clear();
+                size = overhead;
+            }
+            size += len;
+            batch.push(e);
         }
         if !batch.is_empty() {
             out.push(self.encode(&batch));
         }
         out
-    }
-
-    fn push(&self, out: &mut Vec<String>, batch: &mut Vec<Event>, e: Event) {
-        batch.push(e);
-        if self.encode(batch).len() > MAX_PAYLOAD && batch.len() > 1 {
-            let last = batch.pop();
-            out.push(self.encode(batch));
-            batch.clear();
-            batch.extend(last);
-        }
     }
 
     fn encode(&self, events: &[Event]) -> String {
