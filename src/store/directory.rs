@@ -181,6 +181,7 @@ impl Store {
                 if add { "already" } else { "not" }
             )));
         }
-        self.publish(vec![Event::Directory]).await
+        self.publish(vec![Event::Directory]).await;
+        Ok(())
     }
 }

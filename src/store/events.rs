@@ -133,16 +133,18 @@ impl Store {
         self.bus.local.subscribe()
     }
 
-    /// Publishes changes committed without a transaction of their own (single statements): to the other
-    /// servers, then here.
-    pub(crate) async fn publish(&self, events: Vec<Event>) -> super::Result<()> {
+    /// Publishes changes already committed by a single statement: to the other servers, then here. The change
+    /// is made either way, so a failed NOTIFY is logged (and the other servers' listeners resync when their
+    /// connection drops) rather than reported as a failed write.
+    pub(crate) async fn publish(&self, events: Vec<Event>) {
         if let Pool::Postgres(p) = &self.pool {
             for payload in self.bus.payloads(&events) {
-                sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(p).await?;
+                if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(p).await {
+                    tracing::warn!(error = %e, "could not tell the other servers about a change");
+                }
             }
         }
         self.bus.deliver(events);
-        Ok(())
     }
 
     /// On PostgreSQL, relays the other servers' events to this one's subscribers until the pool closes. A lost

@@ -201,7 +201,7 @@ impl Store {
         let id = on_pool!(self, p => sqlx::query_scalar::<_, i64>(
             "INSERT INTO users (email, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
             .bind(email).bind(password_hash).bind(is_admin).bind(now).fetch_one(p).await?);
-        self.publish(vec![events::Event::Account { user_id: id }]).await?;
+        self.publish(vec![events::Event::Account { user_id: id }]).await;
         self.user_by_id(id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -252,7 +252,8 @@ impl Store {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
-        self.publish(vec![events::Event::Account { user_id }]).await
+        self.publish(vec![events::Event::Account { user_id }]).await;
+        Ok(())
     }
 
     pub async fn set_disabled(&self, user_id: i64, disabled: bool) -> Result<()> {
@@ -261,7 +262,8 @@ impl Store {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
-        self.publish(vec![events::Event::Account { user_id }]).await
+        self.publish(vec![events::Event::Account { user_id }]).await;
+        Ok(())
     }
 
     // ---- app passwords -----------------------------------------------------------------------------------
@@ -271,7 +273,7 @@ impl Store {
         let id = on_pool!(self, p => sqlx::query_scalar::<_, i64>(
             "INSERT INTO app_passwords (user_id, name, password_hash, layout, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
             .bind(user_id).bind(name).bind(hash).bind(layout).bind(now).fetch_one(p).await?);
-        self.publish(vec![events::Event::Account { user_id }]).await?;
+        self.publish(vec![events::Event::Account { user_id }]).await;
         Ok(AppPassword {
             id,
             user_id,
@@ -307,7 +309,8 @@ impl Store {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
-        self.publish(vec![events::Event::Account { user_id }]).await
+        self.publish(vec![events::Event::Account { user_id }]).await;
+        Ok(())
     }
 
     pub async fn touch_app_password(&self, id: i64) -> Result<()> {
