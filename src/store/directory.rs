@@ -1,7 +1,7 @@
 //! The server's domains and its groups of users.
 
-use super::events::{Event, notify_in};
-use super::{Result, Store, StoreError, now, on_pool};
+use super::events::{Event, commit_publishing};
+use super::{NEXT_SEQ, Result, Store, StoreError, now, on_pool};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Domain {
@@ -105,14 +105,12 @@ impl Store {
             if primary && others > 0 {
                 return Err(StoreError::Conflict(format!("{name} is the primary domain; make another one primary first")));
             }
-            let seq = sqlx::query_scalar::<_, i64>("UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value")
+            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ)
                 .fetch_one(&mut *tx).await?;
             sqlx::query("UPDATE grants SET status = 'revoked', updated_at = $1, modseq = $2 WHERE grantee_kind = 'domain' AND grantee = $3 AND status <> 'revoked'")
                 .bind(now).bind(seq).bind(name).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM domains WHERE name = $1").bind(name).execute(&mut *tx).await?;
-            notify_in!(self, tx, &[Event::Directory]);
-            tx.commit().await?;
-            self.bus.deliver(vec![Event::Directory]);
+            commit_publishing!(self, tx, vec![Event::Directory]);
             Ok(())
         })
     }
@@ -147,7 +145,7 @@ impl Store {
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
             let _turn = self.write_turn().await;
-            let seq = sqlx::query_scalar::<_, i64>("UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value")
+            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ)
                 .fetch_one(&mut *tx).await?;
             let n = sqlx::query("DELETE FROM user_groups WHERE name = $1").bind(name).execute(&mut *tx).await?.rows_affected();
             if n == 0 {
@@ -155,9 +153,7 @@ impl Store {
             }
             sqlx::query("UPDATE grants SET status = 'revoked', updated_at = $1, modseq = $2 WHERE grantee_kind = 'group' AND grantee = $3 AND status <> 'revoked'")
                 .bind(now).bind(seq).bind(name).execute(&mut *tx).await?;
-            notify_in!(self, tx, &[Event::Directory]);
-            tx.commit().await?;
-            self.bus.deliver(vec![Event::Directory]);
+            commit_publishing!(self, tx, vec![Event::Directory]);
             Ok(())
         })
     }

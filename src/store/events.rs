@@ -117,6 +117,17 @@ macro_rules! notify_in {
 }
 pub(crate) use notify_in;
 
+/// Commits `$tx` and publishes `$events` (a `Vec<Event>`): to the other servers with the commit, then here.
+macro_rules! commit_publishing {
+    ($store:expr, $tx:ident, $events:expr) => {{
+        let events: Vec<$crate::store::events::Event> = $events;
+        $crate::store::events::notify_in!($store, $tx, &events);
+        $tx.commit().await?;
+        $store.bus.deliver(events);
+    }};
+}
+pub(crate) use commit_publishing;
+
 impl Bus {
     /// Delivers to this server's subscribers (after the commit).
     pub(crate) fn deliver(&self, events: Vec<Event>) {

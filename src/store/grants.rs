@@ -1,7 +1,7 @@
 //! Grants: a label shared with a user at a level, with an invitation status and the device toggle.
 
-use super::events::{Event, notify_in};
-use super::{Label, Result, Store, StoreError, now, on_pool};
+use super::events::{Event, commit_publishing};
+use super::{Label, NEXT_SEQ, Result, Store, StoreError, now, on_pool};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
@@ -112,7 +112,7 @@ impl Store {
         let id = on_pool!(self, p => {
             let mut tx = p.begin().await?;
             let _turn = self.write_turn().await;
-            let seq = sqlx::query_scalar::<_, i64>("UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value").fetch_one(&mut *tx).await?;
+            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ).fetch_one(&mut *tx).await?;
             let existing: Option<(i64, String)> = sqlx::query_as("SELECT id, status FROM grants WHERE label_id = $1 AND grantee_kind = $2 AND grantee = $3")
                 .bind(label_id).bind(kind).bind(grantee).fetch_optional(&mut *tx).await?;
             let id = match existing {
@@ -130,9 +130,7 @@ impl Store {
                     .bind(label_id).bind(kind).bind(grantee).bind(level).bind(status).bind(sync_devices).bind(invited_by).bind(now).bind(seq).fetch_one(&mut *tx).await?,
             };
             let events = vec![Event::Sharing { label_id: label_id.to_string() }];
-            notify_in!(self, tx, &events);
-            tx.commit().await?;
-            self.bus.deliver(events);
+            commit_publishing!(self, tx, events);
             id
         });
         self.grant(id).await?.ok_or(StoreError::NotFound)
@@ -189,9 +187,7 @@ impl Store {
             sqlx::query("INSERT INTO grant_members (grant_id, user_id, sync_devices, declined, updated_at) SELECT id, $2, COALESCE($3, sync_devices), COALESCE($4, FALSE), $5 FROM grants WHERE id = $1 ON CONFLICT (grant_id, user_id) DO UPDATE SET sync_devices = COALESCE($3, grant_members.sync_devices), declined = COALESCE($4, grant_members.declined), updated_at = $5")
                 .bind(grant_id).bind(user_id).bind(sync_devices).bind(declined).bind(now()).execute(&mut *tx).await?;
             let events = vec![Event::Sharing { label_id: label }];
-            notify_in!(self, tx, &events);
-            tx.commit().await?;
-            self.bus.deliver(events);
+            commit_publishing!(self, tx, events);
             Ok(())
         })
     }
@@ -207,7 +203,7 @@ impl Store {
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
             let _turn = self.write_turn().await;
-            let seq = sqlx::query_scalar::<_, i64>("UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value").fetch_one(&mut *tx).await?;
+            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ).fetch_one(&mut *tx).await?;
             let row: Option<(String, String)> = sqlx::query_as("SELECT status, label_id FROM grants WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
             let (status, label) = row.ok_or(StoreError::NotFound)?;
             if let Some(allowed) = expected_status
@@ -218,9 +214,7 @@ impl Store {
             sqlx::query("UPDATE grants SET level = COALESCE($1, level), status = COALESCE($2, status), sync_devices = COALESCE($3, sync_devices), updated_at = $4, modseq = $5 WHERE id = $6")
                 .bind(change.level).bind(change.status).bind(change.sync_devices).bind(now).bind(seq).bind(id).execute(&mut *tx).await?;
             let events = vec![Event::Sharing { label_id: label }];
-            notify_in!(self, tx, &events);
-            tx.commit().await?;
-            self.bus.deliver(events);
+            commit_publishing!(self, tx, events);
             Ok::<(), StoreError>(())
         })?;
         self.grant(id).await?.ok_or(StoreError::NotFound)
@@ -233,7 +227,7 @@ impl Store {
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
             let _turn = self.write_turn().await;
-            let seq = sqlx::query_scalar::<_, i64>("UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value").fetch_one(&mut *tx).await?;
+            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ).fetch_one(&mut *tx).await?;
             let label: Option<String> = sqlx::query_scalar("UPDATE grants SET hidden_fields = $1, updated_at = $2, modseq = $3 WHERE id = $4 RETURNING label_id")
                 .bind(hidden_json).bind(now).bind(seq).bind(id).fetch_optional(&mut *tx).await?;
             let label = label.ok_or(StoreError::NotFound)?;
@@ -241,9 +235,7 @@ impl Store {
                 .bind(seq).bind(&label).execute(&mut *tx).await?;
             sqlx::query("UPDATE labels SET modseq = $1 WHERE id = $2").bind(seq).bind(&label).execute(&mut *tx).await?;
             let events = vec![Event::Sharing { label_id: label.clone() }, Event::Cards { modseq: seq, owners: Vec::new(), labels: vec![label] }];
-            notify_in!(self, tx, &events);
-            tx.commit().await?;
-            self.bus.deliver(events);
+            commit_publishing!(self, tx, events);
             Ok::<(), StoreError>(())
         })?;
         self.grant(id).await?.ok_or(StoreError::NotFound)

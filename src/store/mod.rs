@@ -82,6 +82,10 @@ impl From<sqlx::Error> for StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Takes the next change sequence value (DESIGN.md §1); a write transaction's first statement, which also
+/// serialises writers so that modseq order is commit order.
+pub(crate) const NEXT_SEQ: &str = "UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value";
+
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pool: Pool,
@@ -329,14 +333,12 @@ impl Store {
             // Check out a connection and BEGIN before queueing: only the statements wait their turn.
             let mut tx = p.begin().await?;
             let _turn = self.write_turn().await;
-            let seq = sqlx::query_scalar::<_, i64>("UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value")
+            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ)
                 .fetch_one(&mut *tx).await?;
             sqlx::query("INSERT INTO labels (id, owner_id, name, description, created_at, modseq) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(&id).bind(owner_id).bind(name).bind(description).bind(now).bind(seq).execute(&mut *tx).await?;
             let events = vec![events::Event::Label { label_id: id.clone(), owner_id }];
-            events::notify_in!(self, tx, &events);
-            tx.commit().await?;
-            self.bus.deliver(events);
+            events::commit_publishing!(self, tx, events);
             Ok(Label { id, owner_id, name: name.into(), description: description.into(), created_at: now, modseq: seq })
         })
     }
@@ -359,15 +361,13 @@ impl Store {
             // Check out a connection and BEGIN before queueing: only the statements wait their turn.
             let mut tx = p.begin().await?;
             let _turn = self.write_turn().await;
-            let seq = sqlx::query_scalar::<_, i64>("UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value")
+            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ)
                 .fetch_one(&mut *tx).await?;
             let owner: Option<i64> = sqlx::query_scalar("UPDATE labels SET name = COALESCE($1, name), description = COALESCE($2, description), modseq = $3 WHERE id = $4 RETURNING owner_id")
                 .bind(name).bind(description).bind(seq).bind(id).fetch_optional(&mut *tx).await?;
             let owner_id = owner.ok_or(StoreError::NotFound)?;
             let events = vec![events::Event::Label { label_id: id.to_string(), owner_id }];
-            events::notify_in!(self, tx, &events);
-            tx.commit().await?;
-            self.bus.deliver(events);
+            events::commit_publishing!(self, tx, events);
             Ok(())
         })
     }
@@ -379,14 +379,12 @@ impl Store {
             // Check out a connection and BEGIN before queueing: only the statements wait their turn.
             let mut tx = p.begin().await?;
             let _turn = self.write_turn().await;
-            sqlx::query("UPDATE change_seq SET value = value + 1 WHERE id = 1").execute(&mut *tx).await?;
+            sqlx::query(NEXT_SEQ).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM dead_props WHERE collection = $1").bind(&key).execute(&mut *tx).await?;
             let owner: Option<i64> = sqlx::query_scalar("DELETE FROM labels WHERE id = $1 RETURNING owner_id").bind(id).fetch_optional(&mut *tx).await?;
             let owner_id = owner.ok_or(StoreError::NotFound)?;
             let events = vec![events::Event::Label { label_id: id.to_string(), owner_id }];
-            events::notify_in!(self, tx, &events);
-            tx.commit().await?;
-            self.bus.deliver(events);
+            events::commit_publishing!(self, tx, events);
             Ok(())
         })
     }
@@ -397,14 +395,12 @@ impl Store {
             // Check out a connection and BEGIN before queueing: only the statements wait their turn.
             let mut tx = p.begin().await?;
             let _turn = self.write_turn().await;
-            let seq = sqlx::query_scalar::<_, i64>("UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value")
+            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ)
                 .fetch_one(&mut *tx).await?;
             sqlx::query("UPDATE users SET book_name = COALESCE($1, book_name), book_description = COALESCE($2, book_description), book_modseq = $3 WHERE id = $4")
                 .bind(name).bind(description).bind(seq).bind(owner_id).execute(&mut *tx).await?;
             let events = vec![events::Event::Book { owner_id }];
-            events::notify_in!(self, tx, &events);
-            tx.commit().await?;
-            self.bus.deliver(events);
+            events::commit_publishing!(self, tx, events);
             Ok(())
         })
     }

@@ -5,10 +5,8 @@
 //! one becomes a contact of theirs (the same contact, if they already have one with its UID; otherwise a copy,
 //! with its history). The previous owner keeps their own contacts as they were.
 
-use super::events::{Event, notify_in};
-use super::{Result, Store, StoreError, now, on_pool};
-
-const NEXT_SEQ: &str = "UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value";
+use super::events::{Event, commit_publishing};
+use super::{NEXT_SEQ, Result, Store, StoreError, now, on_pool};
 
 impl Store {
     /// Makes `new_owner` the owner of a label, giving them its contacts, in one transaction. With
@@ -85,9 +83,7 @@ impl Store {
                 Event::Sharing { label_id: label_id.to_string() },
                 Event::Cards { modseq: seq, owners: vec![new_owner], labels: vec![label_id.to_string()] },
             ];
-            notify_in!(self, tx, &events);
-            tx.commit().await?;
-            self.bus.deliver(events);
+            commit_publishing!(self, tx, events);
             Ok(())
         })
     }
@@ -121,9 +117,7 @@ impl Store {
             sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
             let mut events: Vec<Event> = shared.into_iter().map(|label_id| Event::Sharing { label_id }).collect();
             events.extend([Event::Account { user_id }, Event::Directory]);
-            notify_in!(self, tx, &events);
-            tx.commit().await?;
-            self.bus.deliver(events);
+            commit_publishing!(self, tx, events);
             Ok(())
         })
     }

@@ -1,7 +1,7 @@
 //! The trash: deleted contacts and contacts taken off labels stay restorable until purged.
 
-use super::events::{Event, notify_in};
-use super::{Result, Store, StoreError, now, on_pool};
+use super::events::{Event, commit_publishing};
+use super::{NEXT_SEQ, Result, Store, StoreError, now, on_pool};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrashedContact {
@@ -24,8 +24,6 @@ pub struct RemovedMembership {
 /// A removed membership: contact, name, removed_at, the contact's deleted_at, and whether the contact is the
 /// label owner's.
 type RemovedRow = (i64, String, Option<i64>, Option<i64>, bool);
-
-const NEXT_SEQ: &str = "UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value";
 
 impl Store {
     /// The owner's deleted contacts, newest first.
@@ -91,9 +89,7 @@ impl Store {
             labels.sort_unstable();
             sqlx::query("UPDATE users SET book_modseq = $1 WHERE id = $2").bind(seq).bind(owner_id).execute(&mut *tx).await?;
             let events = vec![Event::Cards { modseq: seq, owners: vec![owner_id], labels }];
-            notify_in!(self, tx, &events);
-            tx.commit().await?;
-            self.bus.deliver(events);
+            commit_publishing!(self, tx, events);
             Ok(())
         })
     }
@@ -126,9 +122,7 @@ impl Store {
             sqlx::query("UPDATE memberships SET removed_at = NULL, modseq = $1, actor_id = $2 WHERE id = $3").bind(seq).bind(actor_id).bind(membership_id).execute(&mut *tx).await?;
             sqlx::query("UPDATE labels SET modseq = $1 WHERE id = $2").bind(seq).bind(label_id).execute(&mut *tx).await?;
             let events = vec![Event::Cards { modseq: seq, owners: Vec::new(), labels: vec![label_id.to_string()] }];
-            notify_in!(self, tx, &events);
-            tx.commit().await?;
-            self.bus.deliver(events);
+            commit_publishing!(self, tx, events);
             Ok(())
         })
     }
