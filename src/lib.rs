@@ -1,5 +1,6 @@
 //! Labelbook: a self-hosted shared-contacts server. See ARCHITECTURE.md for the map.
 
+pub mod api;
 pub mod app;
 pub mod config;
 pub mod dav;

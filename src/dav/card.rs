@@ -9,23 +9,8 @@ use crate::vcard::{self, Version};
 use http::{HeaderValue, Response, StatusCode, header};
 
 /// Splits If-Match / If-None-Match into entity tags without quotes; `W/` tags compare weakly (RFC 9110 §13.1.2).
-fn etag_list(ctx: &Ctx<'_>, name: &str) -> Option<Vec<String>> {
-    let values: Vec<&str> = ctx.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
-    if values.is_empty() {
-        return None;
-    }
-    Some(
-        values
-            .iter()
-            .flat_map(|v| v.split(','))
-            .map(|t| t.trim().trim_start_matches("W/").trim_matches('"').to_string())
-            .filter(|t| !t.is_empty())
-            .collect(),
-    )
-}
-
 fn precondition(ctx: &Ctx<'_>) -> Precondition {
-    Precondition { if_match: etag_list(ctx, "if-match"), if_none_match: etag_list(ctx, "if-none-match") }
+    crate::http::precondition(ctx.headers)
 }
 
 /// The vCard version an Accept header asks for, if it names one (`text/vcard; version=4.0`).

@@ -185,6 +185,7 @@ impl From<ServiceError> for DavError {
                 format!("larger than {n} bytes"),
             ),
             ServiceError::Invalid(m) => DavError::new(StatusCode::FORBIDDEN, m),
+            ServiceError::Field(e) => DavError::new(StatusCode::FORBIDDEN, format!("{}: {}", e.field, e.message)),
             ServiceError::Conflict(m) => DavError::new(StatusCode::CONFLICT, m),
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "store failure");

@@ -6,7 +6,7 @@ pub mod body;
 mod tls;
 
 use crate::app::App;
-use crate::dav;
+use crate::{api, dav};
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
@@ -60,7 +60,7 @@ pub async fn serve(
         let app = app.clone();
         let service = service_fn(move |req| {
             let app = app.clone();
-            async move { Ok::<_, std::convert::Infallible>(handle(app, req, peer).await) }
+            async move { Ok::<_, std::convert::Infallible>(isolated(app, req, peer).await) }
         });
         match &tls {
             None => {
@@ -92,6 +92,20 @@ pub async fn serve(
     drop(listener);
     if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await.is_err() {
         tracing::warn!("connections still open after 30 s; closing them");
+    }
+}
+
+/// Runs a request in its own task, so that a bug that panics answers 500 and is logged, instead of dropping the
+/// connection (and, on HTTP/2, every other request on it).
+async fn isolated(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    match tokio::spawn(handle(app, req, peer)).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(%method, %path, status = 500, error = %e, "request failed");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "internal error; it has been logged")
+        }
     }
 }
 
@@ -131,6 +145,12 @@ async fn route(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> (Res
             None,
         );
     }
+    if path == "/api/v1/openapi.yaml" && (req.method() == Method::GET || req.method() == Method::HEAD) {
+        return (api::openapi(), None);
+    }
+    if path == "/api" || path.starts_with("/api/") {
+        return api_route(app, req, peer).await;
+    }
     if path != "/dav" && !path.starts_with("/dav/") {
         return (text(StatusCode::NOT_FOUND, format!("nothing at {path}")), None);
     }
@@ -140,7 +160,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> (Res
     }
     let principal = match auth::authenticate(app, &req, peer).await {
         Ok(p) => p,
-        Err(resp) => return (resp, None),
+        Err(refusal) => return (refusal.into_text(), None),
     };
     let email = principal.user.email.clone();
     let (parts, body) = req.into_parts();
@@ -154,6 +174,55 @@ async fn route(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> (Res
     };
     let resp = dav::handle(app, &principal, &parts, body).await;
     (resp, Some(email))
+}
+
+fn etag_list(headers: &http::HeaderMap, name: &str) -> Option<Vec<String>> {
+    let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+    if values.is_empty() {
+        return None;
+    }
+    Some(
+        values
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(|t| t.trim().trim_start_matches("W/").trim_matches('"').to_string())
+            .filter(|t| !t.is_empty())
+            .collect(),
+    )
+}
+
+/// If-Match and If-None-Match as entity tags (RFC 9110 §13.1.1–2), for DAV and the API alike.
+pub fn precondition(headers: &http::HeaderMap) -> crate::store::Precondition {
+    crate::store::Precondition {
+        if_match: etag_list(headers, "if-match"),
+        if_none_match: etag_list(headers, "if-none-match"),
+    }
+}
+
+async fn api_route(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> (Response<Body>, Option<String>) {
+    if !req.uri().path().starts_with("/api/v1/") {
+        let p = api::Problem::new(StatusCode::NOT_FOUND, "the API lives under /api/v1/");
+        return (p.into_response(), None);
+    }
+    let principal = match auth::authenticate(app, &req, peer).await {
+        Ok(p) => p,
+        Err(refusal) => return (refusal.into_problem(), None),
+    };
+    let email = principal.user.email.clone();
+    let (parts, body) = req.into_parts();
+    let limit = app.config.max_request_body;
+    let body = match read_body(&parts, body, limit).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => {
+            let p = api::Problem::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {limit} bytes"));
+            return (p.into_response(), Some(email));
+        }
+        Err(BodyError::Broken) => {
+            let p = api::Problem::new(StatusCode::BAD_REQUEST, "could not read the request body");
+            return (p.into_response(), Some(email));
+        }
+    };
+    (api::handle(app, &principal, &parts, body).await, Some(email))
 }
 
 enum BodyError {

@@ -3,6 +3,10 @@
 
 pub mod access;
 pub mod accounts;
+mod contacts;
+mod labels;
+pub use contacts::{ContactPage, read_for_edit};
+pub use labels::{Invitation, LabelSummary};
 pub mod directory;
 pub mod history;
 mod sharing;
@@ -30,6 +34,8 @@ pub enum ServiceError {
     PreconditionFailed,
     UidConflict(String),
     InvalidCard(VCardError),
+    /// A field of an API contact that cannot be written, by its JSON path.
+    Field(vcard::json::FieldError),
     TooLarge(usize),
     Invalid(String),
     Conflict(String),
@@ -44,6 +50,7 @@ impl fmt::Display for ServiceError {
             ServiceError::PreconditionFailed => write!(f, "precondition failed"),
             ServiceError::UidConflict(h) => write!(f, "another card ({h}) has the same UID"),
             ServiceError::InvalidCard(e) => write!(f, "{e}"),
+            ServiceError::Field(e) => write!(f, "{}: {}", e.field, e.message),
             ServiceError::TooLarge(n) => write!(f, "larger than {n} bytes"),
             ServiceError::Invalid(m) | ServiceError::Conflict(m) => write!(f, "{m}"),
             ServiceError::Store(e) => write!(f, "{e}"),
@@ -90,6 +97,8 @@ pub struct BookView {
     pub description: String,
     /// What is hidden from this user (see `Reach::hidden`); empty for the owner and most collaborators.
     pub hidden: Vec<HiddenFields>,
+    /// Whether this book syncs to the viewer's devices (a collaborator's toggle; always on for the owner).
+    pub on_devices: bool,
 }
 
 impl BookView {
@@ -161,6 +170,7 @@ impl Service {
             displayname: user.book_name.clone(),
             description: user.book_description.clone(),
             hidden: Vec::new(),
+            on_devices: true,
         }
     }
 
@@ -174,6 +184,7 @@ impl Service {
             displayname: label.name,
             description: label.description,
             hidden: reach.hidden,
+            on_devices: reach.on_devices,
         }
     }
 

@@ -174,7 +174,7 @@ impl Service {
     }
 
     /// The grants on `label_id` that reach `user`, in any status.
-    async fn reaching_on(&self, user: &User, label_id: &str) -> Result<Vec<Grant>> {
+    pub(super) async fn reaching_on(&self, user: &User, label_id: &str) -> Result<Vec<Grant>> {
         Ok(self.store.reaching(user.id, &user.email, Some(label_id)).await?.into_iter().map(|(_, g)| g).collect())
     }
 
@@ -229,7 +229,7 @@ impl Service {
 
     /// A grant the actor may manage at its current and at its `to` level; nobody manages a grant that reaches
     /// themselves (nobody changes their own level).
-    async fn manageable(&self, actor: &User, grant_id: i64, to: Option<Level>) -> Result<Grant> {
+    pub(super) async fn manageable(&self, actor: &User, grant_id: i64, to: Option<Level>) -> Result<Grant> {
         let grant = self.store.grant(grant_id).await?.ok_or(ServiceError::NotFound)?;
         let view = self.managed(actor, &grant.label_id).await?;
         let target_ok = to.is_none_or(|l| access::may_manage_grant(view.level, l));

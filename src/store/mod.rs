@@ -11,6 +11,7 @@ mod grants;
 mod history;
 mod migrate;
 mod model;
+mod search;
 mod transfer;
 mod trash;
 
@@ -19,6 +20,7 @@ pub use directory::{Domain, Group};
 pub use grants::{Grant, GrantChange, NewGrant, domain_of};
 pub use history::{Activity, ContactPlace, HistoryEntry};
 pub use model::*;
+pub use search::NameCursor;
 pub use trash::{RemovedMembership, TrashedContact};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -137,7 +137,7 @@ fn to_v3(prop: &Property, from: Version) -> Option<String> {
 }
 
 /// `data:image/png;base64,AAAA` → ("image/png", "AAAA"); only base64 data URIs convert to inline binaries.
-fn parse_data_uri(value: &str) -> Option<(&str, &str)> {
+pub(super) fn parse_data_uri(value: &str) -> Option<(&str, &str)> {
     let rest = value.trim().strip_prefix("data:")?;
     let (meta, data) = rest.split_once(',')?;
     let media = meta.strip_suffix(";base64")?;
@@ -194,7 +194,7 @@ fn hex(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
 
-fn serialize(p: &Property) -> String {
+pub(super) fn serialize(p: &Property) -> String {
     let mut line = String::with_capacity(p.value.len() + 32);
     if let Some(g) = &p.group {
         line.push_str(g);
@@ -224,7 +224,7 @@ fn serialize(p: &Property) -> String {
 }
 
 /// Folds at 75 octets (RFC 6350 §3.2) without splitting a UTF-8 sequence.
-fn fold_into(out: &mut String, line: &str) {
+pub(super) fn fold_into(out: &mut String, line: &str) {
     let mut width = 0;
     for c in line.chars() {
         let len = c.len_utf8();

@@ -6,6 +6,7 @@
 
 mod convert;
 pub mod hide;
+pub mod json;
 mod parse;
 
 pub use convert::convert;

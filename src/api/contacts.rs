@@ -1,0 +1,167 @@
+//! Contacts of My contacts (`/contacts`) or of a label (`/labels/{id}/contacts`), in the JSON form of
+//! `vcard::json`: list and search by name in cursor pages, read, create, change (If-Match), delete.
+
+use super::{ApiResult, Problem, Request, json_response, no_content, rfc3339};
+use crate::service::{BookView, MY_CONTACTS};
+use crate::store::{Card, NameCursor, Precondition};
+use crate::vcard::json::{self, Fields, Patch};
+use base64::Engine;
+use http::{HeaderValue, Method, StatusCode, header};
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct ContactJson {
+    id: i64,
+    etag: String,
+    uid: String,
+    kind: String,
+    updated_at: String,
+    has_photo: bool,
+    #[serde(flatten)]
+    fields: Fields,
+}
+
+fn contact_json(card: &Card, with_photo: bool) -> Result<ContactJson, Problem> {
+    let parsed = crate::service::read_for_edit(&card.vcard)?;
+    let ix = parsed.indexed();
+    let mut fields = json::read(&parsed);
+    let has_photo = fields.photo.is_some();
+    if !with_photo {
+        fields.photo = None;
+    }
+    Ok(ContactJson {
+        id: card.meta.contact_id,
+        etag: card.meta.etag.clone(),
+        uid: ix.uid,
+        kind: if ix.kind.is_empty() { "individual".into() } else { ix.kind },
+        updated_at: rfc3339(card.meta.updated_at),
+        has_photo,
+        fields,
+    })
+}
+
+fn with_etag(mut r: http::Response<crate::http::Body>, etag: &str) -> http::Response<crate::http::Body> {
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{etag}\"")) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
+}
+
+const CURSOR: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+fn encode_cursor(c: &NameCursor) -> String {
+    CURSOR.encode(format!("{}\u{0}{}", c.id, c.sort_key))
+}
+
+fn decode_cursor(s: &str) -> Result<NameCursor, Problem> {
+    let bad = || Problem::invalid("cursor", "not a cursor this server gave (use next_cursor from the last page)");
+    let raw = CURSOR.decode(s).map_err(|_| bad())?;
+    let text = String::from_utf8(raw).map_err(|_| bad())?;
+    let (id, key) = text.split_once('\u{0}').ok_or_else(bad)?;
+    Ok(NameCursor { sort_key: key.to_string(), id: id.parse().map_err(|_| bad())? })
+}
+
+async fn book(req: &Request<'_>, segment: &str) -> Result<BookView, Problem> {
+    if segment != MY_CONTACTS && uuid::Uuid::parse_str(segment).is_err() {
+        return Err(Problem::new(StatusCode::NOT_FOUND, "no such label"));
+    }
+    Ok(req.app.service.open_book_anywhere(req.user, segment).await?)
+}
+
+/// `/contacts` and `/labels/{id}/contacts`: GET lists, POST creates.
+pub async fn collection(req: &Request<'_>, segment: &str) -> ApiResult {
+    match req.parts.method {
+        Method::GET => list(req, segment).await,
+        Method::POST => create(req, segment).await,
+        _ => Err(Problem::method_not_allowed("GET, POST")),
+    }
+}
+
+/// `/contacts/{id}` and `/labels/{label}/contacts/{id}`.
+pub async fn item(req: &Request<'_>, segment: &str, cid: &str) -> ApiResult {
+    let Some(cid) = cid.parse::<i64>().ok().filter(|n| *n > 0) else {
+        return Err(Problem::new(StatusCode::NOT_FOUND, "no such contact"));
+    };
+    match req.parts.method {
+        Method::GET => get(req, segment, cid).await,
+        Method::PATCH => update(req, segment, cid).await,
+        Method::DELETE => delete(req, segment, cid).await,
+        _ => Err(Problem::method_not_allowed("GET, PATCH, DELETE")),
+    }
+}
+
+#[derive(Serialize)]
+struct Page {
+    items: Vec<ContactJson>,
+    next_cursor: Option<String>,
+}
+
+async fn list(req: &Request<'_>, segment: &str) -> ApiResult {
+    req.params(&["q", "cursor", "limit"])?;
+    let limit = match req.param("limit") {
+        None => 100,
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=500).contains(n))
+            .ok_or_else(|| Problem::invalid("limit", "a whole number from 1 to 500"))?,
+    };
+    let after = match req.param("cursor") {
+        Some(c) if !c.is_empty() => decode_cursor(c)?,
+        _ => NameCursor::default(),
+    };
+    let q = req.param("q").unwrap_or("");
+    if q.chars().count() > 200 {
+        return Err(Problem::invalid("q", "a search is at most 200 characters"));
+    }
+    let view = book(req, segment).await?;
+    let page = req.app.service.search_contacts(&view, q, &after, limit).await?;
+    let items = page.contacts.iter().map(|c| contact_json(c, false)).collect::<Result<Vec<_>, _>>()?;
+    json_response(StatusCode::OK, &Page { items, next_cursor: page.next.as_ref().map(encode_cursor) })
+}
+
+async fn get(req: &Request<'_>, segment: &str, cid: i64) -> ApiResult {
+    req.params(&[])?;
+    let view = book(req, segment).await?;
+    let card = req.app.service.contact(&view, cid).await?;
+    let etag = card.meta.etag.clone();
+    Ok(with_etag(json_response(StatusCode::OK, &contact_json(&card, true)?)?, &etag))
+}
+
+async fn create(req: &Request<'_>, segment: &str) -> ApiResult {
+    req.params(&[])?;
+    let patch: Patch = req.json()?;
+    json::check(&patch).map_err(|f| Problem::unprocessable(&f.field, f.message))?;
+    let view = book(req, segment).await?;
+    let card = req.app.service.create_contact(&view, &patch).await?;
+    let etag = card.meta.etag.clone();
+    let mut r = with_etag(json_response(StatusCode::CREATED, &contact_json(&card, true)?)?, &etag);
+    let base = if segment == MY_CONTACTS { String::new() } else { format!("/labels/{segment}") };
+    if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1{base}/contacts/{}", card.meta.contact_id)) {
+        r.headers_mut().insert(header::LOCATION, loc);
+    }
+    Ok(r)
+}
+
+async fn update(req: &Request<'_>, segment: &str, cid: i64) -> ApiResult {
+    req.params(&[])?;
+    let patch: Patch = req.json()?;
+    json::check(&patch).map_err(|f| Problem::unprocessable(&f.field, f.message))?;
+    let pre = crate::http::precondition(&req.parts.headers);
+    if pre.if_none_match.is_some() {
+        return Err(Problem::invalid("If-None-Match", "a change to an existing contact takes If-Match"));
+    }
+    let view = book(req, segment).await?;
+    let card = req.app.service.update_contact(&view, cid, &patch, pre.if_match.as_deref()).await?;
+    let etag = card.meta.etag.clone();
+    Ok(with_etag(json_response(StatusCode::OK, &contact_json(&card, true)?)?, &etag))
+}
+
+async fn delete(req: &Request<'_>, segment: &str, cid: i64) -> ApiResult {
+    req.params(&[])?;
+    let pre = crate::http::precondition(&req.parts.headers);
+    let pre = Precondition { if_match: pre.if_match, if_none_match: None };
+    let view = book(req, segment).await?;
+    req.app.service.delete_contact(&view, cid, &pre).await?;
+    no_content()
+}

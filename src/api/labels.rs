@@ -1,0 +1,340 @@
+//! Me, labels, collaborators (grants) and invitations.
+
+use super::{ApiResult, Problem, Request, json_response, no_content, rfc3339};
+use crate::service::access::Level;
+use crate::service::{Grantee, Invitation, LabelSummary, MY_CONTACTS};
+use crate::store::{Book, Grant};
+use http::{HeaderValue, StatusCode, header};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize)]
+struct OwnerJson<'a> {
+    email: &'a str,
+    display_name: &'a str,
+}
+
+#[derive(Serialize)]
+struct LabelJson<'a> {
+    id: &'a str,
+    name: &'a str,
+    description: &'a str,
+    owner: OwnerJson<'a>,
+    level: &'static str,
+    sync_devices: bool,
+    contact_count: i64,
+    /// What is hidden from the caller on this label (empty for most).
+    hidden_fields: Vec<String>,
+}
+
+fn label_json(s: &LabelSummary) -> LabelJson<'_> {
+    let v = &s.view;
+    let mut hidden: Vec<String> = v.hidden.iter().flat_map(|h| h.items()).collect();
+    hidden.sort();
+    hidden.dedup();
+    LabelJson {
+        id: &v.segment,
+        name: &v.displayname,
+        description: &v.description,
+        owner: OwnerJson { email: &v.owner.email, display_name: &v.owner.display_name },
+        level: v.level.as_str(),
+        sync_devices: v.on_devices,
+        contact_count: s.count,
+        hidden_fields: hidden,
+    }
+}
+
+#[derive(Serialize)]
+struct Items<T> {
+    items: Vec<T>,
+}
+
+pub async fn me(req: &Request<'_>) -> ApiResult {
+    req.params(&[])?;
+    let my = req.app.service.label_summary(req.user, MY_CONTACTS).await?;
+    #[derive(Serialize)]
+    struct Me<'a> {
+        email: &'a str,
+        display_name: &'a str,
+        is_admin: bool,
+        my_contacts: LabelJson<'a>,
+    }
+    json_response(
+        StatusCode::OK,
+        &Me {
+            email: &req.user.email,
+            display_name: &req.user.display_name,
+            is_admin: req.user.is_admin,
+            my_contacts: label_json(&my),
+        },
+    )
+}
+
+pub async fn list(req: &Request<'_>) -> ApiResult {
+    req.params(&[])?;
+    let (_, labels) = req.app.service.labels_for(req.user).await?;
+    json_response(StatusCode::OK, &Items { items: labels.iter().map(label_json).collect() })
+}
+
+/// A label id in a path: anything but a UUID names nothing (and never reaches the database).
+fn label_id(id: &str) -> Result<&str, Problem> {
+    if id == MY_CONTACTS || uuid::Uuid::parse_str(id).is_ok() {
+        Ok(id)
+    } else {
+        Err(Problem::new(StatusCode::NOT_FOUND, "no such label"))
+    }
+}
+
+fn grant_id(id: &str) -> Result<i64, Problem> {
+    id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "no such grant"))
+}
+
+pub async fn get(req: &Request<'_>, id: &str) -> ApiResult {
+    req.params(&[])?;
+    let s = req.app.service.label_summary(req.user, label_id(id)?).await?;
+    json_response(StatusCode::OK, &label_json(&s))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewLabel {
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+pub async fn create(req: &Request<'_>) -> ApiResult {
+    req.params(&[])?;
+    let new: NewLabel = req.json()?;
+    if new.description.chars().count() > 2000 {
+        return Err(Problem::unprocessable("description", "at most 2000 characters"));
+    }
+    if new.name.trim().is_empty() || new.name.trim().chars().count() > 200 {
+        return Err(Problem::unprocessable("name", "a label name is 1 to 200 characters"));
+    }
+    let label = req.app.service.create_label(req.user, None, &new.name, &new.description).await?;
+    let s = req.app.service.label_summary(req.user, &label.id).await?;
+    let mut r = json_response(StatusCode::CREATED, &label_json(&s))?;
+    if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/labels/{}", label.id)) {
+        r.headers_mut().insert(header::LOCATION, loc);
+    }
+    Ok(r)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LabelPatch {
+    name: Option<String>,
+    description: Option<String>,
+    /// The caller's own "sync with my devices" toggle (collaborators only).
+    sync_devices: Option<bool>,
+}
+
+pub async fn update(req: &Request<'_>, id: &str) -> ApiResult {
+    req.params(&[])?;
+    let id = label_id(id)?;
+    let patch: LabelPatch = req.json()?;
+    if let Some(n) = &patch.name
+        && (n.trim().is_empty() || n.trim().chars().count() > 200)
+    {
+        return Err(Problem::unprocessable("name", "a label name is 1 to 200 characters"));
+    }
+    if patch.description.as_ref().is_some_and(|d| d.chars().count() > 2000) {
+        return Err(Problem::unprocessable("description", "at most 2000 characters"));
+    }
+    let service = &req.app.service;
+    let view = service.open_book_anywhere(req.user, id).await?;
+    if patch.name.is_some() || patch.description.is_some() {
+        let name = patch.name.as_deref().map(str::trim);
+        service.set_book_props(&view, name, patch.description.as_deref(), &[]).await?;
+    }
+    if let Some(on) = patch.sync_devices {
+        if matches!(view.book, Book::MyContacts { .. }) {
+            return Err(Problem::unprocessable("sync_devices", "My contacts always syncs to your devices"));
+        }
+        service.set_label_devices(req.user, id, on).await?;
+    }
+    let s = service.label_summary(req.user, id).await?;
+    json_response(StatusCode::OK, &label_json(&s))
+}
+
+pub async fn delete(req: &Request<'_>, id: &str) -> ApiResult {
+    req.params(&[])?;
+    let id = label_id(id)?;
+    if id == MY_CONTACTS {
+        return Err(Problem::new(StatusCode::FORBIDDEN, "My contacts cannot be deleted"));
+    }
+    // The owner deletes the label (its contacts stay in their My contacts); a collaborator leaves it.
+    req.app.service.delete_label(req.user, id).await?;
+    no_content()
+}
+
+#[derive(Serialize)]
+pub struct GrantJson<'a> {
+    id: i64,
+    label_id: &'a str,
+    kind: &'a str,
+    grantee: &'a str,
+    level: &'a str,
+    status: &'a str,
+    sync_devices: bool,
+    hidden_fields: Vec<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+pub fn grant_json(g: &Grant) -> GrantJson<'_> {
+    GrantJson {
+        id: g.id,
+        label_id: &g.label_id,
+        kind: &g.grantee_kind,
+        grantee: &g.grantee,
+        level: &g.level,
+        status: &g.status,
+        sync_devices: g.sync_devices,
+        hidden_fields: serde_json::from_str(&g.hidden_fields).unwrap_or_default(),
+        created_at: rfc3339(g.created_at),
+        updated_at: rfc3339(g.updated_at),
+    }
+}
+
+pub async fn grants(req: &Request<'_>, id: &str) -> ApiResult {
+    req.params(&[])?;
+    let grants = req.app.service.grants(req.user, label_id(id)?).await?;
+    json_response(StatusCode::OK, &Items { items: grants.iter().map(grant_json).collect() })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewGrant {
+    #[serde(default = "user_kind")]
+    kind: String,
+    grantee: String,
+    level: String,
+    #[serde(default = "yes")]
+    sync_devices: bool,
+    hidden_fields: Option<Vec<String>>,
+}
+
+fn user_kind() -> String {
+    "user".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn parse_level(field: &str, s: &str) -> Result<Level, Problem> {
+    match Level::parse(s) {
+        Some(Level::Owner) | None => {
+            Err(Problem::unprocessable(field, "a level is view, edit, delete or share (ownership is transferred)"))
+        }
+        Some(l) => Ok(l),
+    }
+}
+
+pub async fn share(req: &Request<'_>, id: &str) -> ApiResult {
+    req.params(&[])?;
+    let id = label_id(id)?;
+    let new: NewGrant = req.json()?;
+    let level = parse_level("level", &new.level)?;
+    let grantee = match new.kind.as_str() {
+        "user" => Grantee::User(new.grantee.clone()),
+        "group" => Grantee::Group(new.grantee.trim().to_string()),
+        "domain" => Grantee::Domain(new.grantee.trim().to_ascii_lowercase()),
+        _ => return Err(Problem::unprocessable("kind", "a grantee is a user, a group or a domain")),
+    };
+    if new.grantee.trim().is_empty() {
+        return Err(Problem::unprocessable("grantee", "name who to share with"));
+    }
+    if let Some(items) = &new.hidden_fields {
+        crate::vcard::hide::HiddenFields::parse(items).map_err(|m| Problem::unprocessable("hidden_fields", m))?;
+    }
+    let service = &req.app.service;
+    if id == MY_CONTACTS {
+        return Err(Problem::new(StatusCode::FORBIDDEN, "My contacts is private; share a label"));
+    }
+    let mut grant = service.share(req.user, id, &grantee, level, new.sync_devices).await.map_err(|e| match e {
+        crate::service::ServiceError::Invalid(m) => Problem::unprocessable("grantee", m),
+        e => e.into(),
+    })?;
+    if let Some(items) = &new.hidden_fields
+        && !items.is_empty()
+    {
+        grant = service.change_grant(req.user, grant.id, None, Some(items)).await?;
+    }
+    let mut r = json_response(StatusCode::CREATED, &grant_json(&grant))?;
+    if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/grants/{}", grant.id)) {
+        r.headers_mut().insert(header::LOCATION, loc);
+    }
+    Ok(r)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantPatch {
+    level: Option<String>,
+    hidden_fields: Option<Vec<String>>,
+}
+
+pub async fn change_grant(req: &Request<'_>, gid: &str) -> ApiResult {
+    req.params(&[])?;
+    let gid = grant_id(gid)?;
+    let patch: GrantPatch = req.json()?;
+    let level = patch.level.as_deref().map(|l| parse_level("level", l)).transpose()?;
+    if let Some(items) = &patch.hidden_fields {
+        crate::vcard::hide::HiddenFields::parse(items).map_err(|m| Problem::unprocessable("hidden_fields", m))?;
+    }
+    let grant = req.app.service.change_grant(req.user, gid, level, patch.hidden_fields.as_deref()).await?;
+    json_response(StatusCode::OK, &grant_json(&grant))
+}
+
+pub async fn revoke(req: &Request<'_>, gid: &str) -> ApiResult {
+    req.params(&[])?;
+    let grant = req.app.service.revoke(req.user, grant_id(gid)?).await?;
+    json_response(StatusCode::OK, &grant_json(&grant))
+}
+
+#[derive(Serialize)]
+struct InvitationJson<'a> {
+    #[serde(flatten)]
+    grant: GrantJson<'a>,
+    label_name: &'a str,
+    owner: &'a str,
+    invited_by: Option<&'a str>,
+}
+
+fn invitation_json(i: &Invitation) -> InvitationJson<'_> {
+    InvitationJson {
+        grant: grant_json(&i.grant),
+        label_name: &i.label_name,
+        owner: &i.owner_email,
+        invited_by: i.invited_by.as_deref(),
+    }
+}
+
+pub async fn invitations(req: &Request<'_>) -> ApiResult {
+    req.params(&[])?;
+    let items = req.app.service.pending_invitations(req.user).await?;
+    json_response(StatusCode::OK, &Items { items: items.iter().map(invitation_json).collect() })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Answer {
+    sync_devices: Option<bool>,
+}
+
+pub async fn answer(req: &Request<'_>, gid: &str, accept: bool) -> ApiResult {
+    req.params(&[])?;
+    let gid = grant_id(gid)?;
+    let answer: Answer = if req.body.is_empty() { Answer::default() } else { req.json()? };
+    if !accept && answer.sync_devices.is_some() {
+        return Err(Problem::invalid("sync_devices", "only an accepted invitation syncs"));
+    }
+    let service = &req.app.service;
+    let mut grant = service.respond(req.user, gid, accept).await?;
+    if let Some(on) = answer.sync_devices {
+        grant = service.set_devices(req.user, gid, on).await?;
+    }
+    json_response(StatusCode::OK, &grant_json(&grant))
+}

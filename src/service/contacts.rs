@@ -1,0 +1,105 @@
+//! Contacts by id, as the API and the dashboard use them: browse and search a book by name, read one, and
+//! create, change or delete one from its JSON fields. The cards are the same the CardDAV side serves: the same
+//! access checks (`BookView`), the same hidden-field filtering and merging, the same writer.
+
+use super::access::Action;
+use super::{BookView, Result, Service, ServiceError};
+use crate::store::{Card, NameCursor, Precondition};
+use crate::vcard::{self, Version, json};
+
+/// One page of a book's contacts by name, and where the next one starts.
+#[derive(Debug)]
+pub struct ContactPage {
+    pub contacts: Vec<Card>,
+    pub next: Option<NameCursor>,
+}
+
+/// Most contacts one page holds; the dashboard asks for 100.
+pub const MAX_PAGE: i64 = 500;
+
+impl Service {
+    /// Contacts of a book ordered by name after `after`, those matching `needle` (name, e-mail, phone,
+    /// organization) when it is not empty. One query per page.
+    pub async fn search_contacts(
+        &self,
+        view: &BookView,
+        needle: &str,
+        after: &NameCursor,
+        limit: i64,
+    ) -> Result<ContactPage> {
+        view.require(Action::Read)?;
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(ServiceError::Invalid(format!("limit is 1 to {MAX_PAGE}")));
+        }
+        if needle.chars().count() > 200 {
+            return Err(ServiceError::Invalid("a search is at most 200 characters".into()));
+        }
+        let mut rows = self.store.search_cards(&view.book, needle, after, limit + 1).await?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next = if more {
+            rows.last().map(|(key, c)| NameCursor { sort_key: key.clone(), id: c.meta.contact_id })
+        } else {
+            None
+        };
+        let contacts = rows.into_iter().map(|(_, c)| view.present(c, true)).collect();
+        Ok(ContactPage { contacts, next })
+    }
+
+    /// One contact of a book, as this user reads it.
+    pub async fn contact(&self, view: &BookView, contact_id: i64) -> Result<Card> {
+        view.require(Action::Read)?;
+        let card = self.store.card_by_id(&view.book, contact_id).await?.ok_or(ServiceError::NotFound)?;
+        Ok(view.present(card, true))
+    }
+
+    /// A new contact in the book from its fields; in a label it becomes the label owner's contact.
+    pub async fn create_contact(&self, view: &BookView, patch: &json::Patch) -> Result<Card> {
+        let uid = uuid::Uuid::new_v4().hyphenated().to_string();
+        let bytes = json::apply(None, &uid, patch).map_err(ServiceError::Field)?;
+        let href = format!("{uid}.vcf");
+        let pre = Precondition { if_match: None, if_none_match: Some(vec!["*".into()]) };
+        self.put_card(view, &href, &bytes, &pre).await?;
+        self.get_card(view, &href, true).await
+    }
+
+    /// Changes the fields a patch names, keeping everything else of the card. `if_match`, when given, must name
+    /// the ETag this user last read; the write itself is always conditional on the card read here, so a
+    /// concurrent change is a 412, never overwritten.
+    pub async fn update_contact(
+        &self,
+        view: &BookView,
+        contact_id: i64,
+        patch: &json::Patch,
+        if_match: Option<&[String]>,
+    ) -> Result<Card> {
+        let current = self.contact(view, contact_id).await?;
+        if let Some(tags) = if_match
+            && !tags.iter().any(|t| t == "*" || *t == current.meta.etag)
+        {
+            return Err(ServiceError::PreconditionFailed);
+        }
+        let card = read_for_edit(&current.vcard)?;
+        let bytes = json::apply(Some(&card), "", patch).map_err(ServiceError::Field)?;
+        let pre = Precondition { if_match: Some(vec![current.meta.etag.clone()]), if_none_match: None };
+        self.put_card(view, &current.meta.href, &bytes, &pre).await?;
+        self.contact(view, contact_id).await
+    }
+
+    /// Deletes a contact (My contacts: to the trash) or removes it from a label, as DELETE does over CardDAV.
+    pub async fn delete_contact(&self, view: &BookView, contact_id: i64, pre: &Precondition) -> Result<()> {
+        let current = self.contact(view, contact_id).await?;
+        self.delete_card(view, &current.meta.href, pre).await
+    }
+}
+
+/// The card's parsed form for reading or editing its fields: vCard 2.1's quoted-printable values are decoded by
+/// converting to 3.0 first (an edited 2.1 card is written back as 3.0).
+pub fn read_for_edit(bytes: &[u8]) -> Result<vcard::VCard> {
+    let card = vcard::parse(bytes).map_err(ServiceError::InvalidCard)?;
+    if card.version != Version::V21 {
+        return Ok(card);
+    }
+    let converted = vcard::convert(bytes, Version::V30).map_err(ServiceError::InvalidCard)?;
+    vcard::parse(&converted).map_err(ServiceError::InvalidCard)
+}

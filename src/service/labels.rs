@@ -1,0 +1,136 @@
+//! Labels as the dashboard lists them: every label a user can open (their own, and those shared with them and
+//! accepted, whether or not they sync to devices), with the user's level and the contact counts.
+
+use super::access::{Action, Level};
+use super::{BookView, Result, Service, ServiceError};
+use crate::store::{Book, Grant, GrantChange, User};
+
+/// An invitation waiting for a user, with what they need to decide.
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    pub grant: Grant,
+    pub label_name: String,
+    pub owner_email: String,
+    /// Who invited them, when that account still exists.
+    pub invited_by: Option<String>,
+}
+
+/// A label as one user sees it.
+#[derive(Debug, Clone)]
+pub struct LabelSummary {
+    pub view: BookView,
+    pub count: i64,
+}
+
+impl Service {
+    /// My contacts and every label the user can open, own labels first, each by name; counts in two queries.
+    pub async fn labels_for(&self, user: &User) -> Result<(LabelSummary, Vec<LabelSummary>)> {
+        let mut views = Vec::new();
+        for label in self.store.labels_owned(user.id).await? {
+            views.push(Self::label_view(user, user, label, super::Reach::owner()));
+        }
+        let mut owners: std::collections::HashMap<i64, User> = std::collections::HashMap::new();
+        for (label, reach) in self.shared_with(user).await? {
+            if !owners.contains_key(&label.owner_id) {
+                let Some(owner) = self.store.user_by_id(label.owner_id).await? else { continue };
+                owners.insert(owner.id, owner);
+            }
+            if let Some(owner) = owners.get(&label.owner_id) {
+                views.push(Self::label_view(user, owner, label, reach));
+            }
+        }
+        let ids: Vec<String> = views.iter().map(|v| v.segment.clone()).collect();
+        let (mine, counts) = self.store.count_cards(user.id, &ids).await?;
+        let my = LabelSummary { view: Self::my_contacts(user), count: mine };
+        let labels = views
+            .into_iter()
+            .map(|view| {
+                let count = counts.get(&view.segment).copied().unwrap_or(0);
+                LabelSummary { view, count }
+            })
+            .collect();
+        Ok((my, labels))
+    }
+
+    /// One label (or My contacts) as the user sees it, with its count.
+    pub async fn label_summary(&self, user: &User, segment: &str) -> Result<LabelSummary> {
+        let view = self.open_book_anywhere(user, segment).await?;
+        let ids: Vec<String> = match &view.book {
+            Book::Label { label_id } => vec![label_id.clone()],
+            Book::MyContacts { .. } => Vec::new(),
+        };
+        let (mine, counts) = self.store.count_cards(user.id, &ids).await?;
+        let count = match &view.book {
+            Book::Label { label_id } => counts.get(label_id).copied().unwrap_or(0),
+            Book::MyContacts { .. } => mine,
+        };
+        Ok(LabelSummary { view, count })
+    }
+
+    /// The user's pending invitations, each with its label's name, owner and inviter.
+    pub async fn pending_invitations(&self, user: &User) -> Result<Vec<Invitation>> {
+        let mut out = Vec::new();
+        let mut names: std::collections::HashMap<i64, String> = std::collections::HashMap::new();
+        for grant in self.invitations(user).await? {
+            let Some(label) = self.store.label(&grant.label_id).await? else { continue };
+            for id in std::iter::once(label.owner_id).chain(grant.invited_by) {
+                if !names.contains_key(&id)
+                    && let Some(u) = self.store.user_by_id(id).await?
+                {
+                    names.insert(id, u.email);
+                }
+            }
+            out.push(Invitation {
+                owner_email: names.get(&label.owner_id).cloned().unwrap_or_default(),
+                invited_by: grant.invited_by.and_then(|id| names.get(&id).cloned()),
+                label_name: label.name,
+                grant,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The collaborator's own device toggle on a label, through every grant that reaches them.
+    pub async fn set_label_devices(&self, user: &User, label_id: &str, on: bool) -> Result<()> {
+        let view = self.open_book_anywhere(user, label_id).await?;
+        if view.allows(Action::Administer) {
+            return Err(ServiceError::Invalid("an owner's labels always sync to their devices".into()));
+        }
+        let grants = self.reaching_on(user, label_id).await?;
+        let grant = grants.iter().find(|g| g.status == "accepted").ok_or(ServiceError::NotFound)?;
+        self.set_devices(user, grant.id, on).await?;
+        Ok(())
+    }
+
+    /// Changes a grant's level and hidden fields together: both permissions (a manager within their level; the
+    /// owner for hidden fields) and both values are checked before either is written.
+    pub async fn change_grant(
+        &self,
+        actor: &User,
+        grant_id: i64,
+        level: Option<Level>,
+        hidden: Option<&[String]>,
+    ) -> Result<Grant> {
+        let grant = self.manageable(actor, grant_id, level).await?;
+        let hidden_json = match hidden {
+            Some(items) => {
+                let view = self.open_book_anywhere(actor, &grant.label_id).await?;
+                if !view.allows(Action::Administer) {
+                    return Err(ServiceError::Forbidden(Action::Administer));
+                }
+                let parsed = crate::vcard::hide::HiddenFields::parse(items).map_err(ServiceError::Invalid)?;
+                Some(serde_json::to_string(&parsed.items()).map_err(|e| ServiceError::Invalid(e.to_string()))?)
+            }
+            None => None,
+        };
+        let mut out = grant;
+        if let Some(level) = level {
+            let change = GrantChange { level: Some(level.as_str()), ..Default::default() };
+            out = self.store.change_grant(grant_id, Some(&["pending", "accepted"]), &change).await?;
+        }
+        if let Some(json) = hidden_json {
+            out = self.store.set_hidden_fields(grant_id, &json).await?;
+        }
+        Ok(out)
+    }
+}

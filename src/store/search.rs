@@ -1,0 +1,116 @@
+//! Contacts of one book as people browse them: by name, filtered by a search over name, e-mail, phone and
+//! organization, in keyset pages (one query per page), and one contact by its id.
+
+use super::{Book, Card, CardMeta, Result, Store, on_pool};
+use sqlx::AssertSqlSafe;
+use std::collections::HashMap;
+
+/// Where a page continues: after this sort key and contact id (both empty/0 to start).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NameCursor {
+    pub sort_key: String,
+    pub id: i64,
+}
+
+type Row = (i64, String, String, i64, i64, i64, Vec<u8>, String);
+
+fn card_of(r: Row) -> (String, Card) {
+    (
+        r.7,
+        Card {
+            meta: CardMeta { contact_id: r.0, href: r.1, etag: r.2, size: r.3, updated_at: r.4, modseq: r.5 },
+            vcard: r.6,
+        },
+    )
+}
+
+/// `%needle%` for LIKE, with the needle's own wildcards escaped.
+fn like_pattern(needle: &str) -> String {
+    let mut p = String::with_capacity(needle.len() + 2);
+    p.push('%');
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// A search's condition on the contacts table `c`: $2 the lower-cased pattern, $3 the digits pattern (phone numbers
+/// are stored as typed, so `5550100` must find `555-0100`).
+const MATCHES: &str = "($2 = '%%' OR lower(c.fn) LIKE $2 ESCAPE '\\' OR lower(c.emails) LIKE $2 ESCAPE '\\' OR lower(c.org) LIKE $2 ESCAPE '\\' OR lower(c.tels) LIKE $2 ESCAPE '\\' OR ($3 <> '' AND replace(replace(replace(replace(replace(c.tels, ' ', ''), '-', ''), '(', ''), ')', ''), '.', '') LIKE $3))";
+
+impl Store {
+    /// Up to `limit` live contacts of `book` after `after`, ordered by name, matching `needle` (empty: all).
+    pub async fn search_cards(
+        &self,
+        book: &Book,
+        needle: &str,
+        after: &NameCursor,
+        limit: i64,
+    ) -> Result<Vec<(String, Card)>> {
+        let needle = needle.trim().to_lowercase();
+        let pattern = like_pattern(&needle);
+        let digits: String = needle.chars().filter(char::is_ascii_digit).collect();
+        let digits = if digits.len() >= 3 { format!("%{digits}%") } else { String::new() };
+        let sql = match book {
+            Book::MyContacts { .. } => format!(
+                "SELECT c.id, c.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, c.modseq, c.vcard, c.sort_key FROM contacts c WHERE c.owner_id = $1 AND c.deleted_at IS NULL AND {MATCHES} AND (c.sort_key > $4 OR (c.sort_key = $4 AND c.id > $5)) ORDER BY c.sort_key, c.id LIMIT $6"
+            ),
+            Book::Label { .. } => format!(
+                "SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq, c.vcard, c.sort_key FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.removed_at IS NULL AND {MATCHES} AND (c.sort_key > $4 OR (c.sort_key = $4 AND c.id > $5)) ORDER BY c.sort_key, c.id LIMIT $6"
+            ),
+        };
+        let rows: Vec<Row> = on_pool!(self, p => {
+            let q = sqlx::query_as::<_, Row>(AssertSqlSafe(sql.clone()));
+            let q = match book { Book::MyContacts { owner_id } => q.bind(*owner_id), Book::Label { label_id } => q.bind(label_id.clone()) };
+            q.bind(&pattern).bind(&digits).bind(&after.sort_key).bind(after.id).bind(limit).fetch_all(p).await?
+        });
+        Ok(rows.into_iter().map(card_of).collect())
+    }
+
+    /// How many live contacts My contacts of `owner_id` holds, and each of `label_ids` (absent: none). Two queries.
+    pub async fn count_cards(&self, owner_id: i64, label_ids: &[String]) -> Result<(i64, HashMap<String, i64>)> {
+        let mine: i64 = on_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL")
+            .bind(owner_id).fetch_one(p).await?);
+        let mut counts = HashMap::with_capacity(label_ids.len());
+        for chunk in label_ids.chunks(500) {
+            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT label_id, COUNT(*) FROM memberships WHERE removed_at IS NULL AND label_id IN ({}) GROUP BY label_id",
+                list.join(", ")
+            );
+            let rows: Vec<(String, i64)> = on_pool!(self, p => {
+                let mut q = sqlx::query_as::<_, (String, i64)>(AssertSqlSafe(sql.clone()));
+                for id in chunk { q = q.bind(id.clone()); }
+                q.fetch_all(p).await?
+            });
+            counts.extend(rows);
+        }
+        Ok((mine, counts))
+    }
+
+    /// The live contact `contact_id` as `book` shows it (its name there), with its bytes.
+    pub async fn card_by_id(&self, book: &Book, contact_id: i64) -> Result<Option<Card>> {
+        let row: Option<Row> = on_pool!(self, p => match book {
+            Book::MyContacts { owner_id } => sqlx::query_as("SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq, vcard, sort_key FROM contacts WHERE owner_id = $1 AND id = $2 AND deleted_at IS NULL")
+                .bind(owner_id).bind(contact_id).fetch_optional(p).await?,
+            Book::Label { label_id } => sqlx::query_as("SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq, c.vcard, c.sort_key FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.contact_id = $2 AND m.removed_at IS NULL")
+                .bind(label_id).bind(contact_id).fetch_optional(p).await?,
+        });
+        Ok(row.map(|r| card_of(r).1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn a_needle_matches_literally() {
+        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(like_pattern(""), "%%");
+    }
+}

@@ -1,0 +1,416 @@
+//! The JSON API (/api/v1) through real HTTP: contacts round trips with CardDAV, the JSON form keeping what it does
+//! not model, If-Match, pages and search, problem documents, sharing, and the permission matrix over API writes.
+
+mod common;
+
+use common::*;
+use labelbook::service::Grantee;
+use labelbook::service::access::Level;
+use serde_json::{Value, json};
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+fn parse(r: &Resp) -> Value {
+    serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.body))
+}
+
+async fn api(s: &Server, user: &str, method: &str, path: &str, body: Option<Value>) -> Resp {
+    let path = format!("/api/v1{path}");
+    match body {
+        Some(b) => s.as_user(user, method, &path, &[JSON], b.to_string()).await,
+        None => s.as_user(user, method, &path, &[], "").await,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_made_in_the_api_syncs_over_carddav_and_back() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    let r = api(&s, &ann, "POST", "/labels", Some(json!({"name": "Clients"}))).await;
+    r.assert(201);
+    let label = parse(&r)["id"].as_str().unwrap().to_string();
+    assert_eq!(r.header("location"), Some(format!("/api/v1/labels/{label}").as_str()));
+    let before = s.sync_token(&ann, &format!("/dav/addressbooks/{ann}/{label}/")).await;
+
+    let r = api(
+        &s,
+        &ann,
+        "POST",
+        &format!("/labels/{label}/contacts"),
+        Some(json!({"name": {"given": "Bo", "family": "Chen"}, "phones": [{"value": "+1 (555) 010-0199", "types": ["cell"]}]})),
+    )
+    .await;
+    r.assert(201);
+    let c = parse(&r);
+    assert_eq!(c["full_name"], "Bo Chen");
+    assert_eq!(r.etag(), format!("\"{}\"", c["etag"].as_str().unwrap()));
+    let id = c["id"].as_i64().unwrap();
+    let uid = c["uid"].as_str().unwrap();
+
+    // The same card over CardDAV, in the label's book and in My contacts (DESIGN: one contact, two books);
+    // the label's sync-token moved.
+    let href = format!("/dav/addressbooks/{ann}/{label}/{uid}.vcf");
+    let dav = s.as_user(&ann, "GET", &href, &[], "").await;
+    dav.assert(200).contains("FN:Bo Chen").contains("TEL;TYPE=cell:+1 (555) 010-0199");
+    assert_eq!(dav.etag(), r.etag(), "the API and CardDAV give the same ETag");
+    assert_ne!(s.sync_token(&ann, &format!("/dav/addressbooks/{ann}/{label}/")).await, before);
+
+    // An iPhone rewrites it with properties the API does not model...
+    let ios = format!(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nN:Chen;Bo;;;\r\nFN:Bo Chen\r\nitem1.TEL;type=CELL:+1 (555) 010-0199\r\nitem1.X-ABLabel:_$!<Mobile>!$_\r\nIMPP;X-SERVICE-TYPE=Skype:skype:bo.chen\r\nX-PHONETIC-LAST-NAME:Chen\r\nEND:VCARD\r\n"
+    );
+    s.as_user(&ann, "PUT", &href, &[("content-type", "text/vcard")], ios).await.assert(204);
+    let path = format!("/labels/{label}/contacts/{id}");
+    let r = api(&s, &ann, "GET", &path, None).await;
+    let etag = r.assert(200).etag();
+    assert_eq!(parse(&r)["phones"][0]["value"], "+1 (555) 010-0199");
+
+    // ...and a stale If-Match is refused without a change (RFC 9110 §13.1.1).
+    let stale = c["etag"].as_str().unwrap();
+    let stale = format!("\"{stale}\"");
+    let body = json!({"title": "CTO"}).to_string();
+    let r = s.as_user(&ann, "PATCH", &format!("/api/v1{path}"), &[JSON, ("if-match", &stale)], body.clone()).await;
+    r.assert(412);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    assert_eq!(s.as_user(&ann, "GET", &href, &[], "").await.etag(), etag);
+
+    // With the current ETag, the change lands and everything the API does not model stays.
+    let r = s.as_user(&ann, "PATCH", &format!("/api/v1{path}"), &[JSON, ("if-match", &etag)], body).await;
+    r.assert(200);
+    assert_eq!(parse(&r)["title"], "CTO");
+    let dav = s.as_user(&ann, "GET", &href, &[], "").await;
+    dav.contains("TITLE:CTO").contains("item1.TEL;type=CELL:+1 (555) 010-0199").contains("item1.X-ABLabel");
+    dav.contains("IMPP;X-SERVICE-TYPE=Skype:skype:bo.chen").contains("X-PHONETIC-LAST-NAME:Chen");
+    assert_eq!(dav.etag(), r.etag());
+
+    // Removing it from the label leaves it in My contacts; deleting it there moves it to the trash.
+    api(&s, &ann, "DELETE", &path, None).await.assert(204);
+    api(&s, &ann, "GET", &path, None).await.assert(404);
+    api(&s, &ann, "GET", &format!("/contacts/{id}"), None).await.assert(200);
+    api(&s, &ann, "DELETE", &format!("/contacts/{id}"), None).await.assert(204);
+    api(&s, &ann, "GET", &format!("/contacts/{id}"), None).await.assert(404);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_list_by_name_in_pages_and_search_name_email_phone_and_organization() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    let people = [
+        ("Ada", "Zeta", "ada@zeta.test", "+44 20 7946 0001", "Zeta Corp"),
+        ("Bob", "Young", "bob@young.test", "555-0102", "Acme"),
+        ("Cy", "Xu", "cy@xu.test", "555 0103", "Acme"),
+        ("Di", "Wu", "di@wu.test", "(555) 0104", "Initech"),
+        ("Ed", "Vo", "ed@vo.test", "555.0105", "Initech"),
+    ];
+    for (given, family, email, tel, org) in people {
+        let body = json!({"name": {"given": given, "family": family}, "emails": [{"value": email}], "phones": [{"value": tel}], "organization": org});
+        api(&s, &ann, "POST", "/contacts", Some(body)).await.assert(201);
+    }
+    // Pages of two, by family name, following next_cursor to the end.
+    let mut names = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let q = match &cursor {
+            Some(c) => format!("/contacts?limit=2&cursor={c}"),
+            None => "/contacts?limit=2".to_string(),
+        };
+        let page = parse(api(&s, &ann, "GET", &q, None).await.assert(200));
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        names.extend(items.iter().map(|c| c["name"]["family"].as_str().unwrap().to_string()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(names, ["Vo", "Wu", "Xu", "Young", "Zeta"]);
+    let search = |q: &'static str| {
+        let s = &s;
+        let ann = ann.clone();
+        async move {
+            let page = parse(api(s, &ann, "GET", &format!("/contacts?q={q}"), None).await.assert(200));
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["full_name"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(search("acme").await, ["Cy Xu", "Bob Young"]);
+    assert_eq!(search("WU.TEST").await, ["Di Wu"]);
+    // Digits match whatever separators the number was typed with.
+    assert_eq!(search("5550104").await, ["Di Wu"]);
+    assert_eq!(search("zeta").await, ["Ada Zeta"]);
+    // LIKE wildcards in a search are literal.
+    assert!(search("%25").await.is_empty());
+    // Bad parameters are named.
+    let r = api(&s, &ann, "GET", "/contacts?limit=0", None).await;
+    assert_eq!(parse(r.assert(400))["errors"][0]["field"], "limit");
+    let r = api(&s, &ann, "GET", "/contacts?cursor=nonsense", None).await;
+    assert_eq!(parse(r.assert(400))["errors"][0]["field"], "cursor");
+    let r = api(&s, &ann, "GET", "/contacts?sort=name", None).await;
+    assert_eq!(parse(r.assert(400))["errors"][0]["field"], "sort");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_problem_documents_and_change_nothing() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    let token = s.sync_token(&ann, &contacts(&ann)).await;
+    // RFC 9457: application/problem+json with status, title and detail; validation names the field.
+    let r = api(
+        &s,
+        &ann,
+        "POST",
+        "/contacts",
+        Some(json!({"full_name": "X", "emails": [{"value": "a@b.test"}, {"value": "nope"}]})),
+    )
+    .await;
+    r.assert(422);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    let p = parse(&r);
+    assert_eq!(p["status"], 422);
+    assert_eq!(p["errors"][0]["field"], "emails[1].value");
+    let r = api(&s, &ann, "POST", "/contacts", Some(json!({"full_name": "X", "colour": "red"}))).await;
+    r.assert(400).contains("unknown field");
+    let r = api(&s, &ann, "POST", "/contacts", Some(json!({"note": "no name at all"}))).await;
+    assert_eq!(parse(r.assert(422))["errors"][0]["field"], "full_name");
+    s.as_user(&ann, "POST", "/api/v1/contacts", &[("content-type", "text/plain")], "{}").await.assert(415);
+    s.as_user(&ann, "POST", "/api/v1/contacts", &[JSON], "{\"full_name\": ").await.assert(400);
+    let big = "x".repeat(9 * 1024 * 1024);
+    s.as_user(&ann, "POST", "/api/v1/contacts", &[JSON], big).await.assert(413);
+    assert_eq!(s.sync_token(&ann, &contacts(&ann)).await, token, "a refused request changed My contacts");
+    // Unknown paths, ids and methods.
+    api(&s, &ann, "GET", "/nothing", None).await.assert(404);
+    api(&s, &ann, "GET", "/labels/not-a-uuid", None).await.assert(404);
+    api(&s, &ann, "GET", "/contacts/abc", None).await.assert(404);
+    let r = api(&s, &ann, "PUT", "/labels", None).await;
+    r.assert(405);
+    assert_eq!(r.header("allow"), Some("GET, POST"));
+    // No or wrong credentials: 401 with a Basic challenge, as a problem document.
+    let r = s.request("GET", "/api/v1/me", None, &[], "").await;
+    r.assert(401);
+    assert!(r.header("www-authenticate").is_some_and(|v| v.starts_with("Basic")));
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    s.request("GET", "/api/v1/me", Some((&ann, "wrong")), &[], "").await.assert(401);
+    // The OpenAPI document is public.
+    let r = s.request("GET", "/api/v1/openapi.yaml", None, &[], "").await;
+    r.assert(200).contains("openapi: 3.1.0");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sharing_through_the_api_invitation_devices_hidden_fields_revocation() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    let bob = s.user("bob@example.com").await;
+    let cy = s.user("cy@example.com").await;
+    let label = parse(api(&s, &ann, "POST", "/labels", Some(json!({"name": "Team"}))).await.assert(201))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let c = parse(
+        api(
+            &s,
+            &ann,
+            "POST",
+            &format!("/labels/{label}/contacts"),
+            Some(json!({"full_name": "Dee", "phones": [{"value": "555 0100", "types": ["cell"]}], "note": "private"})),
+        )
+        .await
+        .assert(201),
+    );
+    let cid = c["id"].as_i64().unwrap();
+    // Share with Bob at share level; an unknown address and the owner level are refused with the field named.
+    let r = api(
+        &s,
+        &ann,
+        "POST",
+        &format!("/labels/{label}/grants"),
+        Some(json!({"grantee": "nobody@example.com", "level": "view"})),
+    )
+    .await;
+    assert_eq!(parse(r.assert(422))["errors"][0]["field"], "grantee");
+    let r = api(&s, &ann, "POST", &format!("/labels/{label}/grants"), Some(json!({"grantee": bob, "level": "owner"})))
+        .await;
+    assert_eq!(parse(r.assert(422))["errors"][0]["field"], "level");
+    let g = parse(
+        api(&s, &ann, "POST", &format!("/labels/{label}/grants"), Some(json!({"grantee": bob, "level": "share"})))
+            .await
+            .assert(201),
+    );
+    assert_eq!(g["status"], "pending");
+    let gid = g["id"].as_i64().unwrap();
+    // Pending: Bob sees the invitation, not the label.
+    let inv = parse(api(&s, &bob, "GET", "/invitations", None).await.assert(200));
+    assert_eq!(inv["items"][0]["label_name"], "Team");
+    assert_eq!(inv["items"][0]["owner"], ann.as_str());
+    api(&s, &bob, "GET", &format!("/labels/{label}"), None).await.assert(404);
+    // Accept without devices: in the dashboard's list, not in the CardDAV home; then switched on.
+    let r = api(&s, &bob, "POST", &format!("/invitations/{gid}/accept"), Some(json!({"sync_devices": false}))).await;
+    assert_eq!(parse(r.assert(200))["status"], "accepted");
+    let labels = parse(api(&s, &bob, "GET", "/labels", None).await.assert(200));
+    assert_eq!(labels["items"][0]["level"], "share");
+    assert_eq!(labels["items"][0]["sync_devices"], false);
+    assert_eq!(labels["items"][0]["contact_count"], 1);
+    let propfind = r#"<d:propfind xmlns:d="DAV:"><d:prop><d:displayname/></d:prop></d:propfind>"#;
+    s.propfind(&bob, &home(&bob), "1", propfind).await.assert(207).lacks(&label);
+    api(&s, &bob, "PATCH", &format!("/labels/{label}"), Some(json!({"sync_devices": true}))).await.assert(200);
+    s.propfind(&bob, &home(&bob), "1", propfind).await.assert(207).contains(&label);
+    // Accepting twice is a conflict.
+    api(&s, &bob, "POST", &format!("/invitations/{gid}/accept"), None).await.assert(409);
+
+    // Bob (share level) invites Cy at edit; he may not hide fields (owner only) and nothing changes.
+    let g2 = parse(
+        api(&s, &bob, "POST", &format!("/labels/{label}/grants"), Some(json!({"grantee": cy, "level": "edit"})))
+            .await
+            .assert(201),
+    );
+    let g2id = g2["id"].as_i64().unwrap();
+    api(&s, &cy, "POST", &format!("/invitations/{g2id}/accept"), None).await.assert(200);
+    let r =
+        api(&s, &bob, "PATCH", &format!("/grants/{g2id}"), Some(json!({"level": "view", "hidden_fields": ["NOTE"]})))
+            .await;
+    r.assert(403);
+    let grants = parse(api(&s, &ann, "GET", &format!("/labels/{label}/grants"), None).await.assert(200));
+    let cy_grant = grants["items"].as_array().unwrap().iter().find(|g| g["id"] == g2id).unwrap().clone();
+    assert_eq!(cy_grant["level"], "edit", "a refused change must change nothing");
+    // Bob may not raise anyone above his own level, nor change his own grant.
+    api(&s, &bob, "PATCH", &format!("/grants/{g2id}"), Some(json!({"level": "share"}))).await.assert(200);
+    api(&s, &bob, "PATCH", &format!("/grants/{gid}"), Some(json!({"level": "view"}))).await.assert(422);
+
+    // The owner hides TEL;TYPE=CELL and NOTE from Cy: Cy reads without them, and Cy's edit keeps them.
+    let r =
+        api(&s, &ann, "PATCH", &format!("/grants/{g2id}"), Some(json!({"hidden_fields": ["TEL;TYPE=CELL", "NOTE"]})))
+            .await;
+    assert_eq!(parse(r.assert(200))["hidden_fields"], json!(["TEL;TYPE=CELL", "NOTE"]));
+    let path = format!("/labels/{label}/contacts/{cid}");
+    let seen = parse(api(&s, &cy, "GET", &path, None).await.assert(200));
+    assert_eq!(seen["phones"], json!([]));
+    assert_eq!(seen["note"], "");
+    let cy_label = parse(api(&s, &cy, "GET", &format!("/labels/{label}"), None).await.assert(200));
+    assert_eq!(cy_label["hidden_fields"], json!(["NOTE", "TEL;TYPE=CELL"]));
+    api(&s, &cy, "PATCH", &path, Some(json!({"title": "Lead", "phones": [{"value": "555 0199", "types": ["work"]}]})))
+        .await
+        .assert(200);
+    let full = parse(api(&s, &ann, "GET", &path, None).await.assert(200));
+    assert_eq!(full["title"], "Lead");
+    assert_eq!(full["note"], "private");
+    let phones: Vec<&str> = full["phones"].as_array().unwrap().iter().map(|p| p["value"].as_str().unwrap()).collect();
+    assert!(phones.contains(&"555 0100") && phones.contains(&"555 0199"), "{phones:?}");
+
+    // Revoked: the label is gone for Cy (404, never 403).
+    let r = api(&s, &ann, "DELETE", &format!("/grants/{g2id}"), None).await;
+    assert_eq!(parse(r.assert(200))["status"], "revoked");
+    api(&s, &cy, "GET", &path, None).await.assert(404);
+    // Issue 3 §11: accepting a revoked invitation is a clear error (409, saying so), and changes nothing.
+    api(&s, &cy, "POST", &format!("/invitations/{g2id}/accept"), None).await.assert(409).contains("revoked");
+    api(&s, &cy, "GET", &path, None).await.assert(404);
+    // Bob leaves by deleting the label: it stays for Ann.
+    api(&s, &bob, "DELETE", &format!("/labels/{label}"), None).await.assert(204);
+    api(&s, &bob, "GET", &format!("/labels/{label}"), None).await.assert(404);
+    api(&s, &ann, "GET", &format!("/labels/{label}"), None).await.assert(200);
+    s.stop().await;
+}
+
+/// Expected statuses, in the order of the operations below: list contacts, create, change, delete, describe the
+/// label, rename it, list grants, share.
+fn expected(who: &str) -> [u16; 8] {
+    match who {
+        "view" => [200, 403, 403, 403, 403, 403, 403, 403],
+        "edit" => [200, 201, 200, 403, 403, 403, 403, 403],
+        "delete" => [200, 201, 200, 204, 403, 403, 403, 403],
+        "share" => [200, 201, 200, 204, 200, 403, 200, 201],
+        "owner" => [200, 201, 200, 204, 200, 200, 200, 201],
+        // pending, declined, revoked, stranger: the label does not exist for them
+        _ => [404; 8],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permission_matrix_over_every_api_write() {
+    let s = Server::start().await;
+    let owner = s.user("ann@example.com").await;
+    let ann = s.app.store.user_by_email(&owner).await.unwrap().unwrap();
+    let label = s.app.service.create_label(&ann, None, "Clients", "").await.unwrap().id;
+    let who_email = |who: &str| if who == "owner" { owner.clone() } else { format!("{who}@example.com") };
+    let everyone = ["view", "edit", "delete", "share", "owner", "pending", "declined", "revoked", "stranger"];
+    for (who, level, then) in [
+        ("view", Level::View, "accept"),
+        ("edit", Level::Edit, "accept"),
+        ("delete", Level::Delete, "accept"),
+        ("share", Level::Share, "accept"),
+        ("pending", Level::Edit, ""),
+        ("declined", Level::Edit, "decline"),
+        ("revoked", Level::Edit, "revoke"),
+    ] {
+        let email = s.user(&who_email(who)).await;
+        let user = s.app.store.user_by_email(&email).await.unwrap().unwrap();
+        let g = s.app.service.share(&ann, &label, &Grantee::User(email), level, true).await.unwrap();
+        match then {
+            "accept" => drop(s.app.service.respond(&user, g.id, true).await.unwrap()),
+            "decline" => drop(s.app.service.respond(&user, g.id, false).await.unwrap()),
+            "revoke" => drop(s.app.service.revoke(&ann, g.id).await.unwrap()),
+            _ => {}
+        }
+    }
+    s.user("stranger@example.com").await;
+    let book = format!("/labels/{label}");
+    let shared = parse(
+        api(&s, &owner, "POST", &format!("{book}/contacts"), Some(json!({"full_name": "Shared"}))).await.assert(201),
+    );
+    let shared_id = shared["id"].as_i64().unwrap();
+    let mut doomed = std::collections::HashMap::new();
+    for who in everyone {
+        let c = parse(
+            api(&s, &owner, "POST", &format!("{book}/contacts"), Some(json!({"full_name": format!("Del {who}")})))
+                .await
+                .assert(201),
+        );
+        doomed.insert(who, c["id"].as_i64().unwrap());
+        s.user(&format!("invitee-{who}@example.com")).await;
+    }
+    let dav_book = format!("/dav/addressbooks/{owner}/{label}/");
+    // What a refusal must leave alone: the label's contacts, its details and its collaborators.
+    let fingerprint = || async {
+        let token = s.sync_token(&owner, &dav_book).await;
+        let details = parse(api(&s, &owner, "GET", &book, None).await.assert(200));
+        let grants = parse(api(&s, &owner, "GET", &format!("{book}/grants"), None).await.assert(200));
+        (token, details["name"].clone(), details["description"].clone(), grants["items"].as_array().unwrap().len())
+    };
+    for who in everyone {
+        let email = who_email(who);
+        let want = expected(who);
+        let ops: [(&str, String, Option<Value>); 8] = [
+            ("GET", format!("{book}/contacts"), None),
+            ("POST", format!("{book}/contacts"), Some(json!({"full_name": format!("New by {who}")}))),
+            ("PATCH", format!("{book}/contacts/{shared_id}"), Some(json!({"title": format!("edited by {who}")}))),
+            ("DELETE", format!("{book}/contacts/{}", doomed[who]), None),
+            ("PATCH", book.clone(), Some(json!({"description": format!("by {who}")}))),
+            ("PATCH", book.clone(), Some(json!({"name": format!("Renamed by {who}")}))),
+            ("GET", format!("{book}/grants"), None),
+            (
+                "POST",
+                format!("{book}/grants"),
+                Some(json!({"grantee": format!("invitee-{who}@example.com"), "level": "view"})),
+            ),
+        ];
+        let mut got = Vec::new();
+        for (k, (method, path, body)) in ops.into_iter().enumerate() {
+            let before = fingerprint().await;
+            let r = api(&s, &email, method, &path, body).await;
+            got.push(r.status.as_u16());
+            if r.status.as_u16() >= 400 {
+                assert_eq!(r.header("content-type"), Some("application/problem+json"), "{who} {method} {path}");
+            }
+            if want[k] >= 400 {
+                assert_eq!(fingerprint().await, before, "{who} {method} {path} changed the label");
+            }
+        }
+        assert_eq!(got, want, "{who}: list, create, change, delete, describe, rename, grants, share");
+    }
+    s.stop().await;
+}
