@@ -260,6 +260,12 @@ async fn sharing_through_the_api_invitation_devices_hidden_fields_revocation() {
     s.propfind(&bob, &home(&bob), "1", propfind).await.assert(207).lacks(&label);
     api(&s, &bob, "PATCH", &format!("/labels/{label}"), Some(json!({"sync_devices": true}))).await.assert(200);
     s.propfind(&bob, &home(&bob), "1", propfind).await.assert(207).contains(&label);
+    // The owner's labels always sync: asking otherwise is refused, and the rename sent with it does not happen.
+    let r =
+        api(&s, &ann, "PATCH", &format!("/labels/{label}"), Some(json!({"name": "Renamed", "sync_devices": false})))
+            .await;
+    assert_eq!(parse(r.assert(422))["errors"][0]["field"], "sync_devices");
+    assert_eq!(parse(api(&s, &ann, "GET", &format!("/labels/{label}"), None).await.assert(200))["name"], "Team");
     // Accepting twice is a conflict.
     api(&s, &bob, "POST", &format!("/invitations/{gid}/accept"), None).await.assert(409);
 

@@ -3,7 +3,7 @@
 use super::{ApiResult, Problem, Request, json_response, no_content, rfc3339};
 use crate::service::access::Level;
 use crate::service::{Grantee, Invitation, LabelSummary, MY_CONTACTS};
-use crate::store::{Book, Grant};
+use crate::store::Grant;
 use http::{HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
@@ -142,17 +142,8 @@ pub async fn update(req: &Request<'_>, id: &str) -> ApiResult {
         return Err(Problem::unprocessable("description", "at most 2000 characters"));
     }
     let service = &req.app.service;
-    let view = service.open_book_anywhere(req.user, id).await?;
-    if patch.name.is_some() || patch.description.is_some() {
-        let name = patch.name.as_deref().map(str::trim);
-        service.set_book_props(&view, name, patch.description.as_deref(), &[]).await?;
-    }
-    if let Some(on) = patch.sync_devices {
-        if matches!(view.book, Book::MyContacts { .. }) {
-            return Err(Problem::unprocessable("sync_devices", "My contacts always syncs to your devices"));
-        }
-        service.set_label_devices(req.user, id, on).await?;
-    }
+    let name = patch.name.as_deref().map(str::trim);
+    service.update_label(req.user, id, name, patch.description.as_deref(), patch.sync_devices).await?;
     let s = service.label_summary(req.user, id).await?;
     json_response(StatusCode::OK, &label_json(&s))
 }
@@ -253,10 +244,7 @@ pub async fn share(req: &Request<'_>, id: &str) -> ApiResult {
     if id == MY_CONTACTS {
         return Err(Problem::new(StatusCode::FORBIDDEN, "My contacts is private; share a label"));
     }
-    let mut grant = service.share(req.user, id, &grantee, level, new.sync_devices).await.map_err(|e| match e {
-        crate::service::ServiceError::Invalid(m) => Problem::unprocessable("grantee", m),
-        e => e.into(),
-    })?;
+    let mut grant = service.share(req.user, id, &grantee, level, new.sync_devices).await?;
     if let Some(items) = &new.hidden_fields
         && !items.is_empty()
     {

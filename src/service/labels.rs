@@ -2,7 +2,7 @@
 //! accepted, whether or not they sync to devices), with the user's level and the contact counts.
 
 use super::access::{Action, Level};
-use super::{BookView, Result, Service, ServiceError};
+use super::{BookView, Result, Service, ServiceError, field};
 use crate::store::{Book, Grant, GrantChange, User};
 
 /// An invitation waiting for a user, with what they need to decide.
@@ -90,15 +90,40 @@ impl Service {
         Ok(out)
     }
 
-    /// The collaborator's own device toggle on a label, through every grant that reaches them.
-    pub async fn set_label_devices(&self, user: &User, label_id: &str, on: bool) -> Result<()> {
-        let view = self.open_book_anywhere(user, label_id).await?;
-        if view.allows(Action::Administer) {
-            return Err(ServiceError::Invalid("an owner's labels always sync to their devices".into()));
+    /// Changes a book's name and description and the user's own device toggle on it, all checked before any is
+    /// written: renaming is the owner's, describing needs share level, the toggle is a collaborator's.
+    pub async fn update_label(
+        &self,
+        user: &User,
+        segment: &str,
+        name: Option<&str>,
+        description: Option<&str>,
+        sync_devices: Option<bool>,
+    ) -> Result<()> {
+        let view = self.open_book_anywhere(user, segment).await?;
+        if name.is_some() || description.is_some() {
+            view.require(Action::WriteProperties)?;
         }
-        let grants = self.reaching_on(user, label_id).await?;
-        let grant = grants.iter().find(|g| g.status == "accepted").ok_or(ServiceError::NotFound)?;
-        self.set_devices(user, grant.id, on).await?;
+        if name.is_some() && matches!(view.book, Book::Label { .. }) {
+            view.require(Action::Administer)?;
+        }
+        let toggle = match sync_devices {
+            Some(on) => {
+                if view.allows(Action::Administer) {
+                    return Err(field("sync_devices", "your own labels and My contacts always sync to your devices"));
+                }
+                let grants = self.reaching_on(user, segment).await?;
+                let grant = grants.iter().find(|g| g.status == "accepted").ok_or(ServiceError::NotFound)?;
+                Some((grant.id, on))
+            }
+            None => None,
+        };
+        if name.is_some() || description.is_some() {
+            self.set_book_props(&view, name, description, &[]).await?;
+        }
+        if let Some((grant_id, on)) = toggle {
+            self.set_devices(user, grant_id, on).await?;
+        }
         Ok(())
     }
 

@@ -83,6 +83,11 @@ impl From<WriteError> for ServiceError {
 
 pub type Result<T> = std::result::Result<T, ServiceError>;
 
+/// Bad input in one named field of a request (the API names it in its problem document).
+fn field(name: &str, message: impl Into<String>) -> ServiceError {
+    ServiceError::Field(vcard::json::FieldError { field: name.to_string(), message: message.into() })
+}
+
 /// A book as one user sees it: what it is, whose it is, and the user's level on it.
 #[derive(Debug, Clone)]
 pub struct BookView {

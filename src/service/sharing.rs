@@ -1,7 +1,7 @@
 //! Sharing a label with users: invitations, accepting and declining, levels, the device toggle, leaving.
 
 use super::access::{self, Action, Level};
-use super::{BookView, Result, Service, ServiceError};
+use super::{BookView, Result, Service, ServiceError, field};
 use crate::store::{Grant, GrantChange, Label, NewGrant, User, domain_of};
 use crate::vcard::hide::HiddenFields;
 
@@ -123,30 +123,33 @@ impl Service {
     ) -> Result<Grant> {
         let view = self.managed(actor, label_id).await?;
         if !access::may_manage_grant(view.level, level) {
-            return Err(ServiceError::Invalid(format!(
-                "you can share at most at your own level ({}), and never as owner",
-                view.level
-            )));
+            return Err(field(
+                "level",
+                format!("you can share at most at your own level ({}), and never as owner", view.level),
+            ));
         }
         let (kind, name, status) = match grantee {
             Grantee::User(email) => {
-                let user = self.existing_user(email).await?;
+                let user = self.existing_user(email).await.map_err(|e| match e {
+                    ServiceError::Invalid(m) => field("grantee", m),
+                    e => e,
+                })?;
                 let email = user.email;
                 if user.id == view.owner.id {
-                    return Err(ServiceError::Invalid(format!("{email} owns this label")));
+                    return Err(field("grantee", format!("{email} owns this label")));
                 }
                 let auto = self.store.domain(domain_of(&email)).await?.is_some_and(|d| d.auto_accept);
                 ("user", email, if auto { "accepted" } else { "pending" })
             }
             Grantee::Group(name) => {
-                self.store.group(name).await?.ok_or_else(|| ServiceError::Invalid(format!("no group '{name}'")))?;
+                self.store.group(name).await?.ok_or_else(|| field("grantee", format!("no group '{name}'")))?;
                 ("group", name.clone(), "accepted")
             }
             Grantee::Domain(name) => {
                 self.store
                     .domain(name)
                     .await?
-                    .ok_or_else(|| ServiceError::Invalid(format!("{name} is not one of this server's domains")))?;
+                    .ok_or_else(|| field("grantee", format!("{name} is not one of this server's domains")))?;
                 ("domain", name.clone(), "accepted")
             }
         };
