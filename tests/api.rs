@@ -284,6 +284,28 @@ async fn sharing_through_the_api_invitation_devices_hidden_fields_revocation() {
     let grants = parse(api(&s, &ann, "GET", &format!("/labels/{label}/grants"), None).await.assert(200));
     let cy_grant = grants["items"].as_array().unwrap().iter().find(|g| g["id"] == g2id).unwrap().clone();
     assert_eq!(cy_grant["level"], "edit", "a refused change must change nothing");
+    // Nor may he share with fields hidden: refused before any grant is made.
+    let r = api(
+        &s,
+        &bob,
+        "POST",
+        &format!("/labels/{label}/grants"),
+        Some(json!({"grantee": ann, "level": "view", "hidden_fields": ["NOTE"]})),
+    )
+    .await;
+    r.assert(403);
+    let dee = s.user("dee@example.com").await;
+    let r = api(
+        &s,
+        &bob,
+        "POST",
+        &format!("/labels/{label}/grants"),
+        Some(json!({"grantee": dee, "level": "view", "hidden_fields": ["NOTE"]})),
+    )
+    .await;
+    r.assert(403);
+    let after = parse(api(&s, &ann, "GET", &format!("/labels/{label}/grants"), None).await.assert(200));
+    assert_eq!(after["items"].as_array().unwrap().len(), grants["items"].as_array().unwrap().len());
     // Bob may not raise anyone above his own level, nor change his own grant.
     api(&s, &bob, "PATCH", &format!("/grants/{g2id}"), Some(json!({"level": "share"}))).await.assert(200);
     api(&s, &bob, "PATCH", &format!("/grants/{gid}"), Some(json!({"level": "view"}))).await.assert(422);

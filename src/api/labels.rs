@@ -244,12 +244,8 @@ pub async fn share(req: &Request<'_>, id: &str) -> ApiResult {
     if id == MY_CONTACTS {
         return Err(Problem::new(StatusCode::FORBIDDEN, "My contacts is private; share a label"));
     }
-    let mut grant = service.share(req.user, id, &grantee, level, new.sync_devices).await?;
-    if let Some(items) = &new.hidden_fields
-        && !items.is_empty()
-    {
-        grant = service.change_grant(req.user, grant.id, None, Some(items)).await?;
-    }
+    let hidden = new.hidden_fields.unwrap_or_default();
+    let grant = service.share_hiding(req.user, id, &grantee, level, new.sync_devices, &hidden).await?;
     let mut r = json_response(StatusCode::CREATED, &grant_json(&grant))?;
     if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/grants/{}", grant.id)) {
         r.headers_mut().insert(header::LOCATION, loc);

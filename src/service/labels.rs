@@ -127,6 +127,29 @@ impl Service {
         Ok(())
     }
 
+    /// Shares a label, hiding `hidden` from the new grantee from the start. Hiding is the owner's: that is
+    /// checked before the grant is made, so a refusal leaves no grant behind.
+    pub async fn share_hiding(
+        &self,
+        actor: &User,
+        label_id: &str,
+        grantee: &super::Grantee,
+        level: Level,
+        sync_devices: bool,
+        hidden: &[String],
+    ) -> Result<Grant> {
+        if !hidden.is_empty() {
+            let view = self.open_book_anywhere(actor, label_id).await?;
+            view.require(Action::Administer)?;
+            crate::vcard::hide::HiddenFields::parse(hidden).map_err(|m| field("hidden_fields", m))?;
+        }
+        let grant = self.share(actor, label_id, grantee, level, sync_devices).await?;
+        if hidden.is_empty() {
+            return Ok(grant);
+        }
+        self.change_grant(actor, grant.id, None, Some(hidden)).await
+    }
+
     /// Changes a grant's level and hidden fields together: both permissions (a manager within their level; the
     /// owner for hidden fields) and both values are checked before either is written.
     pub async fn change_grant(
