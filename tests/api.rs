@@ -237,6 +237,10 @@ async fn sharing_through_the_api_invitation_devices_hidden_fields_revocation() {
     let r = api(&s, &ann, "POST", &format!("/labels/{label}/grants"), Some(json!({"grantee": bob, "level": "owner"})))
         .await;
     assert_eq!(parse(r.assert(422))["errors"][0]["field"], "level");
+    // My contacts is never shared, whatever path asks (the service refuses it, not the API).
+    let r = api(&s, &ann, "POST", "/labels/contacts/grants", Some(json!({"grantee": bob, "level": "view"}))).await;
+    r.assert(422).contains("My contacts is private");
+    api(&s, &ann, "GET", "/labels/contacts/grants", None).await.assert(422);
     let g = parse(
         api(&s, &ann, "POST", &format!("/labels/{label}/grants"), Some(json!({"grantee": bob, "level": "share"})))
             .await

@@ -25,20 +25,7 @@ pub struct LabelSummary {
 impl Service {
     /// My contacts and every label the user can open, own labels first, each by name; counts in two queries.
     pub async fn labels_for(&self, user: &User) -> Result<(LabelSummary, Vec<LabelSummary>)> {
-        let mut views = Vec::new();
-        for label in self.store.labels_owned(user.id).await? {
-            views.push(Self::label_view(user, user, label, super::Reach::owner()));
-        }
-        let mut owners: std::collections::HashMap<i64, User> = std::collections::HashMap::new();
-        for (label, reach) in self.shared_with(user).await? {
-            if !owners.contains_key(&label.owner_id) {
-                let Some(owner) = self.store.user_by_id(label.owner_id).await? else { continue };
-                owners.insert(owner.id, owner);
-            }
-            if let Some(owner) = owners.get(&label.owner_id) {
-                views.push(Self::label_view(user, owner, label, reach));
-            }
-        }
+        let views = self.label_views(user, false).await?;
         let ids: Vec<String> = views.iter().map(|v| v.segment.clone()).collect();
         let (mine, counts) = self.store.count_cards(user.id, &ids).await?;
         let my = LabelSummary { view: Self::my_contacts(user), count: mine };
@@ -166,7 +153,7 @@ impl Service {
                 if !view.allows(Action::Administer) {
                     return Err(ServiceError::Forbidden(Action::Administer));
                 }
-                let parsed = crate::vcard::hide::HiddenFields::parse(items).map_err(ServiceError::Invalid)?;
+                let parsed = crate::vcard::hide::HiddenFields::parse(items).map_err(|m| field("hidden_fields", m))?;
                 Some(serde_json::to_string(&parsed.items()).map_err(|e| ServiceError::Invalid(e.to_string()))?)
             }
             None => None,

@@ -197,12 +197,20 @@ impl Service {
     /// with "sync to my devices" on, by name.
     pub async fn home_books(&self, user: &User) -> Result<Vec<BookView>> {
         let mut books = vec![Self::my_contacts(user)];
+        books.extend(self.label_views(user, true).await?);
+        Ok(books)
+    }
+
+    /// The labels `user` can open: each they own, then each shared with them and accepted (only those with
+    /// "sync to my devices" on when `for_devices`), by name.
+    async fn label_views(&self, user: &User, for_devices: bool) -> Result<Vec<BookView>> {
+        let mut views = Vec::new();
         for label in self.store.labels_owned(user.id).await? {
-            books.push(Self::label_view(user, user, label, Reach::owner()));
+            views.push(Self::label_view(user, user, label, Reach::owner()));
         }
         let mut owners: std::collections::HashMap<i64, User> = std::collections::HashMap::new();
         for (label, reach) in self.shared_with(user).await? {
-            if !reach.on_devices {
+            if for_devices && !reach.on_devices {
                 continue;
             }
             if !owners.contains_key(&label.owner_id) {
@@ -210,10 +218,10 @@ impl Service {
                 owners.insert(owner.id, owner);
             }
             if let Some(owner) = owners.get(&label.owner_id) {
-                books.push(Self::label_view(user, owner, label, reach));
+                views.push(Self::label_view(user, owner, label, reach));
             }
         }
-        Ok(books)
+        Ok(views)
     }
 
     /// The book at `segment` of `user`'s CardDAV home, if it is there: a shared label only while its device
@@ -462,7 +470,7 @@ impl Service {
     pub async fn create_label(&self, user: &User, id: Option<&str>, name: &str, description: &str) -> Result<Label> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 200 {
-            return Err(ServiceError::Invalid("a label name is 1 to 200 characters".into()));
+            return Err(field("name", "a label name is 1 to 200 characters"));
         }
         let id = match id {
             Some(id) => Some(
@@ -515,7 +523,7 @@ impl Service {
         if let Some(n) = name
             && (n.trim().is_empty() || n.chars().count() > 200)
         {
-            return Err(ServiceError::Invalid("a displayname is 1 to 200 characters".into()));
+            return Err(field("name", "a label name is 1 to 200 characters"));
         }
         if name.is_some() || description.is_some() {
             match &view.book {

@@ -104,6 +104,9 @@ impl Service {
     /// The actor's view of a label for managing its collaborators (404 when they cannot see it).
     async fn managed(&self, actor: &User, label_id: &str) -> Result<BookView> {
         let view = self.open_book_anywhere(actor, label_id).await?;
+        if matches!(view.book, crate::store::Book::MyContacts { .. }) {
+            return Err(ServiceError::Invalid("My contacts is private; share a label".into()));
+        }
         if !view.allows(Action::Share) {
             return Err(ServiceError::Forbidden(Action::Share));
         }

@@ -51,17 +51,8 @@ fn to_v4(prop: &Property, from: Version) -> Option<String> {
         changed = true;
     }
     if BINARY_PROPS.contains(&p.name.as_str()) {
-        let encoding = p.param("ENCODING").and_then(|e| e.values.first()).map(|v| v.to_ascii_lowercase());
-        if matches!(encoding.as_deref(), Some("b") | Some("base64")) {
-            let subtype = p
-                .params
-                .iter()
-                .filter(|x| x.name == "TYPE")
-                .flat_map(|x| x.values.iter())
-                .next()
-                .map(|v| v.to_ascii_lowercase());
-            let media = media_type(&p.name, subtype.as_deref());
-            p.value = format!("data:{media};base64,{}", p.value.trim());
+        if let Some(uri) = inline_data_uri(&p) {
+            p.value = uri;
             p.params.retain(|x| x.name != "ENCODING" && x.name != "TYPE" && x.name != "VALUE");
             changed = true;
         } else if p.param("VALUE").is_some() {
@@ -134,6 +125,24 @@ fn to_v3(prop: &Property, from: Version) -> Option<String> {
         changed = true;
     }
     Some(if changed { serialize(&p) } else { p.raw })
+}
+
+/// A vCard 3.0 inline binary (`PHOTO;ENCODING=b;TYPE=JPEG:...`) as the `data:` URI vCard 4.0 writes instead;
+/// `None` when the property is not an inline binary.
+pub(super) fn inline_data_uri(p: &Property) -> Option<String> {
+    let encoding = p.param("ENCODING").and_then(|e| e.values.first()).map(|v| v.to_ascii_lowercase());
+    if !matches!(encoding.as_deref(), Some("b") | Some("base64")) {
+        return None;
+    }
+    let subtype = p
+        .params
+        .iter()
+        .filter(|x| x.name == "TYPE")
+        .flat_map(|x| x.values.iter())
+        .next()
+        .map(|v| v.to_ascii_lowercase());
+    let media = media_type(&p.name, subtype.as_deref());
+    Some(format!("data:{media};base64,{}", p.value.trim()))
 }
 
 /// `data:image/png;base64,AAAA` → ("image/png", "AAAA"); only base64 data URIs convert to inline binaries.

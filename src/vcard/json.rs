@@ -7,7 +7,7 @@
 //! patch leaves as it was keeps its original line, a changed one keeps its group and the parameters the API does
 //! not model, and every property the API does not model (X-ABLabel, IMPP, RELATED, CATEGORIES, X-*) stays.
 
-use super::convert::{fold_into, parse_data_uri, serialize};
+use super::convert::{fold_into, inline_data_uri, parse_data_uri, serialize};
 use super::{Param, Property, VCard, Version, split_components, unescape_text};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -153,20 +153,10 @@ fn name_of(p: &Property) -> Name {
 }
 
 fn photo_of(p: &Property) -> Option<String> {
-    let value = p.value.trim();
-    let encoding = p.param("ENCODING").and_then(|e| e.values.first()).map(|v| v.to_ascii_lowercase());
-    if matches!(encoding.as_deref(), Some("b") | Some("base64")) {
-        let subtype = p
-            .params
-            .iter()
-            .filter(|x| x.name == "TYPE")
-            .flat_map(|x| x.values.iter())
-            .next()
-            .map(|t| t.to_ascii_lowercase())
-            .unwrap_or_else(|| "jpeg".into());
-        let media = if subtype.contains('/') { subtype } else { format!("image/{subtype}") };
-        return Some(format!("data:{media};base64,{}", value.replace([' ', '\t'], "")));
+    if let Some(uri) = inline_data_uri(p) {
+        return Some(uri);
     }
+    let value = p.value.trim();
     if value.is_empty() { None } else { Some(value.to_string()) }
 }
 
@@ -318,7 +308,7 @@ fn check_photo(v: &str) -> Result<(), FieldError> {
 }
 
 /// Checks a patch before it touches anything, naming the first field at fault.
-pub fn check(patch: &Patch) -> Result<(), FieldError> {
+fn check(patch: &Patch) -> Result<(), FieldError> {
     for (field, v, multiline) in [
         ("full_name", &patch.full_name, false),
         ("nickname", &patch.nickname, false),
