@@ -4,6 +4,9 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src src
 COPY migrations migrations
+# Compiled into the binary: the OpenAPI document and the dashboard.
+COPY schema schema
+COPY web web
 COPY config config
 COPY conformance/bench conformance/bench
 RUN cargo build --release --locked --bin labelbook

@@ -35,6 +35,8 @@ impl App {
             cache_ttl: Duration::from_secs(config.auth_cache_ttl_secs),
             max_failures: config.login_max_failures.max(1),
             failure_window: Duration::from_secs(config.login_failure_window_secs),
+            session_idle: Duration::from_secs(config.session_idle_secs),
+            session_max: Duration::from_secs(config.session_max_secs),
         };
         let accounts = Accounts::new(store.clone(), secret.into_bytes(), settings);
         let limits =

@@ -19,6 +19,9 @@ pub struct Config {
     pub auth_cache_ttl_secs: u64,
     pub login_max_failures: usize,
     pub login_failure_window_secs: u64,
+    /// A dashboard session ends after this long unused, and in any case this long after login.
+    pub session_idle_secs: u64,
+    pub session_max_secs: u64,
     pub sqlite_sync: SqliteSync,
     pub trash_days: i64,
     pub history_days: i64,
@@ -39,6 +42,8 @@ impl Default for Config {
             auth_cache_ttl_secs: 120,
             login_max_failures: 10,
             login_failure_window_secs: 300,
+            session_idle_secs: 14 * 86_400,
+            session_max_secs: 30 * 86_400,
             sqlite_sync: SqliteSync::Normal,
             trash_days: 30,
             history_days: 365,
@@ -91,6 +96,12 @@ impl Config {
         }
         if let Some(v) = get("LABELBOOK_LOGIN_MAX_FAILURES") {
             self.login_max_failures = num("LABELBOOK_LOGIN_MAX_FAILURES", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_SESSION_IDLE_SECS") {
+            self.session_idle_secs = num("LABELBOOK_SESSION_IDLE_SECS", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_SESSION_MAX_SECS") {
+            self.session_max_secs = num("LABELBOOK_SESSION_MAX_SECS", &v)?;
         }
         if let Some(v) = get("LABELBOOK_SQLITE_SYNC") {
             self.sqlite_sync = match v.as_str() {

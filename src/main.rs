@@ -434,6 +434,7 @@ async fn serve(app: App) -> Result<()> {
             None => println!("Created administrator {} with the password from LABELBOOK_ADMIN_PASSWORD", user.email),
         }
     }
+    println!("Dashboard: open {scheme}://{addr}/ in a browser and sign in with your e-mail and password");
     println!("CardDAV clients: server {scheme}://{addr}/ — they find /dav/ through /.well-known/carddav");
     let _ = std::io::stdout().flush();
     let app = Arc::new(app);
@@ -557,7 +558,7 @@ async fn app_password(app: &App, cmd: AppPasswordCmd, json: bool) -> Result<()> 
         AppPasswordCmd::Add { name, user, layout } => {
             let user = app.user(&user).await?;
             let (ap, secret) =
-                app.accounts.add_app_password(&user, &name, &layout).await.map_err(anyhow::Error::msg)?;
+                app.accounts.add_app_password(&user, &name, &layout).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             if json {
                 print_json(
                     serde_json::json!({"user": user.email, "name": ap.name, "layout": ap.layout, "password": secret}),
@@ -936,7 +937,7 @@ async fn import(app: &App, file: &PathBuf, email: &str, label: Option<&str>, jso
         app.service.open_book(&user, labelbook::service::MY_CONTACTS).await.map_err(|e| anyhow!("{e}"))?;
     // Batches of 500 cards, each one group commit.
     for (chunk_no, chunk) in cards.chunks(500).enumerate() {
-        let answers = app.service.put_cards(&view, chunk).await?;
+        let answers = app.service.put_cards(&view, chunk, &Precondition::default()).await?;
         for (k, ((href, body), answer)) in chunk.iter().zip(answers).enumerate() {
             let mut answer = answer;
             if let Err(labelbook::service::ServiceError::UidConflict(existing)) = &answer {

@@ -349,16 +349,16 @@ async fn sharing_through_the_api_invitation_devices_hidden_fields_revocation() {
 }
 
 /// Expected statuses, in the order of the operations below: list contacts, create, change, delete, describe the
-/// label, rename it, list grants, share.
-fn expected(who: &str) -> [u16; 8] {
+/// label, rename it, list grants, share, add an existing contact.
+fn expected(who: &str) -> [u16; 9] {
     match who {
-        "view" => [200, 403, 403, 403, 403, 403, 403, 403],
-        "edit" => [200, 201, 200, 403, 403, 403, 403, 403],
-        "delete" => [200, 201, 200, 204, 403, 403, 403, 403],
-        "share" => [200, 201, 200, 204, 200, 403, 200, 201],
-        "owner" => [200, 201, 200, 204, 200, 200, 200, 201],
+        "view" => [200, 403, 403, 403, 403, 403, 403, 403, 403],
+        "edit" => [200, 201, 200, 403, 403, 403, 403, 403, 200],
+        "delete" => [200, 201, 200, 204, 403, 403, 403, 403, 200],
+        "share" => [200, 201, 200, 204, 200, 403, 200, 201, 200],
+        "owner" => [200, 201, 200, 204, 200, 200, 200, 201, 200],
         // pending, declined, revoked, stranger: the label does not exist for them
-        _ => [404; 8],
+        _ => [404; 9],
     }
 }
 
@@ -405,6 +405,13 @@ async fn permission_matrix_over_every_api_write() {
         doomed.insert(who, c["id"].as_i64().unwrap());
         s.user(&format!("invitee-{who}@example.com")).await;
     }
+    // Everyone's own contact, to add to the label as an existing one.
+    let mut own = std::collections::HashMap::new();
+    for who in everyone {
+        let mine = json!({"full_name": format!("Own of {who}")});
+        let c = parse(api(&s, &who_email(who), "POST", "/contacts", Some(mine)).await.assert(201));
+        own.insert(who, c["id"].as_i64().unwrap());
+    }
     let dav_book = format!("/dav/addressbooks/{owner}/{label}/");
     // What a refusal must leave alone: the label's contacts, its details and its collaborators.
     let fingerprint = || async {
@@ -416,7 +423,7 @@ async fn permission_matrix_over_every_api_write() {
     for who in everyone {
         let email = who_email(who);
         let want = expected(who);
-        let ops: [(&str, String, Option<Value>); 8] = [
+        let ops: [(&str, String, Option<Value>); 9] = [
             ("GET", format!("{book}/contacts"), None),
             ("POST", format!("{book}/contacts"), Some(json!({"full_name": format!("New by {who}")}))),
             ("PATCH", format!("{book}/contacts/{shared_id}"), Some(json!({"title": format!("edited by {who}")}))),
@@ -429,6 +436,7 @@ async fn permission_matrix_over_every_api_write() {
                 format!("{book}/grants"),
                 Some(json!({"grantee": format!("invitee-{who}@example.com"), "level": "view"})),
             ),
+            ("POST", format!("{book}/members"), Some(json!({"contact_ids": [own[who]]}))),
         ];
         let mut got = Vec::new();
         for (k, (method, path, body)) in ops.into_iter().enumerate() {
@@ -442,7 +450,7 @@ async fn permission_matrix_over_every_api_write() {
                 assert_eq!(fingerprint().await, before, "{who} {method} {path} changed the label");
             }
         }
-        assert_eq!(got, want, "{who}: list, create, change, delete, describe, rename, grants, share");
+        assert_eq!(got, want, "{who}: list, create, change, delete, describe, rename, grants, share, add existing");
     }
     s.stop().await;
 }

@@ -163,3 +163,43 @@ async fn delete(req: &Request<'_>, segment: &str, cid: i64) -> ApiResult {
     req.app.service.delete_contact(&view, cid, &pre).await?;
     no_content()
 }
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddMembers {
+    contact_ids: Vec<i64>,
+}
+
+#[derive(Serialize)]
+struct Added {
+    /// The id in My contacts that was asked for.
+    contact_id: i64,
+    /// The contact's id on the label (a copy has an id of its own), when it was added.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label_contact_id: Option<i64>,
+    /// Why it was not, when it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// POST `/labels/{id}/members`: puts contacts of My contacts on the label ("Add an existing contact").
+pub async fn add_members(req: &Request<'_>, segment: &str) -> ApiResult {
+    req.params(&[])?;
+    let body: AddMembers = req.json()?;
+    let view = book(req, segment).await?;
+    let answers = req.app.service.add_to_label(req.user, &view, &body.contact_ids).await?;
+    let items: Vec<Added> = answers
+        .into_iter()
+        .map(|(id, a)| match a {
+            Ok(on_label) => Added { contact_id: id, label_contact_id: Some(on_label), error: None },
+            Err(e) => Added { contact_id: id, label_contact_id: None, error: Some(Problem::from(e).detail) },
+        })
+        .collect();
+    #[derive(Serialize)]
+    struct Answer {
+        added: usize,
+        items: Vec<Added>,
+    }
+    let added = items.iter().filter(|i| i.error.is_none()).count();
+    json_response(StatusCode::OK, &Answer { added, items })
+}

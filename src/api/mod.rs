@@ -5,13 +5,16 @@
 mod contacts;
 mod labels;
 mod problem;
+mod session;
 
 pub use problem::Problem;
+pub use session::login;
 
 use crate::app::App;
+use crate::http::auth::ApiPrincipal;
 use crate::http::{Body, full};
-use crate::service::accounts::Principal;
-use crate::store::User;
+use crate::service::access::Credential;
+use crate::store::{Session, User};
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderValue, Method, Response, StatusCode, header};
@@ -28,22 +31,31 @@ pub type ApiResult = Result<Response<Body>, Problem>;
 pub struct Request<'a> {
     pub app: &'a App,
     pub user: &'a User,
+    /// How the request authenticated (some actions need the person, not a device or a script).
+    pub credential: Credential,
+    /// The dashboard session, when it came with the session cookie.
+    pub session: Option<&'a Session>,
+    /// Whether the client reached us over TLS (cookies are then Secure).
+    pub secure: bool,
     pub parts: &'a Parts,
     pub body: Bytes,
     pub query: Vec<(String, String)>,
 }
 
+/// A JSON body as `T`: 415 unless it is declared JSON, 400 with serde's message (which names the field and
+/// position) when it does not fit.
+pub fn json_body<T: DeserializeOwned>(parts: &Parts, body: &[u8]) -> Result<T, Problem> {
+    let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if media != "application/json" && !(media.starts_with("application/") && media.ends_with("+json")) {
+        return Err(Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the body as application/json"));
+    }
+    serde_json::from_slice(body).map_err(|e| Problem::new(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+}
+
 impl Request<'_> {
-    /// The JSON body as `T`: 415 unless it is declared JSON, 400 with serde's message (which names the field and
-    /// position) when it does not fit.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Problem> {
-        let ct = self.parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        if media != "application/json" && !(media.starts_with("application/") && media.ends_with("+json")) {
-            return Err(Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the body as application/json"));
-        }
-        serde_json::from_slice(&self.body)
-            .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+        json_body(self.parts, &self.body)
     }
 
     /// A query parameter; every parameter must be one the endpoint knows (`allowed`), so a typo is an error
@@ -105,10 +117,19 @@ pub fn openapi() -> Response<Body> {
 }
 
 /// Routes an authenticated request under `/api/v1/`.
-pub async fn handle(app: &App, principal: &Principal, parts: &Parts, body: Bytes) -> Response<Body> {
+pub async fn handle(app: &App, who: &ApiPrincipal, parts: &Parts, body: Bytes, secure: bool) -> Response<Body> {
     let result = match parse_query(parts.uri.query()) {
         Ok(query) => {
-            let req = Request { app, user: &principal.user, parts, body, query };
+            let req = Request {
+                app,
+                user: &who.principal.user,
+                credential: who.credential,
+                session: who.session.as_ref(),
+                secure,
+                parts,
+                body,
+                query,
+            };
             route(&req).await
         }
         Err(p) => Err(p),
@@ -135,6 +156,29 @@ async fn route(req: &Request<'_>) -> ApiResult {
         ["me"] => match m {
             Method::GET => labels::me(req).await,
             _ => Err(allow("GET")),
+        },
+        ["session"] => match m {
+            Method::GET => session::current(req).await,
+            Method::DELETE => session::logout(req).await,
+            _ => Err(allow("GET, POST, DELETE")),
+        },
+        ["tokens"] => match m {
+            Method::GET => session::tokens(req).await,
+            Method::POST => session::create_token(req).await,
+            _ => Err(allow("GET, POST")),
+        },
+        ["tokens", id] => match m {
+            Method::DELETE => session::revoke_token(req, id).await,
+            _ => Err(allow("DELETE")),
+        },
+        ["app-passwords"] => match m {
+            Method::GET => session::app_passwords(req).await,
+            Method::POST => session::create_app_password(req).await,
+            _ => Err(allow("GET, POST")),
+        },
+        ["app-passwords", id] => match m {
+            Method::DELETE => session::revoke_app_password(req, id).await,
+            _ => Err(allow("DELETE")),
         },
         ["labels"] => match m {
             Method::GET => labels::list(req).await,
@@ -168,6 +212,10 @@ async fn route(req: &Request<'_>) -> ApiResult {
         ["contacts"] => contacts::collection(req, crate::service::MY_CONTACTS).await,
         ["contacts", cid] => contacts::item(req, crate::service::MY_CONTACTS, cid).await,
         ["labels", id, "contacts"] => contacts::collection(req, id).await,
+        ["labels", id, "members"] => match m {
+            Method::POST => contacts::add_members(req, id).await,
+            _ => Err(allow("POST")),
+        },
         ["labels", id, "contacts", cid] => contacts::item(req, id, cid).await,
         _ => Err(Problem::new(StatusCode::NOT_FOUND, format!("nothing at {}", req.parts.uri.path()))),
     }

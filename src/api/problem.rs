@@ -25,6 +25,9 @@ pub struct Problem {
     pub errors: Vec<FieldProblem>,
     #[serde(skip)]
     pub allow: Option<&'static str>,
+    /// Seconds, for 429 and 503 (Retry-After).
+    #[serde(skip)]
+    pub retry_after: Option<u32>,
 }
 
 fn status_code<S: serde::Serializer>(s: &StatusCode, ser: S) -> Result<S::Ok, S::Error> {
@@ -40,6 +43,7 @@ impl Problem {
             detail: detail.into(),
             errors: Vec::new(),
             allow: None,
+            retry_after: None,
         }
     }
 
@@ -72,6 +76,9 @@ impl Problem {
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let Some(allow) = self.allow {
             r.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if let Some(secs) = self.retry_after {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         r
     }
@@ -115,6 +122,7 @@ impl From<ServiceError> for Problem {
                 p
             }
             ServiceError::Conflict(m) => Problem::new(StatusCode::CONFLICT, m),
+            ServiceError::Refused(m) => Problem::new(StatusCode::FORBIDDEN, m),
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable; try again")

@@ -187,6 +187,7 @@ impl From<ServiceError> for DavError {
             ServiceError::Invalid(m) => DavError::new(StatusCode::FORBIDDEN, m),
             ServiceError::Field(e) => DavError::new(StatusCode::FORBIDDEN, format!("{}: {}", e.field, e.message)),
             ServiceError::Conflict(m) => DavError::new(StatusCode::CONFLICT, m),
+            ServiceError::Refused(m) => DavError::new(StatusCode::FORBIDDEN, m),
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 DavError::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable; try again")

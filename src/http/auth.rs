@@ -1,9 +1,12 @@
-//! HTTP Basic authentication (RFC 7617) on top of service/accounts, for CardDAV and the API alike; each renders
-//! a refusal its own way (plain text for DAV clients, problem+json for the API).
+//! Authentication on top of service/accounts: HTTP Basic (RFC 7617) for CardDAV and the API alike, and for the
+//! API also Bearer API tokens (RFC 6750) and the dashboard's session cookie with its CSRF header. Each protocol
+//! renders a refusal its own way (plain text for DAV clients, problem+json for the API).
 
 use super::{Body, text};
 use crate::app::App;
+use crate::service::access::{self, Credential, Scope};
 use crate::service::accounts::{AuthError, Principal};
+use crate::store::Session;
 use base64::Engine;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use std::net::SocketAddr;
@@ -13,6 +16,11 @@ use std::time::Duration;
 pub enum Refusal {
     /// 401 with a Basic challenge, and why.
     Challenge(&'static str),
+    /// 401 without a Basic challenge: a page's own fetch (a challenge would pop up the browser's password
+    /// dialog over the dashboard's login form), or a Bearer token that is not (or no longer) valid.
+    Unauthorized(&'static str, Option<&'static str>),
+    /// 403: authenticated, but this credential may not make this request.
+    Forbidden(&'static str),
     RateLimited(Duration),
     Unavailable,
 }
@@ -22,7 +30,8 @@ const CHALLENGE: &str = "Basic realm=\"Labelbook\", charset=\"UTF-8\"";
 impl Refusal {
     fn status(&self) -> StatusCode {
         match self {
-            Refusal::Challenge(_) => StatusCode::UNAUTHORIZED,
+            Refusal::Challenge(_) | Refusal::Unauthorized(..) => StatusCode::UNAUTHORIZED,
+            Refusal::Forbidden(_) => StatusCode::FORBIDDEN,
             Refusal::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -30,7 +39,7 @@ impl Refusal {
 
     fn message(&self) -> &'static str {
         match self {
-            Refusal::Challenge(m) => m,
+            Refusal::Challenge(m) | Refusal::Unauthorized(m, _) | Refusal::Forbidden(m) => m,
             Refusal::RateLimited(_) => "too many failed logins; try again later",
             Refusal::Unavailable => "the database is unavailable",
         }
@@ -46,7 +55,10 @@ impl Refusal {
                     r.headers_mut().insert(header::RETRY_AFTER, v);
                 }
             }
-            Refusal::Unavailable => {}
+            Refusal::Unauthorized(_, Some(challenge)) => {
+                r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            }
+            Refusal::Unauthorized(_, None) | Refusal::Forbidden(_) | Refusal::Unavailable => {}
         }
     }
 
@@ -67,6 +79,100 @@ pub async fn authenticate<B>(app: &App, req: &Request<B>, peer: SocketAddr) -> R
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Err(Refusal::Challenge("authentication required"));
     };
+    basic(app, value, peer).await
+}
+
+/// The cookie that carries a dashboard session.
+pub const SESSION_COOKIE: &str = "labelbook_session";
+/// The header a page sends its session's CSRF token in, on every unsafe request.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+const BEARER_INVALID: &str = "Bearer realm=\"Labelbook\", error=\"invalid_token\"";
+
+/// Who an API request acts as, and how it proved it.
+pub struct ApiPrincipal {
+    pub principal: Principal,
+    pub credential: Credential,
+    /// The dashboard session, when the request came with one.
+    pub session: Option<Session>,
+}
+
+/// A request from a page's script (fetch): browsers mark those with Sec-Fetch-Mode, which curl and scripts do
+/// not send.
+pub fn from_page<B>(req: &Request<B>) -> bool {
+    req.headers().get("sec-fetch-mode").is_some_and(|m| m.as_bytes() != b"navigate")
+}
+
+pub fn cookie<'a, B>(req: &'a Request<B>, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+}
+
+/// Authenticates an API request: an Authorization header (Basic or Bearer) when there is one, else the session
+/// cookie. Unsafe methods with a cookie need the session's CSRF token, and a read-scoped token only reads.
+pub async fn authenticate_api<B>(app: &App, req: &Request<B>, peer: SocketAddr) -> Result<ApiPrincipal, Refusal> {
+    let safe = req.method().is_safe();
+    if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+        let bearer = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+        if let Some(token) = bearer {
+            let found = app.accounts.bearer(token.trim()).await.map_err(|e| {
+                tracing::error!(error = %e, "token check failed on the database");
+                Refusal::Unavailable
+            })?;
+            let Some((token, user)) = found else {
+                return Err(Refusal::Unauthorized("unknown, expired or revoked API token", Some(BEARER_INVALID)));
+            };
+            let scope = Scope::parse(&token.scope).unwrap_or(Scope::Read);
+            let credential = Credential::Token(scope);
+            if !access::credential_allows(credential, safe) {
+                return Err(Refusal::Forbidden("this API token is read-only: it may only GET"));
+            }
+            return Ok(ApiPrincipal { principal: Principal { user, app_password: None }, credential, session: None });
+        }
+        let principal = basic(app, value, peer).await.map_err(|r| match r {
+            Refusal::Challenge(m) if from_page(req) => Refusal::Unauthorized(m, None),
+            r => r,
+        })?;
+        let credential = if principal.app_password.is_some() { Credential::AppPassword } else { Credential::Password };
+        return Ok(ApiPrincipal { principal, credential, session: None });
+    }
+    let Some(secret) = cookie(req, SESSION_COOKIE) else {
+        return Err(if from_page(req) {
+            Refusal::Unauthorized("sign in first", None)
+        } else {
+            Refusal::Challenge("authentication required")
+        });
+    };
+    let found = app.accounts.session(secret).await.map_err(|e| {
+        tracing::error!(error = %e, "session check failed on the database");
+        Refusal::Unavailable
+    })?;
+    let Some((session, user)) = found else {
+        return Err(Refusal::Unauthorized("your session has ended; sign in again", None));
+    };
+    if !safe {
+        let sent = req.headers().get(CSRF_HEADER).map(|v| v.as_bytes()).unwrap_or(b"");
+        if !constant_time_eq(sent, session.csrf_token.as_bytes()) {
+            return Err(Refusal::Forbidden("missing or wrong X-CSRF-Token header for this session"));
+        }
+    }
+    Ok(ApiPrincipal {
+        principal: Principal { user, app_password: None },
+        credential: Credential::Session,
+        session: Some(session),
+    })
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn basic(app: &App, value: &HeaderValue, peer: SocketAddr) -> Result<Principal, Refusal> {
     let creds = value
         .to_str()
         .ok()

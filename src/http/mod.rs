@@ -1,12 +1,12 @@
 //! HTTP: the listener (plain or rustls TLS with HTTP/1.1 and h2), graceful shutdown, routing, Basic
 //! authentication, body limits and one log line per request.
 
-mod auth;
+pub mod auth;
 pub mod body;
 mod tls;
 
 use crate::app::App;
-use crate::{api, dav};
+use crate::{api, dav, web};
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
@@ -136,14 +136,8 @@ async fn route(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> (Res
     if path == "/healthz" {
         return (text(StatusCode::OK, "ok"), None);
     }
-    if path == "/" && (req.method() == Method::GET || req.method() == Method::HEAD) {
-        return (
-            text(
-                StatusCode::OK,
-                "Labelbook is running. Point CardDAV clients (iPhone, DAVx5, Thunderbird, Outlook) at this server's address with your e-mail and password; they discover /dav/ on their own.",
-            ),
-            None,
-        );
+    if path == "/" || path.starts_with("/assets/") || path == "/favicon.ico" {
+        return (web::serve(&req), None);
     }
     if path == "/api/v1/openapi.yaml" && (req.method() == Method::GET || req.method() == Method::HEAD) {
         return (api::openapi(), None);
@@ -204,11 +198,25 @@ async fn api_route(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
         let p = api::Problem::new(StatusCode::NOT_FOUND, "the API lives under /api/v1/");
         return (p.into_response(), None);
     }
-    let principal = match auth::authenticate(app, &req, peer).await {
+    let secure = app.config.tls_cert.is_some()
+        || req.headers().get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    if req.uri().path() == "/api/v1/session" && req.method() == Method::POST {
+        // Signing in is the one API call made before there is anybody to authenticate.
+        let (parts, body) = req.into_parts();
+        let body = match read_body(&parts, body, app.config.max_request_body).await {
+            Ok(b) => b,
+            Err(_) => {
+                let p = api::Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "the sign-in request is too large");
+                return (p.into_response(), None);
+            }
+        };
+        return api::login(app, &parts, body, peer.ip(), secure).await;
+    }
+    let principal = match auth::authenticate_api(app, &req, peer).await {
         Ok(p) => p,
         Err(refusal) => return (refusal.into_problem(), None),
     };
-    let email = principal.user.email.clone();
+    let email = principal.principal.user.email.clone();
     let (parts, body) = req.into_parts();
     let limit = app.config.max_request_body;
     let body = match read_body(&parts, body, limit).await {
@@ -222,7 +230,7 @@ async fn api_route(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
             return (p.into_response(), Some(email));
         }
     };
-    (api::handle(app, &principal, &parts, body).await, Some(email))
+    (api::handle(app, &principal, &parts, body, secure).await, Some(email))
 }
 
 enum BodyError {

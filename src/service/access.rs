@@ -111,6 +111,57 @@ pub fn dav_privileges(level: Level) -> Vec<&'static str> {
     p
 }
 
+/// What an API token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Safe methods only (GET, HEAD): dashboards on a wall, backups, reports.
+    Read,
+    /// Everything its user may do.
+    Write,
+}
+
+impl Scope {
+    pub fn parse(s: &str) -> Option<Scope> {
+        match s {
+            "read" => Some(Scope::Read),
+            "write" => Some(Scope::Write),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Write => "write",
+        }
+    }
+}
+
+/// How a request proved who it is. Besides the user's levels, it bounds what the request may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// The account password (HTTP Basic).
+    Password,
+    /// An app password (a device).
+    AppPassword,
+    /// A dashboard session cookie (its unsafe requests carry the CSRF token).
+    Session,
+    /// An API token (Bearer).
+    Token(Scope),
+}
+
+/// Whether a request with this credential may use a method at all: a read-scoped token only reads.
+pub fn credential_allows(credential: Credential, safe_method: bool) -> bool {
+    safe_method || credential != Credential::Token(Scope::Read)
+}
+
+/// Whether this credential may create or revoke credentials (app passwords, API tokens, sessions of others):
+/// only the person, by password or dashboard session. A stolen device or script credential must not be able to
+/// mint itself a successor that outlives its revocation.
+pub fn may_manage_credentials(credential: Credential) -> bool {
+    matches!(credential, Credential::Password | Credential::Session)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +223,17 @@ mod tests {
         assert!(dav_privileges(Level::Owner).contains(&"all"));
         assert_eq!(Level::parse("share"), Some(Level::Share));
         assert_eq!(Level::parse("admin"), None);
+    }
+
+    #[test]
+    fn read_tokens_only_read_and_only_people_manage_credentials() {
+        assert!(credential_allows(Credential::Token(Scope::Read), true));
+        assert!(!credential_allows(Credential::Token(Scope::Read), false));
+        assert!(credential_allows(Credential::Token(Scope::Write), false));
+        assert!(credential_allows(Credential::Session, false));
+        assert!(may_manage_credentials(Credential::Password));
+        assert!(may_manage_credentials(Credential::Session));
+        assert!(!may_manage_credentials(Credential::AppPassword));
+        assert!(!may_manage_credentials(Credential::Token(Scope::Write)));
     }
 }

@@ -37,6 +37,10 @@ pub struct AuthSettings {
     pub cache_ttl: Duration,
     pub max_failures: usize,
     pub failure_window: Duration,
+    /// A browser session ends after this long unused…
+    pub session_idle: Duration,
+    /// …and this long after login in any case.
+    pub session_max: Duration,
 }
 
 struct Cached {
@@ -45,9 +49,9 @@ struct Cached {
 }
 
 pub struct Accounts {
-    store: Store,
+    pub(super) store: Store,
     secret: Vec<u8>,
-    settings: AuthSettings,
+    pub(super) settings: AuthSettings,
     cache: Mutex<HashMap<[u8; 32], Cached>>,
     failures: Mutex<HashMap<String, Vec<Instant>>>,
 }
@@ -59,7 +63,7 @@ pub fn hash_password(password: &str) -> Result<String, String> {
     Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
 }
 
-fn verify(password: &str, hash: &str) -> bool {
+pub(super) fn verify(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
@@ -107,7 +111,7 @@ impl Accounts {
         mac.finalize().into_bytes().into()
     }
 
-    fn blocked_for(&self, keys: &[String]) -> Option<Duration> {
+    pub(super) fn blocked_for(&self, keys: &[String]) -> Option<Duration> {
         let now = Instant::now();
         let window = self.settings.failure_window;
         let mut failures = self.failures.lock().ok()?;
@@ -126,7 +130,7 @@ impl Accounts {
         longest
     }
 
-    fn record_failure(&self, keys: &[String]) {
+    pub(super) fn record_failure(&self, keys: &[String]) {
         if let Ok(mut failures) = self.failures.lock() {
             if failures.len() > 100_000 {
                 // Bounded memory under a spray of random names: forget the oldest state wholesale.
@@ -241,12 +245,17 @@ impl Accounts {
         }
         let hash = hash_password(password)?;
         self.store.set_password(user.id, &hash).await.map_err(|e| e.to_string())?;
+        // Whoever knew the old password may hold a browser session: a new password ends them all.
+        self.store.delete_sessions_of(user.id, None).await.map_err(|e| e.to_string())?;
         self.forget_user(user.id);
         Ok(())
     }
 
     pub async fn set_disabled(&self, user: &User, disabled: bool) -> Result<(), String> {
         self.store.set_disabled(user.id, disabled).await.map_err(|e| e.to_string())?;
+        if disabled {
+            self.store.delete_sessions_of(user.id, None).await.map_err(|e| e.to_string())?;
+        }
         self.forget_user(user.id);
         Ok(())
     }
@@ -257,19 +266,19 @@ impl Accounts {
         user: &User,
         name: &str,
         layout: &str,
-    ) -> Result<(AppPassword, String), String> {
+    ) -> Result<(AppPassword, String), super::ServiceError> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
-            return Err("an app password's name is 1 to 100 characters".into());
+            return Err(super::field("name", "an app password's name is 1 to 100 characters"));
         }
         if layout != "books" && layout != "single" {
-            return Err("layout is 'books' or 'single'".into());
+            return Err(super::field("layout", "books (My contacts and each label) or single (one combined book)"));
         }
-        let secret = generate_password()?;
-        let hash = hash_password(&secret)?;
+        let secret = generate_password().map_err(super::ServiceError::Invalid)?;
+        let hash = hash_password(&secret).map_err(super::ServiceError::Invalid)?;
         let app = self.store.create_app_password(user.id, name, &hash, layout).await.map_err(|e| match e {
-            StoreError::Conflict(_) => format!("an app password named '{name}' already exists"),
-            e => e.to_string(),
+            StoreError::Conflict(_) => super::field("name", format!("an app password named '{name}' already exists")),
+            e => super::ServiceError::Store(e),
         })?;
         Ok((app, secret))
     }

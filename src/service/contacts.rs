@@ -86,6 +86,72 @@ impl Service {
         self.contact(view, contact_id).await
     }
 
+    /// Puts contacts of the user's My contacts on a label, in one group commit. On their own label the contacts
+    /// themselves get the label; on a label shared with them (edit level) each goes in as a copy, which becomes
+    /// the label owner's contact, as a card their device adds to a shared book would. Each id is answered on
+    /// its own: the label's contact id, or why not.
+    pub async fn add_to_label(
+        &self,
+        user: &crate::store::User,
+        label: &BookView,
+        contact_ids: &[i64],
+    ) -> Result<Vec<(i64, Result<i64>)>> {
+        if label.segment == super::MY_CONTACTS {
+            return Err(super::field("contact_ids", "every contact is in My contacts already"));
+        }
+        label.require(Action::AddCard)?;
+        if contact_ids.is_empty() || contact_ids.len() > MAX_PAGE as usize {
+            return Err(super::field("contact_ids", format!("1 to {MAX_PAGE} contact ids")));
+        }
+        let mut ids = contact_ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let found = self.store.my_cards_by_ids(user.id, &ids).await?;
+        let own_label = label.owner.id == user.id;
+        // A copy gets a name of its own, so it can never land on (and overwrite) a card already on the label.
+        let cards: Vec<(String, Vec<u8>)> = found
+            .iter()
+            .map(|c| {
+                let href = if own_label { c.meta.href.clone() } else { format!("{}.vcf", uuid::Uuid::new_v4()) };
+                (href, c.vcard.clone())
+            })
+            .collect();
+        let pre = Precondition { if_match: None, if_none_match: Some(vec!["*".into()]) };
+        let answers = self.put_cards(label, &cards, &pre).await?;
+        let mut by_id: std::collections::HashMap<i64, Result<String>> = found
+            .iter()
+            .zip(cards)
+            .zip(answers)
+            .map(|((c, (href, _)), a)| (c.meta.contact_id, a.map(|_| href)))
+            .collect();
+        // The label's contact behind each new name, in one multiget (a copy is a new contact).
+        let added: Vec<String> = by_id.values().filter_map(|a| a.as_ref().ok().cloned()).collect();
+        let on_label: std::collections::HashMap<String, i64> = self
+            .store
+            .get_cards(&label.book, &added, false)
+            .await?
+            .into_iter()
+            .map(|c| (c.meta.href, c.meta.contact_id))
+            .collect();
+        let mut out = Vec::with_capacity(contact_ids.len());
+        let mut seen = std::collections::HashSet::new();
+        for id in contact_ids {
+            if !seen.insert(*id) {
+                continue;
+            }
+            let answer = match by_id.remove(id) {
+                None => Err(ServiceError::NotFound),
+                Some(Err(ServiceError::PreconditionFailed | ServiceError::UidConflict(_))) => {
+                    Err(ServiceError::Conflict("already on this label".into()))
+                }
+                Some(Err(e)) => Err(e),
+                Some(Ok(href)) => on_label.get(&href).copied().ok_or(ServiceError::NotFound),
+            };
+            out.push((*id, answer));
+        }
+        Ok(out)
+    }
+
     /// Deletes a contact (My contacts: to the trash) or removes it from a label, as DELETE does over CardDAV.
     pub async fn delete_contact(&self, view: &BookView, contact_id: i64, pre: &Precondition) -> Result<()> {
         let current = self.contact(view, contact_id).await?;

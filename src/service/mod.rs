@@ -9,6 +9,7 @@ pub use contacts::{ContactPage, read_for_edit};
 pub use labels::{Invitation, LabelSummary};
 pub mod directory;
 pub mod history;
+pub mod sessions;
 mod sharing;
 pub use sharing::{Grantee, Reach};
 mod transfer;
@@ -39,6 +40,8 @@ pub enum ServiceError {
     TooLarge(usize),
     Invalid(String),
     Conflict(String),
+    /// Not allowed for a reason other than a label level (the credential used, an administrator's action).
+    Refused(String),
     Store(StoreError),
 }
 
@@ -52,7 +55,7 @@ impl fmt::Display for ServiceError {
             ServiceError::InvalidCard(e) => write!(f, "{e}"),
             ServiceError::Field(e) => write!(f, "{}: {}", e.field, e.message),
             ServiceError::TooLarge(n) => write!(f, "larger than {n} bytes"),
-            ServiceError::Invalid(m) | ServiceError::Conflict(m) => write!(f, "{m}"),
+            ServiceError::Invalid(m) | ServiceError::Conflict(m) | ServiceError::Refused(m) => write!(f, "{m}"),
             ServiceError::Store(e) => write!(f, "{e}"),
         }
     }
@@ -379,14 +382,19 @@ impl Service {
     }
 
     /// Many cards into one book as group commits (imports): each validated and answered on its own.
-    pub async fn put_cards(&self, view: &BookView, cards: &[(String, Vec<u8>)]) -> Result<Vec<Result<PutOutcome>>> {
+    pub async fn put_cards(
+        &self,
+        view: &BookView,
+        cards: &[(String, Vec<u8>)],
+        pre: &Precondition,
+    ) -> Result<Vec<Result<PutOutcome>>> {
         view.require(Action::AddCard)?;
         view.require(Action::EditCard)?;
         if view.hiding() {
             // Each card must be merged with what is hidden from this user: one by one.
             let mut answers = Vec::with_capacity(cards.len());
             for (href, body) in cards {
-                answers.push(self.put_card(view, href, body, &Precondition::default()).await);
+                answers.push(self.put_card(view, href, body, pre).await);
             }
             return Ok(answers);
         }
@@ -417,7 +425,6 @@ impl Service {
                 actor_id: view.viewer_id,
             })
             .collect();
-        let pre = Precondition::default();
         let writes: Vec<store::CardWrite<'_>> = parsed
             .iter()
             .zip(&news)
@@ -426,7 +433,7 @@ impl Service {
                 owner_id: view.owner.id,
                 href: href.as_str(),
                 new,
-                pre: &pre,
+                pre,
             })
             .collect();
         let written = self.store.write_cards(&writes).await;

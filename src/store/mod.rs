@@ -12,6 +12,7 @@ mod history;
 mod migrate;
 mod model;
 mod search;
+mod sessions;
 mod transfer;
 mod trash;
 
@@ -21,6 +22,7 @@ pub use grants::{Grant, GrantChange, NewGrant, domain_of};
 pub use history::{Activity, ContactPlace, HistoryEntry};
 pub use model::*;
 pub use search::NameCursor;
+pub use sessions::{ApiToken, NewSession, Session};
 pub use trash::{RemovedMembership, TrashedContact};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -1,0 +1,157 @@
+// The seed product's flow in the dashboard, as two people in two browser contexts (see run.sh).
+import { createRequire } from "node:module";
+import assert from "node:assert/strict";
+
+const require = createRequire(`${process.env.NODE_DIR}/`);
+const { chromium } = require("playwright-core");
+
+const { BASE, SHOTS, ADMIN, ADMIN_PASSWORD, BOB, BOB_PASSWORD } = process.env;
+let shot = 0;
+async function snap(page, name) {
+  shot += 1;
+  await page.screenshot({ path: `${SHOTS}/${String(shot).padStart(2, "0")}-${name}.png`, fullPage: true });
+}
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync"],
+});
+const errors = [];
+async function person(viewport = { width: 1280, height: 860 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
+  page.on("console", (m) => m.type() === "error" && !/status of 4\d\d/.test(m.text()) && errors.push(`console: ${m.text()}`));
+  page.on("dialog", (d) => d.accept());
+  return page;
+}
+async function signIn(page, email, password, name) {
+  await page.goto(`${BASE}/`);
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await snap(page, `${name}-sign-in`);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("link", { name: /My contacts/ }).waitFor();
+}
+const sidebarLabel = (page, name) => page.getByRole("navigation").getByRole("link", { name: new RegExp(`^${name}`) });
+
+try {
+  // 1. The administrator signs in with the password the server printed, and a wrong password is refused in place.
+  const ann = await person();
+  await ann.goto(`${BASE}/`);
+  await ann.getByLabel("E-mail").fill(ADMIN);
+  await ann.getByLabel("Password").fill("not-the-password");
+  await ann.getByRole("button", { name: "Sign in" }).click();
+  await ann.getByText("Wrong e-mail or password.").waitFor();
+  await signIn(ann, ADMIN, ADMIN_PASSWORD, "admin");
+  await snap(ann, "signed-in");
+
+  // An existing contact to add later.
+  await ann.getByRole("button", { name: "New contact" }).click();
+  await ann.getByLabel("First name").fill("Ann");
+  await ann.getByLabel("Last name").fill("Lee");
+  await ann.getByLabel("E-mail value").fill("ann.lee@example.com");
+  await ann.getByRole("button", { name: "Add contact" }).click();
+  await ann.getByRole("list", { name: "Contacts" }).getByText("Ann Lee").waitFor();
+
+  // 2. "+" → the label's name.
+  await ann.getByRole("button", { name: "New label" }).click();
+  await ann.getByLabel("Label name").fill("Clients");
+  await snap(ann, "step-name");
+  await ann.getByRole("button", { name: "Next" }).click();
+
+  // 3. Collaborators: e-mail, level (explained), the device toggle.
+  await ann.getByLabel("E-mail, group:NAME or domain:NAME").fill(BOB);
+  await ann.getByLabel("Level").selectOption("edit");
+  await ann.getByText("Sync these contacts with my devices and Outlook").waitFor();
+  await ann.getByRole("button", { name: "Add collaborator" }).click();
+  await ann.getByRole("list", { name: "Collaborators to invite" }).getByText(BOB).waitFor();
+  await snap(ann, "step-collaborators");
+  await ann.getByRole("button", { name: "Next" }).click();
+
+  // 4. Contacts: an existing one from the searchable list, and a new one.
+  await ann.getByLabel("Search your contacts").fill("lee");
+  await ann.getByRole("checkbox", { name: /Ann Lee/ }).check();
+  await ann.getByLabel("First name").fill("Bo");
+  await ann.getByLabel("Last name").fill("Chen");
+  await ann.getByLabel("E-mail").fill("bo@example.com");
+  await ann.getByRole("button", { name: "Add new contact" }).click();
+  await ann.getByRole("list", { name: "New contacts" }).getByText("Bo Chen").waitFor();
+  await ann.getByRole("checkbox", { name: /Ann Lee/ }).isChecked().then((c) => assert.ok(c, "the choice survives adding a new contact"));
+  await snap(ann, "step-contacts");
+
+  // 5. Saved: the label is in the sidebar with its count, and shows both contacts.
+  await ann.getByRole("button", { name: "Save label" }).click();
+  await ann.getByRole("heading", { name: "Clients", level: 1 }).waitFor();
+  const contacts = ann.getByRole("list", { name: "Contacts" });
+  await contacts.getByText("Ann Lee").waitFor();
+  await contacts.getByText("Bo Chen").waitFor();
+  await sidebarLabel(ann, "Clients").getByText("2", { exact: true }).waitFor();
+  await ann.getByRole("list").getByText(BOB).first().waitFor();
+  assert.match(await ann.getByText("pending", { exact: true }).first().textContent(), /pending/);
+  await snap(ann, "saved");
+
+  // 6. Bob, in another browser, sees the invitation, accepts it, and sees the label and its contacts.
+  const bob = await person();
+  await signIn(bob, BOB, BOB_PASSWORD, "bob");
+  await bob.getByRole("link", { name: /Invitations/ }).click();
+  await bob.getByText("Clients").first().waitFor();
+  await snap(bob, "invitation");
+  await bob.getByRole("button", { name: "Accept Clients" }).click();
+  await bob.getByRole("heading", { name: "Clients", level: 1 }).waitFor();
+  await bob.getByRole("list", { name: "Contacts" }).getByText("Bo Chen").waitFor();
+  await sidebarLabel(bob, "Clients").waitFor();
+  await snap(bob, "accepted");
+
+  // Bob edits a contact; Ann sees the change.
+  await bob.getByRole("button", { name: "Open Bo Chen" }).click();
+  await bob.getByLabel("Job title").fill("CTO");
+  await bob.getByLabel("Organization").fill("Chen Labs");
+  await bob.getByRole("button", { name: "Save", exact: true }).click();
+  await bob.getByRole("list", { name: "Contacts" }).getByText(/Chen Labs/).waitFor();
+  await snap(bob, "edited");
+  await ann.reload();
+  await ann.getByRole("list", { name: "Contacts" }).getByText(/Chen Labs/).waitFor({ timeout: 5000 });
+  await snap(ann, "sees-edit");
+
+  // A view-level refusal is shown next to what caused it: Ann lowers Bob to view, Bob's editor is read-only.
+  await ann.getByLabel(`Level of ${BOB}`).selectOption("view");
+  await ann.getByText(`${BOB}: view`).waitFor();
+  await bob.reload();
+  await bob.getByRole("button", { name: "Open Bo Chen" }).click();
+  assert.ok(await bob.getByLabel("Job title").isDisabled(), "a view-level collaborator cannot edit");
+  assert.equal(await bob.getByRole("button", { name: "New contact" }).count(), 0);
+
+  // Devices: an app password, shown once, with setup steps.
+  await ann.getByRole("link", { name: "Devices" }).click();
+  await ann.getByLabel("Device name").fill("Ann's iPhone");
+  await ann.getByRole("button", { name: "Create app password" }).click();
+  await ann.getByText("Shown only now.").waitFor();
+  await ann.getByText(/DAVx5/).waitFor();
+  await snap(ann, "devices");
+
+  // Usable at 360 px: nothing wider than the screen.
+  const phone = await person({ width: 360, height: 760 });
+  await signIn(phone, BOB, BOB_PASSWORD, "phone");
+  await sidebarLabel(phone, "Clients").click();
+  await phone.getByRole("list", { name: "Contacts" }).getByText("Bo Chen").waitFor();
+  const width = await phone.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 360, `the page is ${width}px wide at 360px`);
+  await snap(phone, "phone");
+
+  // Signing out ends the session.
+  await bob.getByRole("button", { name: "Sign out" }).click();
+  await bob.getByRole("button", { name: "Sign in" }).waitFor();
+  await bob.reload();
+  await bob.getByRole("button", { name: "Sign in" }).waitFor();
+
+  assert.deepEqual(errors, [], "no script errors");
+  console.log(`ok: dashboard flow, ${shot} screenshots`);
+} catch (e) {
+  console.error(e);
+  if (errors.length) console.error(errors.join("\n"));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The dashboard in a real browser: Playwright (npm playwright-core) drives Debian's Chromium headless through the
+# seed product's flow (sign in, "+", name, collaborators, contacts, saved), a second user accepting the
+# invitation in a second browser context and seeing the label, and an edit in one context appearing in the other.
+# Screenshots of each step go to target/ui-shots/.
+set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
+
+if ! command -v chromium > /dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+fi
+NODE_DIR="$ROOT/target/ui-node"
+if [[ ! -d "$NODE_DIR/node_modules/playwright-core" ]]; then
+    mkdir -p "$NODE_DIR"
+    npm install --silent --no-audit --no-fund --prefix "$NODE_DIR" playwright-core@1.64.1 > /dev/null
+fi
+
+WORK="$(mktemp -d)"
+trap 'stop_server; rm -rf "$WORK"' EXIT
+start_server "$WORK"
+printf "bob-password\n" | lb user add bob@localhost --password-stdin > /dev/null
+
+SHOTS="$ROOT/target/ui-shots"
+rm -rf "$SHOTS" && mkdir -p "$SHOTS"
+NODE_DIR="$NODE_DIR" BASE="$BASE" SHOTS="$SHOTS" \
+    ADMIN=admin@localhost ADMIN_PASSWORD=admin-password BOB=bob@localhost BOB_PASSWORD=bob-password \
+    node "$ROOT/conformance/ui/flow.mjs" || fail "the dashboard flow failed (screenshots in $SHOTS)"
+if grep -q "panicked" "$WORK/server.log"; then
+    grep -A5 "panicked" "$WORK/server.log" >&2
+    fail "the server panicked during the run"
+fi
+pass "the dashboard's flow works in Chromium ($(ls "$SHOTS" | wc -l) screenshots in target/ui-shots)"

@@ -1,0 +1,832 @@
+// Labelbook's dashboard: one module, no build step, talking only to /api/v1. Everything a contact or a
+// collaborator wrote reaches the page as text nodes (never as HTML), and the server's policy allows no inline
+// script: what one collaborator types cannot run in another's browser.
+
+const LEVELS = [
+  ["view", "View", "see the label's contacts"],
+  ["edit", "Add and edit", "also add contacts and change them"],
+  ["delete", "Delete", "also take contacts off the label"],
+  ["share", "Share", "also invite and manage collaborators"],
+];
+const LEVEL_RANK = { view: 1, edit: 2, delete: 3, share: 4, owner: 5 };
+const DEVICES_TOGGLE = "Sync these contacts with my devices and Outlook";
+
+const state = { csrf: null, me: null, labels: [], invitations: [] };
+
+class ApiError extends Error {
+  constructor(status, problem) {
+    super((problem && problem.detail) || `the server answered ${status}`);
+    this.status = status;
+    this.problem = problem || {};
+  }
+  /** The message for one field (a JSON path such as `emails[1].value`), if the server named it. */
+  field(name) {
+    const e = (this.problem.errors || []).find((f) => f.field === name);
+    return e && e.message;
+  }
+}
+
+/** What to show for an error next to `name`: the server's message for that field, else the error's own. */
+function msgFor(e, name) {
+  return (e instanceof ApiError && e.field(name)) || e.message;
+}
+
+async function api(method, path, body, extraHeaders = {}) {
+  const headers = { ...extraHeaders };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  if (method !== "GET" && state.csrf) headers["x-csrf-token"] = state.csrf;
+  const r = await fetch("/api/v1" + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+  });
+  const type = r.headers.get("content-type") || "";
+  const data = r.status === 204 ? null : type.includes("json") ? await r.json() : null;
+  if (!r.ok) {
+    if (r.status === 401 && path !== "/session") {
+      state.me = null;
+      renderLogin("Your session has ended; sign in again.");
+    }
+    throw new ApiError(r.status, data);
+  }
+  return data;
+}
+
+// ---- small DOM helpers ----
+
+function h(tag, props, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else if (k === "value" || k === "checked" || k === "disabled" || k === "selected") el[k] = v;
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : String(c));
+  }
+  return el;
+}
+
+let uid = 0;
+const nextId = (p) => `${p}-${++uid}`;
+
+/** A labelled input; `attrs` go on the input. Returns [wrapper, input, setError]. */
+function field(labelText, attrs = {}, hintText = "") {
+  const id = nextId("f");
+  const err = h("p", { class: "error", id: id + "-err", hidden: true });
+  const input = h(attrs.tag || "input", { type: "text", ...attrs, tag: null, id, "aria-describedby": id + "-err" });
+  const wrap = h("div", {}, h("label", { for: id }, labelText), input, hintText ? h("p", { class: "hint" }, hintText) : null, err);
+  const setError = (msg) => {
+    err.hidden = !msg;
+    err.textContent = msg || "";
+    input.setAttribute("aria-invalid", msg ? "true" : "false");
+  };
+  return [wrap, input, setError];
+}
+
+function levelSelect(value, max = "share", id) {
+  const sel = h("select", { id });
+  for (const [v, name, what] of LEVELS) {
+    if (LEVEL_RANK[v] > LEVEL_RANK[max]) continue;
+    sel.append(h("option", { value: v, selected: v === value }, `${name}: ${what}`));
+  }
+  return sel;
+}
+
+function toast(msg) {
+  const t = h("div", { class: "toast", role: "status" }, msg);
+  document.body.append(t);
+  setTimeout(() => t.remove(), 4000);
+}
+
+function initials(name) {
+  const parts = (name || "?").trim().split(/\s+/).filter(Boolean);
+  return ((parts[0] || "?")[0] + (parts.length > 1 ? parts[parts.length - 1][0] : "")).toUpperCase();
+}
+
+function contactMeta(c) {
+  return [c.emails[0] && c.emails[0].value, c.phones[0] && c.phones[0].value, c.organization].filter(Boolean).join(" · ");
+}
+
+const app = () => document.getElementById("app");
+
+// ---- sign in ----
+
+function renderLogin(message) {
+  const [emailWrap, email, emailErr] = field("E-mail", { type: "email", autocomplete: "username", required: true });
+  const [passWrap, pass, passErr] = field("Password", { type: "password", autocomplete: "current-password", required: true });
+  const formErr = h("p", { class: "error", role: "alert", hidden: !message }, message || "");
+  const submit = h("button", { class: "primary", type: "submit" }, "Sign in");
+  const form = h(
+    "form",
+    {
+      class: "login",
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        emailErr(null);
+        passErr(null);
+        formErr.hidden = true;
+        submit.disabled = true;
+        try {
+          const s = await api("POST", "/session", { email: email.value, password: pass.value });
+          state.csrf = s.csrf_token;
+          await start();
+        } catch (e) {
+          submit.disabled = false;
+          if (e instanceof ApiError && e.field("email")) emailErr(e.field("email"));
+          else if (e.status === 401) passErr("Wrong e-mail or password.");
+          else {
+            formErr.textContent = e.message;
+            formErr.hidden = false;
+          }
+        }
+      },
+    },
+    h("h1", {}, "Labelbook"),
+    h("p", { class: "hint" }, "Shared contacts, on every device."),
+    formErr,
+    emailWrap,
+    passWrap,
+    submit,
+  );
+  app().replaceChildren(form);
+  email.focus();
+}
+
+// ---- the shell: sidebar and main ----
+
+async function refreshSidebar() {
+  const [me, labels, invitations] = await Promise.all([api("GET", "/me"), api("GET", "/labels"), api("GET", "/invitations")]);
+  state.me = me;
+  state.labels = labels.items;
+  state.invitations = invitations.items;
+  renderSidebar();
+}
+
+function navLink(href, text, extra) {
+  const current = location.hash === href || (href === "#/book/contacts" && (location.hash === "" || location.hash === "#/"));
+  return h("a", { href, "aria-current": current ? "page" : null }, h("span", {}, text), extra);
+}
+
+function renderSidebar() {
+  const side = document.getElementById("sidebar");
+  if (!side || !state.me) return;
+  const me = state.me;
+  const pending = state.invitations.length;
+  side.replaceChildren(
+    h("div", { class: "brand" }, h("img", { src: "/assets/icon.svg", alt: "" }), "Labelbook"),
+    h("nav", { class: "nav", "aria-label": "Address books" },
+      navLink("#/book/contacts", "My contacts", h("span", { class: "count" }, me.my_contacts.contact_count)),
+      h("div", { class: "nav-title" }, h("span", { id: "labels-title" }, "Labels"),
+        h("button", { type: "button", "aria-label": "New label", title: "New label", onclick: () => (location.hash = "#/new") }, "+")),
+      h("div", { role: "list", "aria-labelledby": "labels-title" },
+        state.labels.map((l) =>
+          h("div", { role: "listitem" }, navLink(`#/book/${l.id}`, l.name, h("span", { class: "count", "aria-label": `${l.contact_count} contacts` }, l.contact_count))))),
+      h("div", { class: "nav-title" }, "You"),
+      navLink("#/invitations", "Invitations", pending ? h("span", { class: "badge", "aria-label": `${pending} waiting` }, pending) : null),
+      navLink("#/devices", "Devices"),
+    ),
+    h("div", { class: "me" }, me.email, " ",
+      h("button", { class: "link", type: "button", onclick: signOut }, "Sign out")),
+  );
+}
+
+async function signOut() {
+  try {
+    await api("DELETE", "/session");
+  } catch (e) {
+    /* signed out already */
+  }
+  state.csrf = null;
+  state.me = null;
+  renderLogin();
+}
+
+function shell() {
+  let main = document.getElementById("main");
+  if (!main) {
+    app().replaceChildren(h("div", { class: "shell" }, h("aside", { id: "sidebar", class: "sidebar" }), h("main", { id: "main", tabindex: "-1" })));
+    main = document.getElementById("main");
+  }
+  renderSidebar();
+  return main;
+}
+
+async function route() {
+  if (!state.me) return;
+  const main = shell();
+  const hash = location.hash || "#/book/contacts";
+  const [, page, arg] = hash.split("/");
+  try {
+    if (page === "book") await renderBook(main, decodeURIComponent(arg || "contacts"));
+    else if (page === "new") renderWizard(main);
+    else if (page === "invitations") await renderInvitations(main);
+    else if (page === "devices") await renderDevices(main);
+    else await renderBook(main, "contacts");
+  } catch (e) {
+    if (e.status === 401) return;
+    main.replaceChildren(h("div", { class: "panel" }, h("h1", {}, "Not available"), h("p", { class: "error", role: "alert" }, e.message)));
+  }
+}
+
+// ---- a book: My contacts or a label ----
+
+async function renderBook(main, id) {
+  const label = id === "contacts" ? state.me.my_contacts : await api("GET", `/labels/${encodeURIComponent(id)}`);
+  const level = label.level;
+  const canEdit = LEVEL_RANK[level] >= LEVEL_RANK.edit;
+  const isLabel = id !== "contacts";
+  const owner = level === "owner";
+  const base = isLabel ? `/labels/${label.id}` : "";
+  const view = { items: [], cursor: null, q: "", sort: "name", selected: null };
+
+  const list = h("ul", { class: "list", "aria-label": "Contacts" });
+  const more = h("button", { type: "button", hidden: true, onclick: () => load(false) }, "Show more");
+  const editorBox = h("div", {});
+  const search = h("input", { type: "search", placeholder: "Search name, e-mail, phone, organization", "aria-label": "Search contacts" });
+  const sort = h("select", { "aria-label": "Sort" }, h("option", { value: "name" }, "By name"), h("option", { value: "recent" }, "Recently changed"));
+  const listErr = h("p", { class: "error", role: "alert", hidden: true });
+
+  async function load(fresh) {
+    const params = new URLSearchParams({ limit: "100" });
+    if (view.q) params.set("q", view.q);
+    if (!fresh && view.cursor) params.set("cursor", view.cursor);
+    try {
+      const page = await api("GET", `${base}/contacts?${params}`);
+      view.items = fresh ? page.items : view.items.concat(page.items);
+      view.cursor = page.next_cursor;
+      listErr.hidden = true;
+    } catch (e) {
+      listErr.textContent = e.message;
+      listErr.hidden = false;
+    }
+    drawList();
+  }
+
+  function drawList() {
+    const items = view.items.slice();
+    if (view.sort === "recent") items.sort((a, b) => b.updated_at.localeCompare(a.updated_at));
+    list.replaceChildren(
+      ...items.map((c) =>
+        h("li", { class: view.selected === c.id ? "selected" : null },
+          h("span", { class: "avatar", "aria-hidden": "true" }, initials(c.full_name)),
+          h("div", { class: "who" }, h("div", { class: "name" }, c.full_name || "(no name)"), h("div", { class: "meta" }, contactMeta(c))),
+          h("button", { type: "button", class: "link", "aria-label": `Open ${c.full_name}`, onclick: () => openContact(c.id) }, "Open"))),
+    );
+    if (!items.length) list.append(h("li", {}, h("span", { class: "hint" }, view.q ? "No contact matches." : "No contacts yet.")));
+    more.hidden = !view.cursor;
+  }
+
+  async function openContact(cid) {
+    view.selected = cid;
+    drawList();
+    const r = await fetchContact(`${base}/contacts/${cid}`);
+    editorBox.replaceChildren(contactEditor({ base, contact: r.contact, etag: r.etag, level, isLabel, done: afterEdit }));
+  }
+
+  async function afterEdit(msg) {
+    view.selected = null;
+    editorBox.replaceChildren();
+    if (msg) toast(msg);
+    await Promise.all([load(true), refreshSidebar()]);
+  }
+
+  let timer;
+  search.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      view.q = search.value.trim();
+      load(true);
+    }, 200);
+  });
+  sort.addEventListener("change", () => {
+    view.sort = sort.value;
+    drawList();
+  });
+
+  const sub = isLabel
+    ? owner
+      ? "Your label"
+      : `Shared by ${label.owner.display_name || label.owner.email} · your level: ${LEVELS.find((l) => l[0] === level)?.[1] || level}`
+    : "Every contact you own";
+  const headActions = h("div", { class: "row" },
+    canEdit ? h("button", { type: "button", class: "primary", onclick: () => editorBox.replaceChildren(contactEditor({ base, contact: null, level, isLabel, done: afterEdit })) }, "New contact") : null,
+    isLabel && canEdit ? h("button", { type: "button", onclick: () => editorBox.replaceChildren(existingPicker(label, afterEdit)) }, "Add existing contacts") : null,
+  );
+  const panels = [];
+  if (isLabel && LEVEL_RANK[level] >= LEVEL_RANK.share) panels.push(await sharePanel(label));
+  if (isLabel) panels.push(labelSettings(label));
+  main.replaceChildren(
+    h("div", { class: "head" }, h("div", {}, h("h1", {}, label.name), h("p", { class: "sub" }, sub)), headActions),
+    h("div", { class: "columns" },
+      h("section", { class: "panel", "aria-label": "Contacts" },
+        h("div", { class: "row" }, h("div", { class: "grow" }, search), sort), listErr, list, more),
+      h("div", {}, editorBox, panels)),
+  );
+  await load(true);
+}
+
+async function fetchContact(path) {
+  const r = await fetch("/api/v1" + path, { credentials: "same-origin" });
+  const data = await r.json();
+  if (!r.ok) throw new ApiError(r.status, data);
+  return { contact: data, etag: r.headers.get("etag") };
+}
+
+// ---- the contact editor ----
+
+const PHONE_TYPES = ["cell", "work", "home", "main", "fax", "other"];
+const EMAIL_TYPES = ["work", "home", "other"];
+
+function multiField(title, key, items, types, inputType, errs) {
+  const rows = h("div", { class: "multi" });
+  const add = (item) => {
+    const id = nextId(key);
+    const input = h("input", { type: inputType, id, value: item.value || "", "aria-label": `${title} value` });
+    const type = h("select", { "aria-label": `${title} type` }, types.map((t) => h("option", { value: t, selected: (item.types || [])[0] === t }, t)));
+    const err = h("p", { class: "error", hidden: true });
+    const row = h("div", {}, h("div", { class: "row" }, h("div", { class: "grow" }, input), type,
+      h("button", { type: "button", class: "link", "aria-label": `Remove this ${title.toLowerCase()}`, onclick: () => row.remove() }, "Remove")), err);
+    row.read = () => ({ value: input.value.trim(), types: [type.value] });
+    row.showError = (m) => { err.hidden = !m; err.textContent = m || ""; };
+    rows.append(row);
+  };
+  (items.length ? items : [{}]).forEach(add);
+  const box = h("fieldset", { class: "fieldset" }, h("legend", {}, title), rows,
+    h("button", { type: "button", class: "link", onclick: () => add({}) }, `+ Add ${title.toLowerCase()}`));
+  box.read = () => [...rows.children].map((r) => r.read()).filter((v) => v.value);
+  errs[key] = (index, msg) => {
+    const filled = [...rows.children].filter((r) => r.read().value);
+    (filled[index] || rows.children[0])?.showError(msg);
+  };
+  return box;
+}
+
+function contactEditor({ base, contact, etag, level, isLabel, done }) {
+  const c = contact || { name: {}, emails: [], phones: [], addresses: [], urls: [] };
+  const canEdit = LEVEL_RANK[level] >= LEVEL_RANK.edit;
+  const canRemove = isLabel ? LEVEL_RANK[level] >= LEVEL_RANK.delete : true;
+  const errs = {};
+  const f = {};
+  const text = (key, label, value, attrs = {}) => {
+    const [wrap, input, setErr] = field(label, { value: value || "", disabled: !canEdit, ...attrs });
+    f[key] = input;
+    errs[key] = (_, m) => setErr(m);
+    return wrap;
+  };
+  const adr = (c.addresses && c.addresses[0]) || {};
+  const emails = multiField("E-mail", "emails", c.emails || [], EMAIL_TYPES, "email", errs);
+  const phones = multiField("Phone", "phones", c.phones || [], PHONE_TYPES, "tel", errs);
+  const urls = multiField("Website", "urls", c.urls || [], ["work", "home", "other"], "url", errs);
+  const formErr = h("p", { class: "error", role: "alert", hidden: true });
+  const save = h("button", { type: "submit", class: "primary", disabled: !canEdit }, contact ? "Save" : "Add contact");
+
+  function patch() {
+    const address = ["street", "locality", "region", "postal_code", "country"].reduce((a, k) => ((a[k] = f["adr_" + k].value.trim()), a), {});
+    const hasAddress = Object.values(address).some(Boolean);
+    const body = {
+      name: { given: f.given.value.trim(), family: f.family.value.trim() },
+      organization: f.organization.value.trim(),
+      title: f.title.value.trim(),
+      emails: emails.read(),
+      phones: phones.read(),
+      urls: urls.read(),
+      birthday: f.birthday.value.trim(),
+      note: f.note.value,
+    };
+    // Only the first address is edited here; the others are kept as they are.
+    const others = (c.addresses || []).slice(1);
+    if (hasAddress || (c.addresses || []).length) body.addresses = hasAddress ? [{ ...adr, ...address, types: adr.types || ["work"] }, ...others] : others;
+    return body;
+  }
+
+  function showErrors(e) {
+    let shown = false;
+    for (const { field: path, message } of e.problem.errors || []) {
+      const m = /^(\w+)(?:\[(\d+)\])?/.exec(path);
+      const key = m && (m[1] === "name" ? path.split(".")[1] || "given" : m[1]);
+      const target = errs[key] || (m && errs[m[1]]);
+      if (target) {
+        target(Number(m[2] || 0), message);
+        shown = true;
+      }
+    }
+    if (!shown) {
+      formErr.textContent = e.status === 412 ? "Someone changed this contact meanwhile. Open it again to see their change." : e.message;
+      formErr.hidden = false;
+    }
+  }
+
+  const form = h("form", {
+    class: "panel",
+    "aria-label": contact ? `Edit ${c.full_name}` : "New contact",
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      Object.values(errs).forEach((fn) => fn(0, null));
+      formErr.hidden = true;
+      save.disabled = true;
+      try {
+        if (contact) await api("PATCH", `${base}/contacts/${contact.id}`, patch(), etag ? { "if-match": etag } : {});
+        else await api("POST", `${base}/contacts`, patch());
+        await done(contact ? "Saved" : "Contact added");
+      } catch (e) {
+        save.disabled = false;
+        if (!(e instanceof ApiError)) { formErr.textContent = e.message; formErr.hidden = false; }
+        else if (e.status !== 401) showErrors(e);
+      }
+    },
+  },
+    h("h2", {}, contact ? c.full_name || "Contact" : "New contact"),
+    h("div", { class: "row" }, h("div", { class: "grow" }, text("given", "First name", c.name && c.name.given, { autocomplete: "off" })),
+      h("div", { class: "grow" }, text("family", "Last name", c.name && c.name.family))),
+    h("div", { class: "row" }, h("div", { class: "grow" }, text("organization", "Organization", c.organization)),
+      h("div", { class: "grow" }, text("title", "Job title", c.title))),
+    emails, phones,
+    h("fieldset", { class: "fieldset" }, h("legend", {}, "Address"),
+      text("adr_street", "Street", adr.street), h("div", { class: "row" },
+        h("div", { class: "grow" }, text("adr_postal_code", "Postal code", adr.postal_code)),
+        h("div", { class: "grow" }, text("adr_locality", "City", adr.locality))),
+      h("div", { class: "row" }, h("div", { class: "grow" }, text("adr_region", "Region", adr.region)),
+        h("div", { class: "grow" }, text("adr_country", "Country", adr.country)))),
+    text("birthday", "Birthday", c.birthday, { placeholder: "YYYY-MM-DD or --MM-DD" }),
+    urls,
+    text("note", "Notes", c.note, { tag: "textarea" }),
+    formErr,
+    h("div", { class: "actions" },
+      contact && canRemove ? h("button", { type: "button", class: "danger", onclick: async () => {
+        const what = isLabel ? "Remove this contact from the label? It stays in its owner's contacts, and the trash keeps the label's copy for 30 days." : "Delete this contact? It goes to the trash for 30 days.";
+        if (!confirm(what)) return;
+        try {
+          await api("DELETE", `${base}/contacts/${contact.id}`, undefined, etag ? { "if-match": etag } : {});
+          await done(isLabel ? "Removed from the label" : "Moved to the trash");
+        } catch (e) { showErrors(e); }
+      } }, isLabel ? "Remove from label" : "Delete") : null,
+      h("button", { type: "button", onclick: () => done(null) }, "Close"),
+      save),
+  );
+  return form;
+}
+
+// ---- add existing contacts ----
+
+function existingPicker(label, done) {
+  const chosen = new Set();
+  const list = h("ul", { class: "list picker", "aria-label": "Your contacts" });
+  const search = h("input", { type: "search", placeholder: "Search your contacts", "aria-label": "Search your contacts" });
+  const err = h("p", { class: "error", role: "alert", hidden: true });
+  const add = h("button", { type: "button", class: "primary", disabled: true }, "Add to label");
+  const draw = async () => {
+    const page = await api("GET", `/contacts?limit=100${search.value.trim() ? "&q=" + encodeURIComponent(search.value.trim()) : ""}`);
+    list.replaceChildren(...page.items.map((c) => contactCheckbox(c, chosen, () => {
+      add.disabled = !chosen.size;
+      add.textContent = chosen.size ? `Add ${chosen.size} to label` : "Add to label";
+    })));
+    if (!page.items.length) list.append(h("li", {}, h("span", { class: "hint" }, "No contact matches.")));
+  };
+  let timer;
+  search.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(draw, 200); });
+  add.addEventListener("click", async () => {
+    add.disabled = true;
+    try {
+      const r = await api("POST", `/labels/${label.id}/members`, { contact_ids: [...chosen] });
+      const failed = r.items.filter((i) => i.error);
+      await done(`${r.added} added${failed.length ? `, ${failed.length} not: ${failed[0].error}` : ""}`);
+    } catch (e) {
+      err.textContent = e.message;
+      err.hidden = false;
+      add.disabled = false;
+    }
+  });
+  draw();
+  return h("section", { class: "panel", "aria-label": "Add existing contacts" }, h("h2", {}, "Add existing contacts"),
+    search, list, err, h("div", { class: "actions" }, h("button", { type: "button", onclick: () => done(null) }, "Cancel"), add));
+}
+
+function contactCheckbox(c, chosen, changed) {
+  const id = nextId("pick");
+  const box = h("input", { type: "checkbox", id, checked: chosen.has(c.id) });
+  box.addEventListener("change", () => {
+    if (box.checked) chosen.add(c.id);
+    else chosen.delete(c.id);
+    changed();
+  });
+  return h("li", {}, box, h("label", { for: id, class: "inline who" },
+    h("span", { class: "avatar", "aria-hidden": "true" }, initials(c.full_name)),
+    h("span", {}, h("span", { class: "name" }, c.full_name || "(no name)"), " ", h("span", { class: "meta" }, contactMeta(c)))));
+}
+
+// ---- sharing ----
+
+function collaboratorForm(maxLevel, onAdd, submitText) {
+  const [emailWrap, email, emailErr] = field("E-mail, group:NAME or domain:NAME", { type: "text", autocomplete: "off", list: "known-people" }, "");
+  const known = h("datalist", { id: "known-people" });
+  const seen = new Set(state.labels.map((l) => l.owner.email).filter((e) => e !== state.me.email));
+  known.append(...[...seen].map((e) => h("option", { value: e })));
+  const levelId = nextId("level");
+  const level = levelSelect("edit", maxLevel, levelId);
+  const devices = h("input", { type: "checkbox", checked: true });
+  const err = h("p", { class: "error", role: "alert", hidden: true });
+  const form = h("form", {
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      emailErr(null);
+      err.hidden = true;
+      const raw = email.value.trim();
+      if (!raw) return emailErr("Enter an e-mail address, group:NAME or domain:NAME.");
+      const [kind, grantee] = raw.startsWith("group:") ? ["group", raw.slice(6)] : raw.startsWith("domain:") ? ["domain", raw.slice(7)] : ["user", raw];
+      try {
+        await onAdd({ kind, grantee, level: level.value, sync_devices: devices.checked });
+        email.value = "";
+        email.focus();
+      } catch (e) {
+        if (typeof e.field === "function" && e.field("grantee")) emailErr(e.field("grantee"));
+        else { err.textContent = e.message; err.hidden = false; }
+      }
+    },
+  },
+    emailWrap, known,
+    h("label", { for: levelId }, "Level"), level,
+    h("ul", { class: "levels" }, LEVELS.map(([, name, what]) => h("li", {}, h("strong", {}, name), `: ${what}`)), h("li", {}, h("strong", {}, "Owner"), ": also rename, delete, hide fields and transfer (only you)")),
+    h("label", { class: "inline" }, devices, DEVICES_TOGGLE),
+    err,
+    h("div", { class: "actions" }, h("button", { type: "submit" }, submitText)));
+  return form;
+}
+
+async function sharePanel(label) {
+  const panel = h("section", { class: "panel", "aria-label": "Collaborators" });
+  const owner = label.level === "owner";
+  const draw = async () => {
+    const grants = (await api("GET", `/labels/${label.id}/grants`)).items;
+    const rows = grants.map((g) => {
+      const mine = LEVEL_RANK[g.level] <= LEVEL_RANK[label.level] && g.status !== "revoked";
+      const sel = levelSelect(g.level, label.level === "owner" ? "share" : label.level);
+      sel.setAttribute("aria-label", `Level of ${g.grantee}`);
+      sel.disabled = !mine;
+      const err = h("p", { class: "error", hidden: true });
+      sel.addEventListener("change", async () => {
+        try {
+          await api("PATCH", `/grants/${g.id}`, { level: sel.value });
+          toast(`${g.grantee}: ${sel.value}`);
+        } catch (e) { err.textContent = e.message; err.hidden = false; sel.value = g.level; }
+      });
+      const hidden = owner ? h("input", { type: "text", value: g.hidden_fields.join(", "), "aria-label": `Fields hidden from ${g.grantee}`, placeholder: "Hidden fields, e.g. TEL;TYPE=CELL, NOTE" }) : null;
+      if (hidden) hidden.addEventListener("change", async () => {
+        const items = hidden.value.split(",").map((s) => s.trim()).filter(Boolean);
+        try {
+          await api("PATCH", `/grants/${g.id}`, { hidden_fields: items });
+          toast(items.length ? `Hidden from ${g.grantee}: ${items.join(", ")}` : `${g.grantee} sees every field`);
+        } catch (e) { err.textContent = msgFor(e, "hidden_fields"); err.hidden = false; }
+      });
+      return h("li", {},
+        h("span", { class: "avatar", "aria-hidden": "true" }, initials(g.grantee)),
+        h("div", { class: "who" }, h("div", { class: "name" }, g.kind === "user" ? g.grantee : `${g.kind}: ${g.grantee}`),
+          h("div", { class: "row" }, h("span", { class: `status ${g.status}` }, g.status), sel), hidden, err),
+        g.status !== "revoked" && mine ? h("button", { type: "button", class: "link danger", "aria-label": `Remove ${g.grantee}`, onclick: async () => {
+          if (!confirm(`Remove ${g.grantee} from “${label.name}”?`)) return;
+          try { await api("DELETE", `/grants/${g.id}`); await draw(); } catch (e) { err.textContent = e.message; err.hidden = false; }
+        } }, "Remove") : null);
+    });
+    panel.replaceChildren(
+      h("h2", {}, "Collaborators"),
+      rows.length ? h("ul", { class: "list" }, rows) : h("p", { class: "hint" }, "Nobody else yet."),
+      h("h2", {}, "Add a collaborator"),
+      collaboratorForm(owner ? "share" : label.level, async (g) => {
+        await api("POST", `/labels/${label.id}/grants`, g);
+        toast(`Invited ${g.grantee}`);
+        await draw();
+      }, "Invite"),
+    );
+  };
+  await draw();
+  return panel;
+}
+
+function labelSettings(label) {
+  const owner = label.level === "owner";
+  const box = h("section", { class: "panel", "aria-label": "Label settings" }, h("h2", {}, owner ? "Label" : "This share"));
+  const err = h("p", { class: "error", role: "alert", hidden: true });
+  if (owner) {
+    const [wrap, name, nameErr] = field("Name", { value: label.name });
+    box.append(h("form", { onsubmit: async (ev) => {
+      ev.preventDefault();
+      nameErr(null);
+      try { await api("PATCH", `/labels/${label.id}`, { name: name.value }); await refreshSidebar(); toast("Renamed"); route(); }
+      catch (e) { nameErr(msgFor(e, "name")); }
+    } }, wrap, h("div", { class: "actions" }, h("button", { type: "submit" }, "Rename"))));
+  } else {
+    const devices = h("input", { type: "checkbox", checked: label.sync_devices });
+    devices.addEventListener("change", async () => {
+      try { await api("PATCH", `/labels/${label.id}`, { sync_devices: devices.checked }); toast(devices.checked ? "Syncs to your devices" : "No longer on your devices"); }
+      catch (e) { err.textContent = e.message; err.hidden = false; devices.checked = !devices.checked; }
+    });
+    box.append(h("label", { class: "inline" }, devices, DEVICES_TOGGLE));
+    if (label.hidden_fields.length) box.append(h("p", { class: "hint" }, `The owner hides from you: ${label.hidden_fields.join(", ")}`));
+  }
+  box.append(err, h("div", { class: "actions" }, h("button", { type: "button", class: "danger", onclick: async () => {
+    const q = owner ? `Delete “${label.name}”? Its contacts stay in your contacts; collaborators lose access.` : `Leave “${label.name}”? Its contacts disappear from your devices.`;
+    if (!confirm(q)) return;
+    try { await api("DELETE", `/labels/${label.id}`); await refreshSidebar(); location.hash = "#/book/contacts"; }
+    catch (e) { err.textContent = e.message; err.hidden = false; }
+  } }, owner ? "Delete label" : "Leave this share")));
+  return box;
+}
+
+// ---- the "+" flow: name → collaborators → contacts → saved ----
+
+function renderWizard(main) {
+  const w = { step: 1, name: "", people: [], chosen: new Set(), fresh: [] };
+  const steps = ["Name", "Collaborators", "Contacts"];
+  const body = h("div", {});
+  const draw = () => {
+    body.replaceChildren(
+      h("ol", { class: "steps", "aria-label": "Steps" }, steps.map((s, i) => h("li", { "aria-current": w.step === i + 1 ? "step" : null }, `${i + 1}. ${s}`))),
+      w.step === 1 ? stepName() : w.step === 2 ? stepPeople() : stepContacts(),
+    );
+    const first = body.querySelector("input");
+    if (first) first.focus();
+  };
+  const stepName = () => {
+    const [wrap, name, nameErr] = field("Label name", { value: w.name, required: true, placeholder: "e.g. Clients, Suppliers, Team" });
+    return h("form", { class: "panel", onsubmit: (ev) => {
+      ev.preventDefault();
+      if (!name.value.trim()) return nameErr("Give the label a name.");
+      w.name = name.value.trim();
+      w.step = 2;
+      draw();
+    } }, wrap, h("div", { class: "actions" }, h("button", { type: "button", onclick: () => history.back() }, "Cancel"), h("button", { type: "submit", class: "primary" }, "Next")));
+  };
+  const stepPeople = () => h("div", { class: "panel" },
+    h("h2", {}, `Who shares “${w.name}”?`),
+    w.people.length ? h("ul", { class: "list", "aria-label": "Collaborators to invite" }, w.people.map((p, i) =>
+      h("li", {}, h("span", { class: "avatar", "aria-hidden": "true" }, initials(p.grantee)),
+        h("div", { class: "who" }, h("div", { class: "name" }, p.grantee), h("div", { class: "meta" }, `${LEVELS.find((l) => l[0] === p.level)[1]}${p.sync_devices ? " · on their devices" : ""}`)),
+        h("button", { type: "button", class: "link", "aria-label": `Do not invite ${p.grantee}`, onclick: () => { w.people.splice(i, 1); draw(); } }, "Remove")))) : h("p", { class: "hint" }, "Add colleagues now, or later from the label."),
+    collaboratorForm("share", async (g) => {
+      if (g.kind === "user" && !/^[^@\s]+@[^@\s]+$/.test(g.grantee)) throw Object.assign(new ApiError(422, {}), { field: () => "That is not an e-mail address." });
+      w.people.push(g);
+      draw();
+    }, "Add collaborator"),
+    h("div", { class: "actions" }, h("button", { type: "button", onclick: () => { w.step = 1; draw(); } }, "Back"), h("button", { type: "button", class: "primary", onclick: () => { w.step = 3; draw(); } }, "Next")));
+  const stepContacts = () => {
+    const list = h("ul", { class: "list picker", "aria-label": "Your contacts" });
+    const search = h("input", { type: "search", placeholder: "Search your contacts", "aria-label": "Search your contacts" });
+    const count = h("p", { class: "hint", role: "status" });
+    const counted = () => (count.textContent = `${w.chosen.size} existing and ${w.fresh.length} new contact(s) selected`);
+    const drawList = async () => {
+      const q = search.value.trim();
+      const page = await api("GET", `/contacts?limit=100${q ? "&q=" + encodeURIComponent(q) : ""}`);
+      list.replaceChildren(...page.items.map((c) => contactCheckbox(c, w.chosen, counted)));
+      if (!page.items.length) list.append(h("li", {}, h("span", { class: "hint" }, q ? "No contact matches." : "You have no contacts yet: add a new one below.")));
+    };
+    let timer;
+    search.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(drawList, 200); });
+    drawList();
+    counted();
+    const [gWrap, given] = field("First name");
+    const [fWrap, family] = field("Last name");
+    const [eWrap, email, emailErr] = field("E-mail", { type: "email" });
+    const [pWrap, phone] = field("Phone", { type: "tel" });
+    const freshList = h("ul", { class: "list", "aria-label": "New contacts" }, w.fresh.map((c) => h("li", {}, h("span", { class: "avatar", "aria-hidden": "true" }, initials(`${c.name.given} ${c.name.family}`)), h("div", { class: "who" }, h("div", { class: "name" }, `${c.name.given} ${c.name.family}`.trim() || c.emails[0]?.value)))));
+    const saveErr = h("p", { class: "error", role: "alert", hidden: true });
+    const save = h("button", { type: "button", class: "primary", onclick: async () => {
+      save.disabled = true;
+      saveErr.hidden = true;
+      try { await saveWizard(w); } catch (e) { saveErr.textContent = e.message; saveErr.hidden = false; save.disabled = false; }
+    } }, "Save label");
+    return h("div", {},
+      h("section", { class: "panel" }, h("h2", {}, "Add an existing contact"), search, list, count),
+      h("form", { class: "panel", onsubmit: (ev) => {
+        ev.preventDefault();
+        emailErr(null);
+        if (!given.value.trim() && !family.value.trim() && !email.value.trim()) return emailErr("Give at least a name or an e-mail address.");
+        w.fresh.push({ name: { given: given.value.trim(), family: family.value.trim() }, emails: email.value.trim() ? [{ value: email.value.trim(), types: ["work"] }] : [], phones: phone.value.trim() ? [{ value: phone.value.trim(), types: ["cell"] }] : [] });
+        draw();
+      } }, h("h2", {}, "Or a new contact"), freshList, h("div", { class: "row" }, h("div", { class: "grow" }, gWrap), h("div", { class: "grow" }, fWrap)),
+        h("div", { class: "row" }, h("div", { class: "grow" }, eWrap), h("div", { class: "grow" }, pWrap)),
+        h("div", { class: "actions" }, h("button", { type: "submit" }, "Add new contact"))),
+      saveErr,
+      h("div", { class: "actions" }, h("button", { type: "button", onclick: () => { w.step = 2; draw(); } }, "Back"), save));
+  };
+  main.replaceChildren(h("div", { class: "head" }, h("h1", {}, "New label")), body);
+  draw();
+}
+
+async function saveWizard(w) {
+  const label = await api("POST", "/labels", { name: w.name });
+  const problems = [];
+  for (const p of w.people) {
+    try { await api("POST", `/labels/${label.id}/grants`, p); } catch (e) { problems.push(`${p.grantee}: ${msgFor(e, "grantee")}`); }
+  }
+  if (w.chosen.size) {
+    const r = await api("POST", `/labels/${label.id}/members`, { contact_ids: [...w.chosen] });
+    r.items.filter((i) => i.error).forEach((i) => problems.push(`contact ${i.contact_id}: ${i.error}`));
+  }
+  for (const c of w.fresh) {
+    try { await api("POST", `/labels/${label.id}/contacts`, c); } catch (e) { problems.push(`${c.name.given} ${c.name.family}: ${e.message}`); }
+  }
+  await refreshSidebar();
+  location.hash = `#/book/${label.id}`;
+  toast(problems.length ? `Saved, but: ${problems.join("; ")}` : `Saved “${label.name}”`);
+}
+
+// ---- invitations ----
+
+async function renderInvitations(main) {
+  const items = (await api("GET", "/invitations")).items;
+  const rows = items.map((inv) => {
+    const devices = h("input", { type: "checkbox", checked: inv.sync_devices });
+    const err = h("p", { class: "error", hidden: true });
+    const answer = async (accept) => {
+      try {
+        await api("POST", `/invitations/${inv.id}/${accept ? "accept" : "decline"}`, accept ? { sync_devices: devices.checked } : undefined);
+        await refreshSidebar();
+        if (accept) location.hash = `#/book/${inv.label_id}`;
+        else route();
+        toast(accept ? `You joined “${inv.label_name}”` : "Declined");
+      } catch (e) { err.textContent = e.message; err.hidden = false; }
+    };
+    return h("li", {}, h("span", { class: "avatar", "aria-hidden": "true" }, initials(inv.label_name)),
+      h("div", { class: "who" }, h("div", { class: "name" }, inv.label_name),
+        h("div", { class: "meta" }, `from ${inv.invited_by || inv.owner} · ${LEVELS.find((l) => l[0] === inv.level)?.[1] || inv.level}`),
+        h("label", { class: "inline" }, devices, DEVICES_TOGGLE), err),
+      h("button", { type: "button", onclick: () => answer(false) }, "Decline"),
+      h("button", { type: "button", class: "primary", "aria-label": `Accept ${inv.label_name}`, onclick: () => answer(true) }, "Accept"));
+  });
+  main.replaceChildren(h("div", { class: "head" }, h("h1", {}, "Invitations")),
+    h("section", { class: "panel" }, rows.length ? h("ul", { class: "list" }, rows) : h("p", { class: "hint" }, "No invitation is waiting for you.")));
+}
+
+// ---- devices: app passwords ----
+
+async function renderDevices(main) {
+  const items = (await api("GET", "/app-passwords")).items;
+  const shown = h("div", {});
+  const [nameWrap, name, nameErr] = field("Device name", { placeholder: "e.g. Ann's iPhone" });
+  const single = h("input", { type: "checkbox" });
+  const form = h("form", { onsubmit: async (ev) => {
+    ev.preventDefault();
+    nameErr(null);
+    try {
+      const r = await api("POST", "/app-passwords", { name: name.value, layout: single.checked ? "single" : "books" });
+      showSecret(shown, r);
+      name.value = "";
+      await renderList();
+    } catch (e) { nameErr(msgFor(e, "name")); }
+  } }, nameWrap,
+    h("label", { class: "inline" }, single, "One combined book (for macOS Contacts, which shows only the first book of an account)"),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Create app password")));
+  const list = h("ul", { class: "list", "aria-label": "App passwords" });
+  const renderList = async () => {
+    const all = (await api("GET", "/app-passwords")).items;
+    list.replaceChildren(...all.map((a) => h("li", {}, h("div", { class: "who" }, h("div", { class: "name" }, a.name),
+      h("div", { class: "meta" }, `${a.layout === "single" ? "one combined book" : "one book per label"} · ${a.last_used_at ? "last used " + new Date(a.last_used_at).toLocaleString() : "never used"}`)),
+      h("button", { type: "button", class: "link danger", "aria-label": `Revoke ${a.name}`, onclick: async () => {
+        if (!confirm(`Revoke “${a.name}”? That device stops syncing at once.`)) return;
+        await api("DELETE", `/app-passwords/${a.id}`);
+        await renderList();
+      } }, "Revoke"))));
+    if (!all.length) list.append(h("li", {}, h("span", { class: "hint" }, "No device yet.")));
+  };
+  main.replaceChildren(h("div", { class: "head" }, h("h1", {}, "Devices")),
+    h("section", { class: "panel" }, h("h2", {}, "Connect a phone, a Mac, Thunderbird or Outlook"),
+      h("p", { class: "hint" }, "Give each device its own app password: you can revoke one without touching the others."), form, shown),
+    h("section", { class: "panel" }, h("h2", {}, "Your devices"), list));
+  void items;
+  await renderList();
+}
+
+function showSecret(box, r) {
+  const server = `${location.origin}/`;
+  box.replaceChildren(h("div", { class: "panel", role: "status" },
+    h("h2", {}, `App password for ${r.app_password.name}`),
+    h("p", {}, "Shown only now. Enter it on the device with your e-mail address as the user name:"),
+    h("p", { class: "secret" }, r.password),
+    h("ul", {},
+      h("li", {}, h("strong", {}, "iPhone / iPad / Mac: "), `Settings → Contacts → Accounts → Add Account → Other → CardDAV. Server: ${location.host}, user: ${state.me.email}.`),
+      h("li", {}, h("strong", {}, "Android (DAVx5): "), `Login with URL and user name: ${server}`),
+      h("li", {}, h("strong", {}, "Thunderbird: "), `Address Book → New → CardDAV Address Book: ${server}`),
+      h("li", {}, h("strong", {}, "Outlook (CalDav Synchronizer): "), `CardDAV URL: ${location.origin}${r.server_path}addressbooks/${state.me.email}/contacts/`))));
+}
+
+// ---- start ----
+
+async function start() {
+  try {
+    const s = await api("GET", "/session");
+    state.csrf = s.csrf_token || null;
+    await refreshSidebar();
+  } catch (e) {
+    if (e.status === 401) return renderLogin();
+    app().replaceChildren(h("p", { class: "loading error", role: "alert" }, `Labelbook is unreachable: ${e.message}`));
+    return;
+  }
+  await route();
+}
+
+window.addEventListener("hashchange", route);
+start();
