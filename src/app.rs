@@ -11,6 +11,8 @@ pub struct App {
     pub store: Store,
     pub service: Service,
     pub accounts: Accounts,
+    /// Set once the server stops accepting connections: long-lived responses (event streams) end on it.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl App {
@@ -42,7 +44,7 @@ impl App {
         let limits =
             CardLimits { max_resource_size: config.max_resource_size, max_properties: config.max_properties_per_card };
         let service = Service { store: store.clone(), limits };
-        Ok(App { config, store, service, accounts })
+        Ok(App { config, store, service, accounts, stopping: tokio::sync::watch::channel(false).0 })
     }
 
     /// On a server with no user yet, creates the administrator and returns its password when it was generated

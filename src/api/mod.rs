@@ -3,6 +3,8 @@
 //! problem documents.
 
 mod contacts;
+mod events;
+mod history;
 mod labels;
 mod problem;
 mod session;
@@ -21,6 +23,7 @@ use http::{HeaderValue, Method, Response, StatusCode, header};
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 
 /// The OpenAPI document, served as written.
 pub const OPENAPI: &str = include_str!("../../schema/openapi.yaml");
@@ -29,7 +32,7 @@ pub type ApiResult = Result<Response<Body>, Problem>;
 
 /// What a handler gets: who asks, what they sent.
 pub struct Request<'a> {
-    pub app: &'a App,
+    pub app: &'a Arc<App>,
     pub user: &'a User,
     /// How the request authenticated (some actions need the person, not a device or a script).
     pub credential: Credential,
@@ -117,7 +120,7 @@ pub fn openapi() -> Response<Body> {
 }
 
 /// Routes an authenticated request under `/api/v1/`.
-pub async fn handle(app: &App, who: &ApiPrincipal, parts: &Parts, body: Bytes, secure: bool) -> Response<Body> {
+pub async fn handle(app: &Arc<App>, who: &ApiPrincipal, parts: &Parts, body: Bytes, secure: bool) -> Response<Body> {
     let result = match parse_query(parts.uri.query()) {
         Ok(query) => {
             let req = Request {
@@ -155,6 +158,10 @@ async fn route(req: &Request<'_>) -> ApiResult {
     match segs.as_slice() {
         ["me"] => match m {
             Method::GET => labels::me(req).await,
+            _ => Err(allow("GET")),
+        },
+        ["events"] => match m {
+            Method::GET => events::stream(req).await,
             _ => Err(allow("GET")),
         },
         ["session"] => match m {
@@ -208,6 +215,26 @@ async fn route(req: &Request<'_>) -> ApiResult {
         ["invitations", gid, answer @ ("accept" | "decline")] => match m {
             Method::POST => labels::answer(req, gid, *answer == "accept").await,
             _ => Err(allow("POST")),
+        },
+        ["trash"] => match m {
+            Method::GET => history::trash(req).await,
+            _ => Err(allow("GET")),
+        },
+        ["trash", "contacts", cid, "restore"] => match m {
+            Method::POST => history::restore_contact(req, cid).await,
+            _ => Err(allow("POST")),
+        },
+        ["labels", id, "removals", rid, "restore"] => match m {
+            Method::POST => history::restore_removal(req, id, rid).await,
+            _ => Err(allow("POST")),
+        },
+        ["labels", id, "activity"] => match m {
+            Method::GET => history::label_activity(req, id).await,
+            _ => Err(allow("GET")),
+        },
+        ["contacts", cid, "history"] => match m {
+            Method::GET => history::contact_history(req, cid).await,
+            _ => Err(allow("GET")),
         },
         ["contacts"] => contacts::collection(req, crate::service::MY_CONTACTS).await,
         ["contacts", cid] => contacts::item(req, crate::service::MY_CONTACTS, cid).await,

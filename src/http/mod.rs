@@ -90,6 +90,7 @@ pub async fn serve(
         }
     }
     drop(listener);
+    app.stopping.send_replace(true);
     if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await.is_err() {
         tracing::warn!("connections still open after 30 s; closing them");
     }

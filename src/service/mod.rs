@@ -14,6 +14,7 @@ mod sharing;
 pub use sharing::{Grantee, Reach};
 mod transfer;
 pub mod trash;
+pub mod watch;
 
 use crate::store::{
     self, Book, Card, Change, Label, NewCard, Precondition, PutOutcome, Store, StoreError, User, WriteError,

@@ -41,15 +41,33 @@ struct Envelope {
     events: Vec<Event>,
 }
 
+/// How many of the latest events a server keeps numbered, so a live page that reconnects (SSE Last-Event-ID)
+/// is sent what it missed instead of re-reading everything.
+const RECENT: usize = 2048;
+
 #[derive(Clone)]
 pub(crate) struct Bus {
     local: broadcast::Sender<Event>,
+    numbered: broadcast::Sender<(u64, Event)>,
+    recent: std::sync::Arc<std::sync::Mutex<Recent>>,
     origin: String,
+}
+
+#[derive(Default)]
+struct Recent {
+    /// The number of the last event delivered here.
+    last: u64,
+    events: std::collections::VecDeque<(u64, Event)>,
 }
 
 impl Bus {
     pub(crate) fn new() -> Bus {
-        Bus { local: broadcast::channel(CAPACITY).0, origin: uuid::Uuid::new_v4().to_string() }
+        Bus {
+            local: broadcast::channel(CAPACITY).0,
+            numbered: broadcast::channel(CAPACITY).0,
+            recent: Default::default(),
+            origin: uuid::Uuid::new_v4().to_string(),
+        }
     }
 
     /// NOTIFY payloads for `events`, each small enough for PostgreSQL.
@@ -131,8 +149,17 @@ pub(crate) use commit_publishing;
 impl Bus {
     /// Delivers to this server's subscribers (after the commit).
     pub(crate) fn deliver(&self, events: Vec<Event>) {
+        // Numbering and sending under one lock: the numbered channel and the ring agree on the order.
+        let mut recent = self.recent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         for e in events {
+            recent.last += 1;
+            let n = recent.last;
+            if recent.events.len() == RECENT {
+                recent.events.pop_front();
+            }
+            recent.events.push_back((n, e.clone()));
             // No subscriber is not an error.
+            let _ = self.numbered.send((n, e.clone()));
             let _ = self.local.send(e);
         }
     }
@@ -142,6 +169,27 @@ impl Store {
     /// Every change committed from now on, by this server or (on PostgreSQL) any other.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.bus.local.subscribe()
+    }
+
+    /// Every change from now on, numbered in the order this server delivers them, with what was delivered after
+    /// `since` when this server still holds all of it (`None`: some of it is gone, or `since` is another
+    /// server's or process's number). The two never overlap or leave a gap.
+    pub fn subscribe_since(&self, since: Option<&str>) -> Numbered {
+        let recent = self.bus.recent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let rx = self.bus.numbered.subscribe();
+        let missed = since.and_then(|id| {
+            let (origin, n) = id.rsplit_once('.')?;
+            let n: u64 = n.parse().ok()?;
+            if origin != self.bus.origin || n > recent.last {
+                return None;
+            }
+            let oldest = recent.events.front().map_or(recent.last + 1, |(first, _)| *first);
+            if n + 1 < oldest {
+                return None;
+            }
+            Some(recent.events.iter().filter(|(k, _)| *k > n).cloned().collect())
+        });
+        Numbered { rx, missed, origin: self.bus.origin.clone(), last: recent.last }
     }
 
     /// Publishes changes already committed by a single statement: to the other servers, then here. The change
@@ -199,9 +247,42 @@ impl Store {
     }
 }
 
+/// A numbered subscription (see `Store::subscribe_since`).
+pub struct Numbered {
+    pub rx: broadcast::Receiver<(u64, Event)>,
+    /// What was missed since the number asked for, when all of it is still here.
+    pub missed: Option<Vec<(u64, Event)>>,
+    /// This server's name for its numbers, and the last number it delivered when the subscription began.
+    pub origin: String,
+    pub last: u64,
+}
+
+impl Numbered {
+    /// The id of event `n` as a client sends it back.
+    pub fn id(&self, n: u64) -> String {
+        format!("{}.{n}", self.origin)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resumed_subscription_gets_exactly_what_it_missed() {
+        let store_bus = Bus::new();
+        store_bus.deliver(vec![Event::Directory, Event::Resync, Event::Book { owner_id: 1 }]);
+        let recent = store_bus.recent.lock().unwrap();
+        assert_eq!(recent.last, 3);
+        assert_eq!(recent.events.iter().map(|(n, _)| *n).collect::<Vec<_>>(), vec![1, 2, 3]);
+        drop(recent);
+        for _ in 0..RECENT {
+            store_bus.deliver(vec![Event::Directory]);
+        }
+        let recent = store_bus.recent.lock().unwrap();
+        assert_eq!(recent.events.len(), RECENT, "the ring is bounded");
+        assert_eq!(recent.events.front().map(|e| e.0), Some(4));
+    }
 
     #[test]
     fn payloads_stay_under_the_notify_limit_and_lose_nothing() {

@@ -112,6 +112,15 @@ impl Store {
         Ok(())
     }
 
+    /// When the session ends now (it moves as the session is used), or `None` once it has ended or its user
+    /// is disabled.
+    pub async fn session_expiry(&self, id: i64) -> Result<Option<i64>> {
+        Ok(on_pool!(self, p => sqlx::query_scalar::<_, i64>(
+            "SELECT s.expires_at FROM sessions s JOIN users ON users.id = s.user_id
+             WHERE s.id = $1 AND s.expires_at > $2 AND NOT users.disabled")
+            .bind(id).bind(now()).fetch_optional(p).await?))
+    }
+
     pub async fn delete_session(&self, id: i64) -> Result<()> {
         on_pool!(self, p => sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(p).await.map(|_| ())?);
         Ok(())

@@ -177,6 +177,22 @@ impl Server {
         Resp { status: parts.status, headers: parts.headers, body: String::from_utf8_lossy(&bytes).into_owned(), bytes }
     }
 
+    /// A GET whose body is read as it arrives (server-sent events).
+    pub async fn open_stream(&self, path: &str, user: Option<&str>, headers: &[(&str, &str)]) -> Stream {
+        let mut b = Request::builder().method(Method::GET).uri(format!("{}{}", self.base, path));
+        if let Some(u) = user {
+            use base64::Engine;
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{PASSWORD}"));
+            b = b.header("authorization", format!("Basic {token}"));
+        }
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let resp = self.client.request(b.body(Full::new(Bytes::new())).unwrap()).await.expect("request");
+        let (parts, body) = resp.into_parts();
+        Stream { status: parts.status, headers: parts.headers, body, text: String::new() }
+    }
+
     /// A request as `user` (with the test password).
     pub async fn as_user(
         &self,
@@ -221,6 +237,53 @@ impl Server {
         }
         self.app.store.close().await;
         self.db.drop_db().await;
+    }
+}
+
+pub struct Stream {
+    pub status: StatusCode,
+    pub headers: http::HeaderMap,
+    body: hyper::body::Incoming,
+    /// Everything read so far.
+    pub text: String,
+}
+
+impl Stream {
+    /// Reads until the text read so far, after `from`, contains `needle`, or `wait` passes; returns whether it
+    /// does.
+    pub async fn wait_for(&mut self, from: usize, needle: &str, wait: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if self.text.get(from..).is_some_and(|t| t.contains(needle)) {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, self.body.frame()).await {
+                Ok(Some(Ok(f))) => {
+                    if let Ok(d) = f.into_data() {
+                        self.text.push_str(&String::from_utf8_lossy(&d));
+                    }
+                }
+                _ => return false,
+            }
+        }
+    }
+}
+
+impl Stream {
+    /// Whether the server ends the body within `wait` (what arrives meanwhile is kept).
+    pub async fn ends_within(&mut self, wait: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.body.frame()).await {
+                Ok(Some(Ok(f))) => {
+                    if let Ok(d) = f.into_data() {
+                        self.text.push_str(&String::from_utf8_lossy(&d));
+                    }
+                }
+                Ok(None) | Ok(Some(Err(_))) => return true,
+                Err(_) => return false,
+            }
+        }
     }
 }
 

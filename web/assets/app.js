@@ -11,7 +11,7 @@ const LEVELS = [
 const LEVEL_RANK = { view: 1, edit: 2, delete: 3, share: 4, owner: 5 };
 const DEVICES_TOGGLE = "Sync these contacts with my devices and Outlook";
 
-const state = { csrf: null, me: null, labels: [], invitations: [] };
+const state = { csrf: null, me: null, labels: [], invitations: [], view: null, events: null };
 
 class ApiError extends Error {
   constructor(status, problem) {
@@ -117,6 +117,7 @@ const app = () => document.getElementById("app");
 // ---- sign in ----
 
 function renderLogin(message) {
+  stopListening();
   const [emailWrap, email, emailErr] = field("E-mail", { type: "email", autocomplete: "username", required: true });
   const [passWrap, pass, passErr] = field("Password", { type: "password", autocomplete: "current-password", required: true });
   const formErr = h("p", { class: "error", role: "alert", hidden: !message }, message || "");
@@ -188,6 +189,7 @@ function renderSidebar() {
           h("div", { role: "listitem" }, navLink(`#/book/${l.id}`, l.name, h("span", { class: "count", "aria-label": `${l.contact_count} contacts` }, l.contact_count))))),
       h("div", { class: "nav-title" }, "You"),
       navLink("#/invitations", "Invitations", pending ? h("span", { class: "badge", "aria-label": `${pending} waiting` }, pending) : null),
+      navLink("#/trash", "Trash"),
       navLink("#/devices", "Devices"),
     ),
     h("div", { class: "me" }, me.email, " ",
@@ -206,6 +208,7 @@ async function signOut() {
   renderLogin();
 }
 
+
 function shell() {
   let main = document.getElementById("main");
   if (!main) {
@@ -218,6 +221,7 @@ function shell() {
 
 async function route() {
   if (!state.me) return;
+  state.view = null;
   const main = shell();
   const hash = location.hash || "#/book/contacts";
   const [, page, arg] = hash.split("/");
@@ -226,6 +230,7 @@ async function route() {
     else if (page === "new") renderWizard(main);
     else if (page === "invitations") await renderInvitations(main);
     else if (page === "devices") await renderDevices(main);
+    else if (page === "trash") await renderTrash(main);
     else await renderBook(main, "contacts");
   } catch (e) {
     if (e.status === 401) return;
@@ -251,7 +256,9 @@ async function renderBook(main, id) {
   const sort = h("select", { "aria-label": "Sort" }, h("option", { value: "name" }, "By name"), h("option", { value: "recent" }, "Recently changed"));
   const listErr = h("p", { class: "error", role: "alert", hidden: true });
 
+  let activity = null;
   async function load(fresh) {
+    if (fresh && activity) activity.reload();
     const params = new URLSearchParams({ limit: "100" });
     if (view.q) params.set("q", view.q);
     if (!fresh && view.cursor) params.set("cursor", view.cursor);
@@ -317,9 +324,18 @@ async function renderBook(main, id) {
     canEdit ? h("button", { type: "button", class: "primary", onclick: () => editorBox.replaceChildren(contactEditor({ base, contact: null, level, isLabel, done: afterEdit })) }, "New contact") : null,
     isLabel && canEdit ? h("button", { type: "button", onclick: () => editorBox.replaceChildren(existingPicker(label, afterEdit)) }, "Add existing contacts") : null,
   );
+  const view_ = { id: isLabel ? label.id : "contacts", level, name: label.name, reload: () => load(true), redraw: null };
+  state.view = view_;
   const panels = [];
-  if (isLabel && LEVEL_RANK[level] >= LEVEL_RANK.share) panels.push(await sharePanel(label));
-  if (isLabel) panels.push(labelSettings(label));
+  if (isLabel && LEVEL_RANK[level] >= LEVEL_RANK.share) {
+    const share = await sharePanel(label);
+    view_.redraw = share.redraw;
+    panels.push(share);
+  }
+  if (isLabel) {
+    activity = activityPanel(label);
+    panels.push(labelSettings(label), activity);
+  }
   main.replaceChildren(
     h("div", { class: "head" }, h("div", {}, h("h1", {}, label.name), h("p", { class: "sub" }, sub)), headActions),
     h("div", { class: "columns" },
@@ -383,6 +399,7 @@ function contactEditor({ base, contact, etag, level, isLabel, done }) {
   const phones = multiField("Phone", "phones", c.phones || [], PHONE_TYPES, "tel", errs);
   const urls = multiField("Website", "urls", c.urls || [], ["work", "home", "other"], "url", errs);
   const formErr = h("p", { class: "error", role: "alert", hidden: true });
+  const historyBox = h("div", {});
   const save = h("button", { type: "submit", class: "primary", disabled: !canEdit }, contact ? "Save" : "Add contact");
 
   function patch() {
@@ -465,10 +482,97 @@ function contactEditor({ base, contact, etag, level, isLabel, done }) {
           await done(isLabel ? "Removed from the label" : "Moved to the trash");
         } catch (e) { showErrors(e); }
       } }, isLabel ? "Remove from label" : "Delete") : null,
+      contact ? h("button", { type: "button", onclick: async () => historyBox.replaceChildren(await contactHistory(contact)) }, "History") : null,
       h("button", { type: "button", onclick: () => done(null) }, "Close"),
       save),
+    historyBox,
   );
   return form;
+}
+
+// ---- history, activity, trash ----
+
+const when = (t) => new Date(t).toLocaleString();
+const SUMMARY = [
+  ["full_name", "name", (f) => f.full_name],
+  ["organization", "organization", (f) => f.organization],
+  ["title", "job title", (f) => f.title],
+  ["emails", "e-mail", (f) => f.emails.map((e) => e.value).join(", ")],
+  ["phones", "phone", (f) => f.phones.map((e) => e.value).join(", ")],
+  ["addresses", "address", (f) => f.addresses.map((a) => [a.street, a.locality, a.country].filter(Boolean).join(", ")).join("; ")],
+  ["birthday", "birthday", (f) => f.birthday],
+  ["urls", "website", (f) => f.urls.map((e) => e.value).join(", ")],
+  ["note", "notes", (f) => f.note],
+];
+
+/** What an edit changed, from the version it replaced to the one after it. */
+function changes(before, after) {
+  if (!before || !after) return [];
+  return SUMMARY.filter(([, , get]) => get(before) !== get(after)).map(([, name, get]) => `${name}: “${get(before) || "—"}” → “${get(after) || "—"}”`);
+}
+
+async function contactHistory(contact) {
+  let items;
+  try {
+    items = (await api("GET", `/contacts/${contact.id}/history`)).items;
+  } catch (e) {
+    return h("p", { class: "error", role: "alert" }, e.message);
+  }
+  // Newest first: the version after entry i is what entry i-1 replaced, or the contact as it is now.
+  const rows = items.map((e, i) => {
+    const after = i === 0 ? contact : items[i - 1].previous;
+    const diff = e.action === "edited" ? changes(e.previous, after) : [];
+    return h("li", {}, h("div", { class: "who" },
+      h("div", { class: "name" }, `${e.action} by ${e.actor || "someone"}`),
+      h("div", { class: "meta" }, when(e.at)),
+      diff.length ? h("ul", { class: "levels" }, diff.map((d) => h("li", {}, d))) : null));
+  });
+  return h("section", { "aria-label": "History" }, h("h2", {}, "History"),
+    rows.length ? h("ul", { class: "list" }, rows) : h("p", { class: "hint" }, "No change recorded yet."));
+}
+
+function activityPanel(label) {
+  const list = h("ul", { class: "list", "aria-label": "Activity" });
+  const more = h("button", { type: "button", hidden: true }, "Older");
+  let before = null;
+  const load = async () => {
+    const page = await api("GET", `/labels/${label.id}/activity?limit=20${before ? "&before=" + before : ""}`);
+    list.append(...page.items.map((a) => h("li", {}, h("div", { class: "who" },
+      h("div", { class: "name" }, `${a.actor || "Someone"} ${a.action} ${a.full_name}`), h("div", { class: "meta" }, when(a.at))))));
+    if (!list.children.length) list.append(h("li", {}, h("span", { class: "hint" }, "Nothing yet.")));
+    before = page.next_before;
+    more.hidden = !before;
+  };
+  more.addEventListener("click", load);
+  const panel = h("section", { class: "panel", "aria-label": "Label activity" }, h("h2", {}, "Activity"), list, more);
+  panel.reload = () => {
+    before = null;
+    list.replaceChildren();
+    load().catch(() => {});
+  };
+  return panel;
+}
+
+async function renderTrash(main) {
+  const t = await api("GET", "/trash");
+  const row = (name, meta, restore) => {
+    const err = h("p", { class: "error", hidden: true });
+    return h("li", {}, h("span", { class: "avatar", "aria-hidden": "true" }, initials(name)),
+      h("div", { class: "who" }, h("div", { class: "name" }, name || "(no name)"), h("div", { class: "meta" }, meta), err),
+      h("button", { type: "button", "aria-label": `Restore ${name}`, onclick: async () => {
+        try { await restore(); toast(`Restored ${name}`); await refreshSidebar(); await route(); }
+        catch (e) { err.textContent = e.message; err.hidden = false; }
+      } }, "Restore"));
+  };
+  const contacts = t.contacts.map((c) => row(c.full_name, `deleted ${when(c.deleted_at)} · restorable until ${when(c.restorable_until)}`,
+    () => api("POST", `/trash/contacts/${c.id}/restore`)));
+  const removals = t.removals.map((r) => row(r.full_name, `taken off ${r.label_name || "a label"} ${when(r.removed_at)} · restorable until ${when(r.restorable_until)}`,
+    () => api("POST", `/labels/${r.label_id}/removals/${r.id}/restore`)));
+  main.replaceChildren(h("div", { class: "head" }, h("h1", {}, "Trash")),
+    h("section", { class: "panel", "aria-label": "Deleted contacts" }, h("h2", {}, "Deleted contacts"),
+      contacts.length ? h("ul", { class: "list" }, contacts) : h("p", { class: "hint" }, "Nothing deleted.")),
+    h("section", { class: "panel", "aria-label": "Taken off labels" }, h("h2", {}, "Taken off your labels"),
+      removals.length ? h("ul", { class: "list" }, removals) : h("p", { class: "hint" }, "Nothing taken off.")));
 }
 
 // ---- add existing contacts ----
@@ -603,6 +707,7 @@ async function sharePanel(label) {
     );
   };
   await draw();
+  panel.redraw = draw;
   return panel;
 }
 
@@ -813,6 +918,70 @@ function showSecret(box, r) {
       h("li", {}, h("strong", {}, "Outlook (CalDav Synchronizer): "), `CardDAV URL: ${location.origin}${r.server_path}addressbooks/${state.me.email}/contacts/`))));
 }
 
+// ---- live: the server's event stream ----
+
+function stopListening() {
+  if (state.events) state.events.close();
+  state.events = null;
+}
+
+/** Follows /api/v1/events: whatever changes anywhere (another browser, a phone over CardDAV) shows here. */
+function listen() {
+  stopListening();
+  const source = new EventSource("/api/v1/events");
+  state.events = source;
+  const due = { sidebar: false, list: false, share: false, page: false, session: false };
+  let timer = null;
+  let opened = false;
+  const later = (what) => {
+    Object.assign(due, what);
+    clearTimeout(timer);
+    // Changes come in bursts (an import, a sync): one refresh for each burst.
+    timer = setTimeout(async () => {
+      const now = { ...due };
+      Object.keys(due).forEach((k) => (due[k] = false));
+      try {
+        if (now.session) await api("GET", "/session");
+        if (now.sidebar || now.page) await refreshSidebar();
+        const view = state.view;
+        const label = view && state.labels.find((l) => l.id === view.id);
+        // A label gone, renamed or at another level is drawn again; otherwise only its lists, so a contact
+        // being edited stays open.
+        const stale = view && view.id !== "contacts" && (!label || label.level !== view.level || label.name !== view.name);
+        if (now.page || stale || (location.hash.startsWith("#/invitations") && now.sidebar)) await route();
+        else if (view) {
+          if (now.list) await view.reload();
+          if (now.share && view.redraw) await view.redraw();
+        }
+      } catch (e) {
+        /* a 401 has shown the sign-in form */
+      }
+    }, 150);
+  };
+  const data = (e) => JSON.parse(e.data || "{}");
+  source.addEventListener("open", () => {
+    // A reconnect: what changed while away is replayed, or announced as a resync; a first open needs nothing.
+    if (opened) later({ sidebar: true });
+    opened = true;
+  });
+  source.addEventListener("contacts", (e) => {
+    const d = data(e);
+    const view = state.view;
+    const here = view && (view.id === "contacts" ? d.my_contacts : d.labels.includes(view.id));
+    later({ sidebar: true, list: !!here });
+  });
+  source.addEventListener("labels", () => later({ sidebar: true, share: true }));
+  source.addEventListener("invitations", () => later({ sidebar: true }));
+  source.addEventListener("resync", () => later({ sidebar: true, list: true, share: true }));
+  source.addEventListener("account", () => later({ session: true }));
+  source.addEventListener("error", () => {
+    // The browser retries on its own unless the server refused the stream (signed out, session over).
+    if (source.readyState === EventSource.CLOSED && state.events === source) {
+      api("GET", "/session").then(() => setTimeout(() => state.me && listen(), 2000), () => {});
+    }
+  });
+}
+
 // ---- start ----
 
 async function start() {
@@ -820,6 +989,7 @@ async function start() {
     const s = await api("GET", "/session");
     state.csrf = s.csrf_token || null;
     await refreshSidebar();
+    listen();
   } catch (e) {
     if (e.status === 401) return renderLogin();
     app().replaceChildren(h("p", { class: "loading error", role: "alert" }, `Labelbook is unreachable: ${e.message}`));
