@@ -2,6 +2,7 @@
 //! Like dav/, it parses, asks service/ and renders: no SQL and no permission decisions here. Errors are RFC 9457
 //! problem documents.
 
+mod admin;
 mod contacts;
 mod events;
 mod history;
@@ -216,6 +217,17 @@ async fn route(req: &Request<'_>) -> ApiResult {
             Method::POST => labels::answer(req, gid, *answer == "accept").await,
             _ => Err(allow("POST")),
         },
+        ["directory"] => match m {
+            Method::GET => admin::directory(req).await,
+            _ => Err(allow("GET")),
+        },
+        ["admin", "users"] => admin::users(req).await,
+        ["admin", "users", email] => admin::user(req, email).await,
+        ["admin", "groups"] => admin::groups(req).await,
+        ["admin", "groups", name] => admin::group(req, name).await,
+        ["admin", "groups", name, "members", email] => admin::member(req, name, email).await,
+        ["admin", "domains"] => admin::domains(req).await,
+        ["admin", "domains", name] => admin::domain(req, name).await,
         ["trash"] => match m {
             Method::GET => history::trash(req).await,
             _ => Err(allow("GET")),

@@ -123,6 +123,7 @@ impl From<ServiceError> for Problem {
             }
             ServiceError::Conflict(m) => Problem::new(StatusCode::CONFLICT, m),
             ServiceError::Refused(m) => Problem::new(StatusCode::FORBIDDEN, m),
+            ServiceError::Missing(what) => Problem::new(StatusCode::NOT_FOUND, format!("no {what}")),
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable; try again")

@@ -188,6 +188,7 @@ impl From<ServiceError> for DavError {
             ServiceError::Field(e) => DavError::new(StatusCode::FORBIDDEN, format!("{}: {}", e.field, e.message)),
             ServiceError::Conflict(m) => DavError::new(StatusCode::CONFLICT, m),
             ServiceError::Refused(m) => DavError::new(StatusCode::FORBIDDEN, m),
+            ServiceError::Missing(what) => DavError::new(StatusCode::NOT_FOUND, format!("no {what}")),
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 DavError::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable; try again")

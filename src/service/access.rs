@@ -162,6 +162,12 @@ pub fn may_manage_credentials(credential: Credential) -> bool {
     matches!(credential, Credential::Password | Credential::Session)
 }
 
+/// Whether someone may run the server (accounts, groups, domains): an administrator, as a person. A device's
+/// app password or a script's token of an administrator does not carry that power.
+pub fn may_administer(is_admin: bool, credential: Credential) -> bool {
+    is_admin && may_manage_credentials(credential)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +241,9 @@ mod tests {
         assert!(may_manage_credentials(Credential::Session));
         assert!(!may_manage_credentials(Credential::AppPassword));
         assert!(!may_manage_credentials(Credential::Token(Scope::Write)));
+        assert!(may_administer(true, Credential::Session));
+        assert!(!may_administer(false, Credential::Password));
+        assert!(!may_administer(true, Credential::AppPassword));
+        assert!(!may_administer(true, Credential::Token(Scope::Write)));
     }
 }

@@ -1,6 +1,7 @@
 //! Accounts: argon2id password and app-password checks, the verified-credential cache, and the failed-login
 //! limiter. No HTTP here: the HTTP layer hands over what a Basic header carried.
 
+use super::{ServiceError, field};
 use crate::store::{AppPassword, Store, StoreError, User};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -54,6 +55,16 @@ pub struct Accounts {
     pub(super) settings: AuthSettings,
     cache: Mutex<HashMap<[u8; 32], Cached>>,
     failures: Mutex<HashMap<String, Vec<Instant>>>,
+}
+
+fn check_password(password: &str) -> Result<(), ServiceError> {
+    if password.chars().count() < 8 {
+        return Err(field("password", "a password has at least 8 characters"));
+    }
+    if password.chars().count() > 1000 {
+        return Err(field("password", "a password has at most 1000 characters"));
+    }
+    Ok(())
 }
 
 pub fn hash_password(password: &str) -> Result<String, String> {
@@ -219,42 +230,39 @@ impl Accounts {
         }
     }
 
-    pub async fn create_user(&self, email: &str, password: &str, is_admin: bool) -> Result<User, String> {
-        let email = normalize_email(email).ok_or_else(|| format!("'{email}' is not an e-mail address"))?;
-        if password.chars().count() < 8 {
-            return Err("a password has at least 8 characters".into());
-        }
+    pub async fn create_user(&self, email: &str, password: &str, is_admin: bool) -> Result<User, ServiceError> {
+        let email =
+            normalize_email(email).ok_or_else(|| field("email", format!("'{email}' is not an e-mail address")))?;
+        check_password(password)?;
         // With no domain listed the server takes any address (a fresh install); once one is, accounts live in
         // the server's domains (issue 3 §3).
-        let domains = self.store.domains().await.map_err(|e| e.to_string())?;
+        let domains = self.store.domains().await?;
         let domain = crate::store::domain_of(&email);
         if !domains.is_empty() && !domains.iter().any(|d| d.name == domain) {
             let list: Vec<&str> = domains.iter().map(|d| d.name.as_str()).collect();
-            return Err(format!("{domain} is not one of this server's domains ({})", list.join(", ")));
+            return Err(field("email", format!("{domain} is not one of this server's domains ({})", list.join(", "))));
         }
-        let hash = hash_password(password)?;
+        let hash = hash_password(password).map_err(ServiceError::Invalid)?;
         self.store.create_user(&email, &hash, is_admin).await.map_err(|e| match e {
-            StoreError::Conflict(_) => format!("a user {email} already exists"),
-            e => e.to_string(),
+            StoreError::Conflict(_) => ServiceError::Conflict(format!("a user {email} already exists")),
+            e => ServiceError::Store(e),
         })
     }
 
-    pub async fn set_password(&self, user: &User, password: &str) -> Result<(), String> {
-        if password.chars().count() < 8 {
-            return Err("a password has at least 8 characters".into());
-        }
-        let hash = hash_password(password)?;
-        self.store.set_password(user.id, &hash).await.map_err(|e| e.to_string())?;
+    pub async fn set_password(&self, user: &User, password: &str) -> Result<(), ServiceError> {
+        check_password(password)?;
+        let hash = hash_password(password).map_err(ServiceError::Invalid)?;
+        self.store.set_password(user.id, &hash).await?;
         // Whoever knew the old password may hold a browser session: a new password ends them all.
-        self.store.delete_sessions_of(user.id, None).await.map_err(|e| e.to_string())?;
+        self.store.delete_sessions_of(user.id, None).await?;
         self.forget_user(user.id);
         Ok(())
     }
 
-    pub async fn set_disabled(&self, user: &User, disabled: bool) -> Result<(), String> {
-        self.store.set_disabled(user.id, disabled).await.map_err(|e| e.to_string())?;
+    pub async fn set_disabled(&self, user: &User, disabled: bool) -> Result<(), ServiceError> {
+        self.store.set_disabled(user.id, disabled).await?;
         if disabled {
-            self.store.delete_sessions_of(user.id, None).await.map_err(|e| e.to_string())?;
+            self.store.delete_sessions_of(user.id, None).await?;
         }
         self.forget_user(user.id);
         Ok(())
@@ -266,19 +274,19 @@ impl Accounts {
         user: &User,
         name: &str,
         layout: &str,
-    ) -> Result<(AppPassword, String), super::ServiceError> {
+    ) -> Result<(AppPassword, String), ServiceError> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
-            return Err(super::field("name", "an app password's name is 1 to 100 characters"));
+            return Err(field("name", "an app password's name is 1 to 100 characters"));
         }
         if layout != "books" && layout != "single" {
-            return Err(super::field("layout", "books (My contacts and each label) or single (one combined book)"));
+            return Err(field("layout", "books (My contacts and each label) or single (one combined book)"));
         }
-        let secret = generate_password().map_err(super::ServiceError::Invalid)?;
-        let hash = hash_password(&secret).map_err(super::ServiceError::Invalid)?;
+        let secret = generate_password().map_err(ServiceError::Invalid)?;
+        let hash = hash_password(&secret).map_err(ServiceError::Invalid)?;
         let app = self.store.create_app_password(user.id, name, &hash, layout).await.map_err(|e| match e {
-            StoreError::Conflict(_) => super::field("name", format!("an app password named '{name}' already exists")),
-            e => super::ServiceError::Store(e),
+            StoreError::Conflict(_) => field("name", format!("an app password named '{name}' already exists")),
+            e => ServiceError::Store(e),
         })?;
         Ok((app, secret))
     }

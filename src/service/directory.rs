@@ -33,7 +33,7 @@ fn group_name(name: &str) -> Result<&str> {
 
 fn named(e: StoreError, what: String) -> ServiceError {
     match e {
-        StoreError::NotFound => ServiceError::Invalid(format!("no {what}")),
+        StoreError::NotFound => ServiceError::Missing(what),
         e => e.into(),
     }
 }

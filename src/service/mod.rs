@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod admin;
 mod contacts;
 mod labels;
 pub use contacts::{ContactPage, read_for_edit};
@@ -41,6 +42,9 @@ pub enum ServiceError {
     TooLarge(usize),
     Invalid(String),
     Conflict(String),
+    /// A named thing that does not exist (a group, a domain), by its name: unlike `NotFound`, saying so leaks
+    /// nothing, so the message can help.
+    Missing(String),
     /// Not allowed for a reason other than a label level (the credential used, an administrator's action).
     Refused(String),
     Store(StoreError),
@@ -57,6 +61,7 @@ impl fmt::Display for ServiceError {
             ServiceError::Field(e) => write!(f, "{}: {}", e.field, e.message),
             ServiceError::TooLarge(n) => write!(f, "larger than {n} bytes"),
             ServiceError::Invalid(m) | ServiceError::Conflict(m) | ServiceError::Refused(m) => write!(f, "{m}"),
+            ServiceError::Missing(what) => write!(f, "no {what}"),
             ServiceError::Store(e) => write!(f, "{e}"),
         }
     }

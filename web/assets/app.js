@@ -187,10 +187,12 @@ function renderSidebar() {
       h("div", { role: "list", "aria-labelledby": "labels-title" },
         state.labels.map((l) =>
           h("div", { role: "listitem" }, navLink(`#/book/${l.id}`, l.name, h("span", { class: "count", "aria-label": `${l.contact_count} contacts` }, l.contact_count))))),
+      state.labels.length ? null : h("p", { class: "hint" }, "No label yet: “+” makes one."),
       h("div", { class: "nav-title" }, "You"),
       navLink("#/invitations", "Invitations", pending ? h("span", { class: "badge", "aria-label": `${pending} waiting` }, pending) : null),
       navLink("#/trash", "Trash"),
       navLink("#/devices", "Devices"),
+      me.is_admin ? [h("div", { class: "nav-title" }, "Server"), navLink("#/admin", "People and domains")] : null,
     ),
     h("div", { class: "me" }, me.email, " ",
       h("button", { class: "link", type: "button", onclick: signOut }, "Sign out")),
@@ -231,6 +233,7 @@ async function route() {
     else if (page === "invitations") await renderInvitations(main);
     else if (page === "devices") await renderDevices(main);
     else if (page === "trash") await renderTrash(main);
+    else if (page === "admin") await renderAdmin(main);
     else await renderBook(main, "contacts");
   } catch (e) {
     if (e.status === 401) return;
@@ -628,8 +631,22 @@ function contactCheckbox(c, chosen, changed) {
 function collaboratorForm(maxLevel, onAdd, submitText) {
   const [emailWrap, email, emailErr] = field("E-mail, group:NAME or domain:NAME", { type: "text", autocomplete: "off", list: "known-people" }, "");
   const known = h("datalist", { id: "known-people" });
-  const seen = new Set(state.labels.map((l) => l.owner.email).filter((e) => e !== state.me.email));
-  known.append(...[...seen].map((e) => h("option", { value: e })));
+  let asked = "";
+  email.addEventListener("input", async () => {
+    const q = email.value.trim().replace(/^(group|domain):/, "");
+    if (q.length < 2 || q === asked) return;
+    asked = q;
+    try {
+      const found = await api("GET", `/directory?q=${encodeURIComponent(q)}`);
+      if (asked !== q) return;
+      known.replaceChildren(
+        ...found.users.filter((u) => u.email !== state.me.email).map((u) => h("option", { value: u.email }, u.display_name || u.email)),
+        ...found.groups.map((g) => h("option", { value: `group:${g}` }, `group ${g}`)),
+      );
+    } catch (e) {
+      /* completion is a help, not a requirement */
+    }
+  });
   const levelId = nextId("level");
   const level = levelSelect("edit", maxLevel, levelId);
   const devices = h("input", { type: "checkbox", checked: true });
@@ -916,6 +933,87 @@ function showSecret(box, r) {
       h("li", {}, h("strong", {}, "Android (DAVx5): "), `Login with URL and user name: ${server}`),
       h("li", {}, h("strong", {}, "Thunderbird: "), `Address Book → New → CardDAV Address Book: ${server}`),
       h("li", {}, h("strong", {}, "Outlook (CalDav Synchronizer): "), `CardDAV URL: ${location.origin}${r.server_path}addressbooks/${state.me.email}/contacts/`))));
+}
+
+// ---- administration: people, groups, domains ----
+
+async function renderAdmin(main) {
+  const [users, groups, domains] = await Promise.all([api("GET", "/admin/users"), api("GET", "/admin/groups"), api("GET", "/admin/domains")]);
+  const again = () => renderAdmin(main);
+  const shown = h("div", {});
+  const act = (fn, err) => async () => {
+    err.hidden = true;
+    try { await fn(); } catch (e) { err.textContent = e.message; err.hidden = false; }
+  };
+
+  const [emailWrap, email, emailErr] = field("E-mail", { type: "email", autocomplete: "off" });
+  const admin = h("input", { type: "checkbox" });
+  const addUser = h("form", { onsubmit: async (ev) => {
+    ev.preventDefault();
+    emailErr(null);
+    try {
+      const r = await api("POST", "/admin/users", { email: email.value, is_admin: admin.checked });
+      await again();
+      showPassword(r.user.email, r.password);
+    } catch (e) { emailErr(msgFor(e, "email")); }
+  } }, emailWrap, h("label", { class: "inline" }, admin, "Administrator"), h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Add person")));
+  const showPassword = (who, password) => {
+    const box = document.getElementById("admin-secret");
+    if (box) box.replaceChildren(h("div", { class: "panel", role: "status" }, h("h2", {}, `Password for ${who}`),
+      h("p", {}, "Shown only now: give it to them; they sign in with it here and on their devices."), h("p", { class: "secret" }, password)));
+  };
+  const userRows = users.items.map((u) => {
+    const err = h("p", { class: "error", hidden: true });
+    const self = u.email === state.me.email;
+    return h("li", {}, h("span", { class: "avatar", "aria-hidden": "true" }, initials(u.email)),
+      h("div", { class: "who" }, h("div", { class: "name" }, u.email), h("div", { class: "meta" }, [u.is_admin ? "administrator" : "member", u.disabled ? "disabled" : null].filter(Boolean).join(" · ")), err),
+      self ? null : h("button", { type: "button", class: "link", onclick: act(async () => { await api("PATCH", `/admin/users/${encodeURIComponent(u.email)}`, { disabled: !u.disabled }); await again(); }, err) }, u.disabled ? "Enable" : "Disable"),
+      self ? null : h("button", { type: "button", class: "link", "aria-label": `New password for ${u.email}`, onclick: act(async () => {
+        if (!confirm(`Give ${u.email} a new password? Their sessions end.`)) return;
+        const r = await api("PATCH", `/admin/users/${encodeURIComponent(u.email)}`, { reset_password: true });
+        showPassword(u.email, r.password);
+      }, err) }, "New password"),
+      self ? null : h("button", { type: "button", class: "link danger", "aria-label": `Delete ${u.email}`, onclick: act(async () => {
+        if (!confirm(`Delete ${u.email}? Their contacts go with them.`)) return;
+        await api("DELETE", `/admin/users/${encodeURIComponent(u.email)}`);
+        await again();
+      }, err) }, "Delete"));
+  });
+
+  const [groupWrap, groupName, groupErr] = field("New group");
+  const groupRows = groups.items.map((g) => {
+    const err = h("p", { class: "error", hidden: true });
+    const member = h("input", { type: "email", placeholder: "member's e-mail", "aria-label": `Add a member to ${g.name}` });
+    return h("li", {}, h("div", { class: "who" }, h("div", { class: "name" }, g.name),
+      h("div", { class: "meta" }, g.members.length ? g.members.join(", ") : "no members yet"),
+      h("form", { class: "row", onsubmit: (ev) => { ev.preventDefault(); act(async () => { await api("PUT", `/admin/groups/${encodeURIComponent(g.name)}/members/${encodeURIComponent(member.value.trim())}`); await again(); }, err)(); } },
+        h("div", { class: "grow" }, member), h("button", { type: "submit" }, "Add")),
+      g.members.map((m) => h("button", { type: "button", class: "link", "aria-label": `Remove ${m} from ${g.name}`, onclick: act(async () => { await api("DELETE", `/admin/groups/${encodeURIComponent(g.name)}/members/${encodeURIComponent(m)}`); await again(); }, err) }, `− ${m}`)),
+      err),
+      h("button", { type: "button", class: "link danger", "aria-label": `Delete group ${g.name}`, onclick: act(async () => { await api("DELETE", `/admin/groups/${encodeURIComponent(g.name)}`); await again(); }, err) }, "Delete"));
+  });
+
+  const [domainWrap, domainName, domainErr] = field("New domain", { placeholder: "example.com" });
+  const domainRows = domains.items.map((d) => {
+    const err = h("p", { class: "error", hidden: true });
+    const auto = h("input", { type: "checkbox", checked: d.auto_accept });
+    auto.addEventListener("change", act(async () => { await api("PATCH", `/admin/domains/${encodeURIComponent(d.name)}`, { auto_accept: auto.checked }); }, err));
+    return h("li", {}, h("div", { class: "who" }, h("div", { class: "name" }, d.name, d.primary ? " (primary)" : ""),
+      h("label", { class: "inline" }, auto, "Accept invitations to its people at once"), err),
+      d.primary ? null : h("button", { type: "button", class: "link", onclick: act(async () => { await api("PATCH", `/admin/domains/${encodeURIComponent(d.name)}`, { primary: true }); await again(); }, err) }, "Make primary"),
+      h("button", { type: "button", class: "link danger", "aria-label": `Remove domain ${d.name}`, onclick: act(async () => { await api("DELETE", `/admin/domains/${encodeURIComponent(d.name)}`); await again(); }, err) }, "Remove"));
+  });
+
+  main.replaceChildren(h("div", { class: "head" }, h("h1", {}, "People and domains")), h("div", { id: "admin-secret" }), shown,
+    h("section", { class: "panel", "aria-label": "People" }, h("h2", {}, "People"), h("ul", { class: "list" }, userRows), addUser),
+    h("section", { class: "panel", "aria-label": "Groups" }, h("h2", {}, "Groups"),
+      groupRows.length ? h("ul", { class: "list" }, groupRows) : h("p", { class: "hint" }, "Share a label with a whole team at once: make a group, then share with group:NAME."),
+      h("form", { onsubmit: async (ev) => { ev.preventDefault(); groupErr(null); try { await api("POST", "/admin/groups", { name: groupName.value }); await again(); } catch (e) { groupErr(msgFor(e, "name")); } } },
+        groupWrap, h("div", { class: "actions" }, h("button", { type: "submit" }, "Add group")))),
+    h("section", { class: "panel", "aria-label": "Domains" }, h("h2", {}, "Domains"),
+      domainRows.length ? h("ul", { class: "list" }, domainRows) : h("p", { class: "hint" }, "No domain yet: accounts may have any address. Once you add one, accounts must be in the server's domains."),
+      h("form", { onsubmit: async (ev) => { ev.preventDefault(); domainErr(null); try { await api("POST", "/admin/domains", { name: domainName.value, primary: !domains.items.length }); await again(); } catch (e) { domainErr(msgFor(e, "name")); } } },
+        domainWrap, h("div", { class: "actions" }, h("button", { type: "submit" }, "Add domain")))));
 }
 
 // ---- live: the server's event stream ----

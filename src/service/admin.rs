@@ -1,0 +1,101 @@
+//! Running the server: accounts, for administrators. Groups and domains are in `directory.rs`; every entry point
+//! of the admin API checks `require_admin` first.
+
+use super::access::{self, Credential};
+use super::accounts::{Accounts, generate_password};
+use super::{Result, Service, ServiceError, field};
+use crate::store::User;
+
+pub fn require_admin(user: &User, credential: Credential) -> Result<()> {
+    if access::may_administer(user.is_admin, credential) {
+        Ok(())
+    } else if user.is_admin {
+        Err(ServiceError::Refused("administration needs your account password or a dashboard session".into()))
+    } else {
+        Err(ServiceError::Refused("only administrators can do this".into()))
+    }
+}
+
+impl Accounts {
+    /// A new account; with no password given, one is generated and returned (to hand to the person once).
+    pub async fn add_user(
+        &self,
+        email: &str,
+        password: Option<&str>,
+        is_admin: bool,
+    ) -> Result<(User, Option<String>)> {
+        let generated = match password {
+            Some(_) => None,
+            None => Some(generate_password().map_err(ServiceError::Invalid)?),
+        };
+        let password = password.or(generated.as_deref()).unwrap_or_default();
+        let user = self.create_user(email, password, is_admin).await?;
+        Ok((user, generated))
+    }
+
+    /// Changes an account (not one's own: an administrator cannot lock themselves out). A password reset
+    /// generates the new password and returns it.
+    pub async fn change_user(
+        &self,
+        actor: &User,
+        user: &User,
+        disabled: Option<bool>,
+        reset_password: bool,
+    ) -> Result<Option<String>> {
+        if actor.id == user.id && disabled == Some(true) {
+            return Err(field("disabled", "you cannot disable your own account"));
+        }
+        if actor.id == user.id && reset_password {
+            // A reset would sign the administrator out everywhere with a password only this answer shows.
+            return Err(field("reset_password", "change your own password with your current one, not by a reset"));
+        }
+        if let Some(d) = disabled {
+            self.set_disabled(user, d).await?;
+        }
+        if reset_password {
+            let password = generate_password().map_err(ServiceError::Invalid)?;
+            self.set_password(user, &password).await?;
+            return Ok(Some(password));
+        }
+        Ok(None)
+    }
+}
+
+impl Service {
+    pub async fn user_named(&self, email: &str) -> Result<User> {
+        let email = super::accounts::normalize_email(email).ok_or(ServiceError::NotFound)?;
+        self.store.user_by_email(&email).await?.ok_or(ServiceError::NotFound)
+    }
+
+    pub async fn users(&self) -> Result<Vec<User>> {
+        Ok(self.store.list_users().await?)
+    }
+
+    /// Deletes an account (never one's own); refused while it owns labels.
+    pub async fn remove_user(&self, actor: &User, user: &User) -> Result<()> {
+        if actor.id == user.id {
+            return Err(ServiceError::Conflict("you cannot delete your own account".into()));
+        }
+        self.delete_user(user).await
+    }
+
+    /// People and groups whose address or name contains `needle`, for completing whom to share with: at most
+    /// 10 of each, and only for a needle of 2 characters or more (no listing of everyone).
+    pub async fn directory_search(&self, needle: &str) -> Result<(Vec<User>, Vec<String>)> {
+        let needle = needle.trim().to_lowercase();
+        if needle.chars().count() < 2 || needle.chars().count() > 200 {
+            return Err(field("q", "2 to 200 characters"));
+        }
+        let users = self.store.search_users(&needle, 10).await?;
+        let groups = self
+            .store
+            .groups()
+            .await?
+            .into_iter()
+            .map(|g| g.name)
+            .filter(|n| n.to_lowercase().contains(&needle))
+            .take(10)
+            .collect();
+        Ok((users, groups))
+    }
+}
