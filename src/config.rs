@@ -15,6 +15,8 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     pub max_resource_size: usize,
     pub max_request_body: usize,
+    /// The largest file `POST /api/v1/imports` takes.
+    pub max_import_size: usize,
     pub max_properties_per_card: usize,
     pub auth_cache_ttl_secs: u64,
     pub login_max_failures: usize,
@@ -38,6 +40,7 @@ impl Default for Config {
             tls_key: None,
             max_resource_size: 2 * 1024 * 1024,
             max_request_body: 8 * 1024 * 1024,
+            max_import_size: 64 * 1024 * 1024,
             max_properties_per_card: 2000,
             auth_cache_ttl_secs: 120,
             login_max_failures: 10,
@@ -90,6 +93,9 @@ impl Config {
         }
         if let Some(v) = get("LABELBOOK_MAX_REQUEST_BODY") {
             self.max_request_body = num("LABELBOOK_MAX_REQUEST_BODY", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_MAX_IMPORT_SIZE") {
+            self.max_import_size = num("LABELBOOK_MAX_IMPORT_SIZE", &v)?;
         }
         if let Some(v) = get("LABELBOOK_AUTH_CACHE_TTL_SECS") {
             self.auth_cache_ttl_secs = num("LABELBOOK_AUTH_CACHE_TTL_SECS", &v)?;

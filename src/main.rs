@@ -5,7 +5,6 @@ use clap::{Args, Parser, Subcommand};
 use labelbook::app::App;
 use labelbook::config::Config;
 use labelbook::service::accounts;
-use labelbook::store::Precondition;
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -438,6 +437,12 @@ async fn serve(app: App) -> Result<()> {
     println!("CardDAV clients: server {scheme}://{addr}/ — they find /dav/ through /.well-known/carddav");
     let _ = std::io::stdout().flush();
     let app = Arc::new(app);
+    // An import a stopped server left running will not finish: say so. On PostgreSQL another server may still
+    // be running a young one.
+    let abandoned_after = if app.config.database_url.is_some() { 3600 } else { 0 };
+    if let Err(e) = app.store.fail_abandoned_jobs(abandoned_after).await {
+        tracing::warn!(error = %e, "could not mark abandoned imports");
+    }
     // The trash keeps deleted contacts for `trash_days` and history lasts `history_days`; purge what is older now
     // and every six hours.
     let purger = app.clone();
@@ -869,97 +874,35 @@ async fn grant(app: &App, cmd: GrantCmd, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// Splits a .vcf file into its cards.
-fn split_cards(text: &str) -> Vec<String> {
-    let mut cards = Vec::new();
-    let mut cur: Option<String> = None;
-    for line in text.split_inclusive('\n') {
-        let t = line.trim_end();
-        if t.eq_ignore_ascii_case("BEGIN:VCARD") {
-            cur = Some(String::new());
-        }
-        if let Some(c) = cur.as_mut() {
-            c.push_str(line);
-            if !line.ends_with('\n') {
-                c.push_str("\r\n");
-            }
-        }
-        if t.eq_ignore_ascii_case("END:VCARD")
-            && let Some(c) = cur.take()
-        {
-            cards.push(c);
-        }
-    }
-    cards
-}
-
-/// Gives a card without UID one (after VERSION), since a CardDAV resource needs it; nothing else changes.
-fn ensure_uid(card: String) -> (String, String) {
-    if let Ok(parsed) = labelbook::vcard::parse(card.as_bytes()) {
-        let uid = parsed.indexed().uid;
-        if !uid.is_empty() {
-            return (card, uid);
-        }
-    }
-    let uid = uuid::Uuid::new_v4().to_string();
-    let mut out = String::with_capacity(card.len() + 50);
-    let mut done = false;
-    for line in card.split_inclusive('\n') {
-        out.push_str(line);
-        if !done && line.trim_end().to_ascii_uppercase().starts_with("VERSION:") {
-            out.push_str(&format!("UID:{uid}\r\n"));
-            done = true;
-        }
-    }
-    (out, uid)
-}
-
 async fn import(app: &App, file: &PathBuf, email: &str, label: Option<&str>, json: bool) -> Result<()> {
+    use labelbook::service::import::{Format, decode_text, prepare};
     let user = app.user(email).await?;
     let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let text = String::from_utf8_lossy(&raw);
+    let text = decode_text(&raw);
+    let format = Format::detect(&text)
+        .ok_or_else(|| anyhow!("{} is neither a vCard file nor a Google or Outlook CSV", file.display()))?;
     let view = app
         .service
-        .open_book(&user, label.unwrap_or(labelbook::service::MY_CONTACTS))
+        .import_target(&user, label.unwrap_or(labelbook::service::MY_CONTACTS))
         .await
         .map_err(|e| anyhow!("{e}"))?;
-    let (mut created, mut updated, mut failed) = (0, 0, Vec::new());
-    let cards: Vec<(String, Vec<u8>)> = split_cards(&text)
-        .into_iter()
-        .map(|card| {
-            let (card, uid) = ensure_uid(card);
-            let safe: String =
-                uid.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-            (format!("{safe}.vcf"), card.into_bytes())
-        })
-        .collect();
-    let my_contacts =
-        app.service.open_book(&user, labelbook::service::MY_CONTACTS).await.map_err(|e| anyhow!("{e}"))?;
-    // Batches of 500 cards, each one group commit.
-    for (chunk_no, chunk) in cards.chunks(500).enumerate() {
-        let answers = app.service.put_cards(&view, chunk, &Precondition::default()).await?;
-        for (k, ((href, body), answer)) in chunk.iter().zip(answers).enumerate() {
-            let mut answer = answer;
-            if let Err(labelbook::service::ServiceError::UidConflict(existing)) = &answer {
-                // Importing again updates the contact with this UID, under the name it has in My contacts.
-                answer = app.service.put_card(&my_contacts, existing, body, &Precondition::default()).await;
-            }
-            match answer {
-                Ok(o) if o.created => created += 1,
-                Ok(_) => updated += 1,
-                Err(e) => failed.push(format!("card {} ({href}): {e}", chunk_no * 500 + k + 1)),
-            }
-        }
-    }
+    let prepared = prepare(&text, format).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    let unread = prepared.unread_columns.clone();
+    let p = app.service.import_cards(&user, &view, prepared, None).await.map_err(|e| anyhow!("{e}"))?;
     if json {
-        print_json(serde_json::json!({"created": created, "updated": updated, "failed": failed}));
+        print_json(
+            serde_json::json!({"created": p.created, "updated": p.updated, "failed": p.failures, "unread_columns": unread}),
+        );
     } else {
-        println!("imported {created} new, {updated} updated, {} failed", failed.len());
-        for f in &failed {
+        println!("imported {} new, {} updated, {} failed", p.created, p.updated, p.failed);
+        for f in &p.failures {
             eprintln!("  {f}");
         }
+        if !unread.is_empty() {
+            eprintln!("  columns no contact field takes (not imported): {}", unread.join(", "));
+        }
     }
-    if !failed.is_empty() && created + updated == 0 {
+    if p.failed > 0 && p.created + p.updated == 0 {
         bail!("nothing imported");
     }
     Ok(())

@@ -161,6 +161,19 @@ try {
   await sidebarLabel(ann, "Clients").click();
   await ann.getByRole("list", { name: "Contacts" }).getByText("Ann Lee").waitFor();
 
+  // Import a Google Contacts CSV into the label, with a progress bar and a summary; export links are there.
+  await ann.getByRole("button", { name: "Import" }).click();
+  await ann.getByLabel(/A vCard file/).setInputFiles({
+    name: "google.csv",
+    mimeType: "text/csv",
+    buffer: Buffer.from("Name,Given Name,Family Name,E-mail 1 - Value,Phone 1 - Value\r\nDee Eng,Dee,Eng,dee@example.com,+1 555 0103\r\nEd Fox,Ed,Fox,ed@example.com,\r\n"),
+  });
+  await ann.getByRole("button", { name: "Start import" }).click();
+  await ann.getByText("Imported: 2 new, 0 updated, 0 not imported.").waitFor();
+  await ann.getByRole("list", { name: "Contacts" }).getByText("Ed Fox").waitFor();
+  assert.match(await ann.getByRole("link", { name: "Export CSV" }).getAttribute("href"), /format=csv/);
+  await snap(ann, "imported");
+
   // A view-level refusal is shown next to what caused it: Ann lowers Bob to view, Bob's editor is read-only.
   await ann.getByLabel(`Level of ${BOB}`).selectOption("view");
   await ann.getByText(`${BOB}: view`).waitFor();

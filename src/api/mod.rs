@@ -6,6 +6,7 @@ mod admin;
 mod contacts;
 mod events;
 mod history;
+mod imports;
 mod labels;
 mod problem;
 mod session;
@@ -228,6 +229,19 @@ async fn route(req: &Request<'_>) -> ApiResult {
         ["admin", "groups", name, "members", email] => admin::member(req, name, email).await,
         ["admin", "domains"] => admin::domains(req).await,
         ["admin", "domains", name] => admin::domain(req, name).await,
+        ["imports"] => match m {
+            Method::GET => imports::list(req).await,
+            Method::POST => imports::start(req).await,
+            _ => Err(allow("GET, POST")),
+        },
+        ["imports", id] => match m {
+            Method::GET => imports::get(req, id).await,
+            _ => Err(allow("GET")),
+        },
+        ["export"] => match m {
+            Method::GET => imports::export(req).await,
+            _ => Err(allow("GET")),
+        },
         ["trash"] => match m {
             Method::GET => history::trash(req).await,
             _ => Err(allow("GET")),

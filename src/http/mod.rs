@@ -219,7 +219,11 @@ async fn api_route(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
     };
     let email = principal.principal.user.email.clone();
     let (parts, body) = req.into_parts();
-    let limit = app.config.max_request_body;
+    let limit = if parts.uri.path() == "/api/v1/imports" && parts.method == Method::POST {
+        app.config.max_import_size
+    } else {
+        app.config.max_request_body
+    };
     let body = match read_body(&parts, body, limit).await {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {

@@ -10,6 +10,7 @@ pub use contacts::{ContactPage, read_for_edit};
 pub use labels::{Invitation, LabelSummary};
 pub mod directory;
 pub mod history;
+pub mod import;
 pub mod sessions;
 mod sharing;
 pub use sharing::{Grantee, Reach};

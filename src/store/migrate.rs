@@ -7,12 +7,14 @@ const SQLITE: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/sqlite/0002_groups_domains.sql")),
     (3, include_str!("../../migrations/sqlite/0003_history.sql")),
     (4, include_str!("../../migrations/sqlite/0004_sessions_tokens.sql")),
+    (5, include_str!("../../migrations/sqlite/0005_import_jobs.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
     (2, include_str!("../../migrations/postgres/0002_groups_domains.sql")),
     (3, include_str!("../../migrations/postgres/0003_history.sql")),
     (4, include_str!("../../migrations/postgres/0004_sessions_tokens.sql")),
+    (5, include_str!("../../migrations/postgres/0005_import_jobs.sql")),
 ];
 
 pub async fn run(store: &Store) -> Result<()> {

@@ -5,6 +5,7 @@
 //! which every property it does not need to change is copied from its original (unfolded) line.
 
 mod convert;
+pub mod csv;
 pub mod hide;
 pub mod json;
 mod parse;

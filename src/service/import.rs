@@ -1,0 +1,290 @@
+//! Importing files of contacts into a book: vCard files with many cards, Google Contacts CSV and Outlook CSV.
+//! A file is first read into cards (pure: `prepare`), then written in group commits of `CHUNK` cards through
+//! the same `put_cards` as every other write, so access checks, hidden fields and propagation are the same.
+//! Importing a file again updates what the first import made instead of duplicating it: vCards keep their
+//! UID, and a CSV row's UID is derived from the row.
+
+use super::access::Action;
+use super::{BookView, Result, Service, ServiceError};
+use crate::store::{Precondition, User};
+use crate::vcard::{csv, json};
+use sha2::{Digest, Sha256};
+
+/// Cards per group commit (and per progress report).
+pub const CHUNK: usize = 500;
+/// Failures kept per import, to show; beyond that they are only counted.
+const MAX_FAILURES: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    VCard,
+    /// Google Contacts' or Outlook's CSV (the columns tell which).
+    Csv,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Format> {
+        match s {
+            "vcard" | "vcf" => Some(Format::VCard),
+            "csv" | "google_csv" | "outlook_csv" => Some(Format::Csv),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::VCard => "vcard",
+            Format::Csv => "csv",
+        }
+    }
+
+    /// What a file is, from its first bytes.
+    pub fn detect(text: &str) -> Option<Format> {
+        let start = text.trim_start();
+        if start.len() >= 11 && start[..11].eq_ignore_ascii_case("BEGIN:VCARD") {
+            return Some(Format::VCard);
+        }
+        let header = csv::parse(start.lines().next().unwrap_or("")).ok()?.into_iter().next()?;
+        csv::looks_like_contacts(&header).then_some(Format::Csv)
+    }
+}
+
+/// A file's text: UTF-8 (a BOM is dropped), or else Windows-1252, which older Outlook versions write.
+pub fn decode_text(bytes: &[u8]) -> String {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => bytes.iter().map(|&b| windows_1252(b)).collect(),
+    }
+}
+
+fn windows_1252(b: u8) -> char {
+    const HIGH: [char; 32] = [
+        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž', '\u{8f}', '\u{90}', '‘',
+        '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}', 'ž', 'Ÿ',
+    ];
+    match b {
+        0x80..=0x9f => HIGH[(b - 0x80) as usize],
+        b => b as char,
+    }
+}
+
+/// The cards of a vCard file, each as written (a card without UID gets one after VERSION).
+pub fn split_cards(text: &str) -> Vec<String> {
+    let mut cards = Vec::new();
+    let mut cur: Option<String> = None;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_end();
+        if t.eq_ignore_ascii_case("BEGIN:VCARD") {
+            cur = Some(String::new());
+        }
+        if let Some(c) = cur.as_mut() {
+            c.push_str(line);
+            if !line.ends_with('\n') {
+                c.push_str("\r\n");
+            }
+        }
+        if t.eq_ignore_ascii_case("END:VCARD")
+            && let Some(c) = cur.take()
+        {
+            cards.push(c);
+        }
+    }
+    cards
+}
+
+/// Gives a card without UID one (after VERSION), since a CardDAV resource needs it; nothing else changes.
+pub fn ensure_uid(card: String) -> (String, String) {
+    if let Ok(parsed) = crate::vcard::parse(card.as_bytes()) {
+        let uid = parsed.indexed().uid;
+        if !uid.is_empty() {
+            return (card, uid);
+        }
+    }
+    let uid = uuid::Uuid::new_v4().to_string();
+    let mut out = String::with_capacity(card.len() + 50);
+    let mut done = false;
+    for line in card.split_inclusive('\n') {
+        out.push_str(line);
+        if !done && line.trim_end().to_ascii_uppercase().starts_with("VERSION:") {
+            out.push_str(&format!("UID:{uid}\r\n"));
+            done = true;
+        }
+    }
+    (out, uid)
+}
+
+fn href_for(uid: &str) -> String {
+    let safe: String = uid.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    format!("{safe}.vcf")
+}
+
+/// A file read into cards: `(where in the file, name, bytes)`, what could not be read, and CSV columns no
+/// contact field takes (reported, so nothing goes missing unnoticed).
+#[derive(Debug, Default)]
+pub struct Prepared {
+    pub cards: Vec<(String, String, Vec<u8>)>,
+    pub failed: Vec<String>,
+    pub unread_columns: Vec<String>,
+}
+
+pub fn prepare(text: &str, format: Format) -> std::result::Result<Prepared, String> {
+    let mut out = Prepared::default();
+    match format {
+        Format::VCard => {
+            for (i, card) in split_cards(text).into_iter().enumerate() {
+                let (card, uid) = ensure_uid(card);
+                out.cards.push((format!("card {}", i + 1), href_for(&uid), card.into_bytes()));
+            }
+            if out.cards.is_empty() {
+                return Err("the file holds no vCard (BEGIN:VCARD … END:VCARD)".into());
+            }
+        }
+        Format::Csv => {
+            let mut rows = csv::parse(text)?.into_iter();
+            let header = rows.next().ok_or("the file is empty")?;
+            if !csv::looks_like_contacts(&header) {
+                return Err("the first line is not a Google Contacts or Outlook CSV header".into());
+            }
+            let rows: Vec<Vec<String>> = rows.collect();
+            let read = csv::read_rows(&header, &rows);
+            out.unread_columns = csv::unread_columns(&read);
+            for (i, (row, raw)) in read.iter().zip(&rows).enumerate() {
+                // The same row imported again names the same contact.
+                let digest = Sha256::digest(raw.join("\u{1f}").as_bytes());
+                let uid = uuid::Builder::from_random_bytes(digest[..16].try_into().unwrap_or([0; 16]))
+                    .into_uuid()
+                    .to_string();
+                match json::apply(None, &uid, &row.patch) {
+                    Ok(bytes) => out.cards.push((format!("line {}", i + 2), href_for(&uid), bytes)),
+                    Err(e) => out.failed.push(format!("line {}: {}: {}", i + 2, e.field, e.message)),
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How an import went so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub total: usize,
+    pub done: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub failed: usize,
+    /// The first failures, each with where in the file.
+    pub failures: Vec<String>,
+}
+
+impl Service {
+    /// The book an import writes to, checked before anything is read: importing adds and changes contacts.
+    pub async fn import_target(&self, user: &User, segment: &str) -> Result<BookView> {
+        let view = self.open_book_anywhere(user, segment).await?;
+        view.require(Action::AddCard)?;
+        view.require(Action::EditCard)?;
+        Ok(view)
+    }
+
+    /// Writes prepared cards into the book, `CHUNK` per group commit, recording the progress in `job` (when it
+    /// runs as one) after each. A card whose UID the user already has elsewhere in My contacts updates that
+    /// contact.
+    pub async fn import_cards(
+        &self,
+        user: &User,
+        view: &BookView,
+        prepared: Prepared,
+        job: Option<i64>,
+    ) -> Result<Progress> {
+        let mut p = Progress { total: prepared.cards.len() + prepared.failed.len(), ..Progress::default() };
+        for f in prepared.failed {
+            p.failed += 1;
+            p.done += 1;
+            if p.failures.len() < MAX_FAILURES {
+                p.failures.push(f);
+            }
+        }
+        let my_contacts = self.open_book(user, super::MY_CONTACTS).await?;
+        for chunk in prepared.cards.chunks(CHUNK) {
+            let cards: Vec<(String, Vec<u8>)> = chunk.iter().map(|(_, h, b)| (h.clone(), b.clone())).collect();
+            let answers = self.put_cards(view, &cards, &Precondition::default()).await?;
+            for ((at, href, body), answer) in chunk.iter().zip(answers) {
+                let answer = match answer {
+                    // Imported before, under the name it has in My contacts: update it there.
+                    Err(ServiceError::UidConflict(existing)) if !existing.is_empty() => {
+                        self.put_card(&my_contacts, &existing, body, &Precondition::default()).await
+                    }
+                    a => a,
+                };
+                p.done += 1;
+                match answer {
+                    Ok(o) if o.created => p.created += 1,
+                    Ok(_) => p.updated += 1,
+                    Err(e) => {
+                        p.failed += 1;
+                        if p.failures.len() < MAX_FAILURES {
+                            p.failures.push(format!("{at} ({href}): {e}"));
+                        }
+                    }
+                }
+            }
+            if let Some(id) = job {
+                self.save_progress(id, &p, None).await;
+            }
+        }
+        Ok(p)
+    }
+}
+
+impl Service {
+    /// Records a new import of `prepared` into `view` (already checked by `import_target`).
+    pub async fn create_import(
+        &self,
+        user: &User,
+        view: &BookView,
+        file_name: &str,
+        format: Format,
+        prepared: &Prepared,
+    ) -> Result<crate::store::ImportJob> {
+        let total = (prepared.cards.len() + prepared.failed.len()) as i64;
+        let name: String = file_name.chars().filter(|c| !c.is_control()).take(200).collect();
+        Ok(self
+            .store
+            .create_import_job(user.id, &view.segment, &name, format.as_str(), total, &prepared.unread_columns)
+            .await?)
+    }
+
+    /// Runs a recorded import to its end, saving the progress after every group commit.
+    pub async fn run_import(&self, user: &User, view: &BookView, job_id: i64, prepared: Prepared) {
+        let total = prepared.cards.len() + prepared.failed.len();
+        match self.import_cards(user, view, prepared, Some(job_id)).await {
+            Ok(p) => self.save_progress(job_id, &p, Some(("done", ""))).await,
+            Err(e) => {
+                let p = Progress { total, ..Progress::default() };
+                self.save_progress(job_id, &p, Some(("failed", &e.to_string()))).await;
+            }
+        }
+    }
+
+    async fn save_progress(&self, job_id: i64, p: &Progress, finished: Option<(&str, &str)>) {
+        let counts = crate::store::JobCounts {
+            total: p.total as i64,
+            done: p.done as i64,
+            created: p.created as i64,
+            updated: p.updated as i64,
+            failed: p.failed as i64,
+            failures: &p.failures,
+        };
+        if let Err(e) = self.store.update_import_job(job_id, &counts, finished).await {
+            tracing::warn!(job = job_id, error = %e, "could not record an import's progress");
+        }
+    }
+
+    pub async fn import_job(&self, user: &User, id: i64) -> Result<crate::store::ImportJob> {
+        self.store.import_job(user.id, id).await?.ok_or(ServiceError::NotFound)
+    }
+
+    pub async fn import_jobs(&self, user: &User) -> Result<Vec<crate::store::ImportJob>> {
+        Ok(self.store.import_jobs(user.id, 20).await?)
+    }
+}
