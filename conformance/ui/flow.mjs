@@ -20,7 +20,7 @@ const browser = await chromium.launch({
 });
 const errors = [];
 async function person(viewport = { width: 1280, height: 860 }) {
-  const context = await browser.newContext({ viewport });
+  const context = await browser.newContext({ viewport, acceptDownloads: true });
   const page = await context.newPage();
   page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
   page.on("console", (m) => m.type() === "error" && !/status of 4\d\d/.test(m.text()) && errors.push(`console: ${m.text()}`));
@@ -144,6 +144,15 @@ try {
   await bob.getByRole("list", { name: "Contacts" }).getByText("Cy Diaz").waitFor({ timeout: 1500 });
   await ann.getByRole("list", { name: "Contacts" }).getByText("Cy Diaz").waitFor({ timeout: 1500 });
 
+  // A photo, uploaded in the editor, is the contact's avatar in the list.
+  await ann.getByRole("button", { name: "Open Bo Chen" }).click();
+  const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==", "base64");
+  await ann.getByLabel("Photo").setInputFiles({ name: "bo.png", mimeType: "image/png", buffer: png });
+  await ann.getByRole("button", { name: "Save", exact: true }).click();
+  const face = ann.getByRole("list", { name: "Contacts" }).locator("li", { hasText: "Bo Chen" }).locator("img.avatar");
+  await face.waitFor();
+  await ann.waitForFunction((el) => el.complete && el.naturalWidth > 0, await face.elementHandle());
+
   // History says who changed what; the activity log and the trash keep what was taken off.
   await ann.getByRole("button", { name: "Open Bo Chen" }).click();
   await ann.getByRole("button", { name: "History" }).click();
@@ -189,6 +198,11 @@ try {
   await ann.getByRole("button", { name: "Create app password" }).click();
   await ann.getByText("Shown only now.").waitFor();
   await ann.getByText(/DAVx5/).waitFor();
+  const profile = ann.getByRole("link", { name: /Download the profile/ });
+  assert.match(await profile.getAttribute("download"), /\.mobileconfig$/);
+  const [download] = await Promise.all([ann.waitForEvent("download"), profile.click()]);
+  const plist = (await import("node:fs")).readFileSync(await download.path(), "utf8");
+  assert.ok(plist.includes("<string>com.apple.carddav.account</string>") && plist.includes(`<string>${ADMIN}</string>`), plist);
   await snap(ann, "devices");
 
   // Usable at 360 px: nothing wider than the screen.

@@ -77,6 +77,46 @@ pub async fn collection(req: &Request<'_>, segment: &str) -> ApiResult {
     }
 }
 
+/// GET `/contacts/{id}/photo` (or under a label): the contact's photo as an image, for avatars.
+pub async fn photo(req: &Request<'_>, segment: &str, cid: &str) -> ApiResult {
+    // `v` is the page's cache key (the contact's ETag); the answer does not depend on it.
+    req.params(&["v"])?;
+    let Some(cid) = cid.parse::<i64>().ok().filter(|n| *n > 0) else {
+        return Err(Problem::new(StatusCode::NOT_FOUND, "no such contact"));
+    };
+    let view = book(req, segment).await?;
+    let card = req.app.service.contact(&view, cid).await?;
+    let parsed = crate::service::read_for_edit(&card.vcard)?;
+    // Raster images only: an SVG can carry script.
+    let (media, bytes) = json::photo_bytes(&parsed)
+        .filter(|(m, _)| matches!(m.as_str(), "image/jpeg" | "image/png" | "image/gif" | "image/webp"))
+        .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "this contact has no photo stored here"))?;
+    let etag = format!("\"{}-photo\"", card.meta.etag);
+    let unchanged = req
+        .parts
+        .headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut r = if unchanged {
+        let mut r = http::Response::new(crate::http::empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        http::Response::new(crate::http::full(bytes))
+    };
+    let h = r.headers_mut();
+    // Only image types are served, and never sniffed as anything else.
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_str(&media).unwrap_or(HeaderValue::from_static("image/jpeg")));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    Ok(r)
+}
+
 /// `/contacts/{id}` and `/labels/{label}/contacts/{id}`.
 pub async fn item(req: &Request<'_>, segment: &str, cid: &str) -> ApiResult {
     let Some(cid) = cid.parse::<i64>().ok().filter(|n| *n > 0) else {

@@ -302,3 +302,26 @@ pub async fn answer(req: &Request<'_>, gid: &str, accept: bool) -> ApiResult {
     }
     json_response(StatusCode::OK, &grant_json(&grant))
 }
+
+/// POST /labels/{id}/transfer: the owner hands the label to a collaborator; its contacts become theirs.
+pub async fn transfer(req: &Request<'_>, id: &str) -> ApiResult {
+    req.params(&[])?;
+    let id = label_id(id)?;
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Transfer {
+        to: String,
+        /// Stay on the label at share level (the default).
+        #[serde(default = "yes")]
+        keep_access: bool,
+    }
+    fn yes() -> bool {
+        true
+    }
+    let body: Transfer = req.json()?;
+    req.app.service.transfer_label(req.user, id, &body.to, body.keep_access).await.map_err(|e| match e {
+        crate::service::ServiceError::Invalid(m) => Problem::unprocessable("to", m),
+        e => e.into(),
+    })?;
+    no_content()
+}

@@ -265,6 +265,18 @@ async fn route(req: &Request<'_>) -> ApiResult {
         ["contacts"] => contacts::collection(req, crate::service::MY_CONTACTS).await,
         ["contacts", cid] => contacts::item(req, crate::service::MY_CONTACTS, cid).await,
         ["labels", id, "contacts"] => contacts::collection(req, id).await,
+        ["labels", id, "transfer"] => match m {
+            Method::POST => labels::transfer(req, id).await,
+            _ => Err(allow("POST")),
+        },
+        ["contacts", cid, "photo"] => match m {
+            Method::GET => contacts::photo(req, crate::service::MY_CONTACTS, cid).await,
+            _ => Err(allow("GET")),
+        },
+        ["labels", id, "contacts", cid, "photo"] => match m {
+            Method::GET => contacts::photo(req, id, cid).await,
+            _ => Err(allow("GET")),
+        },
         ["labels", id, "members"] => match m {
             Method::POST => contacts::add_members(req, id).await,
             _ => Err(allow("POST")),

@@ -164,7 +164,7 @@ impl Accounts {
         Ok(self.store.app_passwords(user.id).await?)
     }
 
-    /// A new app password for a device, in clear once; `layout` is "books" or "single" (one combined book).
+    /// A new app password for a device, in clear once; `layout` is "books" (see `add_app_password`).
     pub async fn create_app_password(
         &self,
         user: &User,

@@ -161,6 +161,19 @@ fn photo_of(p: &Property) -> Option<String> {
 }
 
 /// The fields of a card (vCard 2.1 cards should be converted to 3.0 first, for their quoted-printable values).
+/// The contact's photo as bytes and media type, when the card carries it inline (not as a link).
+pub fn photo_bytes(card: &VCard) -> Option<(String, Vec<u8>)> {
+    use base64::Engine;
+    let uri = read(card).photo?;
+    let (media, data) = parse_data_uri(&uri)?;
+    if !media.starts_with("image/") {
+        return None;
+    }
+    let clean: String = data.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD.decode(clean).ok()?;
+    Some((media.to_string(), bytes))
+}
+
 pub fn read(card: &VCard) -> Fields {
     let mut f = Fields::default();
     let mut seen_org = false;

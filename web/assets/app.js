@@ -108,6 +108,14 @@ function initials(name) {
   return ((parts[0] || "?")[0] + (parts.length > 1 ? parts[parts.length - 1][0] : "")).toUpperCase();
 }
 
+/** A contact's avatar: its photo when it has one, else its initials. */
+function avatar(c, base) {
+  if (c.has_photo) {
+    return h("img", { class: "avatar", alt: "", src: `/api/v1${base}/contacts/${c.id}/photo?v=${encodeURIComponent(c.etag)}`, loading: "lazy" });
+  }
+  return h("span", { class: "avatar", "aria-hidden": "true" }, initials(c.full_name));
+}
+
 function contactMeta(c) {
   return [c.emails[0] && c.emails[0].value, c.phones[0] && c.phones[0].value, c.organization].filter(Boolean).join(" · ");
 }
@@ -283,7 +291,7 @@ async function renderBook(main, id) {
     list.replaceChildren(
       ...items.map((c) =>
         h("li", { class: view.selected === c.id ? "selected" : null },
-          h("span", { class: "avatar", "aria-hidden": "true" }, initials(c.full_name)),
+          avatar(c, base),
           h("div", { class: "who" }, h("div", { class: "name" }, c.full_name || "(no name)"), h("div", { class: "meta" }, contactMeta(c))),
           h("button", { type: "button", class: "link", "aria-label": `Open ${c.full_name}`, onclick: () => openContact(c.id) }, "Open"))),
     );
@@ -406,6 +414,23 @@ function contactEditor({ base, contact, etag, level, isLabel, done }) {
   const urls = multiField("Website", "urls", c.urls || [], ["work", "home", "other"], "url", errs);
   const formErr = h("p", { class: "error", role: "alert", hidden: true });
   const historyBox = h("div", {});
+  // The photo: undefined leaves it as it is, "" removes it, a data: URL replaces it.
+  let photo;
+  const photoId = nextId("photo");
+  const photoShown = h("img", { class: "avatar big", alt: "", hidden: !c.photo, src: c.photo && c.photo.startsWith("data:") ? c.photo : null });
+  const photoInput = h("input", { type: "file", id: photoId, accept: "image/*", disabled: !canEdit });
+  const photoErr = h("p", { class: "error", hidden: true });
+  photoInput.addEventListener("change", async () => {
+    photoErr.hidden = true;
+    try {
+      photo = await shrink(photoInput.files[0]);
+      photoShown.src = photo;
+      photoShown.hidden = false;
+    } catch (e) { photoErr.textContent = e.message; photoErr.hidden = false; }
+  });
+  errs.photo = (_, m) => { photoErr.hidden = !m; photoErr.textContent = m || ""; };
+  const photoBox = h("div", { class: "row" }, photoShown, h("div", { class: "grow" }, h("label", { for: photoId }, "Photo"), photoInput, photoErr),
+    canEdit && c.photo ? h("button", { type: "button", class: "link", onclick: () => { photo = ""; photoShown.hidden = true; } }, "Remove photo") : null);
   const save = h("button", { type: "submit", class: "primary", disabled: !canEdit }, contact ? "Save" : "Add contact");
 
   function patch() {
@@ -421,6 +446,7 @@ function contactEditor({ base, contact, etag, level, isLabel, done }) {
       birthday: f.birthday.value.trim(),
       note: f.note.value,
     };
+    if (photo !== undefined) body.photo = photo;
     // Only the first address is edited here; the others are kept as they are.
     const others = (c.addresses || []).slice(1);
     if (hasAddress || (c.addresses || []).length) body.addresses = hasAddress ? [{ ...adr, ...address, types: adr.types || ["work"] }, ...others] : others;
@@ -464,6 +490,7 @@ function contactEditor({ base, contact, etag, level, isLabel, done }) {
     },
   },
     h("h2", {}, contact ? c.full_name || "Contact" : "New contact"),
+    photoBox,
     h("div", { class: "row" }, h("div", { class: "grow" }, text("given", "First name", c.name && c.name.given, { autocomplete: "off" })),
       h("div", { class: "grow" }, text("family", "Last name", c.name && c.name.family))),
     h("div", { class: "row" }, h("div", { class: "grow" }, text("organization", "Organization", c.organization)),
@@ -635,6 +662,26 @@ async function renderTrash(main) {
       removals.length ? h("ul", { class: "list" }, removals) : h("p", { class: "hint" }, "Nothing taken off.")));
 }
 
+/** An image file as a JPEG data: URL of at most 512 px a side (what phones show, small enough to sync). */
+function shrink(file) {
+  return new Promise((resolve, reject) => {
+    if (!file || !file.type.startsWith("image/")) return reject(new Error("Choose an image file."));
+    const img = new Image();
+    const url = URL.createObjectURL(file);
+    img.onload = () => {
+      const scale = Math.min(1, 512 / Math.max(img.width, img.height));
+      const canvas = document.createElement("canvas");
+      canvas.width = Math.max(1, Math.round(img.width * scale));
+      canvas.height = Math.max(1, Math.round(img.height * scale));
+      canvas.getContext("2d").drawImage(img, 0, 0, canvas.width, canvas.height);
+      URL.revokeObjectURL(url);
+      resolve(canvas.toDataURL("image/jpeg", 0.85));
+    };
+    img.onerror = () => { URL.revokeObjectURL(url); reject(new Error("That image cannot be read.")); };
+    img.src = url;
+  });
+}
+
 // ---- add existing contacts ----
 
 function existingPicker(label, done) {
@@ -797,6 +844,22 @@ function labelSettings(label) {
       try { await api("PATCH", `/labels/${label.id}`, { name: name.value }); await refreshSidebar(); toast("Renamed"); route(); }
       catch (e) { nameErr(msgFor(e, "name")); }
     } }, wrap, h("div", { class: "actions" }, h("button", { type: "submit" }, "Rename"))));
+    const toId = nextId("to");
+    const to = h("select", { id: toId }, h("option", { value: "" }, "Choose a collaborator"));
+    api("GET", `/labels/${label.id}/grants`).then((g) => {
+      to.append(...g.items.filter((x) => x.kind === "user" && x.status === "accepted").map((x) => h("option", { value: x.grantee }, x.grantee)));
+    }, () => {});
+    const keep = h("input", { type: "checkbox", checked: true });
+    const toErr = h("p", { class: "error", hidden: true });
+    box.append(h("form", { onsubmit: async (ev) => {
+      ev.preventDefault();
+      toErr.hidden = true;
+      if (!to.value) { toErr.textContent = "Choose who takes it over (someone who accepted it)."; toErr.hidden = false; return; }
+      if (!confirm(`Hand “${label.name}” to ${to.value}? Its contacts become theirs.`)) return;
+      try { await api("POST", `/labels/${label.id}/transfer`, { to: to.value, keep_access: keep.checked }); await refreshSidebar(); toast(`“${label.name}” is now ${to.value}'s`); route(); }
+      catch (e) { toErr.textContent = msgFor(e, "to"); toErr.hidden = false; }
+    } }, h("label", { for: toId }, "Transfer to"), to, h("label", { class: "inline" }, keep, "Keep my access (share level)"), toErr,
+      h("div", { class: "actions" }, h("button", { type: "submit" }, "Transfer"))));
   } else {
     const devices = h("input", { type: "checkbox", checked: label.sync_devices });
     devices.addEventListener("change", async () => {
@@ -946,24 +1009,22 @@ async function renderDevices(main) {
   const items = (await api("GET", "/app-passwords")).items;
   const shown = h("div", {});
   const [nameWrap, name, nameErr] = field("Device name", { placeholder: "e.g. Ann's iPhone" });
-  const single = h("input", { type: "checkbox" });
   const form = h("form", { onsubmit: async (ev) => {
     ev.preventDefault();
     nameErr(null);
     try {
-      const r = await api("POST", "/app-passwords", { name: name.value, layout: single.checked ? "single" : "books" });
+      const r = await api("POST", "/app-passwords", { name: name.value });
       showSecret(shown, r);
       name.value = "";
       await renderList();
     } catch (e) { nameErr(msgFor(e, "name")); }
   } }, nameWrap,
-    h("label", { class: "inline" }, single, "One combined book (for macOS Contacts, which shows only the first book of an account)"),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Create app password")));
   const list = h("ul", { class: "list", "aria-label": "App passwords" });
   const renderList = async () => {
     const all = (await api("GET", "/app-passwords")).items;
     list.replaceChildren(...all.map((a) => h("li", {}, h("div", { class: "who" }, h("div", { class: "name" }, a.name),
-      h("div", { class: "meta" }, `${a.layout === "single" ? "one combined book" : "one book per label"} · ${a.last_used_at ? "last used " + new Date(a.last_used_at).toLocaleString() : "never used"}`)),
+      h("div", { class: "meta" }, `${a.last_used_at ? "last used " + new Date(a.last_used_at).toLocaleString() : "never used"}`)),
       h("button", { type: "button", class: "link danger", "aria-label": `Revoke ${a.name}`, onclick: async () => {
         if (!confirm(`Revoke “${a.name}”? That device stops syncing at once.`)) return;
         await api("DELETE", `/app-passwords/${a.id}`);
@@ -989,7 +1050,52 @@ function showSecret(box, r) {
       h("li", {}, h("strong", {}, "iPhone / iPad / Mac: "), `Settings → Contacts → Accounts → Add Account → Other → CardDAV. Server: ${location.host}, user: ${state.me.email}.`),
       h("li", {}, h("strong", {}, "Android (DAVx5): "), `Login with URL and user name: ${server}`),
       h("li", {}, h("strong", {}, "Thunderbird: "), `Address Book → New → CardDAV Address Book: ${server}`),
-      h("li", {}, h("strong", {}, "Outlook (CalDav Synchronizer): "), `CardDAV URL: ${location.origin}${r.server_path}addressbooks/${state.me.email}/contacts/`))));
+      h("li", {}, h("strong", {}, "Outlook (CalDav Synchronizer): "), `CardDAV URL: ${location.origin}${r.server_path}addressbooks/${state.me.email}/contacts/`)),
+    h("p", {}, h("a", { href: mobileconfig(r), download: `Labelbook-${r.app_password.name.replace(/[^A-Za-z0-9-]+/g, "_")}.mobileconfig` }, "Download the profile for iPhone, iPad or Mac"),
+      " — open it on the device and the account is set up in one tap.")));
+}
+
+/** An Apple configuration profile with this app password's CardDAV account (built here: the password is never
+ * stored in clear on the server, so only this page can put it in). */
+function mobileconfig(r) {
+  const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  // crypto.randomUUID needs a secure context; a LAN address over plain HTTP is not one.
+  const uuid = () => {
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("").toUpperCase();
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  };
+  const tls = location.protocol === "https:";
+  const port = location.port || (tls ? "443" : "80");
+  const ident = `${location.hostname}.labelbook.${r.app_password.id}`;
+  const xml = `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0"><dict>
+<key>PayloadContent</key><array><dict>
+<key>CardDAVAccountDescription</key><string>Labelbook (${esc(location.hostname)})</string>
+<key>CardDAVHostName</key><string>${esc(location.hostname)}</string>
+<key>CardDAVPort</key><integer>${esc(port)}</integer>
+<key>CardDAVUseSSL</key><${tls}/>
+<key>CardDAVPrincipalURL</key><string>${esc(`/dav/principals/${state.me.email}/`)}</string>
+<key>CardDAVUsername</key><string>${esc(state.me.email)}</string>
+<key>CardDAVPassword</key><string>${esc(r.password)}</string>
+<key>PayloadDescription</key><string>Your Labelbook contacts</string>
+<key>PayloadDisplayName</key><string>Labelbook contacts</string>
+<key>PayloadIdentifier</key><string>${esc(ident)}.carddav</string>
+<key>PayloadType</key><string>com.apple.carddav.account</string>
+<key>PayloadUUID</key><string>${uuid()}</string>
+<key>PayloadVersion</key><integer>1</integer>
+</dict></array>
+<key>PayloadDisplayName</key><string>Labelbook (${esc(r.app_password.name)})</string>
+<key>PayloadIdentifier</key><string>${esc(ident)}</string>
+<key>PayloadType</key><string>Configuration</string>
+<key>PayloadUUID</key><string>${uuid()}</string>
+<key>PayloadVersion</key><integer>1</integer>
+</dict></plist>
+`;
+  return URL.createObjectURL(new Blob([xml], { type: "application/x-apple-aspen-config" }));
 }
 
 // ---- administration: people, groups, domains ----
