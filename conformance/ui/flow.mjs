@@ -192,6 +192,30 @@ try {
   assert.ok(await bob.getByLabel("Job title").isDisabled(), "a view-level collaborator cannot edit");
   assert.equal(await bob.getByRole("button", { name: "New contact" }).count(), 0);
 
+  // An invitation to someone with no account yet, by link: the server's domain is added, the link copied, and
+  // the newcomer chooses a password on the link's page and lands in the label.
+  await ann.getByRole("link", { name: "People and domains" }).click();
+  await ann.getByLabel("New domain").fill("localhost");
+  await ann.getByRole("button", { name: "Add domain" }).click();
+  await ann.getByText("localhost (primary)").waitFor();
+  await sidebarLabel(ann, "Clients").click();
+  await ann.getByLabel("E-mail, group:NAME or domain:NAME").fill("carl@localhost");
+  await ann.getByLabel("Level", { exact: true }).selectOption("view");
+  await ann.getByRole("button", { name: "Invite" }).click();
+  await ann.getByRole("button", { name: "Copy invitation link for carl@localhost" }).click();
+  const inviteUrl = await ann.getByLabel("Invitation link for carl@localhost", { exact: true }).inputValue();
+  assert.match(inviteUrl, /\/#\/invite\/lbi_/);
+  const carl = await person();
+  await carl.goto(inviteUrl);
+  await carl.getByText("invites carl@localhost to the label “Clients”").waitFor();
+  await carl.getByLabel("Choose a password").fill("carls-password");
+  await carl.getByLabel("Repeat it").fill("carls-password");
+  await snap(carl, "invite-link");
+  await carl.getByRole("button", { name: "Create account and accept" }).click();
+  await carl.getByRole("heading", { name: "Clients", level: 1 }).waitFor();
+  await carl.getByRole("list", { name: "Contacts" }).getByText("Ann Lee").waitFor();
+  await snap(carl, "invite-accepted");
+
   // Devices: an app password, shown once, with setup steps.
   await ann.getByRole("link", { name: "Devices" }).click();
   await ann.getByLabel("Device name").fill("Ann's iPhone");

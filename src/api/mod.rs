@@ -7,10 +7,12 @@ mod contacts;
 mod events;
 mod history;
 mod imports;
+mod invites;
 mod labels;
 mod problem;
 mod session;
 
+pub use invites::route as invite_link_route;
 pub use problem::Problem;
 pub use session::login;
 
@@ -204,6 +206,10 @@ async fn route(req: &Request<'_>) -> ApiResult {
             Method::GET => labels::grants(req, id).await,
             Method::POST => labels::share(req, id).await,
             _ => Err(allow("GET, POST")),
+        },
+        ["grants", gid, "link"] => match m {
+            Method::POST => invites::make(req, gid).await,
+            _ => Err(allow("POST")),
         },
         ["grants", gid] => match m {
             Method::PATCH => labels::change_grant(req, gid).await,

@@ -213,6 +213,24 @@ async fn api_route(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
         };
         return api::login(app, &parts, body, peer.ip(), secure).await;
     }
+    if req.uri().path().starts_with("/api/v1/invite-links/") {
+        // The link's secret is the permission; credentials, when sent, say who answers it.
+        let who = match auth::authenticate_api(app, &req, peer).await {
+            Ok(p) => Some(p),
+            Err(auth::Refusal::Challenge(_) | auth::Refusal::Unauthorized(..)) => None,
+            Err(refusal) => return (refusal.into_problem(), None),
+        };
+        let email = who.as_ref().map(|w| w.principal.user.email.clone());
+        let (parts, body) = req.into_parts();
+        let body = match read_body(&parts, body, app.config.max_request_body).await {
+            Ok(b) => b,
+            Err(_) => {
+                let p = api::Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "the request is too large");
+                return (p.into_response(), email);
+            }
+        };
+        return (api::invite_link_route(app, who.as_ref(), &parts, body, peer.ip(), secure).await, email);
+    }
     let principal = match auth::authenticate_api(app, &req, peer).await {
         Ok(p) => p,
         Err(refusal) => return (refusal.into_problem(), None),

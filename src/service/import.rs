@@ -41,7 +41,7 @@ impl Format {
     /// What a file is, from its first bytes.
     pub fn detect(text: &str) -> Option<Format> {
         let start = text.trim_start();
-        if start.len() >= 11 && start[..11].eq_ignore_ascii_case("BEGIN:VCARD") {
+        if start.get(..11).is_some_and(|s| s.eq_ignore_ascii_case("BEGIN:VCARD")) {
             return Some(Format::VCard);
         }
         let header = csv::parse(start.lines().next().unwrap_or("")).ok()?.into_iter().next()?;
@@ -286,5 +286,27 @@ impl Service {
 
     pub async fn import_jobs(&self, user: &User) -> Result<Vec<crate::store::ImportJob>> {
         Ok(self.store.import_jobs(user.id, 20).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_text_is_detected_or_refused_without_a_panic() {
+        // Found by schemathesis: a multi-byte character across byte 11.
+        let odd = "\u{f4107}\u{a8}\u{b2c3d}R\u{8b}\u{f8}\u{ad}";
+        assert_eq!(Format::detect(odd), None);
+        for text in
+            [odd, "", "İİİİİİ,Phone 1 - Value\nx", "Name,İ-mail 1 - Value,E-mail 1 - Value\nA,b,c@d\n", "\u{0}\u{1}"]
+        {
+            let _ = Format::detect(text);
+            let _ = prepare(text, Format::Csv);
+            let _ = prepare(text, Format::VCard);
+        }
+        assert_eq!(Format::detect("begin:vcard\r\n"), Some(Format::VCard));
+        assert_eq!(decode_text(b"\xef\xbb\xbfok"), "ok");
+        assert_eq!(decode_text(b"M\xfcller \x80"), "Müller €");
     }
 }

@@ -11,6 +11,7 @@ pub use labels::{Invitation, LabelSummary};
 pub mod directory;
 pub mod history;
 pub mod import;
+pub mod invites;
 pub mod sessions;
 mod sharing;
 pub use sharing::{Grantee, Reach};

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 /// A fresh secret: 32 random bytes, base64url, behind a prefix that says what it is (and that secret scanners
 /// can match).
-fn secret(prefix: &str) -> std::result::Result<String, StoreError> {
+pub(super) fn secret(prefix: &str) -> std::result::Result<String, StoreError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| StoreError::Unavailable(format!("no randomness: {e}")))?;
     Ok(format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))

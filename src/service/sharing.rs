@@ -133,12 +133,8 @@ impl Service {
         }
         let (kind, name, status) = match grantee {
             Grantee::User(email) => {
-                let user = self.existing_user(email).await.map_err(|e| match e {
-                    ServiceError::Invalid(m) => field("grantee", m),
-                    e => e,
-                })?;
-                let email = user.email;
-                if user.id == view.owner.id {
+                let email = self.invitable(email).await?;
+                if email == view.owner.email {
                     return Err(field("grantee", format!("{email} owns this label")));
                 }
                 let auto = self.store.domain(domain_of(&email)).await?.is_some_and(|d| d.auto_accept);

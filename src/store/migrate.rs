@@ -8,6 +8,7 @@ const SQLITE: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/sqlite/0003_history.sql")),
     (4, include_str!("../../migrations/sqlite/0004_sessions_tokens.sql")),
     (5, include_str!("../../migrations/sqlite/0005_import_jobs.sql")),
+    (6, include_str!("../../migrations/sqlite/0006_invite_links.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -15,6 +16,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/postgres/0003_history.sql")),
     (4, include_str!("../../migrations/postgres/0004_sessions_tokens.sql")),
     (5, include_str!("../../migrations/postgres/0005_import_jobs.sql")),
+    (6, include_str!("../../migrations/postgres/0006_invite_links.sql")),
 ];
 
 pub async fn run(store: &Store) -> Result<()> {

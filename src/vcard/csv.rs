@@ -132,10 +132,13 @@ fn read_row(cols: &[String], row: &[String]) -> Row {
     let mut addresses: Vec<(String, Address)> = Vec::new();
     let mut unread = Vec::new();
     let get = |i: usize| row.get(i).map(|v| v.trim()).unwrap_or("");
-    // Google's numbered groups ("E-mail 2 - Value" with "E-mail 2 - Type" or "- Label") come in pairs.
+    // Google's numbered groups ("E-mail 2 - Value" with "E-mail 2 - Type" or "- Label") come in pairs;
+    // `prefix` is lower-case, like every column name compared here.
+    let lower: Vec<String> = cols.iter().map(|c| c.to_lowercase()).collect();
     let label_of = |prefix: &str| -> Vec<String> {
-        for suffix in [" - Type", " - Label"] {
-            if let Some(i) = cols.iter().position(|c| c.eq_ignore_ascii_case(&format!("{prefix}{suffix}"))) {
+        for suffix in [" - type", " - label"] {
+            let want = format!("{prefix}{suffix}");
+            if let Some(i) = lower.iter().position(|c| *c == want) {
                 return types_of(get(i));
             }
         }
@@ -199,7 +202,7 @@ fn read_row(cols: &[String], row: &[String]) -> Row {
             _ => took = false,
         }
         if !took && let Some((prefix, kind)) = numbered(&c) {
-            let original_prefix = &col[..prefix.len()];
+            let original_prefix = prefix.as_str();
             match kind {
                 "value" if prefix.starts_with("e-mail ") => {
                     let types = label_of(original_prefix);

@@ -242,6 +242,7 @@ async function route() {
     else if (page === "devices") await renderDevices(main);
     else if (page === "trash") await renderTrash(main);
     else if (page === "admin") await renderAdmin(main);
+    else if (page === "invite") await renderInvite(main, decodeURIComponent(arg || ""));
     else await renderBook(main, "contacts");
   } catch (e) {
     if (e.status === 401) return;
@@ -784,6 +785,7 @@ function collaboratorForm(maxLevel, onAdd, submitText) {
 
 async function sharePanel(label) {
   const panel = h("section", { class: "panel", "aria-label": "Collaborators" });
+  const links = new Map();
   const owner = label.level === "owner";
   const draw = async () => {
     const grants = (await api("GET", `/labels/${label.id}/grants`)).items;
@@ -807,10 +809,24 @@ async function sharePanel(label) {
           toast(items.length ? `Hidden from ${g.grantee}: ${items.join(", ")}` : `${g.grantee} sees every field`);
         } catch (e) { err.textContent = msgFor(e, "hidden_fields"); err.hidden = false; }
       });
+      // A link made here stays shown (it is not stored in clear anywhere) until the page is left.
+      const link = links.has(g.id) && g.status === "pending"
+        ? h("input", { type: "text", value: links.get(g.id), readonly: true, "aria-label": `Invitation link for ${g.grantee}`, onfocus: (e) => e.target.select() })
+        : null;
       return h("li", {},
         h("span", { class: "avatar", "aria-hidden": "true" }, initials(g.grantee)),
         h("div", { class: "who" }, h("div", { class: "name" }, g.kind === "user" ? g.grantee : `${g.kind}: ${g.grantee}`),
-          h("div", { class: "row" }, h("span", { class: `status ${g.status}` }, g.status), sel), hidden, err),
+          h("div", { class: "row" }, h("span", { class: `status ${g.status}` }, g.status), sel), hidden, link, err),
+        g.kind === "user" && g.status === "pending" && mine ? h("button", { type: "button", class: "link", "aria-label": `Copy invitation link for ${g.grantee}`, onclick: async () => {
+          try {
+            const l = await api("POST", `/grants/${g.id}/link`);
+            const url = location.origin + l.path;
+            links.set(g.id, url);
+            await draw();
+            try { await navigator.clipboard.writeText(url); toast("Link copied: it works once, for 14 days"); }
+            catch (e) { toast("Copy the link shown: it works once, for 14 days"); }
+          } catch (e) { err.textContent = e.message; err.hidden = false; }
+        } }, links.has(g.id) ? "New link" : "Copy link") : null,
         g.status !== "revoked" && mine ? h("button", { type: "button", class: "link danger", "aria-label": `Remove ${g.grantee}`, onclick: async () => {
           if (!confirm(`Remove ${g.grantee} from “${label.name}”?`)) return;
           try { await api("DELETE", `/grants/${g.id}`); await draw(); } catch (e) { err.textContent = e.message; err.hidden = false; }
@@ -1179,6 +1195,67 @@ async function renderAdmin(main) {
         domainWrap, h("div", { class: "actions" }, h("button", { type: "submit" }, "Add domain")))));
 }
 
+// ---- an invitation link, signed in or not ----
+
+async function renderInvite(main, secret) {
+  let info;
+  try {
+    info = await api("GET", `/invite-links/${encodeURIComponent(secret)}`);
+  } catch (e) {
+    main.replaceChildren(h("h1", {}, "Invitation"), h("p", { class: "error", role: "alert" }, e.message),
+      h("p", {}, h("a", { href: "#/" }, "Go to Labelbook")));
+    return;
+  }
+  const err = h("p", { class: "error", role: "alert", hidden: true });
+  const level = (LEVELS.find((l) => l[0] === info.level) || [])[1] || info.level;
+  const what = h("p", {}, `${info.invited_by || info.owner} invites ${info.email} to the label “${info.label_name}” (${level}).`);
+  const post = async (action, body) => {
+    err.hidden = true;
+    const r = await fetch(`/api/v1/invite-links/${encodeURIComponent(secret)}/${action}`, {
+      method: "POST", credentials: "same-origin",
+      headers: { "content-type": "application/json", ...(state.csrf ? { "x-csrf-token": state.csrf } : {}) },
+      body: JSON.stringify(body || {}),
+    });
+    const data = r.status === 204 ? null : await r.json();
+    if (!r.ok) throw new ApiError(r.status, data);
+    return data;
+  };
+  const declined = () => main.replaceChildren(h("h1", {}, "Declined"), h("p", {}, `You will not see “${info.label_name}”.`), h("p", {}, h("a", { href: "#/" }, "Go to Labelbook")));
+  const decline = h("button", { type: "button", onclick: async () => {
+    try { await post("decline"); declined(); } catch (e) { err.textContent = e.message; err.hidden = false; }
+  } }, "Decline");
+  const signedInAs = state.me && state.me.email;
+  let body;
+  if (!info.account_exists) {
+    const [pw1Wrap, pw1, pw1Err] = field("Choose a password", { type: "password", autocomplete: "new-password", minlength: "8" }, "At least 8 characters. You sign in with it here and on your devices.");
+    const [pw2Wrap, pw2, pw2Err] = field("Repeat it", { type: "password", autocomplete: "new-password" });
+    body = h("form", { onsubmit: async (ev) => {
+      ev.preventDefault();
+      pw1Err(null); pw2Err(null);
+      if (pw1.value !== pw2.value) return pw2Err("The two passwords differ.");
+      try {
+        const r = await post("accept", { password: pw1.value });
+        state.csrf = r.csrf_token || null;
+        location.hash = `#/book/${r.label_id}`;
+        await start();
+      } catch (e) { if (e instanceof ApiError && e.field("password")) pw1Err(e.field("password")); else { err.textContent = e.message; err.hidden = false; } }
+    } }, h("p", {}, `Create your account (${info.email}) to accept.`), pw1Wrap, pw2Wrap, err,
+      h("div", { class: "actions" }, decline, h("button", { type: "submit", class: "primary" }, "Create account and accept")));
+  } else if (signedInAs === info.email) {
+    body = h("div", {}, err, h("div", { class: "actions" }, decline, h("button", { type: "button", class: "primary", onclick: async () => {
+      try { await post("accept"); await refreshSidebar(); location.hash = `#/book/${info.label_id}`; toast(`You joined “${info.label_name}”`); }
+      catch (e) { err.textContent = e.message; err.hidden = false; }
+    } }, "Accept")));
+  } else if (signedInAs) {
+    body = h("div", {}, h("p", { class: "error" }, `This invitation is for ${info.email}; you are signed in as ${signedInAs}.`),
+      h("div", { class: "actions" }, h("button", { type: "button", onclick: async () => { await signOut(); location.reload(); } }, "Sign out")));
+  } else {
+    body = h("div", {}, h("p", {}, `Sign in as ${info.email} to answer.`), h("div", { class: "actions" },
+      h("button", { type: "button", class: "primary", onclick: () => { renderLogin(); const e = document.querySelector("input[type=email]"); if (e) e.value = info.email; } }, "Sign in")));
+  }
+  main.replaceChildren(h("h1", {}, "You are invited"), what, body);
+}
+
 // ---- live: the server's event stream ----
 
 function stopListening() {
@@ -1252,6 +1329,12 @@ async function start() {
     await refreshSidebar();
     listen();
   } catch (e) {
+    const invite = location.hash.match(/^#\/invite\/([^/]+)$/);
+    if (e.status === 401 && invite) {
+      const box = h("div", { class: "login" });
+      app().replaceChildren(box);
+      return renderInvite(box, decodeURIComponent(invite[1]));
+    }
     if (e.status === 401) return renderLogin();
     app().replaceChildren(h("p", { class: "loading error", role: "alert" }, `Labelbook is unreachable: ${e.message}`));
     return;
