@@ -888,7 +888,10 @@ async fn import(app: &App, file: &PathBuf, email: &str, label: Option<&str>, jso
         .map_err(|e| anyhow!("{e}"))?;
     let prepared = prepare(&text, format).map_err(|e| anyhow!("{}: {e}", file.display()))?;
     let unread = prepared.unread_columns.clone();
-    let p = app.service.import_cards(&user, &view, prepared, None).await.map_err(|e| anyhow!("{e}"))?;
+    let (p, stopped) = app.service.import_cards(&user, &view, prepared, None).await;
+    if let Err(e) = stopped {
+        bail!("import stopped after {} of {} ({} new, {} updated): {e}", p.done, p.total, p.created, p.updated);
+    }
     if json {
         print_json(
             serde_json::json!({"created": p.created, "updated": p.updated, "failed": p.failures, "unread_columns": unread}),

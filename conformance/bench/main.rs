@@ -3,7 +3,8 @@
 //!   cargo run --release --example bench -- --n 10000 [--bin target/release/labelbook] [--database-url postgres://…]
 //!
 //! Reports PUT throughput (1 and 16 clients), PROPFIND Depth 1, initial sync-collection, delta sync after one
-//! change, multiget of 500, and the server's resident memory. Every request goes over loopback HTTP.
+//! change, multiget of 500, the JSON API (a page, a search, an export, an import job), and the server's resident
+//! memory. Every request goes over loopback HTTP.
 
 use base64::Engine;
 use bytes::Bytes;
@@ -229,6 +230,59 @@ async fn main() {
         ms(percentile(d.clone(), 0.5)),
         ms(percentile(d, 0.0))
     );
+
+    // The JSON API as the dashboard uses it: a page by name, a search, an export, an import job.
+    let api = format!("{base}/api/v1");
+    let d = timed(runs, || async {
+        let (s, _) = ctx.send("GET", &format!("{api}/contacts?limit=100"), &[], String::new()).await;
+        assert_eq!(s, 200);
+    })
+    .await;
+    println!(
+        "API page of 100 by name:    {:>12} p50  ({} min)",
+        ms(percentile(d.clone(), 0.5)),
+        ms(percentile(d, 0.0))
+    );
+    let d = timed(runs, || async {
+        let (s, _) = ctx.send("GET", &format!("{api}/contacts?limit=100&q=555%20004"), &[], String::new()).await;
+        assert_eq!(s, 200);
+    })
+    .await;
+    println!(
+        "API search (phone digits):  {:>12} p50  ({} min)",
+        ms(percentile(d.clone(), 0.5)),
+        ms(percentile(d, 0.0))
+    );
+    let d = timed(3, || async {
+        let (s, body) = ctx.send("GET", &format!("{api}/export"), &[], String::new()).await;
+        assert_eq!(s, 200);
+        assert!(body.len() > n * 100);
+    })
+    .await;
+    println!(
+        "API export .vcf (all):      {:>12} p50  ({} min)",
+        ms(percentile(d.clone(), 0.5)),
+        ms(percentile(d, 0.0))
+    );
+    let file: String = (0..n)
+        .map(|i| format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:imp-{i:07}\r\nFN:Imported {i}\r\nN:Imported;{i};;;\r\nEMAIL:imp{i}@example.com\r\nEND:VCARD\r\n"))
+        .collect();
+    let t = Instant::now();
+    let (s, body) = ctx.send("POST", &format!("{api}/imports"), &[("content-type", "text/vcard")], file).await;
+    assert_eq!(s, 202, "{}", String::from_utf8_lossy(&body));
+    let job: serde_json::Value = serde_json::from_slice(&body).expect("job");
+    let url = format!("{api}/imports/{}", job["id"]);
+    loop {
+        let (_, body) = ctx.send("GET", &url, &[], String::new()).await;
+        let job: serde_json::Value = serde_json::from_slice(&body).expect("job");
+        if job["status"] != "running" {
+            assert_eq!(job["created"].as_u64(), Some(n as u64), "{job}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let rate = n as f64 / t.elapsed().as_secs_f64();
+    println!("API import job ({n} new):   {rate:>9.0} /s  ({})", ms(t.elapsed()));
 
     println!(
         "server RSS now:             {:>9.1} MB  (peak {:.1} MB)",

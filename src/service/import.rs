@@ -188,15 +188,28 @@ impl Service {
 
     /// Writes prepared cards into the book, `CHUNK` per group commit, recording the progress in `job` (when it
     /// runs as one) after each. A card whose UID the user already has elsewhere in My contacts updates that
-    /// contact.
+    /// contact. Returns how far it got, and why it stopped when it did not finish.
     pub async fn import_cards(
         &self,
         user: &User,
         view: &BookView,
         prepared: Prepared,
         job: Option<i64>,
-    ) -> Result<Progress> {
-        let mut p = Progress { total: prepared.cards.len() + prepared.failed.len(), ..Progress::default() };
+    ) -> (Progress, Result<()>) {
+        let mut p = Progress::default();
+        let r = self.import_into(user, view, prepared, job, &mut p).await;
+        (p, r)
+    }
+
+    async fn import_into(
+        &self,
+        user: &User,
+        view: &BookView,
+        prepared: Prepared,
+        job: Option<i64>,
+        p: &mut Progress,
+    ) -> Result<()> {
+        *p = Progress { total: prepared.cards.len() + prepared.failed.len(), ..Progress::default() };
         for f in prepared.failed {
             p.failed += 1;
             p.done += 1;
@@ -205,7 +218,15 @@ impl Service {
             }
         }
         let my_contacts = self.open_book(user, super::MY_CONTACTS).await?;
-        for chunk in prepared.cards.chunks(CHUNK) {
+        for (n, chunk) in prepared.cards.chunks(CHUNK).enumerate() {
+            // A long import rechecks the level before each commit: a share revoked or lowered meanwhile stops it.
+            let fresh;
+            let view = if n == 0 {
+                view
+            } else {
+                fresh = self.import_target(user, &view.segment).await?;
+                &fresh
+            };
             let cards: Vec<(String, Vec<u8>)> = chunk.iter().map(|(_, h, b)| (h.clone(), b.clone())).collect();
             let answers = self.put_cards(view, &cards, &Precondition::default()).await?;
             for ((at, href, body), answer) in chunk.iter().zip(answers) {
@@ -229,10 +250,10 @@ impl Service {
                 }
             }
             if let Some(id) = job {
-                self.save_progress(id, &p, None).await;
+                self.save_progress(id, p, None).await;
             }
         }
-        Ok(p)
+        Ok(())
     }
 }
 
@@ -256,13 +277,9 @@ impl Service {
 
     /// Runs a recorded import to its end, saving the progress after every group commit.
     pub async fn run_import(&self, user: &User, view: &BookView, job_id: i64, prepared: Prepared) {
-        let total = prepared.cards.len() + prepared.failed.len();
         match self.import_cards(user, view, prepared, Some(job_id)).await {
-            Ok(p) => self.save_progress(job_id, &p, Some(("done", ""))).await,
-            Err(e) => {
-                let p = Progress { total, ..Progress::default() };
-                self.save_progress(job_id, &p, Some(("failed", &e.to_string()))).await;
-            }
+            (p, Ok(())) => self.save_progress(job_id, &p, Some(("done", ""))).await,
+            (p, Err(e)) => self.save_progress(job_id, &p, Some(("failed", &e.to_string()))).await,
         }
     }
 

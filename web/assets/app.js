@@ -897,7 +897,7 @@ function labelSettings(label) {
 // ---- the "+" flow: name → collaborators → contacts → saved ----
 
 function renderWizard(main) {
-  const w = { step: 1, name: "", people: [], chosen: new Set(), fresh: [] };
+  const w = { step: 1, name: "", people: [], chosen: new Set(), fresh: [], file: null };
   const steps = ["Name", "Collaborators", "Contacts"];
   const body = h("div", {});
   const draw = () => {
@@ -930,6 +930,14 @@ function renderWizard(main) {
       draw();
     }, "Add collaborator"),
     h("div", { class: "actions" }, h("button", { type: "button", onclick: () => { w.step = 1; draw(); } }, "Back"), h("button", { type: "button", class: "primary", onclick: () => { w.step = 3; draw(); } }, "Next")));
+  const importBox = () => {
+    const id = nextId("wfile");
+    const input = h("input", { type: "file", id, accept: ".vcf,.vcard,.csv,text/vcard,text/csv" });
+    input.addEventListener("change", () => { w.file = input.files[0] || null; });
+    return h("section", { class: "panel" }, h("h2", {}, "Or import a file"),
+      h("label", { for: id }, "A vCard file (.vcf), or a CSV exported from Google Contacts or Outlook"), input,
+      w.file ? h("p", { class: "hint" }, `Chosen: ${w.file.name}`) : null);
+  };
   const stepContacts = () => {
     const list = h("ul", { class: "list picker", "aria-label": "Your contacts" });
     const search = h("input", { type: "search", placeholder: "Search your contacts", "aria-label": "Search your contacts" });
@@ -967,6 +975,7 @@ function renderWizard(main) {
       } }, h("h2", {}, "Or a new contact"), freshList, h("div", { class: "row" }, h("div", { class: "grow" }, gWrap), h("div", { class: "grow" }, fWrap)),
         h("div", { class: "row" }, h("div", { class: "grow" }, eWrap), h("div", { class: "grow" }, pWrap)),
         h("div", { class: "actions" }, h("button", { type: "submit" }, "Add new contact"))),
+      importBox(),
       saveErr,
       h("div", { class: "actions" }, h("button", { type: "button", onclick: () => { w.step = 2; draw(); } }, "Back"), save));
   };
@@ -987,9 +996,19 @@ async function saveWizard(w) {
   for (const c of w.fresh) {
     try { await api("POST", `/labels/${label.id}/contacts`, c); } catch (e) { problems.push(`${c.name.given} ${c.name.family}: ${e.message}`); }
   }
+  if (w.file) {
+    // The import runs on the server; its contacts appear on the label's page as they are written.
+    const r = await fetch(`/api/v1/imports?book=${encodeURIComponent(label.id)}&name=${encodeURIComponent(w.file.name)}`, {
+      method: "POST", body: w.file, credentials: "same-origin",
+      headers: { "content-type": w.file.type || "application/octet-stream", "x-csrf-token": state.csrf || "" },
+    });
+    const job = await r.json();
+    if (!r.ok) problems.push(`${w.file.name}: ${new ApiError(r.status, job).message}`);
+    else problems.push(`importing ${job.total} contact(s) from ${w.file.name}`);
+  }
   await refreshSidebar();
   location.hash = `#/book/${label.id}`;
-  toast(problems.length ? `Saved, but: ${problems.join("; ")}` : `Saved “${label.name}”`);
+  toast(problems.length ? `Saved; ${problems.join("; ")}` : `Saved “${label.name}”`);
 }
 
 // ---- invitations ----
