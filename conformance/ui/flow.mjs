@@ -227,6 +227,10 @@ try {
   const [download] = await Promise.all([ann.waitForEvent("download"), profile.click()]);
   const plist = (await import("node:fs")).readFileSync(await download.path(), "utf8");
   assert.ok(plist.includes("<string>com.apple.carddav.account</string>") && plist.includes(`<string>${ADMIN}</string>`), plist);
+  await ann.getByLabel("Token name").fill("backup");
+  await ann.getByRole("button", { name: "Create token" }).click();
+  assert.match(await ann.getByRole("status").filter({ hasText: "Token “backup”" }).locator(".secret").textContent(), /^lbt_/);
+  await ann.getByRole("list", { name: "Your API tokens" }).getByText("read only").waitFor();
   await snap(ann, "devices");
 
   // Usable at 360 px: nothing wider than the screen.

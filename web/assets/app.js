@@ -1067,12 +1067,46 @@ async function renderDevices(main) {
       } }, "Revoke"))));
     if (!all.length) list.append(h("li", {}, h("span", { class: "hint" }, "No device yet.")));
   };
+  const tokens = await tokenSection();
   main.replaceChildren(h("div", { class: "head" }, h("h1", {}, "Devices")),
     h("section", { class: "panel" }, h("h2", {}, "Connect a phone, a Mac, Thunderbird or Outlook"),
       h("p", { class: "hint" }, "Give each device its own app password: you can revoke one without touching the others."), form, shown),
-    h("section", { class: "panel" }, h("h2", {}, "Your devices"), list));
+    h("section", { class: "panel" }, h("h2", {}, "Your devices"), list), tokens);
   void items;
   await renderList();
+}
+
+/** API tokens for scripts: made here (never by another token), shown once, revocable. */
+async function tokenSection() {
+  const box = h("section", { class: "panel", "aria-label": "API tokens" });
+  const draw = async (made) => {
+    const all = (await api("GET", "/tokens")).items;
+    const [nameWrap, name, nameErr] = field("Token name", { placeholder: "e.g. nightly backup" });
+    const scopeId = nextId("scope");
+    const scope = h("select", { id: scopeId }, h("option", { value: "read" }, "Read only (GET)"), h("option", { value: "write" }, "Read and write"));
+    const [daysWrap, days, daysErr] = field("Expires after (days, empty: never)", { type: "number", min: "1", max: "3650" });
+    const form = h("form", { onsubmit: async (ev) => {
+      ev.preventDefault();
+      nameErr(null); daysErr(null);
+      try {
+        const r = await api("POST", "/tokens", { name: name.value, scope: scope.value, expires_in_days: days.value ? Number(days.value) : null });
+        await draw(r);
+      } catch (e) { if (e instanceof ApiError && e.field("expires_in_days")) daysErr(e.field("expires_in_days")); else nameErr(msgFor(e, "name")); }
+    } }, nameWrap, h("label", { for: scopeId }, "Scope"), scope, daysWrap, h("div", { class: "actions" }, h("button", { type: "submit" }, "Create token")));
+    box.replaceChildren(h("h2", {}, "API tokens"),
+      h("p", { class: "hint" }, "For scripts: send it as “Authorization: Bearer …” to /api/v1."),
+      made ? h("div", { role: "status" }, h("p", {}, `Token “${made.token.name}”, shown only now:`), h("p", { class: "secret" }, made.secret)) : null,
+      all.length ? h("ul", { class: "list", "aria-label": "Your API tokens" }, all.map((t) => h("li", {}, h("div", { class: "who" }, h("div", { class: "name" }, t.name),
+        h("div", { class: "meta" }, `${t.scope === "read" ? "read only" : "read and write"} · ${t.expires_at ? "expires " + when(t.expires_at) : "no expiry"} · ${t.last_used_at ? "last used " + when(t.last_used_at) : "never used"}`)),
+        h("button", { type: "button", class: "link danger", "aria-label": `Revoke token ${t.name}`, onclick: async () => {
+          if (!confirm(`Revoke “${t.name}”? Scripts using it stop at once.`)) return;
+          await api("DELETE", `/tokens/${t.id}`);
+          await draw();
+        } }, "Revoke")))) : null,
+      form);
+  };
+  await draw();
+  return box;
 }
 
 function showSecret(box, r) {
