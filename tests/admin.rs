@@ -6,12 +6,6 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-const JSON: (&str, &str) = ("content-type", "application/json");
-
-fn parse(r: &Resp) -> Value {
-    serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.body))
-}
-
 async fn call(s: &Server, who: (&str, &str), method: &str, path: &str, body: Option<Value>) -> Resp {
     let path = format!("/api/v1{path}");
     match body {

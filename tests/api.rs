@@ -8,20 +8,6 @@ use labelbook::service::Grantee;
 use labelbook::service::access::Level;
 use serde_json::{Value, json};
 
-const JSON: (&str, &str) = ("content-type", "application/json");
-
-fn parse(r: &Resp) -> Value {
-    serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.body))
-}
-
-async fn api(s: &Server, user: &str, method: &str, path: &str, body: Option<Value>) -> Resp {
-    let path = format!("/api/v1{path}");
-    match body {
-        Some(b) => s.as_user(user, method, &path, &[JSON], b.to_string()).await,
-        None => s.as_user(user, method, &path, &[], "").await,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_contact_made_in_the_api_syncs_over_carddav_and_back() {
     let s = Server::start().await;

@@ -7,20 +7,6 @@ use labelbook::service::Grantee;
 use labelbook::service::access::Level;
 use serde_json::{Value, json};
 
-const JSON: (&str, &str) = ("content-type", "application/json");
-
-fn parse(r: &Resp) -> Value {
-    serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.body))
-}
-
-async fn api(s: &Server, user: &str, method: &str, path: &str, body: Option<Value>) -> Resp {
-    let path = format!("/api/v1{path}");
-    match body {
-        Some(b) => s.as_user(user, method, &path, &[JSON], b.to_string()).await,
-        None => s.as_user(user, method, &path, &[], "").await,
-    }
-}
-
 /// Ann's label "Team" with one contact, shared with Bob at `level` (accepted); returns (label, contact id).
 async fn team(s: &Server, ann: &str, bob: &str, level: Level) -> (String, i64) {
     let owner = s.app.store.user_by_email(ann).await.unwrap().unwrap();

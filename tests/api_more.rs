@@ -5,15 +5,10 @@ mod common;
 use common::*;
 use labelbook::service::Grantee;
 use labelbook::service::access::Level;
-use serde_json::{Value, json};
+use serde_json::json;
 
-const JSON: (&str, &str) = ("content-type", "application/json");
 /// A 1×1 PNG.
 const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
-
-fn parse(r: &Resp) -> Value {
-    serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.body))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_owner_transfers_a_label_to_a_collaborator_and_nobody_else_can() {

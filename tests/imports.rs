@@ -8,10 +8,6 @@ use labelbook::service::access::Level;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-fn parse(r: &Resp) -> Value {
-    serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.body))
-}
-
 async fn import(s: &Server, user: &str, query: &str, ctype: &str, body: impl Into<bytes::Bytes>) -> Resp {
     s.as_user(user, "POST", &format!("/api/v1/imports{query}"), &[("content-type", ctype)], body).await
 }

@@ -6,13 +6,7 @@ mod common;
 use common::*;
 use labelbook::service::Grantee;
 use labelbook::service::access::Level;
-use serde_json::{Value, json};
-
-const JSON: (&str, &str) = ("content-type", "application/json");
-
-fn parse(r: &Resp) -> Value {
-    serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.body))
-}
+use serde_json::json;
 
 /// Ann, with a label "Team", on a server whose domain is example.com.
 async fn world() -> (Server, String, labelbook::store::User, String) {

@@ -8,13 +8,8 @@ use labelbook::service::Grantee;
 use labelbook::service::access::Level;
 use serde_json::{Value, json};
 
-const JSON: (&str, &str) = ("content-type", "application/json");
 /// What Chromium sends with a page's fetch().
 const FETCH: (&str, &str) = ("sec-fetch-mode", "cors");
-
-fn parse(r: &Resp) -> Value {
-    serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.body))
-}
 
 /// Signs in; returns the cookie pair to send back and the CSRF token.
 async fn login(s: &Server, email: &str, password: &str) -> (String, String) {

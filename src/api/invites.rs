@@ -4,12 +4,11 @@
 
 use super::{ApiResult, Problem, json_response, no_content, rfc3339};
 use crate::app::App;
-use crate::http::Body;
-use crate::http::auth::{ApiPrincipal, SESSION_COOKIE};
+use crate::http::auth::ApiPrincipal;
 use crate::store::User;
 use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderValue, Method, Response, StatusCode, header};
+use http::{Method, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -33,17 +32,6 @@ pub async fn make(req: &super::Request<'_>, gid: &str) -> ApiResult {
 
 /// `/api/v1/invite-links/{secret}[/accept|/decline]`, with or without credentials.
 pub async fn route(
-    app: &App,
-    who: Option<&ApiPrincipal>,
-    parts: &Parts,
-    body: Bytes,
-    ip: IpAddr,
-    secure: bool,
-) -> Response<Body> {
-    answer(app, who, parts, body, ip, secure).await.unwrap_or_else(Problem::into_response)
-}
-
-async fn answer(
     app: &App,
     who: Option<&ApiPrincipal>,
     parts: &Parts,
@@ -117,12 +105,7 @@ async fn answer(
             if made && let Some(password) = &form.password {
                 let ua = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
                 if let Ok((session, _, secret)) = app.accounts.login(&user.email, password, ip, ua).await {
-                    let max_age = session.expires_at - crate::store::now();
-                    let flags = if secure { "; Secure" } else { "" };
-                    cookie = HeaderValue::from_str(&format!(
-                        "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{flags}"
-                    ))
-                    .ok();
+                    cookie = super::session::cookie(&secret, session.expires_at - crate::store::now(), secure).ok();
                     csrf = Some(session.csrf_token);
                 }
             }

@@ -12,7 +12,17 @@ mod labels;
 mod problem;
 mod session;
 
-pub use invites::route as invite_link_route;
+/// `/api/v1/invite-links/…`, answered with or without credentials.
+pub async fn invite_link_route(
+    app: &App,
+    who: Option<&ApiPrincipal>,
+    parts: &Parts,
+    body: Bytes,
+    ip: std::net::IpAddr,
+    secure: bool,
+) -> Response<Body> {
+    invites::route(app, who, parts, body, ip, secure).await.unwrap_or_else(Problem::into_response)
+}
 pub use problem::Problem;
 pub use session::login;
 

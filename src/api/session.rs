@@ -41,7 +41,7 @@ fn session_json<'a>(user: &'a User, credential: &'static str, session: Option<&'
     }
 }
 
-fn cookie(value: &str, max_age: i64, secure: bool) -> Result<HeaderValue, Problem> {
+pub(super) fn cookie(value: &str, max_age: i64, secure: bool) -> Result<HeaderValue, Problem> {
     // Lax keeps the cookie off cross-site subrequests and form posts; the CSRF header covers the rest.
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(

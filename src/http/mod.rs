@@ -204,12 +204,9 @@ async fn api_route(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
     if req.uri().path() == "/api/v1/session" && req.method() == Method::POST {
         // Signing in is the one API call made before there is anybody to authenticate.
         let (parts, body) = req.into_parts();
-        let body = match read_body(&parts, body, app.config.max_request_body).await {
+        let body = match api_body(&parts, body, app.config.max_request_body).await {
             Ok(b) => b,
-            Err(_) => {
-                let p = api::Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "the sign-in request is too large");
-                return (p.into_response(), None);
-            }
+            Err(r) => return (r, None),
         };
         return api::login(app, &parts, body, peer.ip(), secure).await;
     }
@@ -222,12 +219,9 @@ async fn api_route(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
         };
         let email = who.as_ref().map(|w| w.principal.user.email.clone());
         let (parts, body) = req.into_parts();
-        let body = match read_body(&parts, body, app.config.max_request_body).await {
+        let body = match api_body(&parts, body, app.config.max_request_body).await {
             Ok(b) => b,
-            Err(_) => {
-                let p = api::Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "the request is too large");
-                return (p.into_response(), email);
-            }
+            Err(r) => return (r, email),
         };
         return (api::invite_link_route(app, who.as_ref(), &parts, body, peer.ip(), secure).await, email);
     }
@@ -242,18 +236,24 @@ async fn api_route(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
     } else {
         app.config.max_request_body
     };
-    let body = match read_body(&parts, body, limit).await {
+    let body = match api_body(&parts, body, limit).await {
         Ok(b) => b,
-        Err(BodyError::TooLarge) => {
-            let p = api::Problem::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {limit} bytes"));
-            return (p.into_response(), Some(email));
-        }
-        Err(BodyError::Broken) => {
-            let p = api::Problem::new(StatusCode::BAD_REQUEST, "could not read the request body");
-            return (p.into_response(), Some(email));
-        }
+        Err(r) => return (r, Some(email)),
     };
     (api::handle(app, &principal, &parts, body, secure).await, Some(email))
+}
+
+/// An API request's body within `limit`, or the problem document that refuses it.
+async fn api_body(parts: &http::request::Parts, body: Incoming, limit: usize) -> Result<Bytes, Response<Body>> {
+    read_body(parts, body, limit).await.map_err(|e| {
+        let p = match e {
+            BodyError::TooLarge => {
+                api::Problem::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {limit} bytes"))
+            }
+            BodyError::Broken => api::Problem::new(StatusCode::BAD_REQUEST, "could not read the request body"),
+        };
+        p.into_response()
+    })
 }
 
 enum BodyError {

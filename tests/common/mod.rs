@@ -287,6 +287,22 @@ impl Stream {
     }
 }
 
+/// A JSON body, or a failure that shows the body.
+pub fn parse(r: &Resp) -> serde_json::Value {
+    serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.body))
+}
+
+pub const JSON: (&str, &str) = ("content-type", "application/json");
+
+/// An API call as `user` (test password) to `/api/v1{path}`, with a JSON body when given.
+pub async fn api(s: &Server, user: &str, method: &str, path: &str, body: Option<serde_json::Value>) -> Resp {
+    let path = format!("/api/v1{path}");
+    match body {
+        Some(b) => s.as_user(user, method, &path, &[JSON], b.to_string()).await,
+        None => s.as_user(user, method, &path, &[], "").await,
+    }
+}
+
 pub fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let i = s.find(start)? + start.len();
     let j = s[i..].find(end)? + i;
