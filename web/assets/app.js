@@ -232,21 +232,24 @@ function shell() {
 async function route() {
   if (!state.me) return;
   state.view = null;
-  const main = shell();
+  // Each visit draws into a page of its own: a slower, earlier visit still loading draws into its own
+  // (detached) page, never over this one.
+  const page = h("div", {});
+  shell().replaceChildren(page);
   const hash = location.hash || "#/book/contacts";
-  const [, page, arg] = hash.split("/");
+  const [, name, arg] = hash.split("/");
   try {
-    if (page === "book") await renderBook(main, decodeURIComponent(arg || "contacts"));
-    else if (page === "new") renderWizard(main);
-    else if (page === "invitations") await renderInvitations(main);
-    else if (page === "devices") await renderDevices(main);
-    else if (page === "trash") await renderTrash(main);
-    else if (page === "admin") await renderAdmin(main);
-    else if (page === "invite") await renderInvite(main, decodeURIComponent(arg || ""));
-    else await renderBook(main, "contacts");
+    if (name === "book") await renderBook(page, decodeURIComponent(arg || "contacts"));
+    else if (name === "new") renderWizard(page);
+    else if (name === "invitations") await renderInvitations(page);
+    else if (name === "devices") await renderDevices(page);
+    else if (name === "trash") await renderTrash(page);
+    else if (name === "admin") await renderAdmin(page);
+    else if (name === "invite") await renderInvite(page, decodeURIComponent(arg || ""));
+    else await renderBook(page, "contacts");
   } catch (e) {
     if (e.status === 401) return;
-    main.replaceChildren(h("div", { class: "panel" }, h("h1", {}, "Not available"), h("p", { class: "error", role: "alert" }, e.message)));
+    page.replaceChildren(h("div", { class: "panel" }, h("h1", {}, "Not available"), h("p", { class: "error", role: "alert" }, e.message)));
   }
 }
 
@@ -340,7 +343,7 @@ async function renderBook(main, id) {
     h("a", { href: `/api/v1/export?book=${encodeURIComponent(label.id)}&format=csv`, download: "" }, "Export CSV"),
   );
   const view_ = { id: isLabel ? label.id : "contacts", level, name: label.name, reload: () => load(true), redraw: null };
-  state.view = view_;
+  if (main.isConnected) state.view = view_;
   const panels = [];
   if (isLabel && LEVEL_RANK[level] >= LEVEL_RANK.share) {
     const share = await sharePanel(label);
