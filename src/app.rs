@@ -13,6 +13,8 @@ pub struct App {
     pub accounts: Accounts,
     /// Set once the server stops accepting connections: long-lived responses (event streams) end on it.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// Open event streams per user, to bound what one account can hold open.
+    pub streams: std::sync::Mutex<std::collections::HashMap<i64, usize>>,
 }
 
 impl App {
@@ -43,8 +45,15 @@ impl App {
         let accounts = Accounts::new(store.clone(), secret.into_bytes(), settings);
         let limits =
             CardLimits { max_resource_size: config.max_resource_size, max_properties: config.max_properties_per_card };
-        let service = Service { store: store.clone(), limits };
-        Ok(App { config, store, service, accounts, stopping: tokio::sync::watch::channel(false).0 })
+        let service = Service { store: store.clone(), limits, invite_any_domain: config.invite_any_domain };
+        Ok(App {
+            config,
+            store,
+            service,
+            accounts,
+            stopping: tokio::sync::watch::channel(false).0,
+            streams: Default::default(),
+        })
     }
 
     /// On a server with no user yet, creates the administrator and returns its password when it was generated

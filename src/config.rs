@@ -17,6 +17,8 @@ pub struct Config {
     pub max_request_body: usize,
     /// The largest file `POST /api/v1/imports` takes.
     pub max_import_size: usize,
+    /// Invitations may go to any address, not only existing accounts and the server's domains.
+    pub invite_any_domain: bool,
     pub max_properties_per_card: usize,
     pub auth_cache_ttl_secs: u64,
     pub login_max_failures: usize,
@@ -41,6 +43,7 @@ impl Default for Config {
             max_resource_size: 2 * 1024 * 1024,
             max_request_body: 8 * 1024 * 1024,
             max_import_size: 64 * 1024 * 1024,
+            invite_any_domain: false,
             max_properties_per_card: 2000,
             auth_cache_ttl_secs: 120,
             login_max_failures: 10,
@@ -93,6 +96,13 @@ impl Config {
         }
         if let Some(v) = get("LABELBOOK_MAX_REQUEST_BODY") {
             self.max_request_body = num("LABELBOOK_MAX_REQUEST_BODY", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_INVITE_ANY_DOMAIN") {
+            self.invite_any_domain = match v.as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => return Err(format!("LABELBOOK_INVITE_ANY_DOMAIN is true or false, not '{v}'")),
+            };
         }
         if let Some(v) = get("LABELBOOK_MAX_IMPORT_SIZE") {
             self.max_import_size = num("LABELBOOK_MAX_IMPORT_SIZE", &v)?;

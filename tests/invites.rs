@@ -121,3 +121,24 @@ async fn links_are_made_by_managers_only_and_decline_works_without_an_account() 
     s.request("PUT", &format!("/api/v1/invite-links/{secret}"), None, &[], "").await.assert(405);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_invite_any_domain_an_outside_address_is_invited_and_gets_its_account() {
+    let s = Server::start_with(|c| c.invite_any_domain = true).await;
+    s.app.service.add_domain("example.com", true, false).await.unwrap();
+    let ann = s.user("ann@example.com").await;
+    let owner = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
+    let label = s.app.service.create_label(&owner, None, "Partners", "").await.unwrap().id;
+    let g = parse(share(&s, &ann, &label, "pat@partner.org", "view").await.assert(201));
+    let secret = link(&s, &ann, g["id"].as_i64().unwrap()).await;
+    let accept = format!("/api/v1/invite-links/{secret}/accept");
+    let r = s.request("POST", &accept, None, &[JSON], json!({"password": "pats-password"}).to_string()).await;
+    assert_eq!(parse(r.assert(200))["account_created"], true);
+    s.request("GET", &format!("/api/v1/labels/{label}"), Some(("pat@partner.org", "pats-password")), &[], "")
+        .await
+        .assert(200);
+    // Accounts made by other means still live in the server's domains.
+    let e = s.app.accounts.create_user("sam@partner.org", PASSWORD, false).await;
+    assert!(e.is_err());
+    s.stop().await;
+}

@@ -134,3 +134,24 @@ async fn streams_need_credentials_and_read_tokens_suffice() {
     assert!(mine.ends_within(SOON).await, "the stream ended");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_account_holds_a_bounded_number_of_streams() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    let max = labelbook::api::MAX_STREAMS_PER_USER;
+    let mut open = Vec::new();
+    for _ in 0..max {
+        let st = s.open_stream("/api/v1/events", Some(&ann), &[]).await;
+        assert_eq!(st.status.as_u16(), 200);
+        open.push(st);
+    }
+    let r = s.as_user(&ann, "GET", "/api/v1/events", &[], "").await;
+    r.assert(429);
+    assert!(r.header("retry-after").is_some());
+    // Another account is not held back by Ann's.
+    let bob = s.user("bob@example.com").await;
+    assert_eq!(s.open_stream("/api/v1/events", Some(&bob), &[]).await.status.as_u16(), 200);
+    drop(open);
+    s.stop().await;
+}

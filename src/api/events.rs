@@ -21,6 +21,38 @@ const HEARTBEAT: Duration = Duration::from_secs(25);
 const MAX_STREAM: Duration = Duration::from_secs(600);
 /// Waiting this long before a reconnect spares a server that just restarted a stampede.
 const RETRY_MS: u32 = 2000;
+/// Streams one account may hold open on one server (a tab each; a runaway script cannot hold more).
+pub const MAX_STREAMS_PER_USER: usize = 20;
+
+/// One open stream of a user, counted while it lives.
+struct Counted {
+    app: Arc<App>,
+    user_id: i64,
+}
+
+impl Counted {
+    fn open(app: &Arc<App>, user_id: i64) -> Option<Counted> {
+        let mut open = app.streams.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(user_id).or_insert(0);
+        if *n >= MAX_STREAMS_PER_USER {
+            return None;
+        }
+        *n += 1;
+        Some(Counted { app: app.clone(), user_id })
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let mut open = self.app.streams.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.user_id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.user_id);
+            }
+        }
+    }
+}
 
 type Tx = Sender<Result<Bytes, BoxError>>;
 
@@ -39,6 +71,14 @@ fn frame(id: &str, notice: &Notice) -> String {
 
 pub async fn stream(req: &Request<'_>) -> ApiResult {
     req.params(&[])?;
+    let Some(counted) = Counted::open(req.app, req.user.id) else {
+        let mut p = super::Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("{MAX_STREAMS_PER_USER} event streams are open for this account already; close some tabs"),
+        );
+        p.retry_after = Some(30);
+        return Err(p);
+    };
     let last_id = req.parts.headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_string);
     // Subscribe before reading the user's reach: nothing committed in between is missed.
     let sub = req.app.store.subscribe_since(last_id.as_deref());
@@ -47,6 +87,7 @@ pub async fn stream(req: &Request<'_>) -> ApiResult {
     let app = req.app.clone();
     let session = req.session.map(|s| s.id);
     tokio::spawn(async move {
+        let _counted = counted;
         if let Err(why) = run(app, sub, watch, session, last_id.is_some(), &tx).await {
             tracing::debug!(why, "event stream ended");
         }

@@ -23,6 +23,7 @@ pub async fn invite_link_route(
 ) -> Response<Body> {
     invites::route(app, who, parts, body, ip, secure).await.unwrap_or_else(Problem::into_response)
 }
+pub use events::MAX_STREAMS_PER_USER;
 pub use problem::Problem;
 pub use session::login;
 

@@ -231,6 +231,18 @@ impl Accounts {
     }
 
     pub async fn create_user(&self, email: &str, password: &str, is_admin: bool) -> Result<User, ServiceError> {
+        self.create_account(email, password, is_admin, false).await
+    }
+
+    /// `any_domain`: an invitation the server allows to any address (`invite_any_domain`) makes its account
+    /// outside the server's domains.
+    pub(super) async fn create_account(
+        &self,
+        email: &str,
+        password: &str,
+        is_admin: bool,
+        any_domain: bool,
+    ) -> Result<User, ServiceError> {
         let email =
             normalize_email(email).ok_or_else(|| field("email", format!("'{email}' is not an e-mail address")))?;
         check_password(password)?;
@@ -238,7 +250,7 @@ impl Accounts {
         // the server's domains (issue 3 §3).
         let domains = self.store.domains().await?;
         let domain = crate::store::domain_of(&email);
-        if !domains.is_empty() && !domains.iter().any(|d| d.name == domain) {
+        if !any_domain && !domains.is_empty() && !domains.iter().any(|d| d.name == domain) {
             let list: Vec<&str> = domains.iter().map(|d| d.name.as_str()).collect();
             return Err(field("email", format!("{domain} is not one of this server's domains ({})", list.join(", "))));
         }

@@ -171,6 +171,9 @@ pub fn etag_of(bytes: &[u8]) -> String {
 pub struct Service {
     pub store: Store,
     pub limits: CardLimits,
+    /// Whether people at addresses outside the server's domains may be invited (and get an account by
+    /// accepting); otherwise only existing accounts and addresses in the server's domains can be.
+    pub invite_any_domain: bool,
 }
 
 impl Service {
