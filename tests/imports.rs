@@ -15,7 +15,8 @@ async fn import(s: &Server, user: &str, query: &str, ctype: &str, body: impl Int
 /// Follows a job until it is no longer running.
 async fn finished(s: &Server, user: &str, r: &Resp) -> Value {
     let location = r.header("location").expect("the job's Location").to_string();
-    for _ in 0..200 {
+    // Up to 30 s: a loaded CI machine runs a debug build.
+    for _ in 0..600 {
         let job = parse(s.as_user(user, "GET", &location, &[], "").await.assert(200));
         if job["status"] != "running" {
             return job;

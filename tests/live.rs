@@ -8,7 +8,7 @@ use labelbook::service::Grantee;
 use labelbook::service::access::Level;
 use std::time::Duration;
 
-const SOON: Duration = Duration::from_secs(2);
+const SOON: Duration = Duration::from_secs(5);
 const QUIET: Duration = Duration::from_millis(300);
 
 /// The id of the last event or id line read so far.

@@ -117,7 +117,8 @@ async fn failed_sign_ins_share_the_basic_limiter_and_name_the_field() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_end_with_a_new_password_a_disabled_account_or_idleness() {
-    let s = Server::start_with(|c| c.session_idle_secs = 2).await;
+    // Idle expiry in 4 s: room for a loaded CI machine to make the first requests in time.
+    let s = Server::start_with(|c| c.session_idle_secs = 4).await;
     let ann = s.user("ann@example.com").await;
     let user = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
     let (cookie, _) = login(&s, &ann, PASSWORD).await;
@@ -132,7 +133,7 @@ async fn sessions_end_with_a_new_password_a_disabled_account_or_idleness() {
     s.app.accounts.set_disabled(&user, false).await.unwrap();
 
     let (cookie, _) = login(&s, &ann, "a-new-password-1").await;
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
     s.request("GET", "/api/v1/me", None, &[("cookie", &cookie)], "").await.assert(401).contains("sign in again");
     s.stop().await;
 }
