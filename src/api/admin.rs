@@ -1,7 +1,7 @@
 //! `/admin/…`: accounts, groups and domains, for administrators (as people: password or dashboard session);
 //! and `/directory`, the completion of whom to share with, for everyone.
 
-use super::{ApiResult, Problem, Request, json_response, no_content, rfc3339};
+use super::{ApiResult, Items, Problem, Request, json_response, no_content, rfc3339};
 use crate::service::admin::require_admin;
 use crate::store::{Domain, Group, User};
 use http::{HeaderValue, Method, StatusCode, header};
@@ -24,11 +24,6 @@ fn user_json(u: &User) -> UserJson<'_> {
         disabled: u.disabled,
         created_at: rfc3339(u.created_at),
     }
-}
-
-#[derive(Serialize)]
-struct Items<T> {
-    items: Vec<T>,
 }
 
 #[derive(Serialize)]

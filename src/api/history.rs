@@ -1,13 +1,12 @@
 //! The trash (what was deleted or taken off a label, and putting it back), a contact's history and a label's
 //! activity log.
 
-use super::{ApiResult, Problem, Request, json_response, no_content, rfc3339};
+use super::{ApiResult, Items, Problem, Request, json_response, no_content, rfc3339};
 use crate::service::MY_CONTACTS;
 use crate::store::{Activity, HistoryEntry};
 use crate::vcard::json::{self, Fields};
 use http::StatusCode;
 use serde::Serialize;
-use std::collections::HashMap;
 
 #[derive(Serialize)]
 struct TrashedJson {
@@ -35,9 +34,6 @@ pub async fn trash(req: &Request<'_>) -> ApiResult {
     req.params(&[])?;
     let trash = req.app.service.trash(req.user).await?;
     let keep = req.app.config.trash_days * 86_400;
-    let (_, labels) = req.app.service.labels_for(req.user).await?;
-    let names: HashMap<&str, &str> =
-        labels.iter().map(|l| (l.view.segment.as_str(), l.view.displayname.as_str())).collect();
     #[derive(Serialize)]
     struct Trash {
         contacts: Vec<TrashedJson>,
@@ -60,7 +56,7 @@ pub async fn trash(req: &Request<'_>) -> ApiResult {
             .map(|m| RemovalJson {
                 id: m.membership_id,
                 label_id: m.label_id.clone(),
-                label_name: names.get(m.label_id.as_str()).map_or_else(String::new, |n| n.to_string()),
+                label_name: trash.label_names.get(&m.label_id).cloned().unwrap_or_default(),
                 contact_id: m.contact_id,
                 full_name: m.fn_.clone(),
                 removed_at: rfc3339(m.removed_at),
@@ -138,11 +134,6 @@ fn history_json(e: &HistoryEntry) -> HistoryJson {
         Some(fields)
     });
     HistoryJson { activity: activity_json(&e.activity), previous }
-}
-
-#[derive(Serialize)]
-struct Items<T> {
-    items: Vec<T>,
 }
 
 /// GET /contacts/{id}/history (or under a label): newest first.

@@ -1,7 +1,7 @@
 //! Imports (vCard files, Google Contacts CSV, Outlook CSV) as jobs a page follows, and exports of a book as
 //! .vcf or CSV, streamed page by page.
 
-use super::{ApiResult, Problem, Request, json_response, rfc3339};
+use super::{ApiResult, Items, Problem, Request, json_response, rfc3339};
 use crate::http::body::channel;
 use crate::service::MY_CONTACTS;
 use crate::service::import::{Format, decode_text, prepare};
@@ -109,10 +109,6 @@ pub async fn get(req: &Request<'_>, id: &str) -> ApiResult {
 pub async fn list(req: &Request<'_>) -> ApiResult {
     req.params(&[])?;
     let jobs = req.app.service.import_jobs(req.user).await?;
-    #[derive(Serialize)]
-    struct Items<'a> {
-        items: Vec<JobJson<'a>>,
-    }
     json_response(StatusCode::OK, &Items { items: jobs.iter().map(job_json).collect() })
 }
 

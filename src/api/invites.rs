@@ -84,8 +84,7 @@ pub async fn route(
                 password: Option<String>,
             }
             let form: Accept = if body.is_empty() { Accept::default() } else { super::json_body(parts, &body)? };
-            let info = app.service.link_info(secret).await?;
-            let (user, made) =
+            let (user, made, label_id) =
                 app.service.answer_link(&app.accounts, secret, me, form.password.as_deref(), true).await?;
             let Some(user) = user else {
                 return Err(Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "accepted without an account"));
@@ -111,12 +110,7 @@ pub async fn route(
             }
             let mut r = json_response(
                 StatusCode::OK,
-                &Accepted {
-                    label_id: &info.grant.label_id,
-                    email: &user.email,
-                    account_created: made,
-                    csrf_token: csrf,
-                },
+                &Accepted { label_id: &label_id, email: &user.email, account_created: made, csrf_token: csrf },
             )?;
             if let Some(c) = cookie {
                 r.headers_mut().insert(header::SET_COOKIE, c);

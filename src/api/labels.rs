@@ -1,6 +1,6 @@
 //! Me, labels, collaborators (grants) and invitations.
 
-use super::{ApiResult, Problem, Request, json_response, no_content, rfc3339};
+use super::{ApiResult, Items, Problem, Request, json_response, no_content, rfc3339};
 use crate::service::access::Level;
 use crate::service::{Grantee, Invitation, LabelSummary, MY_CONTACTS};
 use crate::store::Grant;
@@ -41,11 +41,6 @@ fn label_json(s: &LabelSummary) -> LabelJson<'_> {
         contact_count: s.count,
         hidden_fields: hidden,
     }
-}
-
-#[derive(Serialize)]
-struct Items<T> {
-    items: Vec<T>,
 }
 
 pub async fn me(req: &Request<'_>) -> ApiResult {

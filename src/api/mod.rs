@@ -92,6 +92,12 @@ impl Request<'_> {
     }
 }
 
+/// A list answer: `{"items": [...]}`.
+#[derive(Serialize)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
 pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> ApiResult {
     let bytes = serde_json::to_vec(value)
         .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, format!("could not encode the answer: {e}")))?;

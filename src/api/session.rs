@@ -1,7 +1,7 @@
 //! Signing in and out of the dashboard (a session cookie plus a CSRF token), and the credentials a person hands
 //! out: app passwords for devices, API tokens for scripts.
 
-use super::{ApiResult, Problem, Request, json_response, no_content, rfc3339};
+use super::{ApiResult, Items, Problem, Request, json_response, no_content, rfc3339};
 use crate::app::App;
 use crate::http::Body;
 use crate::http::auth::SESSION_COOKIE;
@@ -163,11 +163,6 @@ fn token_json(t: &ApiToken) -> TokenJson<'_> {
         last_used_at: t.last_used_at.map(rfc3339),
         expires_at: t.expires_at.map(rfc3339),
     }
-}
-
-#[derive(Serialize)]
-struct Items<T> {
-    items: Vec<T>,
 }
 
 pub async fn tokens(req: &Request<'_>) -> ApiResult {

@@ -93,6 +93,12 @@ pub fn random_secret() -> Result<String, String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// What the failed-login limiter counts against: the account and the address, for Basic and dashboard
+/// sign-ins alike.
+pub(super) fn limiter_keys(email: &str, ip: IpAddr) -> [String; 2] {
+    [format!("account:{email}"), format!("ip:{ip}")]
+}
+
 /// An e-mail address as accounts use it: trimmed, lower-case, one `@` with text on both sides.
 pub fn normalize_email(email: &str) -> Option<String> {
     let e = email.trim().to_lowercase();
@@ -156,7 +162,7 @@ impl Accounts {
     /// Checks an e-mail and password (the account password or one of its app passwords).
     pub async fn authenticate(&self, email: &str, password: &str, ip: IpAddr) -> Result<Principal, AuthError> {
         let email = email.trim().to_lowercase();
-        let keys = [format!("account:{email}"), format!("ip:{ip}")];
+        let keys = limiter_keys(&email, ip);
         if let Some(wait) = self.blocked_for(&keys) {
             return Err(AuthError::RateLimited(wait));
         }

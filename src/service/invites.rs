@@ -94,7 +94,8 @@ impl Service {
     }
 
     /// Answers an invitation through its link. `signed_in` must be the invited account when it exists; when
-    /// it does not, `password` makes it (accepting only). Returns the account, and whether it was made now.
+    /// it does not, `password` makes it (accepting only). Returns the account, whether it was made now, and the
+    /// label the invitation was to.
     pub async fn answer_link(
         &self,
         accounts: &super::accounts::Accounts,
@@ -102,7 +103,7 @@ impl Service {
         signed_in: Option<&User>,
         password: Option<&str>,
         accept: bool,
-    ) -> Result<(Option<User>, bool)> {
+    ) -> Result<(Option<User>, bool, String)> {
         let link = self.live_link(secret).await?;
         let invited = link.grant.grantee.clone();
         let existing = self.store.user_by_email(&invited).await?;
@@ -131,6 +132,6 @@ impl Service {
                 self.store.change_grant(link.grant.id, Some(&["pending"]), &change).await?;
             }
         }
-        Ok((user, made))
+        Ok((user, made, link.grant.label_id))
     }
 }

@@ -2,7 +2,7 @@
 //! the database keeps only a digest. Logins count against the same failed-login limiter as HTTP Basic.
 
 use super::access::{self, Credential, Scope};
-use super::accounts::{Accounts, AuthError, verify};
+use super::accounts::{Accounts, AuthError, limiter_keys, verify};
 use super::{Result, ServiceError, field};
 use crate::store::{ApiToken, AppPassword, NewSession, Session, StoreError, User};
 use base64::Engine;
@@ -25,10 +25,6 @@ pub const SESSION_PREFIX: &str = "lbs_";
 pub const TOKEN_PREFIX: &str = "lbt_";
 /// A session's expiry moves forward at most this often, so a busy page does not write on every request.
 const TOUCH_EVERY: i64 = 60;
-
-fn limiter_keys(email: &str, ip: IpAddr) -> [String; 2] {
-    [format!("account:{email}"), format!("ip:{ip}")]
-}
 
 impl Accounts {
     /// Signs a person in with their account password (app passwords are for devices, not the dashboard) and

@@ -11,6 +11,8 @@ pub struct Trash {
     pub contacts: Vec<TrashedContact>,
     /// Contacts taken off the labels they own or manage (share level).
     pub memberships: Vec<RemovedMembership>,
+    /// The names of those labels, by id.
+    pub label_names: std::collections::HashMap<String, String>,
 }
 
 fn conflict(e: StoreError) -> ServiceError {
@@ -23,17 +25,18 @@ fn conflict(e: StoreError) -> ServiceError {
 impl Service {
     pub async fn trash(&self, user: &User) -> Result<Trash> {
         let contacts = self.store.trashed_contacts(user.id).await?;
-        let mut label_ids: Vec<String> = self.store.labels_owned(user.id).await?.into_iter().map(|l| l.id).collect();
+        let mut labels = self.store.labels_owned(user.id).await?;
         for (label, reach) in self.shared_with(user).await? {
             if access::allows(reach.level, Action::Restore) {
-                label_ids.push(label.id);
+                labels.push(label);
             }
         }
         let mut memberships = Vec::new();
-        for id in label_ids {
-            memberships.extend(self.store.removed_memberships(&id).await?);
+        for label in &labels {
+            memberships.extend(self.store.removed_memberships(&label.id).await?);
         }
-        Ok(Trash { contacts, memberships })
+        let label_names = labels.into_iter().map(|l| (l.id, l.name)).collect();
+        Ok(Trash { contacts, memberships, label_names })
     }
 
     /// Only a contact's owner restores it (collaborators cannot delete contacts, only take them off labels).

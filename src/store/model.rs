@@ -18,6 +18,11 @@ macro_rules! user_cols {
     () => {
         "id, email, display_name, password_hash, is_admin, disabled, book_name, book_description, book_modseq, created_at"
     };
+    // The same columns for a join whose other table has an `id` of its own.
+    (qualified) => {
+        "users.id, users.email, users.display_name, users.password_hash, users.is_admin, users.disabled, \
+         users.book_name, users.book_description, users.book_modseq, users.created_at"
+    };
 }
 pub(crate) use user_cols;
 

@@ -1,6 +1,6 @@
 //! Browser sessions and API tokens, found by the digest of their secret.
 
-use super::model::UserRow;
+use super::model::{UserRow, user_cols};
 use super::{Result, Store, StoreError, User, now, on_pool};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,14 +32,6 @@ pub struct NewSession<'a> {
     pub expires_at: i64,
     pub user_agent: &'a str,
     pub ip: &'a str,
-}
-
-/// The users columns of `user_cols!()`, qualified: the sessions and tokens tables have an `id` of their own.
-macro_rules! user_cols_qualified {
-    () => {
-        "users.id, users.email, users.display_name, users.password_hash, users.is_admin, users.disabled, \
-         users.book_name, users.book_description, users.book_modseq, users.created_at"
-    };
 }
 
 type SessionRow = (i64, String, String, String, bool, bool, String, String, i64, i64, i64, String, i64, i64, i64);
@@ -87,7 +79,7 @@ impl Store {
 
     /// The live session with this digest and its (enabled) user, in one query.
     pub async fn session_by_hash(&self, token_hash: &str) -> Result<Option<(Session, User)>> {
-        let row = on_pool!(self, p => sqlx::query_as::<_, SessionRow>(concat!("SELECT ", user_cols_qualified!(),
+        let row = on_pool!(self, p => sqlx::query_as::<_, SessionRow>(concat!("SELECT ", user_cols!(qualified),
             ", s.id, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at
              FROM sessions s JOIN users ON users.id = s.user_id
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT users.disabled"))
@@ -178,7 +170,7 @@ impl Store {
 
     /// The unexpired token with this digest and its (enabled) user, in one query.
     pub async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<(ApiToken, User)>> {
-        let row = on_pool!(self, p => sqlx::query_as::<_, TokenRow>(concat!("SELECT ", user_cols_qualified!(),
+        let row = on_pool!(self, p => sqlx::query_as::<_, TokenRow>(concat!("SELECT ", user_cols!(qualified),
             ", t.id, t.name, t.scope, t.created_at, t.last_used_at, t.expires_at
              FROM api_tokens t JOIN users ON users.id = t.user_id
              WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2) AND NOT users.disabled"))
