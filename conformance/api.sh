@@ -28,12 +28,13 @@ curl -sf -u "$AUTH" -H 'content-type: application/json' -d '{"grantee":"bob@loca
     "$BASE/api/v1/labels/$label/grants" > /dev/null
 
 cd "$WORK"
-# /events is left out: a stream that stays open is what it is for (tests/live.rs checks it).
+# /events is left out: a stream that stays open is what it is for (tests/live.rs checks it). The SMTP test is
+# left out: generated settings would send it to hosts off this machine (tests/mail.rs checks it).
 "$VENV/bin/st" run "$BASE/api/v1/openapi.yaml" --url "$BASE/api/v1" -a "$AUTH" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
     --max-examples "${API_EXAMPLES:-25}" --max-time "${API_MAX_SECONDS:-180}" --seed "${API_SEED:-20261125}" \
     --generation-database none --no-color --request-timeout 10 \
-    --exclude-operation-id streamEvents \
+    --exclude-operation-id streamEvents --exclude-operation-id adminTestSmtp \
     || fail "schemathesis found responses that break the schema (see above)"
 if grep -q "panicked" "$WORK/server.log"; then
     grep -A5 "panicked" "$WORK/server.log" >&2

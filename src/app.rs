@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::service::accounts::{self, Accounts, AuthSettings};
+use crate::service::settings::{Settings, check_public_url};
 use crate::service::{CardLimits, Service};
 use crate::store::{Store, User};
 use std::time::Duration;
@@ -45,7 +46,21 @@ impl App {
         let accounts = Accounts::new(store.clone(), secret.into_bytes(), settings);
         let limits =
             CardLimits { max_resource_size: config.max_resource_size, max_properties: config.max_properties_per_card };
-        let service = Service { store: store.clone(), limits, invite_any_domain: config.invite_any_domain };
+        let defaults = Settings {
+            public_url: config.public_url.as_deref().map(check_public_url).transpose().map_err(anyhow::Error::msg)?,
+            invite_any_domain: config.invite_any_domain,
+            smtp: config.smtp.clone(),
+        };
+        let scheme = if config.tls_cert.is_some() { "https" } else { "http" };
+        let service = Service {
+            store: store.clone(),
+            limits,
+            defaults,
+            local_url: format!("{scheme}://{}", config.listen),
+            mail_retry_secs: config.mail_retry_secs.max(1),
+            mail_resend_secs: config.mail_resend_secs,
+            mail_wake: Default::default(),
+        };
         Ok(App {
             config,
             store,

@@ -19,6 +19,15 @@ pub struct Config {
     pub max_import_size: usize,
     /// Invitations may go to any address, not only existing accounts and the server's domains.
     pub invite_any_domain: bool,
+    /// The address people reach the dashboard at (`https://contacts.example.com`), for links in e-mail. Unset,
+    /// links use the address the inviter's browser used.
+    pub public_url: Option<String>,
+    /// Where invitations are e-mailed through; unset, invitation links are only shown to the inviter.
+    pub smtp: Option<crate::mail::SmtpConfig>,
+    /// The wait before retrying a message the mail server did not take; it grows fourfold per attempt.
+    pub mail_retry_secs: u64,
+    /// How soon after a message about an invitation a manager may have it mailed again.
+    pub mail_resend_secs: u64,
     pub max_properties_per_card: usize,
     pub auth_cache_ttl_secs: u64,
     pub login_max_failures: usize,
@@ -44,6 +53,10 @@ impl Default for Config {
             max_request_body: 8 * 1024 * 1024,
             max_import_size: 64 * 1024 * 1024,
             invite_any_domain: false,
+            public_url: None,
+            smtp: None,
+            mail_retry_secs: 60,
+            mail_resend_secs: 60,
             max_properties_per_card: 2000,
             auth_cache_ttl_secs: 120,
             login_max_failures: 10,
@@ -104,6 +117,16 @@ impl Config {
                 _ => return Err(format!("LABELBOOK_INVITE_ANY_DOMAIN is true or false, not '{v}'")),
             };
         }
+        if let Some(v) = get("LABELBOOK_PUBLIC_URL") {
+            self.public_url = (!v.is_empty()).then_some(v);
+        }
+        if let Some(v) = get("LABELBOOK_MAIL_RETRY_SECS") {
+            self.mail_retry_secs = num("LABELBOOK_MAIL_RETRY_SECS", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_MAIL_RESEND_SECS") {
+            self.mail_resend_secs = num("LABELBOOK_MAIL_RESEND_SECS", &v)?;
+        }
+        self.apply_smtp_env(&get)?;
         if let Some(v) = get("LABELBOOK_MAX_IMPORT_SIZE") {
             self.max_import_size = num("LABELBOOK_MAX_IMPORT_SIZE", &v)?;
         }
@@ -141,6 +164,58 @@ impl Config {
     }
 }
 
+impl Config {
+    /// `LABELBOOK_SMTP_HOST` (which starts the section when the file has none), `_PORT`, `_SECURITY`,
+    /// `_USERNAME`, `_PASSWORD`, `_FROM`, `_CA_FILE`.
+    fn apply_smtp_env(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        if let Some(host) = get("LABELBOOK_SMTP_HOST") {
+            if host.is_empty() {
+                self.smtp = None;
+                return Ok(());
+            }
+            let smtp = self.smtp.get_or_insert_with(|| crate::mail::SmtpConfig {
+                host: String::new(),
+                port: None,
+                security: Default::default(),
+                username: None,
+                password: None,
+                from: String::new(),
+                ca_file: None,
+            });
+            smtp.host = host;
+        }
+        let Some(smtp) = self.smtp.as_mut() else {
+            if get("LABELBOOK_SMTP_FROM").is_some() || get("LABELBOOK_SMTP_PORT").is_some() {
+                return Err("LABELBOOK_SMTP_* needs LABELBOOK_SMTP_HOST (or an [smtp] section)".into());
+            }
+            return Ok(());
+        };
+        if let Some(v) = get("LABELBOOK_SMTP_PORT") {
+            smtp.port = Some(v.trim().parse().map_err(|_| format!("LABELBOOK_SMTP_PORT: '{v}' is not a port"))?);
+        }
+        if let Some(v) = get("LABELBOOK_SMTP_SECURITY") {
+            smtp.security = crate::mail::SmtpSecurity::parse(&v)
+                .ok_or_else(|| format!("LABELBOOK_SMTP_SECURITY is starttls, tls or none, not '{v}'"))?;
+        }
+        if let Some(v) = get("LABELBOOK_SMTP_USERNAME") {
+            smtp.username = (!v.is_empty()).then_some(v);
+        }
+        if let Some(v) = get("LABELBOOK_SMTP_PASSWORD") {
+            smtp.password = (!v.is_empty()).then_some(v);
+        }
+        if let Some(v) = get("LABELBOOK_SMTP_FROM") {
+            smtp.from = v;
+        }
+        if let Some(v) = get("LABELBOOK_SMTP_CA_FILE") {
+            smtp.ca_file = (!v.is_empty()).then(|| v.into());
+        }
+        if let Some((field, message)) = smtp.problem() {
+            return Err(format!("{field}: {message}"));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +229,16 @@ mod tests {
         assert_eq!(c.listen, "0.0.0.0:9");
         assert!(c.apply_env(|k| (k == "LABELBOOK_MAX_RESOURCE_SIZE").then(|| "x".to_string())).is_err());
         assert!(toml::from_str::<Config>("nonsense_key = 1").is_err());
+        let env = |k: &str| match k {
+            "LABELBOOK_SMTP_HOST" => Some("mail.example.com".to_string()),
+            "LABELBOOK_SMTP_FROM" => Some("Labelbook <contacts@example.com>".to_string()),
+            "LABELBOOK_SMTP_SECURITY" => Some("tls".to_string()),
+            _ => None,
+        };
+        c.apply_env(env).unwrap();
+        let smtp = c.smtp.clone().unwrap();
+        assert_eq!((smtp.host.as_str(), smtp.port()), ("mail.example.com", 465));
+        let mut bare = Config::default();
+        assert!(bare.apply_env(|k| (k == "LABELBOOK_SMTP_FROM").then(|| "a@b.c".to_string())).is_err());
     }
 }

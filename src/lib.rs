@@ -5,6 +5,7 @@ pub mod app;
 pub mod config;
 pub mod dav;
 pub mod http;
+pub mod mail;
 pub mod service;
 pub mod store;
 pub mod vcard;

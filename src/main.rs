@@ -435,6 +435,24 @@ async fn serve(app: App) -> Result<()> {
     }
     println!("Dashboard: open {scheme}://{addr}/ in a browser and sign in with your e-mail and password");
     println!("CardDAV clients: server {scheme}://{addr}/ — they find /dav/ through /.well-known/carddav");
+    let settings = app.service.settings().await?;
+    match &settings.smtp {
+        Some(smtp) => {
+            println!(
+                "Mail: invitations are e-mailed through {}:{} ({})",
+                smtp.host,
+                smtp.port(),
+                smtp.security.as_str()
+            );
+            if settings.public_url.is_none() {
+                println!(
+                    "Mail: no public_url is set, so links in mail use the address each inviter's browser used \
+                     (set public_url, or Settings in the dashboard)"
+                );
+            }
+        }
+        None => println!("Mail: no mail server is set up; inviters copy invitation links (Settings in the dashboard)"),
+    }
     let _ = std::io::stdout().flush();
     let app = Arc::new(app);
     // An import a stopped server left running will not finish: say so. On PostgreSQL another server may still

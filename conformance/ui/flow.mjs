@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 const require = createRequire(`${process.env.NODE_DIR}/`);
 const { chromium } = require("playwright-core");
 
-const { BASE, SHOTS, ADMIN, ADMIN_PASSWORD, BOB } = process.env;
+const { BASE, SHOTS, ADMIN, ADMIN_PASSWORD, BOB, SMTP_PORT, MAIL_FILE } = process.env;
 let BOB_PASSWORD = "";
 let shot = 0;
 async function snap(page, name) {
@@ -215,6 +215,39 @@ try {
   await carl.getByRole("heading", { name: "Clients", level: 1 }).waitFor();
   await carl.getByRole("list", { name: "Contacts" }).getByText("Ann Lee").waitFor();
   await snap(carl, "invite-accepted");
+
+  // Mail: the administrator sets up the mail server, tests it, and the next invitation is e-mailed; its link
+  // (read off the mail server) opens the invitation.
+  const fs = await import("node:fs");
+  const mails = () => (fs.existsSync(MAIL_FILE) ? fs.readFileSync(MAIL_FILE, "utf8") : "");
+  await ann.getByRole("link", { name: "Settings" }).click();
+  await ann.getByText("No mail server yet").waitFor();
+  await ann.getByLabel("Mail server (SMTP host)").fill("127.0.0.1");
+  await ann.getByLabel("Security").selectOption("none");
+  await ann.getByLabel("Port").fill(SMTP_PORT);
+  await ann.getByLabel("Sender").fill("Labelbook <labelbook@localhost>");
+  await ann.getByRole("button", { name: "Send test message" }).click();
+  await ann.getByText(`Sent to ${ADMIN}`).waitFor();
+  assert.ok(mails().includes("Subject: Labelbook test message"), "the test message arrived");
+  await ann.getByLabel("Sender").fill("not an address");
+  await ann.getByRole("button", { name: "Save mail settings" }).click();
+  await ann.getByText("is not an address such as").waitFor();
+  await ann.getByLabel("Sender").fill("Labelbook <labelbook@localhost>");
+  await ann.getByRole("button", { name: "Save mail settings" }).click();
+  await ann.getByText("Invitations are e-mailed through 127.0.0.1").waitFor();
+  await snap(ann, "settings");
+  await sidebarLabel(ann, "Clients").click();
+  await ann.getByLabel("E-mail, group:NAME or domain:NAME").fill("dana@localhost");
+  await ann.getByLabel("Level", { exact: true }).selectOption("edit");
+  await ann.getByRole("button", { name: "Invite" }).click();
+  await ann.getByText("Invitation e-mailed").waitFor({ timeout: 10000 });
+  await ann.getByRole("button", { name: "Resend the invitation to dana@localhost" }).waitFor();
+  const mailed = mails().replace(/=\r?\n/g, "").match(/https?:\/\/[^\s]+\/#\/invite\/lbi_[A-Za-z0-9_-]+/);
+  assert.ok(mailed, "the invitation e-mail carries a link");
+  await snap(ann, "invitation-mailed");
+  const dana = await person();
+  await dana.goto(mailed[0]);
+  await dana.getByText("invites dana@localhost to the label “Clients”").waitFor();
 
   // Devices: an app password, shown once, with setup steps.
   await ann.getByRole("link", { name: "Devices" }).click();

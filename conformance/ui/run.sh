@@ -2,7 +2,8 @@
 # The dashboard in a real browser: Playwright (npm playwright-core) drives Debian's Chromium headless through the
 # seed product's flow (sign in, a colleague's account made in the browser, "+", name, collaborators, contacts,
 # saved), the colleague accepting the invitation in a second browser context and seeing the label, and edits in
-# one context (or over CardDAV) appearing live in the other.
+# one context (or over CardDAV) appearing live in the other, and the administrator setting up mail, after which an
+# invitation arrives by e-mail (at a small SMTP server on 127.0.0.1) and its link works.
 # Screenshots of each step go to target/ui-shots/.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -18,12 +19,19 @@ if [[ ! -d "$NODE_DIR/node_modules/playwright-core" ]]; then
 fi
 
 WORK="$(mktemp -d)"
-trap 'stop_server; rm -rf "$WORK"' EXIT
+SINK_PID=""
+trap 'stop_server; [[ -n "$SINK_PID" ]] && kill "$SINK_PID"; rm -rf "$WORK"' EXIT
 start_server "$WORK"
+# A mail server for the settings page and a mailed invitation.
+python3 "$ROOT/conformance/ui/smtp_sink.py" "$WORK/mail.txt" > "$WORK/sink.port" &
+SINK_PID=$!
+for _ in $(seq 50); do [[ -s "$WORK/sink.port" ]] && break; sleep 0.1; done
+SMTP_PORT=$(cat "$WORK/sink.port")
+[[ -n "$SMTP_PORT" ]] || fail "the test mail server did not start"
 
 SHOTS="$ROOT/target/ui-shots"
 rm -rf "$SHOTS" && mkdir -p "$SHOTS"
-NODE_DIR="$NODE_DIR" BASE="$BASE" SHOTS="$SHOTS" \
+NODE_DIR="$NODE_DIR" BASE="$BASE" SHOTS="$SHOTS" SMTP_PORT="$SMTP_PORT" MAIL_FILE="$WORK/mail.txt" \
     ADMIN=admin@localhost ADMIN_PASSWORD=admin-password BOB=bob@localhost \
     node "$ROOT/conformance/ui/flow.mjs" || fail "the dashboard flow failed (screenshots in $SHOTS)"
 if grep -q "panicked" "$WORK/server.log"; then

@@ -30,6 +30,15 @@ pub async fn make(req: &super::Request<'_>, gid: &str) -> ApiResult {
     )
 }
 
+/// POST /grants/{id}/resend: mails a pending invitation again.
+pub async fn resend(req: &super::Request<'_>, gid: &str) -> ApiResult {
+    req.params(&[])?;
+    let gid = gid.parse::<i64>().map_err(|_| Problem::new(StatusCode::NOT_FOUND, "no such grant"))?;
+    let origin = req.origin();
+    let status = req.app.service.resend_invitation(req.user, gid, origin.as_deref()).await?;
+    json_response(StatusCode::ACCEPTED, &super::labels::mail_json(&status))
+}
+
 /// `/api/v1/invite-links/{secret}[/accept|/decline]`, with or without credentials.
 pub async fn route(
     app: &App,

@@ -2,8 +2,8 @@
 
 use super::{ApiResult, Items, Problem, Request, json_response, no_content, rfc3339};
 use crate::service::access::Level;
-use crate::service::{Grantee, Invitation, LabelSummary, MY_CONTACTS};
-use crate::store::Grant;
+use crate::service::{Grantee, Invitation, LabelSummary, MY_CONTACTS, Share};
+use crate::store::{Grant, MailStatus};
 use http::{HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
@@ -51,14 +51,18 @@ pub async fn me(req: &Request<'_>) -> ApiResult {
         email: &'a str,
         display_name: &'a str,
         is_admin: bool,
+        /// Whether invitations are e-mailed (a mail server is set up), so a page can offer to resend them.
+        mail_enabled: bool,
         my_contacts: LabelJson<'a>,
     }
+    let mail_enabled = req.app.service.settings().await?.smtp.is_some();
     json_response(
         StatusCode::OK,
         &Me {
             email: &req.user.email,
             display_name: &req.user.display_name,
             is_admin: req.user.is_admin,
+            mail_enabled,
             my_contacts: label_json(&my),
         },
     )
@@ -175,10 +179,45 @@ pub fn grant_json(g: &Grant) -> GrantJson<'_> {
     }
 }
 
+/// What became of the last message about a grant.
+#[derive(Serialize)]
+pub struct MailJson<'a> {
+    status: &'a str,
+    to: &'a str,
+    attempts: i64,
+    error: Option<&'a str>,
+    queued_at: String,
+    sent_at: Option<String>,
+}
+
+pub fn mail_json(m: &MailStatus) -> MailJson<'_> {
+    MailJson {
+        status: &m.status,
+        to: &m.recipient,
+        attempts: m.attempts,
+        error: m.last_error.as_deref(),
+        queued_at: rfc3339(m.created_at),
+        sent_at: m.sent_at.map(rfc3339),
+    }
+}
+
 pub async fn grants(req: &Request<'_>, id: &str) -> ApiResult {
     req.params(&[])?;
-    let grants = req.app.service.grants(req.user, label_id(id)?).await?;
-    json_response(StatusCode::OK, &Items { items: grants.iter().map(grant_json).collect() })
+    let id = label_id(id)?;
+    let grants = req.app.service.grants(req.user, id).await?;
+    let mail = req.app.service.mail_of_label(req.user, id).await?;
+    #[derive(Serialize)]
+    struct Listed<'a> {
+        #[serde(flatten)]
+        grant: GrantJson<'a>,
+        /// The last invitation or notice mailed about this grant; null when none was.
+        mail: Option<MailJson<'a>>,
+    }
+    let items: Vec<Listed> = grants
+        .iter()
+        .map(|g| Listed { grant: grant_json(g), mail: mail.iter().find(|m| m.grant_id == g.id).map(mail_json) })
+        .collect();
+    json_response(StatusCode::OK, &Items { items })
 }
 
 #[derive(Deserialize)]
@@ -223,7 +262,10 @@ pub async fn share(req: &Request<'_>, id: &str) -> ApiResult {
     };
     let service = &req.app.service;
     let hidden = new.hidden_fields.unwrap_or_default();
-    let grant = service.share_hiding(req.user, id, &grantee, level, new.sync_devices, &hidden).await?;
+    let origin = req.origin();
+    let share =
+        Share { grantee: &grantee, level, sync_devices: new.sync_devices, hidden: &hidden, origin: origin.as_deref() };
+    let grant = service.share_hiding(req.user, id, &share).await?;
     let mut r = json_response(StatusCode::CREATED, &grant_json(&grant))?;
     if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/grants/{}", grant.id)) {
         r.headers_mut().insert(header::LOCATION, loc);

@@ -11,6 +11,7 @@ mod invites;
 mod labels;
 mod problem;
 mod session;
+mod settings;
 
 /// `/api/v1/invite-links/…`, answered with or without credentials.
 pub async fn invite_link_route(
@@ -72,6 +73,21 @@ pub fn json_body<T: DeserializeOwned>(parts: &Parts, body: &[u8]) -> Result<T, P
 }
 
 impl Request<'_> {
+    /// Where the request came to (`https://host:port`), from its Host (or HTTP/2 :authority); `None` when that
+    /// is missing or not a plain host name. Only used for links when no public address is configured.
+    pub fn origin(&self) -> Option<String> {
+        let host = self
+            .parts
+            .uri
+            .authority()
+            .map(|a| a.as_str().to_string())
+            .or_else(|| self.parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_string))?;
+        let plain = !host.is_empty()
+            && host.len() <= 255
+            && host.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c));
+        plain.then(|| format!("{}://{host}", if self.secure { "https" } else { "http" }))
+    }
+
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Problem> {
         json_body(self.parts, &self.body)
     }
@@ -228,6 +244,10 @@ async fn route(req: &Request<'_>) -> ApiResult {
             Method::POST => invites::make(req, gid).await,
             _ => Err(allow("POST")),
         },
+        ["grants", gid, "resend"] => match m {
+            Method::POST => invites::resend(req, gid).await,
+            _ => Err(allow("POST")),
+        },
         ["grants", gid] => match m {
             Method::PATCH => labels::change_grant(req, gid).await,
             Method::DELETE => labels::revoke(req, gid).await,
@@ -252,6 +272,15 @@ async fn route(req: &Request<'_>) -> ApiResult {
         ["admin", "groups", name, "members", email] => admin::member(req, name, email).await,
         ["admin", "domains"] => admin::domains(req).await,
         ["admin", "domains", name] => admin::domain(req, name).await,
+        ["admin", "settings"] => match m {
+            Method::GET => settings::get(req).await,
+            Method::PATCH => settings::change(req).await,
+            _ => Err(allow("GET, PATCH")),
+        },
+        ["admin", "settings", "smtp-test"] => match m {
+            Method::POST => settings::test_smtp(req).await,
+            _ => Err(allow("POST")),
+        },
         ["imports"] => match m {
             Method::GET => imports::list(req).await,
             Method::POST => imports::start(req).await,

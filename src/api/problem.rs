@@ -124,6 +124,11 @@ impl From<ServiceError> for Problem {
             ServiceError::Conflict(m) => Problem::new(StatusCode::CONFLICT, m),
             ServiceError::Refused(m) => Problem::new(StatusCode::FORBIDDEN, m),
             ServiceError::Missing(what) => Problem::new(StatusCode::NOT_FOUND, format!("no {what}")),
+            ServiceError::TooSoon(secs, m) => {
+                let mut p = Problem::new(StatusCode::TOO_MANY_REQUESTS, m);
+                p.retry_after = Some(secs.max(1));
+                p
+            }
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable; try again")

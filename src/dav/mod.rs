@@ -189,6 +189,7 @@ impl From<ServiceError> for DavError {
             ServiceError::Conflict(m) => DavError::new(StatusCode::CONFLICT, m),
             ServiceError::Refused(m) => DavError::new(StatusCode::FORBIDDEN, m),
             ServiceError::Missing(what) => DavError::new(StatusCode::NOT_FOUND, format!("no {what}")),
+            ServiceError::TooSoon(_, m) => DavError::new(StatusCode::TOO_MANY_REQUESTS, m),
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 DavError::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable; try again")

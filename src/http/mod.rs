@@ -41,6 +41,9 @@ pub async fn serve(
 ) {
     // While it serves, a server hears the changes other servers on the same PostgreSQL database commit.
     app.store.spawn_listener();
+    // And it sends the mail queued on any of them.
+    let outbox = app.clone();
+    tokio::spawn(async move { outbox.service.run_outbox(outbox.stopping.subscribe()).await });
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);

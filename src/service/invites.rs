@@ -31,7 +31,7 @@ impl Service {
         if self.store.user_by_email(&email).await?.is_some() {
             return Ok(email);
         }
-        if self.invite_any_domain || self.store.domain(domain_of(&email)).await?.is_some() {
+        if self.settings().await?.invite_any_domain || self.store.domain(domain_of(&email)).await?.is_some() {
             return Ok(email);
         }
         Err(field(
@@ -115,7 +115,8 @@ impl Service {
             (None, _) if !accept => (None, false),
             (None, _) => {
                 let password = password.ok_or_else(|| field("password", "choose a password for your new account"))?;
-                (Some(accounts.create_account(&invited, password, false, self.invite_any_domain).await?), true)
+                let any_domain = self.settings().await?.invite_any_domain;
+                (Some(accounts.create_account(&invited, password, false, any_domain).await?), true)
             }
         };
         self.store.use_invite_link(link.id).await.map_err(|e| match e {

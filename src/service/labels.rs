@@ -115,26 +115,21 @@ impl Service {
     }
 
     /// Shares a label, hiding `hidden` from the new grantee from the start. Hiding is the owner's: that is
-    /// checked before the grant is made, so a refusal leaves no grant behind.
-    pub async fn share_hiding(
-        &self,
-        actor: &User,
-        label_id: &str,
-        grantee: &super::Grantee,
-        level: Level,
-        sync_devices: bool,
-        hidden: &[String],
-    ) -> Result<Grant> {
+    /// checked before the grant is made, so a refusal leaves no grant behind. An invitation mailed to the
+    /// grantee links to `origin` unless a public address is set.
+    pub async fn share_hiding(&self, actor: &User, label_id: &str, share: &Share<'_>) -> Result<Grant> {
+        let Share { grantee, level, sync_devices, hidden, origin } = *share;
         if !hidden.is_empty() {
             let view = self.open_book_anywhere(actor, label_id).await?;
             view.require(Action::Administer)?;
             crate::vcard::hide::HiddenFields::parse(hidden).map_err(|m| field("hidden_fields", m))?;
         }
-        let grant = self.share(actor, label_id, grantee, level, sync_devices).await?;
-        if hidden.is_empty() {
-            return Ok(grant);
+        let mut grant = self.share_quietly(actor, label_id, grantee, level, sync_devices).await?;
+        if !hidden.is_empty() {
+            grant = self.change_grant(actor, grant.id, None, Some(hidden)).await?;
         }
-        self.change_grant(actor, grant.id, None, Some(hidden)).await
+        self.mail_new_grant(actor, &grant, origin).await;
+        Ok(grant)
     }
 
     /// Changes a grant's level and hidden fields together: both permissions (a manager within their level; the
@@ -168,4 +163,16 @@ impl Service {
         }
         Ok(out)
     }
+}
+
+/// What a share through the API asks for.
+#[derive(Clone, Copy)]
+pub struct Share<'a> {
+    pub grantee: &'a super::Grantee,
+    pub level: Level,
+    pub sync_devices: bool,
+    /// Properties hidden from the grantee from the start (the owner's to decide).
+    pub hidden: &'a [String],
+    /// Where the request came to, for links in a mailed invitation when no public address is set.
+    pub origin: Option<&'a str>,
 }

@@ -7,12 +7,14 @@ pub mod admin;
 mod contacts;
 mod labels;
 pub use contacts::{ContactPage, read_for_edit};
-pub use labels::{Invitation, LabelSummary};
+pub use labels::{Invitation, LabelSummary, Share};
 pub mod directory;
 pub mod history;
 pub mod import;
 pub mod invites;
+pub mod mail;
 pub mod sessions;
+pub mod settings;
 mod sharing;
 pub use sharing::{Grantee, Reach};
 mod transfer;
@@ -49,6 +51,8 @@ pub enum ServiceError {
     Missing(String),
     /// Not allowed for a reason other than a label level (the credential used, an administrator's action).
     Refused(String),
+    /// Asked again too soon: try after this many seconds.
+    TooSoon(u32, String),
     Store(StoreError),
 }
 
@@ -64,6 +68,7 @@ impl fmt::Display for ServiceError {
             ServiceError::TooLarge(n) => write!(f, "larger than {n} bytes"),
             ServiceError::Invalid(m) | ServiceError::Conflict(m) | ServiceError::Refused(m) => write!(f, "{m}"),
             ServiceError::Missing(what) => write!(f, "no {what}"),
+            ServiceError::TooSoon(_, m) => write!(f, "{m}"),
             ServiceError::Store(e) => write!(f, "{e}"),
         }
     }
@@ -171,9 +176,16 @@ pub fn etag_of(bytes: &[u8]) -> String {
 pub struct Service {
     pub store: Store,
     pub limits: CardLimits,
-    /// Whether people at addresses outside the server's domains may be invited (and get an account by
-    /// accepting); otherwise only existing accounts and addresses in the server's domains can be.
-    pub invite_any_domain: bool,
+    /// The config file's settings; an administrator's changes in the dashboard override them (`settings.rs`).
+    pub defaults: settings::Settings,
+    /// Where links in mail point when neither a public address is set nor a request says where it came to.
+    pub local_url: String,
+    /// The first retry's wait for a message the mail server did not take.
+    pub mail_retry_secs: u64,
+    /// How soon an invitation may be mailed again.
+    pub mail_resend_secs: u64,
+    /// Wakes the outbox sender when a message is queued.
+    pub mail_wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Service {

@@ -102,7 +102,7 @@ impl Service {
     }
 
     /// The actor's view of a label for managing its collaborators (404 when they cannot see it).
-    async fn managed(&self, actor: &User, label_id: &str) -> Result<BookView> {
+    pub(super) async fn managed(&self, actor: &User, label_id: &str) -> Result<BookView> {
         let view = self.open_book_anywhere(actor, label_id).await?;
         if matches!(view.book, crate::store::Book::MyContacts { .. }) {
             return Err(ServiceError::Invalid("My contacts is private; share a label".into()));
@@ -117,6 +117,28 @@ impl Service {
     /// a group or a domain (in force at once for every member, present and future). The actor needs share level
     /// and may grant at most their own level.
     pub async fn share(
+        &self,
+        actor: &User,
+        label_id: &str,
+        grantee: &Grantee,
+        level: Level,
+        sync_devices: bool,
+    ) -> Result<Grant> {
+        let grant = self.share_quietly(actor, label_id, grantee, level, sync_devices).await?;
+        self.mail_new_grant(actor, &grant, None).await;
+        Ok(grant)
+    }
+
+    /// Mails the invitee of a new grant, when a mail server is set up. The share stands whatever happens to
+    /// the message: a failure to queue it is logged, and the share panel shows no message for the grant.
+    pub(super) async fn mail_new_grant(&self, actor: &User, grant: &Grant, origin: Option<&str>) {
+        if let Err(e) = self.mail_grant(actor, grant, origin).await {
+            tracing::warn!(grant = grant.id, error = %e, "invitation not queued for mail");
+        }
+    }
+
+    /// `share`, without mailing the invitee.
+    pub(super) async fn share_quietly(
         &self,
         actor: &User,
         label_id: &str,

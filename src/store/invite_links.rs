@@ -12,11 +12,12 @@ pub struct InviteLink {
 }
 
 impl Store {
-    /// A fresh link for a grant; earlier links of the grant stop working (a resend replaces the link).
+    /// A fresh link for the inviter to pass on; earlier such links of the grant stop working. Links the server
+    /// mailed are replaced only by a new mail (`queue_mail`), so the two ways never break each other.
     pub async fn replace_invite_link(&self, grant_id: i64, token_hash: &str, by: i64, expires_at: i64) -> Result<()> {
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
-            sqlx::query("DELETE FROM invite_links WHERE grant_id = $1").bind(grant_id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM invite_links WHERE grant_id = $1 AND via = 'copy'").bind(grant_id).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO invite_links (grant_id, token_hash, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
                 .bind(grant_id).bind(token_hash).bind(by).bind(now()).bind(expires_at).execute(&mut *tx).await?;
             tx.commit().await?;

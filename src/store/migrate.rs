@@ -9,6 +9,7 @@ const SQLITE: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/sqlite/0004_sessions_tokens.sql")),
     (5, include_str!("../../migrations/sqlite/0005_import_jobs.sql")),
     (6, include_str!("../../migrations/sqlite/0006_invite_links.sql")),
+    (7, include_str!("../../migrations/sqlite/0007_mail_settings.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -17,6 +18,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/postgres/0004_sessions_tokens.sql")),
     (5, include_str!("../../migrations/postgres/0005_import_jobs.sql")),
     (6, include_str!("../../migrations/postgres/0006_invite_links.sql")),
+    (7, include_str!("../../migrations/postgres/0007_mail_settings.sql")),
 ];
 
 pub async fn run(store: &Store) -> Result<()> {

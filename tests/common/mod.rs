@@ -2,6 +2,8 @@
 //! (`LABELBOOK_TEST_BACKEND=postgres`, database server from `LABELBOOK_TEST_PG`), plus a small HTTP client.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};

@@ -98,6 +98,8 @@ function levelSelect(value, max = "share", id) {
 }
 
 function toast(msg) {
+  // One at a time: a newer notice replaces the one still showing rather than stacking over it.
+  document.querySelectorAll(".toast").forEach((old) => old.remove());
   const t = h("div", { class: "toast", role: "status" }, msg);
   document.body.append(t);
   setTimeout(() => t.remove(), 4000);
@@ -200,7 +202,7 @@ function renderSidebar() {
       navLink("#/invitations", "Invitations", pending ? h("span", { class: "badge", "aria-label": `${pending} waiting` }, pending) : null),
       navLink("#/trash", "Trash"),
       navLink("#/devices", "Devices"),
-      me.is_admin ? [h("div", { class: "nav-title" }, "Server"), navLink("#/admin", "People and domains")] : null,
+      me.is_admin ? [h("div", { class: "nav-title" }, "Server"), navLink("#/admin", "People and domains"), navLink("#/settings", "Settings")] : null,
     ),
     h("div", { class: "me" }, me.email, " ",
       h("button", { class: "link", type: "button", onclick: signOut }, "Sign out")),
@@ -245,6 +247,7 @@ async function route() {
     else if (name === "devices") await renderDevices(page);
     else if (name === "trash") await renderTrash(page);
     else if (name === "admin") await renderAdmin(page);
+    else if (name === "settings") await renderSettings(page);
     else if (name === "invite") await renderInvite(page, decodeURIComponent(arg || ""));
     else await renderBook(page, "contacts");
   } catch (e) {
@@ -786,6 +789,16 @@ function collaboratorForm(maxLevel, onAdd, submitText) {
   return form;
 }
 
+// What became of the last message about a collaborator's invitation.
+function mailLine(g) {
+  const m = g.mail;
+  if (!m) return null;
+  const what = g.status === "pending" ? "Invitation" : "Notice";
+  if (m.status === "sent") return h("div", { class: "meta" }, `${what} e-mailed ${when(m.sent_at)}`);
+  if (m.status === "queued") return h("div", { class: "meta" }, m.attempts ? `${what} not sent yet (tried ${m.attempts}×: ${m.error || "no answer"}); trying again` : `${what} being e-mailed…`);
+  return h("div", { class: "meta error-text" }, `${what} could not be e-mailed: ${m.error || "unknown error"}. Copy the link instead, or ask an administrator to check the mail settings.`);
+}
+
 async function sharePanel(label) {
   const panel = h("section", { class: "panel", "aria-label": "Collaborators" });
   const links = new Map();
@@ -819,7 +832,15 @@ async function sharePanel(label) {
       return h("li", {},
         h("span", { class: "avatar", "aria-hidden": "true" }, initials(g.grantee)),
         h("div", { class: "who" }, h("div", { class: "name" }, g.kind === "user" ? g.grantee : `${g.kind}: ${g.grantee}`),
-          h("div", { class: "row" }, h("span", { class: `status ${g.status}` }, g.status), sel), hidden, link, err),
+          h("div", { class: "row" }, h("span", { class: `status ${g.status}` }, g.status), sel), mailLine(g), hidden, link, err),
+        g.kind === "user" && g.status === "pending" && mine && state.me.mail_enabled ? h("button", { type: "button", class: "link", "aria-label": `Resend the invitation to ${g.grantee}`, onclick: async () => {
+          err.hidden = true;
+          try {
+            await api("POST", `/grants/${g.id}/resend`);
+            toast(`Invitation mailed to ${g.grantee} again (the earlier mailed link stops working)`);
+            await draw();
+          } catch (e) { err.textContent = e.message; err.hidden = false; }
+        } }, "Resend") : null,
         g.kind === "user" && g.status === "pending" && mine ? h("button", { type: "button", class: "link", "aria-label": `Copy invitation link for ${g.grantee}`, onclick: async () => {
           try {
             const l = await api("POST", `/grants/${g.id}/link`);
@@ -840,9 +861,13 @@ async function sharePanel(label) {
       rows.length ? h("ul", { class: "list" }, rows) : h("p", { class: "hint" }, "Nobody else yet."),
       h("h2", {}, "Add a collaborator"),
       collaboratorForm(owner ? "share" : label.level, async (g) => {
-        await api("POST", `/labels/${label.id}/grants`, g);
-        toast(`Invited ${g.grantee}`);
+        const made = await api("POST", `/labels/${label.id}/grants`, g);
+        toast(made.kind !== "user" ? `Shared with ${made.kind} ${made.grantee}`
+          : state.me.mail_enabled ? `Invited ${made.grantee}: an e-mail is on its way`
+          : made.status === "pending" ? `Invited ${made.grantee}: copy the link and send it to them` : `Shared with ${made.grantee}`);
         await draw();
+        // The message goes out in the background: show when it was sent, or why it was not.
+        if (state.me.mail_enabled && made.kind === "user") setTimeout(() => { if (panel.isConnected) draw().catch(() => {}); }, 2500);
       }, "Invite"),
     );
   };
@@ -1249,6 +1274,107 @@ async function renderAdmin(main) {
       domainRows.length ? h("ul", { class: "list" }, domainRows) : h("p", { class: "hint" }, "No domain yet: accounts may have any address. Once you add one, accounts must be in the server's domains."),
       h("form", { onsubmit: async (ev) => { ev.preventDefault(); domainErr(null); try { await api("POST", "/admin/domains", { name: domainName.value, primary: !domains.items.length }); await again(); } catch (e) { domainErr(msgFor(e, "name")); } } },
         domainWrap, h("div", { class: "actions" }, h("button", { type: "submit" }, "Add domain")))));
+}
+
+// ---- administration: server settings (mail, public address, invitations) ----
+
+async function renderSettings(main) {
+  const cur = await api("GET", "/admin/settings");
+  const fromHere = (name) => cur.set_in_dashboard.includes(name) ? "Set here." : "From the config file (or the default); saving here overrides it.";
+  const smtp = cur.smtp || {};
+
+  const [urlWrap, url, urlErr] = field("Public address", { type: "url", value: cur.public_url || "", placeholder: "https://contacts.example.com" },
+    "Where people open this dashboard; links in invitation e-mails start with it. Empty: the address the inviter's browser used. " + fromHere("public_url"));
+  const anyDomain = h("input", { type: "checkbox", checked: cur.invite_any_domain });
+  const generalErr = h("p", { class: "error", role: "alert", hidden: true });
+  const general = h("form", { onsubmit: async (ev) => {
+    ev.preventDefault();
+    urlErr(null); generalErr.hidden = true;
+    try {
+      await api("PATCH", "/admin/settings", { public_url: url.value.trim() || null, invite_any_domain: anyDomain.checked });
+      toast("Settings saved");
+      await refreshSidebar();
+      await renderSettings(main);
+    } catch (e) {
+      if (e instanceof ApiError && e.field("public_url")) urlErr(e.field("public_url"));
+      else { generalErr.textContent = e.message; generalErr.hidden = false; }
+    }
+  } }, urlWrap,
+  h("label", { class: "inline" }, anyDomain, "Collaborators may invite any address (an account is made for it on acceptance), not only this server's domains"),
+  generalErr, h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save")));
+
+  const [hostWrap, host, hostErr] = field("Mail server (SMTP host)", { value: smtp.host || "", placeholder: "smtp.example.com", autocomplete: "off" });
+  const secId = nextId("sec");
+  const security = h("select", { id: secId },
+    h("option", { value: "starttls", selected: (smtp.security || "starttls") === "starttls" }, "STARTTLS (port 587)"),
+    h("option", { value: "tls", selected: smtp.security === "tls" }, "TLS (port 465)"),
+    h("option", { value: "none", selected: smtp.security === "none" }, "None: a relay on this machine or network (port 25)"));
+  const [portWrap, port, portErr] = field("Port", { type: "number", min: "1", max: "65535", value: smtp.port || "", placeholder: "by security" });
+  const [userWrap, user, userErr] = field("Username", { value: smtp.username || "", autocomplete: "off" });
+  const [passWrap, pass, passErr] = field("Password", { type: "password", autocomplete: "new-password", placeholder: smtp.password_set ? "unchanged (set)" : "" },
+    smtp.password_set ? "Leave empty to keep the password already set." : "");
+  const [fromWrap, from, fromErr] = field("Sender", { value: smtp.from || "", placeholder: "Labelbook <contacts@example.com>" });
+  const [caWrap, ca, caErr] = field("Extra trusted CA file (optional)", { value: smtp.ca_file || "", placeholder: "/etc/labelbook/ca.pem" },
+    "For a mail server whose certificate comes from a private authority; the system's authorities are always trusted.");
+  const fieldErrs = { "smtp.host": hostErr, "smtp.port": portErr, "smtp.username": userErr, "smtp.password": passErr, "smtp.from": fromErr, "smtp.ca_file": caErr };
+  const mailErr = h("p", { class: "error", role: "alert", hidden: true });
+  const clearErrs = () => { Object.values(fieldErrs).forEach((f) => f(null)); mailErr.hidden = true; };
+  const showErr = (e) => {
+    const f = e instanceof ApiError && Object.keys(fieldErrs).find((k) => e.field(k));
+    if (f) fieldErrs[f](e.field(f)); else { mailErr.textContent = e.message; mailErr.hidden = false; }
+  };
+  const smtpForm = () => {
+    const s = { host: host.value.trim(), security: security.value, username: user.value.trim() || null, from: from.value.trim(), ca_file: ca.value.trim() || null };
+    if (port.value) s.port = Number(port.value);
+    if (pass.value) s.password = pass.value;
+    else if (!smtp.password_set || !s.username) s.password = null;
+    return s;
+  };
+  const [toWrap, to] = field("Send a test message to", { type: "email", value: state.me.email });
+  const result = h("div", { role: "status" });
+  const mail = h("form", { onsubmit: async (ev) => {
+    ev.preventDefault();
+    clearErrs();
+    try {
+      await api("PATCH", "/admin/settings", { smtp: smtpForm() });
+      toast("Mail settings saved: invitations are e-mailed from now on");
+      await refreshSidebar();
+      await renderSettings(main);
+    } catch (e) { showErr(e); }
+  } }, hostWrap, h("div", {}, h("label", { for: secId }, "Security"), security), portWrap, userWrap, passWrap, fromWrap, caWrap, mailErr,
+  h("div", { class: "actions" },
+    h("button", { type: "submit", class: "primary" }, "Save mail settings"),
+    cur.smtp && cur.set_in_dashboard.includes("smtp") ? h("button", { type: "button", class: "danger", onclick: async () => {
+      if (!confirm("Stop e-mailing invitations from these settings? (Settings from the config file apply again, if any.)")) return;
+      clearErrs();
+      try { await api("PATCH", "/admin/settings", { smtp: null }); toast("Mail settings removed"); await refreshSidebar(); await renderSettings(main); } catch (e) { showErr(e); }
+    } }, "Remove") : null),
+  h("h3", {}, "Test"),
+  toWrap,
+  h("div", { class: "actions" }, h("button", { type: "button", onclick: async (ev) => {
+    clearErrs();
+    const button = ev.currentTarget;
+    button.disabled = true;
+    result.replaceChildren(h("p", { class: "hint" }, "Talking to the mail server…"));
+    try {
+      const body = { to: to.value.trim() || null };
+      if (host.value.trim()) body.smtp = smtpForm();
+      const r = await api("POST", "/admin/settings/smtp-test", body);
+      result.replaceChildren(
+        r.sent ? h("p", {}, `Sent to ${r.to}: check that mailbox. These settings work${cur.smtp ? "" : " — save them to use them"}.`)
+          : h("p", { class: "error" }, `Not sent: ${r.error}`),
+        h("details", {}, h("summary", {}, "What the mail server said"), h("pre", { class: "transcript" }, r.transcript.join("\n"))));
+    } catch (e) { result.replaceChildren(); showErr(e); }
+    finally { button.disabled = false; }
+  } }, "Send test message")), result);
+
+  main.replaceChildren(h("div", { class: "head" }, h("h1", {}, "Settings")),
+    h("section", { class: "panel", "aria-label": "Invitations" }, h("h2", {}, "Invitations"), general),
+    h("section", { class: "panel", "aria-label": "Mail" }, h("h2", {}, "Mail"),
+      h("p", { class: "hint" }, cur.smtp
+        ? `Invitations are e-mailed through ${cur.smtp.host}:${cur.smtp.port}. ${fromHere("smtp")}`
+        : "No mail server yet: people who invite copy the invitation link and send it themselves. Fill this in to have invitations e-mailed."),
+      mail));
 }
 
 // ---- an invitation link, signed in or not ----
