@@ -290,3 +290,24 @@ async fn a_share_accepted_at_once_is_announced_by_mail() {
     assert!(text.contains(&format!("/#/book/{label}")) && !text.contains("/#/invite/"), "{text}");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitation_withdrawn_before_its_turn_is_not_sent() {
+    let (s, label) = world(|c| c.mail_retry_secs = 1).await;
+    let sink = SmtpSink::start(SinkOptions { starttls_in: None, login: None }).await;
+    set_smtp(&s, plain_smtp(&sink)).await;
+    // The first try is deferred (451); the invitation is revoked before the retry.
+    sink.behaviour.defer.store(1, Ordering::SeqCst);
+    let g = share(&s, &label, "bob@example.com", "view").await;
+    let gid = g["id"].as_i64().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while grant_listed(&s, &label, gid).await["mail"]["attempts"] != 1 {
+        assert!(tokio::time::Instant::now() < deadline, "the first try happens");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    api(&s, "ann@example.com", "DELETE", &format!("/grants/{gid}"), None).await.assert(200);
+    let mail = mail_settled(&s, &label, gid, Duration::from_secs(10)).await;
+    assert_eq!(mail["status"], "cancelled", "{mail}");
+    assert!(sink.received().is_empty(), "nothing reached Bob");
+    s.stop().await;
+}

@@ -3,7 +3,9 @@
 # seed product's flow (sign in, a colleague's account made in the browser, "+", name, collaborators, contacts,
 # saved), the colleague accepting the invitation in a second browser context and seeing the label, and edits in
 # one context (or over CardDAV) appearing live in the other, and the administrator setting up mail, after which an
-# invitation arrives by e-mail (at a small SMTP server on 127.0.0.1) and its link works.
+# invitation arrives by e-mail (at a small SMTP server on 127.0.0.1) and its link works. Then every page is
+# audited with axe-core (WCAG 2 A/AA rules: labels, names, contrast, landmarks) and the seed's "+" flow is done
+# with the keyboard alone.
 # Screenshots of each step go to target/ui-shots/.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -13,9 +15,9 @@ if ! command -v chromium > /dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
 fi
 NODE_DIR="$ROOT/target/ui-node"
-if [[ ! -d "$NODE_DIR/node_modules/playwright-core" ]]; then
+if [[ ! -d "$NODE_DIR/node_modules/playwright-core" || ! -d "$NODE_DIR/node_modules/axe-core" ]]; then
     mkdir -p "$NODE_DIR"
-    npm install --silent --no-audit --no-fund --prefix "$NODE_DIR" playwright-core@1.64.1 > /dev/null
+    npm install --silent --no-audit --no-fund --prefix "$NODE_DIR" playwright-core@1.64.1 axe-core@4.14.1 > /dev/null
 fi
 
 WORK="$(mktemp -d)"

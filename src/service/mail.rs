@@ -211,6 +211,17 @@ impl Service {
     }
 
     async fn deliver(&self, mail: QueuedMail) -> Result<()> {
+        // An invitation withdrawn (or answered through a copied link) before its turn is not sent.
+        if mail.kind == "invitation"
+            && let Some(grant_id) = mail.grant_id
+        {
+            let status = self.store.grant(grant_id).await?.map(|g| g.status);
+            if status.as_deref() != Some("pending") {
+                let why = format!("not sent: the invitation is {} now", status.as_deref().unwrap_or("gone"));
+                self.store.mail_cancelled(mail.id, &why).await?;
+                return Ok(());
+            }
+        }
         let settings = self.settings().await?;
         let (smtp, body) = match (settings.smtp, mail.body) {
             (Some(s), Some(b)) => (s, b),

@@ -27,7 +27,7 @@ pub struct QueuedMail {
     pub attempts: i64,
 }
 
-/// The last message about a grant: queued, sent or failed.
+/// The last message about a grant: queued, sent, failed or cancelled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailStatus {
     pub id: i64,
@@ -122,6 +122,14 @@ impl Store {
                 "UPDATE outbox SET status = 'failed', body = NULL, attempts = attempts + 1, last_error = $1, claimed_until = 0 WHERE id = $2")
                 .bind(error).bind(id).execute(p).await?.rows_affected(),
         });
+        Ok(())
+    }
+
+    /// The message is no longer wanted (its invitation was withdrawn or answered): dropped unsent.
+    pub async fn mail_cancelled(&self, id: i64, why: &str) -> Result<()> {
+        on_pool!(self, p => sqlx::query(
+            "UPDATE outbox SET status = 'cancelled', body = NULL, last_error = $1, claimed_until = 0 WHERE id = $2")
+            .bind(why).bind(id).execute(p).await?.rows_affected());
         Ok(())
     }
 

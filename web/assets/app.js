@@ -795,6 +795,7 @@ function mailLine(g) {
   if (!m) return null;
   const what = g.status === "pending" ? "Invitation" : "Notice";
   if (m.status === "sent") return h("div", { class: "meta" }, `${what} e-mailed ${when(m.sent_at)}`);
+  if (m.status === "cancelled") return null;
   if (m.status === "queued") return h("div", { class: "meta" }, m.attempts ? `${what} not sent yet (tried ${m.attempts}×: ${m.error || "no answer"}); trying again` : `${what} being e-mailed…`);
   return h("div", { class: "meta error-text" }, `${what} could not be e-mailed: ${m.error || "unknown error"}. Copy the link instead, or ask an administrator to check the mail settings.`);
 }
@@ -841,7 +842,7 @@ async function sharePanel(label) {
             await draw();
           } catch (e) { err.textContent = e.message; err.hidden = false; }
         } }, "Resend") : null,
-        g.kind === "user" && g.status === "pending" && mine ? h("button", { type: "button", class: "link", "aria-label": `Copy invitation link for ${g.grantee}`, onclick: async () => {
+        g.kind === "user" && g.status === "pending" && mine ? h("button", { type: "button", class: "link", "aria-label": `${links.has(g.id) ? "New link" : "Copy link"} for ${g.grantee}'s invitation`, onclick: async () => {
           try {
             const l = await api("POST", `/grants/${g.id}/link`);
             const url = location.origin + l.path;
