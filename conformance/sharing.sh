@@ -143,4 +143,22 @@ must_sync bob-share "Bob's delete at share level"
 unshare_bob
 must_sync ann "Ann's final sync"
 pass "share: cards and the description, not the name; revocation removes the label"
-echo "sharing between two domains with vdirsyncer: 5 passed, 0 failed"
+# --- a Mac's one book (issue 3 §6): an app password with the single layout shows one book holding every card once
+# and the label as a group card; taking a member off the group there takes the card off the label.
+share_with_bob delete bob-delete-again
+MAC_PASS=$(lb app-password add Mac --user "$BOB" --layout single --json \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["password"])')
+client bob-mac "$BOB" "$MAC_PASS"
+must_sync bob-mac "the Mac's first sync"
+[[ "$(ls "$WORK/bob-mac/local")" == all ]] || fail "the single layout shows one book: $(ls "$WORK/bob-mac/local")"
+MAC="$WORK/bob-mac/local/all"
+[[ $(grep -l '^UID:p-1' "$MAC"/*.vcf | wc -l) == 1 ]] || fail "every card once"
+GROUP=$(grep -l '^X-ADDRESSBOOKSERVER-KIND:group' "$MAC"/*.vcf | head -1)
+[[ -n "$GROUP" ]] && grep -q '^X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:p-2' "$GROUP" || fail "the label is a group naming its members"
+sed -i '/urn:uuid:p-2/d' "$GROUP"
+must_sync bob-mac "a member taken off the group"
+must_sync ann "Ann's sync after the group edit"
+[[ -z "$(local_file ann p-2)" && -n "$(local_file ann p-1)" ]] || fail "the group edit took p-2 off Ann's label"
+unshare_bob
+pass "combined book: one book, the label as a group, a group edit changes the label"
+echo "sharing between two domains with vdirsyncer: 6 passed, 0 failed"

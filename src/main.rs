@@ -148,7 +148,7 @@ enum AppPasswordCmd {
         name: String,
         #[arg(long)]
         user: String,
-        /// books: My contacts and each label (the combined book for macOS is not served yet).
+        /// books: My contacts and each label; single: one combined book, labels as groups (for macOS).
         #[arg(long, default_value = "books")]
         layout: String,
     },

@@ -38,6 +38,10 @@ impl Ctx {
     }
 
     async fn put(&self, i: usize) {
+        self.put_as(i, 201).await
+    }
+
+    async fn put_as(&self, i: usize, want: u16) {
         let uid = format!("bench-{i:07}");
         let card = format!(
             "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:Contact {i}\r\nN:Contact;{i};;;\r\nORG:Company {};\r\nEMAIL;TYPE=INTERNET:{uid}@example.com\r\nTEL;TYPE=CELL:+1 555 {:07}\r\nEND:VCARD\r\n",
@@ -46,7 +50,7 @@ impl Ctx {
         );
         let (status, _) =
             self.send("PUT", &format!("{}{uid}.vcf", self.book), &[("content-type", "text/vcard")], card).await;
-        assert_eq!(status, 201, "PUT {uid}");
+        assert_eq!(status, want, "PUT {uid}");
     }
 }
 
@@ -283,6 +287,87 @@ async fn main() {
     }
     let rate = n as f64 / t.elapsed().as_secs_f64();
     println!("API import job ({n} new):   {rate:>9.0} /s  ({})", ms(t.elapsed()));
+
+    // The combined book (a Mac's one book): everything above plus a label of 1,000 shared by a peer.
+    let (s, body) = ctx
+        .send(
+            "POST",
+            &format!("{api}/admin/users"),
+            &[("content-type", "application/json")],
+            r#"{"email":"peer@example.com"}"#.into(),
+        )
+        .await;
+    assert_eq!(s, 201, "{}", String::from_utf8_lossy(&body));
+    let made: serde_json::Value = serde_json::from_slice(&body).expect("user");
+    let peer_password = made["password"].as_str().expect("password").to_string();
+    let peer = Ctx {
+        http: ctx.http.clone(),
+        auth: format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("peer@example.com:{peer_password}"))
+        ),
+        book: String::new(),
+    };
+    let (_, body) = peer
+        .send("POST", &format!("{api}/labels"), &[("content-type", "application/json")], r#"{"name":"Shared"}"#.into())
+        .await;
+    let label: serde_json::Value = serde_json::from_slice(&body).expect("label");
+    let label_id = label["id"].as_str().expect("id").to_string();
+    let peer = Arc::new(Ctx { book: format!("{base}/dav/addressbooks/peer@example.com/{label_id}/"), ..peer });
+    let shared = 1_000;
+    let mut tasks = Vec::new();
+    for w in 0..16 {
+        let peer = peer.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in (w..shared).step_by(16) {
+                peer.put(5_000_000 + i).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("put task");
+    }
+    let grant = r#"{"grantee":"bench@example.com","level":"edit"}"#.to_string();
+    let (s, body) = peer
+        .send("POST", &format!("{api}/labels/{label_id}/grants"), &[("content-type", "application/json")], grant)
+        .await;
+    assert_eq!(s, 201, "{}", String::from_utf8_lossy(&body));
+    let g: serde_json::Value = serde_json::from_slice(&body).expect("grant");
+    let (s, _) = ctx.send("POST", &format!("{api}/invitations/{}/accept", g["id"]), &[], String::new()).await;
+    assert_eq!(s, 200);
+    let all = format!("{base}/dav/addressbooks/bench@example.com/all/");
+    let total = 2 * n + 1 + shared;
+    let d = timed(runs, || async {
+        let (s, body) = ctx.send("REPORT", &all, &[("depth", "1")], sync("", false)).await;
+        assert_eq!(s, 207);
+        assert_eq!(
+            String::from_utf8_lossy(&body).matches("<d:getetag>").count(),
+            total + 1,
+            "every card and the label's group"
+        );
+    })
+    .await;
+    println!(
+        "combined book initial sync: {:>12} p50  ({} min, {total} cards + 1 group)",
+        ms(percentile(d.clone(), 0.5)),
+        ms(percentile(d, 0.0))
+    );
+    let (_, body) = ctx.send("REPORT", &all, &[("depth", "1")], sync("", false)).await;
+    let body = String::from_utf8_lossy(&body);
+    let token = body.split("<d:sync-token>").nth(1).and_then(|s| s.split('<').next()).expect("token").to_string();
+    peer.put_as(5_000_000, 204).await;
+    let d = timed(200, || async {
+        let (s, body) = ctx.send("REPORT", &all, &[("depth", "1")], sync(&token, false)).await;
+        assert_eq!(s, 207);
+        // The shared card and its label's group card.
+        assert_eq!(String::from_utf8_lossy(&body).matches("<d:getetag>").count(), 2);
+    })
+    .await;
+    println!(
+        "combined delta, 1 change:   {:>12} p50  ({} p99)",
+        ms(percentile(d.clone(), 0.5)),
+        ms(percentile(d, 0.99))
+    );
 
     println!(
         "server RSS now:             {:>9.1} MB  (peak {:.1} MB)",

@@ -260,6 +260,12 @@ try {
   const [download] = await Promise.all([ann.waitForEvent("download"), profile.click()]);
   const plist = (await import("node:fs")).readFileSync(await download.path(), "utf8");
   assert.ok(plist.includes("<string>com.apple.carddav.account</string>") && plist.includes(`<string>${ADMIN}</string>`), plist);
+  // A Mac gets one combined book with labels as groups.
+  await ann.getByLabel("Device name").fill("Ann's Mac");
+  await ann.getByLabel(/One combined book/).check();
+  await ann.getByRole("button", { name: "Create app password" }).click();
+  await ann.getByText("This password shows one book,").waitFor();
+  await ann.getByRole("list", { name: "App passwords" }).getByText("one combined book").waitFor();
   await ann.getByLabel("Token name").fill("backup");
   await ann.getByRole("button", { name: "Create token" }).click();
   assert.match(await ann.getByRole("status").filter({ hasText: "Token “backup”" }).locator(".secret").textContent(), /^lbt_/);

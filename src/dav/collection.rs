@@ -5,6 +5,7 @@ use super::props::{self, BookRes, Res};
 use super::stream::{self, Members};
 use super::xml::{CARDDAV, CS, DAV, Element, element};
 use super::{Ctx, DavError, DavResult, Depth, Target, depth, parse_xml};
+use crate::service::combined::COMBINED;
 use crate::service::{BookView, MY_CONTACTS, ServiceError};
 use crate::store::{Card, User};
 use http::{Response, StatusCode, header};
@@ -100,6 +101,9 @@ pub async fn load_book(ctx: &Ctx<'_>, mut view: BookView, want_size: bool) -> Re
 
 pub async fn open_own_book(ctx: &Ctx<'_>, email: &str, segment: &str) -> Result<BookView, DavError> {
     ctx.own_home(email)?;
+    if segment == COMBINED {
+        return Ok(ctx.app.service.open_combined(&ctx.who.user).await?);
+    }
     Ok(ctx.app.service.open_book(&ctx.who.user, segment).await?)
 }
 
@@ -169,7 +173,13 @@ pub async fn propfind(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult 
             ctx.own_home(email)?;
             emit(&mut ms, &Res::Home(me))?;
             if d == Depth::One {
-                for view in ctx.app.service.home_books(me).await? {
+                // An app password with the single layout (macOS reads one book) sees only the combined book.
+                let views = if ctx.who.app_password.as_ref().is_some_and(|a| a.layout == "single") {
+                    vec![ctx.app.service.open_combined(me).await?]
+                } else {
+                    ctx.app.service.home_books(me).await?
+                };
+                for view in views {
                     let book = load_book(ctx, view, want_size).await?;
                     emit(&mut ms, &Res::Book(&book))?;
                 }
@@ -305,7 +315,7 @@ pub async fn mkcol(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
     };
     ctx.own_home(email)?;
     let svc = &ctx.app.service;
-    if segment == MY_CONTACTS || svc.open_book(&ctx.who.user, segment).await.is_ok() {
+    if segment == MY_CONTACTS || segment == COMBINED || svc.open_book(&ctx.who.user, segment).await.is_ok() {
         return Err(DavError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "a collection already exists here (RFC 4918 §9.3.1)",

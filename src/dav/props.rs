@@ -14,6 +14,14 @@ pub fn sync_token(n: i64) -> String {
     format!("{SYNC_PREFIX}{n}")
 }
 
+/// A book's sync-token and getctag; the combined book's also names the reach it was issued for.
+pub fn book_token(view: &BookView, n: i64) -> String {
+    match &view.combined {
+        Some(c) => format!("{SYNC_PREFIX}{n}-{}", c.reach),
+        None => sync_token(n),
+    }
+}
+
 /// A book with what its properties need, loaded before they are computed.
 pub struct BookRes {
     pub view: BookView,
@@ -150,8 +158,8 @@ pub fn get(ctx: &Ctx<'_>, res: &Res<'_>, req: &Element) -> Result<Option<String>
             (DAV, "principal-search-property-set"),
         ]),
         (DAV, "supported-report-set", _) => reports(&[(DAV, "expand-property")]),
-        (DAV, "sync-token", Res::Book(b)) => sync_token(b.token),
-        (CS, "getctag", Res::Book(b)) => sync_token(b.token),
+        (DAV, "sync-token", Res::Book(b)) => book_token(&b.view, b.token),
+        (CS, "getctag", Res::Book(b)) => book_token(&b.view, b.token),
         (CARDDAV, "addressbook-description", Res::Book(b)) => xml::escape(&b.view.description),
         (CARDDAV, "supported-address-data", Res::Book(_)) => "<card:address-data-type content-type=\"text/vcard\" version=\"3.0\"/><card:address-data-type content-type=\"text/vcard\" version=\"4.0\"/>".into(),
         (CARDDAV, "max-resource-size", Res::Book(_)) => ctx.app.config.max_resource_size.to_string(),

@@ -134,7 +134,17 @@ async fn sync_collection(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavR
     let since = if token_text.is_empty() {
         0
     } else {
-        let n: i64 = token_text.strip_prefix(SYNC_PREFIX).and_then(|n| n.parse().ok()).ok_or_else(invalid_token)?;
+        let rest = token_text.strip_prefix(SYNC_PREFIX).ok_or_else(invalid_token)?;
+        // The combined book's token names the reach it was issued for: once that changed (a share accepted or
+        // revoked, a level), what the client holds cannot be told from a delta, so it starts again.
+        let number = match &book.view.combined {
+            Some(c) => match rest.split_once('-') {
+                Some((n, reach)) if reach == c.reach => n,
+                _ => return Err(invalid_token()),
+            },
+            None => rest,
+        };
+        let n: i64 = number.parse().map_err(|_| invalid_token())?;
         // Older than the newest purged tombstone, what was deleted since can no longer be told (RFC 6578 §3.2);
         // above the current sequence, the token was never issued.
         let (oldest, current) = ctx.app.store.token_window().await.map_err(ServiceError::from)?;
@@ -150,7 +160,7 @@ async fn sync_collection(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavR
     let mut ms = Multistatus::new(minimal(ctx));
     if since == 0 && limit.is_none() {
         // An initial sync lists every card: streamed page by page, then the token read before the first page.
-        let trailer = Some(format!("<d:sync-token>{}</d:sync-token>", props::sync_token(book.token)));
+        let trailer = Some(format!("<d:sync-token>{}</d:sync-token>", props::book_token(&book.view, book.token)));
         return Ok(stream::members(ctx, ms, Members { book, req, want_data, filter: None, trailer }));
     }
     let (changes, truncated) = ctx.app.service.changes_since(&book.view, since, limit, want_data).await?;
@@ -176,7 +186,7 @@ async fn sync_collection(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavR
     } else {
         book.token.max(since)
     };
-    ms.raw(&format!("<d:sync-token>{}</d:sync-token>", props::sync_token(token)));
+    ms.raw(&format!("<d:sync-token>{}</d:sync-token>", props::book_token(&book.view, token)));
     Ok(ms.finish())
 }
 

@@ -297,13 +297,9 @@ impl Accounts {
         if name.is_empty() || name.chars().count() > 100 {
             return Err(field("name", "an app password's name is 1 to 100 characters"));
         }
-        // "single" (one combined book for macOS, issue 3 §6) is refused until the combined book is served:
-        // a device set up for it would silently get the per-label books instead.
-        if layout == "single" {
-            return Err(field("layout", "the combined book (single) is not available yet; use books"));
-        }
-        if layout != "books" {
-            return Err(field("layout", "books (My contacts and each label)"));
+        // "single": one combined book with labels as groups, for macOS, which reads one book (issue 3 §6).
+        if layout != "books" && layout != "single" {
+            return Err(field("layout", "books (My contacts and each label) or single (one book, labels as groups)"));
         }
         let secret = generate_password().map_err(ServiceError::Invalid)?;
         let hash = hash_password(&secret).map_err(ServiceError::Invalid)?;

@@ -44,12 +44,12 @@ impl Service {
         let view = self.open_book_anywhere(user, segment).await?;
         let ids: Vec<String> = match &view.book {
             Book::Label { label_id } => vec![label_id.clone()],
-            Book::MyContacts { .. } => Vec::new(),
+            Book::MyContacts { .. } | Book::Combined { .. } => Vec::new(),
         };
         let (mine, counts) = self.store.count_cards(user.id, &ids).await?;
         let count = match &view.book {
             Book::Label { label_id } => counts.get(label_id).copied().unwrap_or(0),
-            Book::MyContacts { .. } => mine,
+            Book::MyContacts { .. } | Book::Combined { .. } => mine,
         };
         Ok(LabelSummary { view, count })
     }

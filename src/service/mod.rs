@@ -4,6 +4,7 @@
 pub mod access;
 pub mod accounts;
 pub mod admin;
+pub mod combined;
 mod contacts;
 mod labels;
 pub use contacts::{ContactPage, read_for_edit};
@@ -120,6 +121,8 @@ pub struct BookView {
     pub hidden: Vec<HiddenFields>,
     /// Whether this book syncs to the viewer's devices (a collaborator's toggle; always on for the owner).
     pub on_devices: bool,
+    /// For the combined book: what each label it shows allows and hides, and its group cards.
+    pub combined: Option<std::sync::Arc<combined::Combined>>,
 }
 
 impl BookView {
@@ -128,17 +131,31 @@ impl BookView {
     }
 
     fn hiding(&self) -> bool {
-        !self.hidden.is_empty()
+        !self.hidden.is_empty() || self.combined.as_ref().is_some_and(|c| c.hides_any())
     }
 
     fn hides(&self, p: &vcard::Property) -> bool {
-        self.hiding() && self.hidden.iter().all(|h| h.hides(p))
+        !self.hidden.is_empty() && self.hidden.iter().all(|h| h.hides(p))
+    }
+
+    /// What is hidden from this user in `card`: the book's hidden fields, or in the combined book those of the
+    /// label the card is shown through.
+    fn hidden_for<'a>(&'a self, card: &Card) -> &'a [HiddenFields] {
+        match (&self.combined, &card.meta.via) {
+            (Some(c), Some(label)) => c.hidden_on(label),
+            (Some(_), None) => &[],
+            (None, _) => &self.hidden,
+        }
     }
 
     /// A card as this user may read it: without what is hidden from them, with the ETag and size of that.
     fn present(&self, mut card: Card, with_data: bool) -> Card {
+        let hidden = self.hidden_for(&card);
         if self.hiding() {
-            if let Some(filtered) = hide::filter(&card.vcard, &|p| self.hides(p)) {
+            let hides = |p: &vcard::Property| !hidden.is_empty() && hidden.iter().all(|h| h.hides(p));
+            if !hidden.is_empty()
+                && let Some(filtered) = hide::filter(&card.vcard, &hides)
+            {
                 card.meta.etag = etag_of(&filtered);
                 card.meta.size = filtered.len() as i64;
                 card.vcard = filtered;
@@ -191,7 +208,7 @@ pub struct Service {
 impl Service {
     /// My contacts' view, named as `user` was read at login; `state` reads the current name for the properties
     /// that show it.
-    fn my_contacts(user: &User) -> BookView {
+    pub(super) fn my_contacts(user: &User) -> BookView {
         BookView {
             book: Book::MyContacts { owner_id: user.id },
             segment: MY_CONTACTS.to_string(),
@@ -202,6 +219,7 @@ impl Service {
             description: user.book_description.clone(),
             hidden: Vec::new(),
             on_devices: true,
+            combined: None,
         }
     }
 
@@ -216,6 +234,7 @@ impl Service {
             description: label.description,
             hidden: reach.hidden,
             on_devices: reach.on_devices,
+            combined: None,
         }
     }
 
@@ -229,7 +248,7 @@ impl Service {
 
     /// The labels `user` can open: each they own, then each shared with them and accepted (only those with
     /// "sync to my devices" on when `for_devices`), by name.
-    async fn label_views(&self, user: &User, for_devices: bool) -> Result<Vec<BookView>> {
+    pub(super) async fn label_views(&self, user: &User, for_devices: bool) -> Result<Vec<BookView>> {
         let mut views = Vec::new();
         for label in self.store.labels_owned(user.id).await? {
             views.push(Self::label_view(user, user, label, Reach::owner()));
@@ -295,18 +314,28 @@ impl Service {
         limit: i64,
     ) -> Result<Vec<(i64, Card)>> {
         view.require(Action::Read)?;
+        if view.combined.is_some() {
+            return self.combined_page(view, with_data, after, limit).await;
+        }
         let page = self.store.list_cards_page(&view.book, view.needs_data(with_data), after, limit).await?;
         Ok(page.into_iter().map(|(k, c)| (k, view.present(c, with_data))).collect())
     }
 
     pub async fn get_cards(&self, view: &BookView, hrefs: &[String], with_data: bool) -> Result<Vec<Card>> {
         view.require(Action::Read)?;
+        if view.combined.is_some() {
+            return self.combined_get(view, hrefs, with_data).await;
+        }
         let cards = self.store.get_cards(&view.book, hrefs, view.needs_data(with_data)).await?;
         Ok(cards.into_iter().map(|c| view.present(c, with_data)).collect())
     }
 
     pub async fn get_card(&self, view: &BookView, href: &str, with_data: bool) -> Result<Card> {
         view.require(Action::Read)?;
+        if view.combined.is_some() {
+            let found = self.combined_get(view, &[href.to_string()], with_data).await?;
+            return found.into_iter().find(|c| c.meta.href == href).ok_or(ServiceError::NotFound);
+        }
         let card = self.store.get_card(&view.book, href, view.needs_data(with_data)).await?;
         Ok(view.present(card.ok_or(ServiceError::NotFound)?, with_data))
     }
@@ -319,6 +348,9 @@ impl Service {
         with_data: bool,
     ) -> Result<(Vec<Change>, bool)> {
         view.require(Action::Read)?;
+        if view.combined.is_some() {
+            return self.combined_changes(view, since, limit, with_data).await;
+        }
         let (changes, more) = self.store.changes_since(&view.book, since, limit, view.needs_data(with_data)).await?;
         let changes = changes
             .into_iter()
@@ -340,6 +372,9 @@ impl Service {
     /// kept (issue 3 §7); the ETag answered is then that of what they read back.
     pub async fn put_card(&self, view: &BookView, href: &str, body: &[u8], pre: &Precondition) -> Result<PutOutcome> {
         validate_href(href)?;
+        if view.combined.is_some() {
+            return Box::pin(self.combined_put(view, href, body, pre)).await;
+        }
         if body.len() > self.limits.max_resource_size {
             return Err(ServiceError::TooLarge(self.limits.max_resource_size));
         }
@@ -413,6 +448,9 @@ impl Service {
     ) -> Result<Vec<Result<PutOutcome>>> {
         view.require(Action::AddCard)?;
         view.require(Action::EditCard)?;
+        if view.combined.is_some() {
+            return Err(ServiceError::Invalid("import into My contacts or a label".into()));
+        }
         if view.hiding() {
             // Each card must be merged with what is hidden from this user: one by one.
             let mut answers = Vec::with_capacity(cards.len());
@@ -472,6 +510,9 @@ impl Service {
 
     pub async fn delete_card(&self, view: &BookView, href: &str, pre: &Precondition) -> Result<()> {
         view.require(Action::RemoveCard)?;
+        if view.combined.is_some() {
+            return Box::pin(self.combined_delete(view, href, pre)).await;
+        }
         if view.hiding() && (pre.if_match.is_some() || pre.if_none_match.is_some()) {
             // If-Match names the ETag this user reads; the delete then needs the stored card unchanged.
             let current = self.store.get_card(&view.book, href, true).await?.ok_or(ServiceError::NotFound)?;
@@ -522,7 +563,7 @@ impl Service {
     /// leaves it; My contacts itself cannot be deleted.
     pub async fn delete_book(&self, user: &User, view: &BookView) -> Result<()> {
         match &view.book {
-            Book::MyContacts { .. } => Err(ServiceError::Forbidden(Action::Administer)),
+            Book::MyContacts { .. } | Book::Combined { .. } => Err(ServiceError::Forbidden(Action::Administer)),
             Book::Label { label_id } if view.allows(Action::Administer) => {
                 Ok(self.store.delete_label(label_id).await?)
             }
@@ -558,6 +599,7 @@ impl Service {
         if name.is_some() || description.is_some() {
             match &view.book {
                 Book::MyContacts { owner_id } => self.store.update_book(*owner_id, name, description).await?,
+                Book::Combined { .. } => return Err(ServiceError::Forbidden(Action::WriteProperties)),
                 Book::Label { label_id } => {
                     if name.is_some() {
                         view.require(Action::Administer)?;

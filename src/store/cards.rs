@@ -74,12 +74,12 @@ type ChangeRow = (i64, String, String, i64, i64, i64, Option<i64>);
 type ChangeDataRow = (i64, String, String, i64, i64, i64, Option<i64>, Vec<u8>);
 
 fn meta(r: MetaRow) -> CardMeta {
-    CardMeta { contact_id: r.0, href: r.1, etag: r.2, size: r.3, updated_at: r.4, modseq: r.5 }
+    CardMeta { contact_id: r.0, href: r.1, etag: r.2, size: r.3, updated_at: r.4, modseq: r.5, via: None }
 }
 
 fn card(r: MetaDataRow) -> Card {
     Card {
-        meta: CardMeta { contact_id: r.0, href: r.1, etag: r.2, size: r.3, updated_at: r.4, modseq: r.5 },
+        meta: CardMeta { contact_id: r.0, href: r.1, etag: r.2, size: r.3, updated_at: r.4, modseq: r.5, via: None },
         vcard: r.6,
     }
 }
@@ -118,6 +118,37 @@ const TOUCH_MEMBERSHIPS: &str = "UPDATE memberships SET modseq = $1 WHERE contac
 const TOUCH_LABELS: &str = "UPDATE labels SET modseq = $1 WHERE id IN (SELECT label_id FROM memberships WHERE contact_id = $2 AND removed_at IS NULL) RETURNING id";
 const TOUCH_BOOK: &str = "UPDATE users SET book_modseq = $1 WHERE id = $2 AND book_modseq < $1";
 const TOUCH_LABEL: &str = "UPDATE labels SET modseq = $1 WHERE id = $2 AND modseq < $1";
+
+/// One entry per name (the latest), an initial sync without removals, and at most `limit` entries without
+/// splitting one change sequence value; and whether more remain.
+fn latest_within(rows: Vec<Change>, since: i64, limit: Option<usize>) -> (Vec<Change>, bool) {
+    // A name deleted and created again appears twice; the later row is the truth.
+    let mut last: std::collections::HashMap<&str, usize> = std::collections::HashMap::with_capacity(rows.len());
+    for (i, c) in rows.iter().enumerate() {
+        last.insert(c.href(), i);
+    }
+    let keep: std::collections::HashSet<usize> = last.into_values().collect();
+    // An initial sync (since 0) lists what is there, never what is gone (RFC 6578 §3.4).
+    let mut changes: Vec<Change> = rows
+        .into_iter()
+        .enumerate()
+        .filter(|(i, c)| keep.contains(i) && (since > 0 || matches!(c, Change::Present(_))))
+        .map(|(_, c)| c)
+        .collect();
+    let mut truncated = false;
+    if let Some(limit) = limit
+        && changes.len() > limit
+    {
+        let mut cut = limit.max(1);
+        let boundary = changes[cut - 1].modseq();
+        while cut < changes.len() && changes[cut].modseq() == boundary {
+            cut += 1;
+        }
+        truncated = cut < changes.len();
+        changes.truncate(cut);
+    }
+    (changes, truncated)
+}
 
 /// Inserts the batch's new My-contacts cards collected so far in one multi-row statement, and records them.
 macro_rules! flush_inserts {
@@ -190,7 +221,12 @@ impl Store {
     /// The collection's sync-token and getctag (the change sequence value of its last change), read together
     /// with its name and description so those are never older than the token.
     pub async fn book_state(&self, book: &Book) -> Result<BookState> {
+        if let Book::Combined { owner_id, labels, .. } = book {
+            let token = self.combined_token(*owner_id, labels).await?;
+            return Ok(BookState { token, name: "All contacts".into(), description: String::new() });
+        }
         let v: Option<(i64, String, String)> = on_pool!(self, p => match book {
+            Book::Combined { .. } => None,
             Book::MyContacts { owner_id } => sqlx::query_as("SELECT book_modseq, book_name, book_description FROM users WHERE id = $1")
                 .bind(owner_id).fetch_optional(p).await?,
             Book::Label { label_id } => sqlx::query_as("SELECT modseq, name, description FROM labels WHERE id = $1")
@@ -202,7 +238,11 @@ impl Store {
 
     /// Bytes used by the cards in a book (RFC 4331 quota-used-bytes).
     pub async fn book_size(&self, book: &Book) -> Result<i64> {
+        if let Book::Combined { owner_id, shared, .. } = book {
+            return self.combined_size(*owner_id, shared).await;
+        }
         Ok(on_pool!(self, p => match book {
+            Book::Combined { .. } => 0,
             Book::MyContacts { owner_id } => sqlx::query_scalar::<_, i64>("SELECT CAST(COALESCE(SUM(length(vcard)), 0) AS BIGINT) FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL")
                 .bind(owner_id).fetch_one(p).await?,
             Book::Label { label_id } => sqlx::query_scalar::<_, i64>("SELECT CAST(COALESCE(SUM(length(c.vcard)), 0) AS BIGINT) FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.removed_at IS NULL")
@@ -222,6 +262,9 @@ impl Store {
         let (key, sql, sql_data) = match book {
             Book::MyContacts { owner_id } => (BookKey::Id(*owner_id), CONTACT_PAGE, CONTACT_PAGE_DATA),
             Book::Label { label_id } => (BookKey::Text(label_id.clone()), LABEL_PAGE, LABEL_PAGE_DATA),
+            Book::Combined { owner_id, shared, .. } => {
+                return self.combined_page(*owner_id, shared, with_data, after, limit).await;
+            }
         };
         on_pool!(self, p => {
             if with_data {
@@ -240,6 +283,9 @@ impl Store {
 
     /// The named cards of a book (addressbook-multiget), a few hundred names per query.
     pub async fn get_cards(&self, book: &Book, hrefs: &[String], with_data: bool) -> Result<Vec<Card>> {
+        if let Book::Combined { owner_id, shared, .. } = book {
+            return self.combined_cards(*owner_id, shared, hrefs, with_data).await;
+        }
         let mut out = Vec::with_capacity(hrefs.len());
         for chunk in hrefs.chunks(500) {
             let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
@@ -253,16 +299,17 @@ impl Store {
                 Book::Label { .. } => format!(
                     "SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq{data_c} FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.removed_at IS NULL AND m.href IN ({list})"
                 ),
+                Book::Combined { .. } => return Err(StoreError::NotFound),
             };
             on_pool!(self, p => {
                 if with_data {
                     let mut q = sqlx::query_as::<_, MetaDataRow>(AssertSqlSafe(sql));
-                    q = match book { Book::MyContacts { owner_id } => q.bind(*owner_id), Book::Label { label_id } => q.bind(label_id.clone()) };
+                    q = match book { Book::MyContacts { owner_id } => q.bind(*owner_id), Book::Label { label_id } => q.bind(label_id.clone()), Book::Combined { .. } => q };
                     for h in chunk { q = q.bind(h.clone()); }
                     out.extend(q.fetch_all(p).await?.into_iter().map(card));
                 } else {
                     let mut q = sqlx::query_as::<_, MetaRow>(AssertSqlSafe(sql));
-                    q = match book { Book::MyContacts { owner_id } => q.bind(*owner_id), Book::Label { label_id } => q.bind(label_id.clone()) };
+                    q = match book { Book::MyContacts { owner_id } => q.bind(*owner_id), Book::Label { label_id } => q.bind(label_id.clone()), Book::Combined { .. } => q };
                     for h in chunk { q = q.bind(h.clone()); }
                     out.extend(q.fetch_all(p).await?.into_iter().map(|r| Card { meta: meta(r), vcard: Vec::new() }));
                 }
@@ -287,6 +334,10 @@ impl Store {
         let (key, sql, sql_data) = match book {
             Book::MyContacts { owner_id } => (BookKey::Id(*owner_id), CONTACT_CHANGES, CONTACT_CHANGES_DATA),
             Book::Label { label_id } => (BookKey::Text(label_id.clone()), LABEL_CHANGES, LABEL_CHANGES_DATA),
+            Book::Combined { owner_id, shared, .. } => {
+                let rows = Box::pin(self.combined_changes(*owner_id, shared, since, with_data)).await?;
+                return Ok(latest_within(rows, since, limit));
+            }
         };
         let rows: Vec<Change> = on_pool!(self, p => {
             if with_data {
@@ -299,32 +350,7 @@ impl Store {
                 q.bind(since).fetch_all(p).await?.into_iter().map(|r| change((r.0, r.1, r.2, r.3, r.4, r.5, r.6, Vec::new()))).collect()
             }
         });
-        // A name deleted and created again appears twice; the later row is the truth.
-        let mut last: std::collections::HashMap<&str, usize> = std::collections::HashMap::with_capacity(rows.len());
-        for (i, c) in rows.iter().enumerate() {
-            last.insert(c.href(), i);
-        }
-        let keep: std::collections::HashSet<usize> = last.into_values().collect();
-        // An initial sync (since 0) lists what is there, never what is gone (RFC 6578 §3.4).
-        let mut changes: Vec<Change> = rows
-            .into_iter()
-            .enumerate()
-            .filter(|(i, c)| keep.contains(i) && (since > 0 || matches!(c, Change::Present(_))))
-            .map(|(_, c)| c)
-            .collect();
-        let mut truncated = false;
-        if let Some(limit) = limit
-            && changes.len() > limit
-        {
-            let mut cut = limit.max(1);
-            let boundary = changes[cut - 1].modseq();
-            while cut < changes.len() && changes[cut].modseq() == boundary {
-                cut += 1;
-            }
-            truncated = cut < changes.len();
-            changes.truncate(cut);
-        }
-        Ok((changes, truncated))
+        Ok(latest_within(rows, since, limit))
     }
 
     /// Creates or replaces the card named `href` in `book`. New contacts belong to `owner_id` (the book's owner).
@@ -538,6 +564,8 @@ impl Store {
                             // The card at this name, and any live contact of the owner with this UID, in one round trip for
                             // My contacts (the common case) and two for a label.
                             let (existing, same_uid): (Option<IdAndText>, Option<IdAndText>) = match book {
+                                // The service writes a combined book's cards through the books they are in.
+                                Book::Combined { .. } => return Err(WriteError::NotFound),
                                 Book::MyContacts { owner_id } => {
                                     let rows: Vec<(i64, String, String, String)> = sqlx::query_as(LOOKUP_NAME_AND_UID)
                                         .bind(owner_id).bind(href).bind(&ix.uid).fetch_all(&mut *tx).await?;
@@ -557,6 +585,7 @@ impl Store {
                                 return Err(WriteError::PreconditionFailed);
                             }
                             let (contact_id, created, replace) = match (existing, book, same_uid) {
+                                (_, Book::Combined { .. }, _) => return Err(WriteError::NotFound),
                                 (Some((id, _)), _, Some((other, other_href))) if other != id => return Err(WriteError::UidConflict { href: other_href }),
                                 (Some((id, _)), _, _) => (id, false, true),
                                 (None, Book::MyContacts { .. }, Some((_, other_href))) => return Err(WriteError::UidConflict { href: other_href }),
@@ -573,7 +602,7 @@ impl Store {
                                 }
                                 (None, _, None) => {
                                     let taken: Option<i64> = match book {
-                                        Book::MyContacts { .. } => None,
+                                        Book::MyContacts { .. } | Book::Combined { .. } => None,
                                         Book::Label { .. } => sqlx::query_scalar("SELECT id FROM contacts WHERE owner_id = $1 AND href = $2 AND deleted_at IS NULL")
                                             .bind(owner_id).bind(href).fetch_optional(&mut *tx).await?,
                                     };
@@ -608,6 +637,7 @@ impl Store {
                         WriteOp::Delete { book, href, pre, actor_id } => async {
                             let href = href.as_str();
                             match book {
+                                Book::Combined { .. } => return Err(WriteError::NotFound),
                                 Book::MyContacts { owner_id } => {
                                     let (id, etag): (i64, String) = sqlx::query_as("SELECT id, etag FROM contacts WHERE owner_id = $1 AND href = $2 AND deleted_at IS NULL")
                                         .bind(owner_id).bind(href).fetch_optional(&mut *tx).await?.ok_or(WriteError::NotFound)?;
@@ -757,7 +787,7 @@ impl WriteOp {
         match self {
             WriteOp::Put(op) => match op.book {
                 Book::MyContacts { owner_id } => Some(owner_id),
-                Book::Label { .. } => None,
+                Book::Label { .. } | Book::Combined { .. } => None,
             },
             WriteOp::Delete { book: Book::MyContacts { owner_id }, .. } => Some(*owner_id),
             WriteOp::Delete { .. } => None,

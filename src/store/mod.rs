@@ -5,6 +5,7 @@
 //! dialect forces it (the migrations). The store knows nothing of HTTP or permissions.
 
 mod cards;
+pub mod combined;
 mod directory;
 pub mod events;
 mod grants;

@@ -89,6 +89,10 @@ pub enum Book {
     MyContacts { owner_id: i64 },
     /// The contacts carrying a label.
     Label { label_id: String },
+    /// The combined book (issue 3 §6): every contact `owner_id` owns, and every contact of `shared` (labels
+    /// others own that reach the user, best first: a contact is shown as the first of them that carries it).
+    /// `labels` is every label with a group card there, the user's own ones included.
+    Combined { owner_id: i64, shared: Vec<String>, labels: Vec<String> },
 }
 
 impl Book {
@@ -97,6 +101,7 @@ impl Book {
         match self {
             Book::MyContacts { owner_id } => format!("contacts:{owner_id}"),
             Book::Label { label_id } => format!("label:{label_id}"),
+            Book::Combined { owner_id, .. } => format!("combined:{owner_id}"),
         }
     }
 }
@@ -118,6 +123,8 @@ pub struct CardMeta {
     pub size: i64,
     pub updated_at: i64,
     pub modseq: i64,
+    /// In the combined book, the shared label this card is shown through (`None` for the user's own).
+    pub via: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

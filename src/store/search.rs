@@ -18,7 +18,15 @@ fn card_of(r: Row) -> (String, Card) {
     (
         r.7,
         Card {
-            meta: CardMeta { contact_id: r.0, href: r.1, etag: r.2, size: r.3, updated_at: r.4, modseq: r.5 },
+            meta: CardMeta {
+                contact_id: r.0,
+                href: r.1,
+                etag: r.2,
+                size: r.3,
+                updated_at: r.4,
+                modseq: r.5,
+                via: None,
+            },
             vcard: r.6,
         },
     )
@@ -56,6 +64,8 @@ impl Store {
         let digits: String = needle.chars().filter(char::is_ascii_digit).collect();
         let digits = if digits.len() >= 3 { format!("%{digits}%") } else { String::new() };
         let sql = match book {
+            // The combined book is CardDAV's only; the API reads My contacts and labels.
+            Book::Combined { .. } => return Ok(Vec::new()),
             Book::MyContacts { .. } => format!(
                 "SELECT c.id, c.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, c.modseq, c.vcard, c.sort_key FROM contacts c WHERE c.owner_id = $1 AND c.deleted_at IS NULL AND {MATCHES} AND (c.sort_key > $4 OR (c.sort_key = $4 AND c.id > $5)) ORDER BY c.sort_key, c.id LIMIT $6"
             ),
@@ -65,7 +75,7 @@ impl Store {
         };
         let rows: Vec<Row> = on_pool!(self, p => {
             let q = sqlx::query_as::<_, Row>(AssertSqlSafe(sql.clone()));
-            let q = match book { Book::MyContacts { owner_id } => q.bind(*owner_id), Book::Label { label_id } => q.bind(label_id.clone()) };
+            let q = match book { Book::MyContacts { owner_id } => q.bind(*owner_id), Book::Label { label_id } => q.bind(label_id.clone()), Book::Combined { .. } => q };
             q.bind(&pattern).bind(&digits).bind(&after.sort_key).bind(after.id).bind(limit).fetch_all(p).await?
         });
         Ok(rows.into_iter().map(card_of).collect())
@@ -95,6 +105,7 @@ impl Store {
     /// The live contact `contact_id` as `book` shows it (its name there), with its bytes.
     pub async fn card_by_id(&self, book: &Book, contact_id: i64) -> Result<Option<Card>> {
         let row: Option<Row> = on_pool!(self, p => match book {
+            Book::Combined { .. } => None,
             Book::MyContacts { owner_id } => sqlx::query_as("SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq, vcard, sort_key FROM contacts WHERE owner_id = $1 AND id = $2 AND deleted_at IS NULL")
                 .bind(owner_id).bind(contact_id).fetch_optional(p).await?,
             Book::Label { label_id } => sqlx::query_as("SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq, c.vcard, c.sort_key FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.contact_id = $2 AND m.removed_at IS NULL")

@@ -1073,22 +1073,25 @@ async function renderDevices(main) {
   const items = (await api("GET", "/app-passwords")).items;
   const shown = h("div", {});
   const [nameWrap, name, nameErr] = field("Device name", { placeholder: "e.g. Ann's iPhone" });
+  const single = h("input", { type: "checkbox" });
   const form = h("form", { onsubmit: async (ev) => {
     ev.preventDefault();
     nameErr(null);
     try {
-      const r = await api("POST", "/app-passwords", { name: name.value });
+      const r = await api("POST", "/app-passwords", { name: name.value, layout: single.checked ? "single" : "books" });
       showSecret(shown, r);
       name.value = "";
+      single.checked = false;
       await renderList();
     } catch (e) { nameErr(msgFor(e, "name")); }
   } }, nameWrap,
+    h("label", { class: "inline" }, single, "One combined book with labels as groups (for a Mac: macOS Contacts shows only an account's first book)"),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Create app password")));
   const list = h("ul", { class: "list", "aria-label": "App passwords" });
   const renderList = async () => {
     const all = (await api("GET", "/app-passwords")).items;
     list.replaceChildren(...all.map((a) => h("li", {}, h("div", { class: "who" }, h("div", { class: "name" }, a.name),
-      h("div", { class: "meta" }, `${a.last_used_at ? "last used " + new Date(a.last_used_at).toLocaleString() : "never used"}`)),
+      h("div", { class: "meta" }, [a.layout === "single" ? "one combined book" : null, a.last_used_at ? "last used " + new Date(a.last_used_at).toLocaleString() : "never used"].filter(Boolean).join(" · "))),
       h("button", { type: "button", class: "link danger", "aria-label": `Revoke ${a.name}`, onclick: async () => {
         if (!confirm(`Revoke “${a.name}”? That device stops syncing at once.`)) return;
         await api("DELETE", `/app-passwords/${a.id}`);
@@ -1148,7 +1151,9 @@ function showSecret(box, r) {
       h("li", {}, h("strong", {}, "iPhone / iPad / Mac: "), `Settings → Contacts → Accounts → Add Account → Other → CardDAV. Server: ${location.host}, user: ${state.me.email}.`),
       h("li", {}, h("strong", {}, "Android (DAVx5): "), `Login with URL and user name: ${server}`),
       h("li", {}, h("strong", {}, "Thunderbird: "), `Address Book → New → CardDAV Address Book: ${server}`),
-      h("li", {}, h("strong", {}, "Outlook (CalDav Synchronizer): "), `CardDAV URL: ${location.origin}${r.server_path}addressbooks/${state.me.email}/contacts/`)),
+      r.app_password.layout === "single"
+        ? h("li", {}, h("strong", {}, "This password shows one book, "), `“All contacts” (${location.origin}${r.server_path}addressbooks/${state.me.email}/all/), with each label as a group.`)
+        : h("li", {}, h("strong", {}, "Outlook (CalDav Synchronizer): "), `CardDAV URL: ${location.origin}${r.server_path}addressbooks/${state.me.email}/contacts/`)),
     h("p", {}, h("a", { href: mobileconfig(r), download: `Labelbook-${r.app_password.name.replace(/[^A-Za-z0-9-]+/g, "_")}.mobileconfig` }, "Download the profile for iPhone, iPad or Mac"),
       " — open it on the device and the account is set up in one tap.")));
 }
