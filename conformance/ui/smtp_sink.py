@@ -39,7 +39,7 @@ class Session(socketserver.StreamRequestHandler):
                 self.say("221 bye")
                 return
             else:
-                self.say("502 not implemented")
+                self.say("502 5.5.1 command not recognized")
 
 
 class Server(socketserver.ThreadingTCPServer):

@@ -8,7 +8,7 @@
 use super::access::{Action, Level};
 use super::{BookView, Result, Service, ServiceError, etag_of};
 use crate::store::combined::{GROUP_PREFIX, SHARED_PREFIX, shared_id};
-use crate::store::{Book, Card, CardMeta, Change, Precondition, PutOutcome, User};
+use crate::store::{Book, Card, CardMeta, Precondition, PutOutcome, User};
 use crate::vcard::hide::HiddenFields;
 use crate::vcard::{self, group};
 use sha2::{Digest, Sha256};
@@ -90,8 +90,14 @@ impl Service {
         })
     }
 
-    /// Group cards of the combined book for `labels` (all when `None`), with their members' UIDs.
-    pub(super) async fn group_cards(&self, view: &BookView, only: Option<&[&str]>) -> Result<Vec<Card>> {
+    /// Group cards of the combined book for `labels` (all when `None`), with their members' UIDs; without
+    /// their bytes unless `with_data` (the ETag is always that of the bytes).
+    pub(super) async fn group_cards(
+        &self,
+        view: &BookView,
+        only: Option<&[&str]>,
+        with_data: bool,
+    ) -> Result<Vec<Card>> {
         let Some(c) = &view.combined else { return Ok(Vec::new()) };
         let wanted: Vec<&LabelSource> =
             c.labels.iter().filter(|l| only.is_none_or(|o| o.contains(&l.view.segment.as_str()))).collect();
@@ -120,7 +126,7 @@ impl Service {
                         modseq,
                         via: None,
                     },
-                    vcard: bytes,
+                    vcard: if with_data { bytes } else { Vec::new() },
                 }
             })
             .collect())
@@ -141,70 +147,47 @@ impl Service {
         };
         page = page.into_iter().map(|(k, c)| (k, view.present(c, with_data))).collect();
         if (page.len() as i64) < limit {
-            let groups = self.group_cards(view, None).await?;
+            let groups = self.group_cards(view, None, with_data).await?;
             let start = if after >= GROUP_POSITION { (after - GROUP_POSITION + 1) as usize } else { 0 };
             let room = (limit as usize).saturating_sub(page.len());
-            for (i, mut g) in groups.into_iter().enumerate().skip(start).take(room) {
-                if !with_data {
-                    g.vcard = Vec::new();
-                }
+            for (i, g) in groups.into_iter().enumerate().skip(start).take(room) {
                 page.push((GROUP_POSITION + i as i64, g));
             }
         }
         Ok(page)
     }
 
-    pub(super) async fn combined_get(&self, view: &BookView, hrefs: &[String], with_data: bool) -> Result<Vec<Card>> {
+    /// The group cards among `hrefs` (a multiget or GET in the combined book).
+    pub(super) async fn requested_groups(
+        &self,
+        view: &BookView,
+        hrefs: &[String],
+        with_data: bool,
+    ) -> Result<Vec<Card>> {
         let groups: Vec<&str> = hrefs.iter().filter_map(|h| group_label(h)).collect();
-        let mut cards: Vec<Card> = self
-            .store
-            .get_cards(&view.book, hrefs, view.needs_data(with_data))
-            .await?
-            .into_iter()
-            .map(|c| view.present(c, with_data))
-            .collect();
-        if !groups.is_empty() {
-            for mut g in self.group_cards(view, Some(&groups)).await? {
-                if !with_data {
-                    g.vcard = Vec::new();
-                }
-                cards.push(g);
-            }
+        if groups.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(cards)
+        self.group_cards(view, Some(&groups), with_data).await
     }
 
-    /// Changes of the combined book after `since`, group cards included for every label that changed.
-    pub(super) async fn combined_changes(
+    /// The group cards of labels that changed after `since` (and, when the delta was cut at `bound`, not after
+    /// it): only those are made, reading their members, not every group.
+    pub(super) async fn changed_groups(
         &self,
         view: &BookView,
         since: i64,
-        limit: Option<usize>,
+        bound: i64,
         with_data: bool,
-    ) -> Result<(Vec<Change>, bool)> {
-        let (changes, more) = self.store.changes_since(&view.book, since, limit, view.needs_data(with_data)).await?;
-        let mut changes: Vec<Change> = changes
-            .into_iter()
-            .map(|c| match c {
-                Change::Present(card) => Change::Present(view.present(card, with_data)),
-                removed => removed,
-            })
-            .collect();
-        let bound = if more { changes.last().map(Change::modseq).unwrap_or(since) } else { i64::MAX };
-        // Only the groups of labels that changed are made (reading their members), not every group.
-        let Book::Combined { labels, .. } = &view.book else { return Ok((changes, more)) };
+    ) -> Result<Vec<Card>> {
+        let Book::Combined { labels, .. } = &view.book else { return Ok(Vec::new()) };
         let modseqs = self.store.label_modseqs(labels).await?;
         let changed: Vec<&str> =
             modseqs.iter().filter(|(_, m)| **m > since && **m <= bound).map(|(l, _)| l.as_str()).collect();
-        if !changed.is_empty() {
-            for mut g in self.group_cards(view, Some(&changed)).await? {
-                if !with_data {
-                    g.vcard = Vec::new();
-                }
-                changes.push(Change::Present(g));
-            }
+        if changed.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok((changes, more))
+        self.group_cards(view, Some(&changed), with_data).await
     }
 
     /// A PUT into the combined book, to the book that holds the card.
@@ -301,7 +284,8 @@ impl Service {
         if !group::is_group(&card) {
             return Err(ServiceError::Invalid("this name holds a group card (X-ADDRESSBOOKSERVER-KIND:group)".into()));
         }
-        let current = self.group_cards(view, Some(&[label])).await?.into_iter().next().ok_or(ServiceError::NotFound)?;
+        let current =
+            self.group_cards(view, Some(&[label]), true).await?.into_iter().next().ok_or(ServiceError::NotFound)?;
         if !pre.holds(Some(&current.meta.etag)) {
             return Err(ServiceError::PreconditionFailed);
         }
@@ -346,7 +330,8 @@ impl Service {
         for href in remove_hrefs {
             self.delete_card(&src.view, &href, &Precondition::default()).await?;
         }
-        let after = self.group_cards(view, Some(&[label])).await?.into_iter().next().ok_or(ServiceError::NotFound)?;
+        let after =
+            self.group_cards(view, Some(&[label]), false).await?.into_iter().next().ok_or(ServiceError::NotFound)?;
         Ok(PutOutcome { created: false, etag: after.meta.etag })
     }
 }

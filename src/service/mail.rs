@@ -126,42 +126,35 @@ impl Service {
         }
         let label = self.store.label(&grant.label_id).await?.ok_or(ServiceError::NotFound)?;
         let base = self.link_base(settings.public_url.as_deref(), origin);
-        let reply_to = Some(inviter.email.as_str());
-        let id = if grant.status == "pending" {
-            let secret = super::sessions::secret(LINK_PREFIX).map_err(ServiceError::Store)?;
-            let expires = now() + LINK_DAYS * 86_400;
-            let has_account = self.store.user_by_email(&grant.grantee).await?.is_some();
-            let link = format!("{base}/#/invite/{secret}");
-            let body = invitation_text(inviter, &label.name, grant, &link, expires, has_account);
-            let subject = format!("{} invited you to \"{}\"", display(inviter), label.name);
-            let digest = super::sessions::digest(&secret);
-            let mail = NewMail {
-                kind: "invitation",
-                grant_id: Some(grant.id),
-                recipient: &grant.grantee,
-                subject: &subject,
-                body: &body,
-                reply_to,
-                created_by: Some(inviter.id),
-            };
-            self.store.queue_mail(&mail, Some(&MailedLink { token_hash: &digest, expires_at: expires })).await?
-        } else if grant.status == "accepted" {
-            let link = format!("{base}/#/book/{}", grant.label_id);
-            let body = notice_text(inviter, &label.name, grant, &link);
-            let subject = format!("{} shared \"{}\" with you", display(inviter), label.name);
-            let mail = NewMail {
-                kind: "notice",
-                grant_id: Some(grant.id),
-                recipient: &grant.grantee,
-                subject: &subject,
-                body: &body,
-                reply_to,
-                created_by: Some(inviter.id),
-            };
-            self.store.queue_mail(&mail, None).await?
-        } else {
-            return Ok(None);
+        // A pending invitation carries a fresh mailed link; a share accepted at once gets a notice.
+        let (kind, subject, body, link) = match grant.status.as_str() {
+            "pending" => {
+                let secret = super::sessions::secret(LINK_PREFIX).map_err(ServiceError::Store)?;
+                let expires = now() + LINK_DAYS * 86_400;
+                let has_account = self.store.user_by_email(&grant.grantee).await?.is_some();
+                let link = format!("{base}/#/invite/{secret}");
+                let body = invitation_text(inviter, &label.name, grant, &link, expires, has_account);
+                let subject = format!("{} invited you to \"{}\"", display(inviter), label.name);
+                ("invitation", subject, body, Some((super::sessions::digest(&secret), expires)))
+            }
+            "accepted" => {
+                let link = format!("{base}/#/book/{}", grant.label_id);
+                let body = notice_text(inviter, &label.name, grant, &link);
+                ("notice", format!("{} shared \"{}\" with you", display(inviter), label.name), body, None)
+            }
+            _ => return Ok(None),
         };
+        let mail = NewMail {
+            kind,
+            grant_id: Some(grant.id),
+            recipient: &grant.grantee,
+            subject: &subject,
+            body: &body,
+            reply_to: Some(inviter.email.as_str()),
+            created_by: Some(inviter.id),
+        };
+        let mailed = link.as_ref().map(|(digest, expires)| MailedLink { token_hash: digest, expires_at: *expires });
+        let id = self.store.queue_mail(&mail, mailed.as_ref()).await?;
         self.mail_wake.notify_one();
         Ok(Some(id))
     }

@@ -323,17 +323,18 @@ impl Service {
 
     pub async fn get_cards(&self, view: &BookView, hrefs: &[String], with_data: bool) -> Result<Vec<Card>> {
         view.require(Action::Read)?;
-        if view.combined.is_some() {
-            return self.combined_get(view, hrefs, with_data).await;
-        }
         let cards = self.store.get_cards(&view.book, hrefs, view.needs_data(with_data)).await?;
-        Ok(cards.into_iter().map(|c| view.present(c, with_data)).collect())
+        let mut cards: Vec<Card> = cards.into_iter().map(|c| view.present(c, with_data)).collect();
+        if view.combined.is_some() {
+            cards.extend(self.requested_groups(view, hrefs, with_data).await?);
+        }
+        Ok(cards)
     }
 
     pub async fn get_card(&self, view: &BookView, href: &str, with_data: bool) -> Result<Card> {
         view.require(Action::Read)?;
         if view.combined.is_some() {
-            let found = self.combined_get(view, &[href.to_string()], with_data).await?;
+            let found = self.get_cards(view, &[href.to_string()], with_data).await?;
             return found.into_iter().find(|c| c.meta.href == href).ok_or(ServiceError::NotFound);
         }
         let card = self.store.get_card(&view.book, href, view.needs_data(with_data)).await?;
@@ -348,17 +349,18 @@ impl Service {
         with_data: bool,
     ) -> Result<(Vec<Change>, bool)> {
         view.require(Action::Read)?;
-        if view.combined.is_some() {
-            return self.combined_changes(view, since, limit, with_data).await;
-        }
         let (changes, more) = self.store.changes_since(&view.book, since, limit, view.needs_data(with_data)).await?;
-        let changes = changes
+        let mut changes: Vec<Change> = changes
             .into_iter()
             .map(|c| match c {
                 Change::Present(card) => Change::Present(view.present(card, with_data)),
                 removed => removed,
             })
             .collect();
+        if view.combined.is_some() {
+            let bound = if more { changes.last().map(Change::modseq).unwrap_or(since) } else { i64::MAX };
+            changes.extend(self.changed_groups(view, since, bound, with_data).await?.into_iter().map(Change::Present));
+        }
         Ok((changes, more))
     }
 

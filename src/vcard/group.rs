@@ -2,28 +2,11 @@
 //! vCard whose `X-ADDRESSBOOKSERVER-MEMBER` lines name its contacts by UID, and reading one back when Apple
 //! Contacts edits a group. Pure.
 
-use super::VCard;
 use super::convert::fold_into;
+use super::{VCard, escape_text as escape};
 
 const MEMBER: &str = "X-ADDRESSBOOKSERVER-MEMBER";
 const KIND: &str = "X-ADDRESSBOOKSERVER-KIND";
-
-/// RFC 6350 §3.4 text escaping (and no raw line breaks).
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            ',' => out.push_str("\\,"),
-            ';' => out.push_str("\\;"),
-            '\n' => out.push_str("\\n"),
-            '\r' => {}
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// The group card of a label: UID is the label's id, the name its name, members by `urn:uuid:` UID.
 pub fn group_card(label_id: &str, name: &str, member_uids: &[String]) -> Vec<u8> {

@@ -202,22 +202,6 @@ pub fn read(card: &VCard) -> Fields {
     f
 }
 
-/// Escapes a TEXT value or component (RFC 6350 §3.4).
-fn escape(v: &str) -> String {
-    let mut out = String::with_capacity(v.len() + 4);
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            ',' => out.push_str("\\,"),
-            ';' => out.push_str("\\;"),
-            '\n' => out.push_str("\\n"),
-            '\r' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn check_text(field: &str, v: &str, multiline: bool) -> Result<(), FieldError> {
     if v.chars().count() > MAX_TEXT {
         return Err(field_error(field, format!("at most {MAX_TEXT} characters")));
@@ -464,7 +448,7 @@ fn text_wanted(v: &str) -> Vec<Wanted> {
     if v.is_empty() {
         Vec::new()
     } else {
-        vec![Wanted { value: escape(v), types: Vec::new(), pref: false, form: Vec::new() }]
+        vec![Wanted { value: super::escape_text(v), types: Vec::new(), pref: false, form: Vec::new() }]
     }
 }
 
@@ -478,7 +462,7 @@ fn item_wanted(name: &str, it: &Item) -> Wanted {
     let types: Vec<String> = it.types.iter().map(|t| t.to_ascii_lowercase()).collect();
     let value = match name {
         "TEL" | "URL" => value.to_string(),
-        _ => escape(value),
+        _ => super::escape_text(value),
     };
     Wanted { value, types, pref: it.pref, form: Vec::new() }
 }
@@ -497,7 +481,7 @@ fn set_items(props: &mut Vec<Property>, name: &str, items: &[Item], version: Ver
 }
 
 fn components(parts: &[&str]) -> String {
-    parts.iter().map(|p| escape(p.trim())).collect::<Vec<_>>().join(";")
+    parts.iter().map(|p| super::escape_text(p.trim())).collect::<Vec<_>>().join(";")
 }
 
 fn set_addresses(props: &mut Vec<Property>, addrs: &[Address], version: Version) {

@@ -108,6 +108,22 @@ pub fn validate(bytes: &[u8], max_properties: usize) -> Result<(VCard, Indexed),
     Ok((card, indexed))
 }
 
+/// Escapes a TEXT value or component (RFC 6350 §3.4); a line break becomes `\n`, so the value stays on its line.
+pub fn escape_text(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() + 4);
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ',' => out.push_str("\\,"),
+            ';' => out.push_str("\\;"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Unescapes a TEXT value (RFC 6350 §3.4): `\n`, `\,`, `\;`, `\\`.
 pub fn unescape_text(v: &str) -> String {
     let mut out = String::with_capacity(v.len());

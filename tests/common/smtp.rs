@@ -264,7 +264,7 @@ async fn session(
             io.get_mut().write_all(b"221 bye\r\n").await?;
             return Ok(());
         } else {
-            "502 command not implemented\r\n".into()
+            "502 5.5.1 command not recognized\r\n".into()
         };
         io.get_mut().write_all(reply.as_bytes()).await?;
     }
