@@ -68,3 +68,104 @@ async fn a_contacts_photo_is_served_as_an_image_to_whoever_may_read_it() {
     s.as_user(&ann, "GET", &format!("/api/v1/contacts/{}/photo", page["items"][0]["id"]), &[], "").await.assert(404);
     s.stop().await;
 }
+
+/// Issue 3 §11: two managers changing the same grant. Each grant carries a version (its ETag); a change sent
+/// with an If-Match that is no longer current is refused with 412 and changes nothing (RFC 9110 §13.1.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_managers_changing_one_grant_never_overwrite_each_other_unknowingly() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    let sam = s.user("sam@example.com").await;
+    let vic = s.user("vic@example.com").await;
+    let owner = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
+    let label = s.app.service.create_label(&owner, None, "Team", "").await.unwrap().id;
+    for (who, level) in [(&sam, Level::Share), (&vic, Level::View)] {
+        let g = s.app.service.share(&owner, &label, &Grantee::User(who.clone()), level, true).await.unwrap();
+        let user = s.app.store.user_by_email(who).await.unwrap().unwrap();
+        s.app.service.respond(&user, g.id, true).await.unwrap();
+    }
+    let vics_grant = |who: String| {
+        let (s, label) = (&s, label.clone());
+        async move {
+            let list = parse(api(s, &who, "GET", &format!("/labels/{label}/grants"), None).await.assert(200));
+            list["items"].as_array().unwrap().iter().find(|g| g["grantee"] == "vic@example.com").unwrap().clone()
+        }
+    };
+    // Both managers look at Vic's grant and see the same version.
+    let seen_by_ann = vics_grant(ann.clone()).await;
+    let seen_by_sam = vics_grant(sam.clone()).await;
+    assert_eq!(seen_by_ann["etag"], seen_by_sam["etag"]);
+    let stale = format!("\"{}\"", seen_by_sam["etag"].as_str().unwrap());
+    let path = format!("/api/v1/grants/{}", seen_by_ann["id"]);
+    let vic_book = format!("/dav/addressbooks/{vic}/{label}/");
+    // Ann raises Vic to edit: the answer carries the new version.
+    let r = s.as_user(&ann, "PATCH", &path, &[JSON, ("if-match", &stale)], json!({"level": "edit"}).to_string()).await;
+    let now = parse(r.assert(200));
+    assert_eq!(now["level"], "edit");
+    assert_eq!(r.etag(), format!("\"{}\"", now["etag"].as_str().unwrap()));
+    assert_ne!(r.etag(), stale);
+    // Sam, still looking at the old version, is refused: his change would undo Ann's without his knowing.
+    let token = s.sync_token(&vic, &vic_book).await;
+    for (method, body) in [("PATCH", json!({"level": "delete"}).to_string()), ("DELETE", String::new())] {
+        let r = s.as_user(&sam, method, &path, &[JSON, ("if-match", &stale)], body).await;
+        r.assert(412);
+        assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    }
+    // Nor may the owner hide fields on a version she no longer has: nothing changes, not even Vic's ETags.
+    let hide = json!({"hidden_fields": ["TEL"]}).to_string();
+    s.as_user(&ann, "PATCH", &path, &[JSON, ("if-match", &stale)], hide).await.assert(412);
+    let current = vics_grant(sam.clone()).await;
+    assert_eq!((current["level"].as_str(), current["status"].as_str()), (Some("edit"), Some("accepted")));
+    assert_eq!(current["hidden_fields"], json!([]));
+    assert_eq!(s.sync_token(&vic, &vic_book).await, token, "a refused change moves no sync-token");
+    // With the version he now reads, Sam's removal goes through; Ann's older one then fails.
+    let fresh = format!("\"{}\"", current["etag"].as_str().unwrap());
+    let r = s.as_user(&sam, "DELETE", &path, &[("if-match", &fresh)], "").await;
+    assert_eq!(parse(r.assert(200))["status"], "revoked");
+    let r = s.as_user(&ann, "PATCH", &path, &[JSON, ("if-match", &fresh)], json!({"level": "view"}).to_string()).await;
+    r.assert(412);
+    assert_eq!(vics_grant(ann.clone()).await["status"], "revoked");
+    // `*` matches whatever version there is; a revoked grant then says why it cannot change.
+    let r = s.as_user(&ann, "PATCH", &path, &[JSON, ("if-match", "*")], json!({"level": "view"}).to_string()).await;
+    r.assert(409);
+    s.stop().await;
+}
+
+/// Without If-Match, two managers changing one grant at the same moment each either succeed or are told it
+/// changed meanwhile (409); the grant ends at a level one of them was told they set, never in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_grant_changes_leave_one_consistent_answer() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    let sam = s.user("sam@example.com").await;
+    let vic = s.user("vic@example.com").await;
+    let owner = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
+    let label = s.app.service.create_label(&owner, None, "Team", "").await.unwrap().id;
+    let mut vic_grant = 0;
+    for (who, level) in [(&sam, Level::Share), (&vic, Level::View)] {
+        let g = s.app.service.share(&owner, &label, &Grantee::User(who.clone()), level, true).await.unwrap();
+        vic_grant = g.id;
+        let user = s.app.store.user_by_email(who).await.unwrap().unwrap();
+        s.app.service.respond(&user, g.id, true).await.unwrap();
+    }
+    let path = format!("/api/v1/grants/{vic_grant}");
+    for round in 0..10 {
+        let (a, b) = if round % 2 == 0 { ("edit", "delete") } else { ("delete", "edit") };
+        let (ra, rb) = tokio::join!(
+            s.as_user(&ann, "PATCH", &path, &[JSON], json!({"level": a}).to_string()),
+            s.as_user(&sam, "PATCH", &path, &[JSON], json!({"level": b}).to_string()),
+        );
+        let told: Vec<&str> = [(&ra, a), (&rb, b)]
+            .into_iter()
+            .filter_map(|(r, level)| match r.status.as_u16() {
+                200 => Some(level),
+                409 => None,
+                other => panic!("round {round}: {other} {}", r.body),
+            })
+            .collect();
+        assert!(!told.is_empty(), "round {round}: at least one change goes through");
+        let stored = s.app.store.grant(vic_grant).await.unwrap().unwrap();
+        assert!(told.contains(&stored.level.as_str()), "round {round}: {} was nobody's answer", stored.level);
+    }
+    s.stop().await;
+}

@@ -50,7 +50,7 @@ async fn world() -> World {
         .assert(201);
     let g = svc.share(&bob_u, &clients, &Grantee::User(ann.clone()), Level::Edit, true).await.unwrap();
     svc.respond(&ann_u, g.id, true).await.unwrap();
-    svc.change_grant(&bob_u, g.id, None, Some(&["TEL".to_string()])).await.unwrap();
+    svc.change_grant(&bob_u, g.id, None, Some(&["TEL".to_string()]), None).await.unwrap();
     let g = svc.share(&bob_u, &partners, &Grantee::User(ann.clone()), Level::View, true).await.unwrap();
     svc.respond(&ann_u, g.id, true).await.unwrap();
     let (_, secret) = s.app.accounts.add_app_password(&ann_u, "Mac", "single").await.unwrap();

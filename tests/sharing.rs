@@ -84,72 +84,158 @@ fn who_email(who: &str) -> String {
 /// One request of the matrix: method, path, headers, body.
 type Op<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, String);
 
-/// Expected statuses, in the order of `ops` below: PROPFIND, GET, sync REPORT, PUT new, PUT existing,
-/// DELETE card, PROPPATCH description, PROPPATCH displayname.
-fn expected(who: &str) -> [u16; 8] {
+/// The matrix's requests, in order, on one book as seen from `who`'s home.
+const OPS: [&str; 14] = [
+    "PROPFIND",
+    "GET",
+    "HEAD",
+    "REPORT sync-collection",
+    "REPORT addressbook-multiget",
+    "REPORT addressbook-query",
+    "PUT new",
+    "PUT existing",
+    "DELETE card",
+    "PROPPATCH description",
+    "PROPPATCH displayname",
+    "MKCOL inside",
+    "MOVE card",
+    "DELETE book",
+];
+
+/// What a user at `level` gets for each of `OPS` on a label they can see; `None`: a label they cannot see.
+fn expected(level: Option<Level>) -> [u16; 14] {
+    let Some(level) = level else {
+        // Pending, declined, revoked, stranger, someone else's label: it does not exist for them. MKCOL has no
+        // parent collection there (RFC 4918 §9.3.1: 409) and MOVE is supported nowhere (405), as for any path.
+        return [404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 409, 405, 404];
+    };
+    let at = |l: Level, ok: u16| if level >= l { ok } else { 403 };
+    [
+        207,
+        200,
+        200,
+        207,
+        207,
+        207,
+        at(Level::Edit, 201),
+        at(Level::Edit, 204),
+        at(Level::Delete, 204),
+        at(Level::Share, 207),
+        at(Level::Owner, 207),
+        // Address books do not nest, whatever the level.
+        403,
+        405,
+        // The owner deletes the label; anyone else leaves it (issue 3 §5).
+        204,
+    ]
+}
+
+fn level_of(who: &str) -> Option<Level> {
     match who {
-        "view" => [207, 200, 207, 403, 403, 403, 403, 403],
-        "edit" => [207, 200, 207, 201, 204, 403, 403, 403],
-        "delete" => [207, 200, 207, 201, 204, 204, 403, 403],
-        "share" => [207, 200, 207, 201, 204, 204, 207, 403],
-        "owner" => [207, 200, 207, 201, 204, 204, 207, 207],
-        // pending, declined, revoked, stranger: the label does not exist for them
-        _ => [404; 8],
+        "view" => Some(Level::View),
+        "edit" => Some(Level::Edit),
+        "delete" => Some(Level::Delete),
+        "share" => Some(Level::Share),
+        "owner" => Some(Level::Owner),
+        _ => None,
     }
 }
 
+/// Whether a 403 for this op is about the user's level, and so must name the privilege (RFC 3744 §7.1.1).
+fn is_privilege_op(k: usize) -> bool {
+    (6..=10).contains(&k)
+}
+
+/// `c_uid` is the UID of the book's `c.vcf`, which "PUT existing" rewrites.
+fn ops_on<'a>(book: &str, who: &str, c_uid: &str) -> [Op<'a>; 14] {
+    let multiget = format!(
+        r#"<C:addressbook-multiget xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/><C:address-data/></d:prop><d:href>{book}c.vcf</d:href></C:addressbook-multiget>"#
+    );
+    let query = r#"<C:addressbook-query xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/></d:prop><C:filter><C:prop-filter name="FN"><C:text-match match-type="contains">Client</C:text-match></C:prop-filter></C:filter></C:addressbook-query>"#;
+    let desc = r#"<d:propertyupdate xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:set><d:prop><C:addressbook-description>notes</C:addressbook-description></d:prop></d:set></d:propertyupdate>"#;
+    let rename = r#"<d:propertyupdate xmlns:d="DAV:"><d:set><d:prop><d:displayname>Renamed</d:displayname></d:prop></d:set></d:propertyupdate>"#;
+    let vcard = vec![("content-type", "text/vcard")];
+    let xml = vec![("depth", "1"), ("content-type", "application/xml")];
+    [
+        ("PROPFIND", book.to_string(), vec![("depth", "0")], String::new()),
+        ("GET", format!("{book}c.vcf"), vec![], String::new()),
+        ("HEAD", format!("{book}c.vcf"), vec![], String::new()),
+        ("REPORT", book.to_string(), xml.clone(), sync_body("", "")),
+        ("REPORT", book.to_string(), xml.clone(), multiget),
+        ("REPORT", book.to_string(), xml, query.to_string()),
+        ("PUT", format!("{book}new-{who}.vcf"), vcard.clone(), vcard3(&format!("new-{who}"), "New")),
+        ("PUT", format!("{book}c.vcf"), vcard, vcard3(c_uid, &format!("Client by {who}"))),
+        ("DELETE", format!("{book}del-{who}.vcf"), vec![], String::new()),
+        ("PROPPATCH", book.to_string(), vec![], desc.to_string()),
+        ("PROPPATCH", book.to_string(), vec![], rename.to_string()),
+        ("MKCOL", format!("{book}sub/"), vec![], String::new()),
+        ("MOVE", format!("{book}c.vcf"), vec![("destination", "/dav/moved.vcf")], String::new()),
+        ("DELETE", book.to_string(), vec![], String::new()),
+    ]
+}
+
+/// A label's state as its owner sees it, for "a refusal changes nothing": its sync-token and its name.
+async fn label_state(s: &Server, owner: &str, label: &str) -> (String, String) {
+    let book = format!("/dav/addressbooks/{owner}/{label}/");
+    let name = s.app.store.label(label).await.unwrap().map(|l| l.name).unwrap_or_default();
+    (s.sync_token(owner, &book).await, name)
+}
+
+/// The issue 3 matrix: every level (and pending, declined, revoked, stranger) × every DAV method × the user's
+/// own label, the label shared with them, and someone else's label. Each status is exact, every 403 names the
+/// privilege, and every refusal leaves the label's sync-token and name as they were.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permission_matrix_over_every_dav_method() {
     let w = world().await;
-    let desc = r#"<d:propertyupdate xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:set><d:prop><C:addressbook-description>notes</C:addressbook-description></d:prop></d:set></d:propertyupdate>"#;
-    let rename = r#"<d:propertyupdate xmlns:d="DAV:"><d:set><d:prop><d:displayname>Renamed</d:displayname></d:prop></d:set></d:propertyupdate>"#;
-    for who in ["view", "edit", "delete", "share", "owner", "pending", "declined", "revoked", "stranger"] {
+    // A label of Zed's that nobody is invited to: "someone else's label" for everyone, the owner included.
+    let zed = w.s.user("zed@example.net").await;
+    let zed_user = w.s.app.store.user_by_email(&zed).await.unwrap().unwrap();
+    let private = w.s.app.service.create_label(&zed_user, None, "Zed's", "").await.unwrap().id;
+    w.s.put_card(&zed, &format!("/dav/addressbooks/{zed}/{private}/c.vcf"), &vcard3("zc", "Client Z"))
+        .await
+        .assert(201);
+    // The owner comes last: the last request of each row deletes (or leaves) the book.
+    let everyone = ["view", "edit", "delete", "share", "pending", "declined", "revoked", "stranger", "owner"];
+    for who in everyone {
         let email = who_email(who);
-        let book = w.book(&email);
-        let want = expected(who);
-        let mut got = Vec::new();
-        let ops: [Op; 8] = [
-            ("PROPFIND", book.clone(), vec![("depth", "0")], String::new()),
-            ("GET", format!("{book}c.vcf"), vec![], String::new()),
-            ("REPORT", book.clone(), vec![("depth", "1")], sync_body("", "")),
-            (
-                "PUT",
-                format!("{book}new-{who}.vcf"),
-                vec![("content-type", "text/vcard")],
-                vcard3(&format!("new-{who}"), "New"),
-            ),
-            (
-                "PUT",
-                format!("{book}c.vcf"),
-                vec![("content-type", "text/vcard")],
-                vcard3("c", &format!("Client by {who}")),
-            ),
-            ("DELETE", format!("{book}del-{who}.vcf"), vec![], String::new()),
-            ("PROPPATCH", book.clone(), vec![], desc.to_string()),
-            ("PROPPATCH", book.clone(), vec![], rename.to_string()),
-        ];
-        for (k, (method, path, headers, body)) in ops.iter().enumerate() {
-            let before = w.s.sync_token(&w.owner, &w.book(&w.owner)).await;
-            let r = w.s.as_user(&email, method, path, headers, body.clone()).await;
-            got.push(r.status.as_u16());
-            if r.status.as_u16() == 403 {
-                // RFC 3744 §7.1.1: a refusal names the missing privilege...
-                r.contains("need-privileges");
-            }
-            if want[k] >= 400 {
-                // ...and changes nothing.
-                assert_eq!(
-                    w.s.sync_token(&w.owner, &w.book(&w.owner)).await,
-                    before,
-                    "{who} {method} {path} changed the label"
-                );
-            }
+        let user = w.s.app.store.user_by_email(&email).await.unwrap().unwrap();
+        let own = w.s.app.service.create_label(&user, None, &format!("Own of {who}"), "").await.unwrap().id;
+        let own_book = format!("{}{own}/", home(&email));
+        for uid in ["c".to_string(), format!("del-{who}")] {
+            w.s.put_card(&email, &format!("{own_book}{uid}.vcf"), &vcard3(&format!("{who}-{uid}"), "Client O"))
+                .await
+                .assert(201);
         }
-        assert_eq!(
-            got, want,
-            "{who}: PROPFIND, GET, REPORT, PUT new, PUT existing, DELETE, PROPPATCH description, PROPPATCH displayname"
-        );
+        let own_c = format!("{who}-c");
+        let columns = [
+            ("own label", own.clone(), email.clone(), Some(Level::Owner), own_c.as_str()),
+            ("shared label", w.label.clone(), w.owner.clone(), level_of(who), "c"),
+            ("someone else's label", private.clone(), zed.clone(), None, "zc"),
+        ];
+        for (column, label, owner, level, c_uid) in columns {
+            let want = expected(level);
+            let mut got = Vec::new();
+            let book = format!("{}{label}/", home(&email));
+            for (k, (method, path, headers, body)) in ops_on(&book, who, c_uid).into_iter().enumerate() {
+                let before = label_state(&w.s, &owner, &label).await;
+                let r = w.s.as_user(&email, method, &path, &headers, body).await;
+                got.push(r.status.as_u16());
+                if r.status.as_u16() == 403 && is_privilege_op(k) {
+                    // RFC 3744 §7.1.1: a refusal names the missing privilege...
+                    r.contains("need-privileges");
+                }
+                if want[k] >= 400 {
+                    // ...and changes nothing.
+                    let after = label_state(&w.s, &owner, &label).await;
+                    assert_eq!(after, before, "{who} on {column}: {} changed the label", OPS[k]);
+                }
+            }
+            assert_eq!(got, want, "{who} on {column}, in the order {OPS:?}");
+        }
     }
+    // Each collaborator's DELETE only left the label (their rows went on seeing it as before, the owner's too);
+    // the owner's deleted it.
+    assert!(w.s.app.store.label(&w.label).await.unwrap().is_none());
     w.s.stop().await;
 }
 

@@ -1,7 +1,7 @@
 //! Contacts of My contacts (`/contacts`) or of a label (`/labels/{id}/contacts`), in the JSON form of
 //! `vcard::json`: list and search by name in cursor pages, read, create, change (If-Match), delete.
 
-use super::{ApiResult, Problem, Request, json_response, no_content, rfc3339};
+use super::{ApiResult, Problem, Request, json_response, no_content, rfc3339, with_etag};
 use crate::service::{BookView, MY_CONTACTS};
 use crate::store::{Card, NameCursor, Precondition};
 use crate::vcard::json::{self, Fields, Patch};
@@ -38,13 +38,6 @@ fn contact_json(card: &Card, with_photo: bool) -> Result<ContactJson, Problem> {
         has_photo,
         fields,
     })
-}
-
-fn with_etag(mut r: http::Response<crate::http::Body>, etag: &str) -> http::Response<crate::http::Body> {
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{etag}\"")) {
-        r.headers_mut().insert(header::ETAG, v);
-    }
-    r
 }
 
 const CURSOR: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;

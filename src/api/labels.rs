@@ -160,6 +160,8 @@ pub struct GrantJson<'a> {
     status: &'a str,
     sync_devices: bool,
     hidden_fields: Vec<String>,
+    /// For If-Match on a change, so that two managers never overwrite each other unknowingly.
+    etag: String,
     created_at: String,
     updated_at: String,
 }
@@ -174,6 +176,7 @@ pub fn grant_json(g: &Grant) -> GrantJson<'_> {
         status: &g.status,
         sync_devices: g.sync_devices,
         hidden_fields: serde_json::from_str(&g.hidden_fields).unwrap_or_default(),
+        etag: g.version(),
         created_at: rfc3339(g.created_at),
         updated_at: rfc3339(g.updated_at),
     }
@@ -266,7 +269,7 @@ pub async fn share(req: &Request<'_>, id: &str) -> ApiResult {
     let share =
         Share { grantee: &grantee, level, sync_devices: new.sync_devices, hidden: &hidden, origin: origin.as_deref() };
     let grant = service.share_hiding(req.user, id, &share).await?;
-    let mut r = json_response(StatusCode::CREATED, &grant_json(&grant))?;
+    let mut r = grant_response(StatusCode::CREATED, &grant)?;
     if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/grants/{}", grant.id)) {
         r.headers_mut().insert(header::LOCATION, loc);
     }
@@ -285,14 +288,22 @@ pub async fn change_grant(req: &Request<'_>, gid: &str) -> ApiResult {
     let gid = grant_id(gid)?;
     let patch: GrantPatch = req.json()?;
     let level = patch.level.as_deref().map(|l| parse_level("level", l)).transpose()?;
-    let grant = req.app.service.change_grant(req.user, gid, level, patch.hidden_fields.as_deref()).await?;
-    json_response(StatusCode::OK, &grant_json(&grant))
+    let if_match = crate::http::precondition(&req.parts.headers).if_match;
+    let hidden = patch.hidden_fields.as_deref();
+    let grant = req.app.service.change_grant(req.user, gid, level, hidden, if_match.as_deref()).await?;
+    grant_response(StatusCode::OK, &grant)
 }
 
 pub async fn revoke(req: &Request<'_>, gid: &str) -> ApiResult {
     req.params(&[])?;
-    let grant = req.app.service.revoke(req.user, grant_id(gid)?).await?;
-    json_response(StatusCode::OK, &grant_json(&grant))
+    let if_match = crate::http::precondition(&req.parts.headers).if_match;
+    let grant = req.app.service.revoke_if_match(req.user, grant_id(gid)?, if_match.as_deref()).await?;
+    grant_response(StatusCode::OK, &grant)
+}
+
+/// A grant as JSON, with its version as the ETag.
+fn grant_response(status: StatusCode, grant: &Grant) -> ApiResult {
+    Ok(super::with_etag(json_response(status, &grant_json(grant))?, &grant.version()))
 }
 
 #[derive(Serialize)]

@@ -124,6 +124,14 @@ pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> ApiResult {
     Ok(r)
 }
 
+/// `r` with the strong entity tag `etag` (given without quotes).
+pub fn with_etag(mut r: Response<Body>, etag: &str) -> Response<Body> {
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{etag}\"")) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
+}
+
 pub fn no_content() -> ApiResult {
     let mut r = Response::new(crate::http::empty());
     *r.status_mut() = StatusCode::NO_CONTENT;

@@ -106,7 +106,7 @@ impl From<ServiceError> for Problem {
             }
             ServiceError::PreconditionFailed => Problem::new(
                 StatusCode::PRECONDITION_FAILED,
-                "the contact changed since you read it (If-Match); read it again and retry",
+                "it changed since you read it (If-Match does not match); read it again and retry",
             ),
             ServiceError::UidConflict(_) => {
                 Problem::new(StatusCode::CONFLICT, "another contact in this book has the same UID")

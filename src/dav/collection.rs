@@ -308,6 +308,13 @@ pub async fn proppatch(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult
 /// Extended MKCOL (RFC 5689) or plain MKCOL in the caller's home creates a label.
 pub async fn mkcol(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
     let Target::Book(email, segment) = target else {
+        // Inside a book the user cannot open there is no parent collection (RFC 4918 §9.3.1: 409), exactly as
+        // under a book that does not exist, so a label's id tells a stranger nothing.
+        if let Target::Card(email, segment, _) = target
+            && open_own_book(ctx, email, segment).await.is_err()
+        {
+            return Err(DavError::new(StatusCode::CONFLICT, "there is no address book here to create it in"));
+        }
         return Err(DavError::new(
             StatusCode::FORBIDDEN,
             "address books are created inside your home, /dav/addressbooks/{you}/",

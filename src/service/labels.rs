@@ -126,20 +126,22 @@ impl Service {
         }
         let mut grant = self.share_quietly(actor, label_id, grantee, level, sync_devices).await?;
         if !hidden.is_empty() {
-            grant = self.change_grant(actor, grant.id, None, Some(hidden)).await?;
+            grant = self.change_grant(actor, grant.id, None, Some(hidden), None).await?;
         }
         self.mail_new_grant(actor, &grant, origin).await;
         Ok(grant)
     }
 
-    /// Changes a grant's level and hidden fields together: both permissions (a manager within their level; the
-    /// owner for hidden fields) and both values are checked before either is written.
+    /// Changes a grant's level and hidden fields together, in one write: both permissions (a manager within their
+    /// level; the owner for hidden fields) and both values are checked before it. With `if_match`, the grant
+    /// must still be one of those versions (`Grant::version`).
     pub async fn change_grant(
         &self,
         actor: &User,
         grant_id: i64,
         level: Option<Level>,
         hidden: Option<&[String]>,
+        if_match: Option<&[String]>,
     ) -> Result<Grant> {
         let grant = self.manageable(actor, grant_id, level).await?;
         let hidden_json = match hidden {
@@ -153,15 +155,12 @@ impl Service {
             }
             None => None,
         };
-        let mut out = grant;
-        if let Some(level) = level {
-            let change = GrantChange { level: Some(level.as_str()), ..Default::default() };
-            out = self.store.change_grant(grant_id, Some(&["pending", "accepted"]), &change).await?;
-        }
-        if let Some(json) = hidden_json {
-            out = self.store.set_hidden_fields(grant_id, &json).await?;
-        }
-        Ok(out)
+        let change = GrantChange {
+            level: level.map(Level::as_str),
+            hidden_fields: hidden_json.as_deref(),
+            ..Default::default()
+        };
+        self.change_decided_on(&grant, if_match, change).await
     }
 }
 

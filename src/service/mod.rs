@@ -82,6 +82,7 @@ impl From<StoreError> for ServiceError {
         match e {
             StoreError::NotFound => ServiceError::NotFound,
             StoreError::Conflict(m) => ServiceError::Conflict(m),
+            StoreError::Stale => ServiceError::Conflict("someone else changed it at the same time; look again".into()),
             e => ServiceError::Store(e),
         }
     }
@@ -558,7 +559,13 @@ impl Service {
             ),
             None => None,
         };
-        Ok(self.store.create_label(user.id, id.as_deref(), name, description).await?)
+        self.store.create_label(user.id, id.as_deref(), name, description).await.map_err(|e| match e {
+            // Only a client reusing an id it was given can meet this; the database's wording helps nobody.
+            StoreError::Conflict(_) => {
+                ServiceError::Conflict("this address book id is taken; create it under a new UUID".into())
+            }
+            e => e.into(),
+        })
     }
 
     /// DELETE of a book by `user`: the owner deletes a label (its contacts stay in My contacts), a collaborator

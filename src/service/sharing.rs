@@ -268,16 +268,41 @@ impl Service {
 
     /// Changes a collaborator's level, within the actor's own level.
     pub async fn set_grant_level(&self, actor: &User, grant_id: i64, level: Level) -> Result<Grant> {
-        self.manageable(actor, grant_id, Some(level)).await?;
-        let change = GrantChange { level: Some(level.as_str()), ..Default::default() };
-        Ok(self.store.change_grant(grant_id, Some(&["pending", "accepted"]), &change).await?)
+        self.change_grant(actor, grant_id, Some(level), None, None).await
     }
 
     /// Revokes a grant (kept as status "revoked").
     pub async fn revoke(&self, actor: &User, grant_id: i64) -> Result<Grant> {
-        self.manageable(actor, grant_id, None).await?;
+        self.revoke_if_match(actor, grant_id, None).await
+    }
+
+    /// `revoke`, refused with `PreconditionFailed` unless the grant is still one of the versions in `if_match`.
+    pub async fn revoke_if_match(&self, actor: &User, grant_id: i64, if_match: Option<&[String]>) -> Result<Grant> {
+        let grant = self.manageable(actor, grant_id, None).await?;
         let change = GrantChange { status: Some("revoked"), ..Default::default() };
-        Ok(self.store.change_grant(grant_id, Some(&["pending", "accepted"]), &change).await?)
+        self.change_decided_on(&grant, if_match, change).await
+    }
+
+    /// Writes a manager's change to `grant` (as they were allowed to make it, just now) unless the grant changed
+    /// since: a stale If-Match is `PreconditionFailed` (RFC 9110 §13.1.1), and a change made by someone else
+    /// between the check and the write is a `Conflict`, so a permission decided on an older grant never applies.
+    pub(super) async fn change_decided_on(
+        &self,
+        grant: &Grant,
+        if_match: Option<&[String]>,
+        change: GrantChange<'_>,
+    ) -> Result<Grant> {
+        let version = grant.version();
+        if let Some(tags) = if_match
+            && !tags.iter().any(|t| t == "*" || *t == version)
+        {
+            return Err(ServiceError::PreconditionFailed);
+        }
+        let change = GrantChange { version: Some(&version), ..change };
+        match self.store.change_grant(grant.id, Some(&["pending", "accepted"]), &change).await {
+            Err(crate::store::StoreError::Stale) if if_match.is_some() => Err(ServiceError::PreconditionFailed),
+            r => Ok(r?),
+        }
     }
 
     /// A collaborator leaves a shared label through every grant that reaches them (their own becomes declined;
@@ -296,13 +321,7 @@ impl Service {
     /// The owner hides properties from a grantee (issue 3 §7). What that grantee reads from then on omits them,
     /// with the ETags of what they read, and their next sync reports every card of the label.
     pub async fn set_hidden_fields<S: AsRef<str>>(&self, actor: &User, grant_id: i64, items: &[S]) -> Result<Grant> {
-        let grant = self.store.grant(grant_id).await?.ok_or(ServiceError::NotFound)?;
-        let view = self.open_book_anywhere(actor, &grant.label_id).await?;
-        if !view.allows(Action::Administer) {
-            return Err(ServiceError::Forbidden(Action::Administer));
-        }
-        let hidden = HiddenFields::parse(items).map_err(ServiceError::Invalid)?;
-        let json = serde_json::to_string(&hidden.items()).map_err(|e| ServiceError::Invalid(e.to_string()))?;
-        Ok(self.store.set_hidden_fields(grant_id, &json).await?)
+        let items: Vec<String> = items.iter().map(|i| i.as_ref().to_string()).collect();
+        self.change_grant(actor, grant_id, None, Some(&items), None).await
     }
 }

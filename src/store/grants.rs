@@ -25,6 +25,23 @@ pub struct Grant {
     pub updated_at: i64,
 }
 
+impl Grant {
+    /// A digest of everything a manager sees of the grant: two managers who read the same version saw the same
+    /// grant, so a change decided on an older version can be refused (see `GrantChange::version`).
+    pub fn version(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for part in [&self.level, &self.status, &self.hidden_fields, &self.grantee_kind, &self.grantee] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        h.update([u8::from(self.sync_devices)]);
+        h.update(self.updated_at.to_be_bytes());
+        h.update(self.id.to_be_bytes());
+        h.finalize()[..12].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 macro_rules! grant_cols {
     () => {
         "g.id, g.label_id, g.grantee_kind, g.grantee, g.level, g.status, g.sync_devices, g.hidden_fields, g.invited_by, g.created_at, g.updated_at"
@@ -79,13 +96,18 @@ pub struct NewGrant<'a> {
     pub invited_by: i64,
 }
 
-/// A change to a grant, applied only if the grant is still in the expected status (two managers racing on one
-/// grant: the second finds it changed).
+/// A change to a grant, applied only if the grant is still in the expected status and, when `version` is given,
+/// still the grant the change was decided on (two managers racing on one grant: the second finds it changed).
 #[derive(Debug, Clone, Default)]
 pub struct GrantChange<'a> {
     pub level: Option<&'a str>,
     pub status: Option<&'a str>,
     pub sync_devices: Option<bool>,
+    /// The hidden fields as a JSON array; a change stamps every card of the label, so the grantee's next sync
+    /// picks up the new ETags (issue 3 §7).
+    pub hidden_fields: Option<&'a str>,
+    /// `Grant::version` of the grant as the actor read it: `StoreError::Stale` when it has changed since.
+    pub version: Option<&'a str>,
 }
 
 /// The grant's label_id is the label's id (sqlx rows stop at 16 columns).
@@ -192,7 +214,8 @@ impl Store {
         })
     }
 
-    /// Applies `change` if the grant is in `expected_status` (any status when `None`); `NotFound` otherwise.
+    /// Applies `change` if the grant is in `expected_status` (any status when `None`) and still at
+    /// `change.version`; `NotFound`, `Conflict` or `Stale` otherwise.
     pub async fn change_grant(
         &self,
         id: i64,
@@ -204,37 +227,27 @@ impl Store {
             let mut tx = p.begin().await?;
             let _turn = self.write_turn().await;
             let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ).fetch_one(&mut *tx).await?;
-            let row: Option<(String, String)> = sqlx::query_as("SELECT status, label_id FROM grants WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
-            let (status, label) = row.ok_or(StoreError::NotFound)?;
-            if let Some(allowed) = expected_status
-                && !allowed.contains(&status.as_str())
-            {
-                return Err(StoreError::Conflict(format!("the grant is {status}")));
+            let row = sqlx::query_as::<_, GrantRow>(concat!("SELECT ", grant_cols!(), " FROM grants g WHERE g.id = $1"))
+                .bind(id).fetch_optional(&mut *tx).await?;
+            let current = grant(row.ok_or(StoreError::NotFound)?);
+            if change.version.is_some_and(|v| v != current.version()) {
+                return Err(StoreError::Stale);
             }
-            sqlx::query("UPDATE grants SET level = COALESCE($1, level), status = COALESCE($2, status), sync_devices = COALESCE($3, sync_devices), updated_at = $4, modseq = $5 WHERE id = $6")
-                .bind(change.level).bind(change.status).bind(change.sync_devices).bind(now).bind(seq).bind(id).execute(&mut *tx).await?;
-            let events = vec![Event::Sharing { label_id: label }];
-            commit_publishing!(self, tx, events);
-            Ok::<(), StoreError>(())
-        })?;
-        self.grant(id).await?.ok_or(StoreError::NotFound)
-    }
-
-    /// Sets what a grant hides (a JSON array). Every card of the label is stamped changed in the same
-    /// transaction, so the grantee's next sync picks up the new ETags (issue 3 §7).
-    pub async fn set_hidden_fields(&self, id: i64, hidden_json: &str) -> Result<Grant> {
-        let now = now();
-        on_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
-            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ).fetch_one(&mut *tx).await?;
-            let label: Option<String> = sqlx::query_scalar("UPDATE grants SET hidden_fields = $1, updated_at = $2, modseq = $3 WHERE id = $4 RETURNING label_id")
-                .bind(hidden_json).bind(now).bind(seq).bind(id).fetch_optional(&mut *tx).await?;
-            let label = label.ok_or(StoreError::NotFound)?;
-            sqlx::query("UPDATE memberships SET modseq = $1 WHERE label_id = $2 AND removed_at IS NULL")
-                .bind(seq).bind(&label).execute(&mut *tx).await?;
-            sqlx::query("UPDATE labels SET modseq = $1 WHERE id = $2").bind(seq).bind(&label).execute(&mut *tx).await?;
-            let events = vec![Event::Sharing { label_id: label.clone() }, Event::Cards { modseq: seq, owners: Vec::new(), labels: vec![label] }];
+            if let Some(allowed) = expected_status
+                && !allowed.contains(&current.status.as_str())
+            {
+                return Err(StoreError::Conflict(format!("the grant is {}", current.status)));
+            }
+            sqlx::query("UPDATE grants SET level = COALESCE($1, level), status = COALESCE($2, status), sync_devices = COALESCE($3, sync_devices), hidden_fields = COALESCE($4, hidden_fields), updated_at = $5, modseq = $6 WHERE id = $7")
+                .bind(change.level).bind(change.status).bind(change.sync_devices).bind(change.hidden_fields).bind(now).bind(seq).bind(id).execute(&mut *tx).await?;
+            let label = current.label_id;
+            let mut events = vec![Event::Sharing { label_id: label.clone() }];
+            if change.hidden_fields.is_some_and(|h| h != current.hidden_fields) {
+                sqlx::query("UPDATE memberships SET modseq = $1 WHERE label_id = $2 AND removed_at IS NULL")
+                    .bind(seq).bind(&label).execute(&mut *tx).await?;
+                sqlx::query("UPDATE labels SET modseq = $1 WHERE id = $2").bind(seq).bind(&label).execute(&mut *tx).await?;
+                events.push(Event::Cards { modseq: seq, owners: Vec::new(), labels: vec![label] });
+            }
             commit_publishing!(self, tx, events);
             Ok::<(), StoreError>(())
         })?;

@@ -63,6 +63,8 @@ pub enum StoreError {
     Db(sqlx::Error),
     Conflict(String),
     NotFound,
+    /// The row changed since the version the write was decided on.
+    Stale,
     /// The database could not complete the work (a failed batch, a store shutting down).
     Unavailable(String),
 }
@@ -73,6 +75,7 @@ impl fmt::Display for StoreError {
             StoreError::Db(e) => write!(f, "database error: {e}"),
             StoreError::Conflict(m) => write!(f, "{m}"),
             StoreError::NotFound => write!(f, "not found"),
+            StoreError::Stale => write!(f, "changed meanwhile"),
             StoreError::Unavailable(m) => write!(f, "database unavailable: {m}"),
         }
     }

@@ -812,19 +812,35 @@ async function sharePanel(label) {
       sel.setAttribute("aria-label", `Level of ${g.grantee}`);
       sel.disabled = !mine;
       const err = h("p", { class: "error", hidden: true });
+      // Every change names the version shown here, so one manager never silently undoes another's.
+      const asShown = { "if-match": `"${g.etag}"` };
+      const changedMeanwhile = async (e) => {
+        if (e.status !== 412) return false;
+        await draw();
+        toast(`Someone else changed ${g.grantee}'s access meanwhile: this is how it is now`);
+        return true;
+      };
       sel.addEventListener("change", async () => {
         try {
-          await api("PATCH", `/grants/${g.id}`, { level: sel.value });
+          Object.assign(g, await api("PATCH", `/grants/${g.id}`, { level: sel.value }, asShown));
+          asShown["if-match"] = `"${g.etag}"`;
           toast(`${g.grantee}: ${sel.value}`);
-        } catch (e) { err.textContent = e.message; err.hidden = false; sel.value = g.level; }
+        } catch (e) {
+          if (await changedMeanwhile(e)) return;
+          err.textContent = e.message; err.hidden = false; sel.value = g.level;
+        }
       });
       const hidden = owner ? h("input", { type: "text", value: g.hidden_fields.join(", "), "aria-label": `Fields hidden from ${g.grantee}`, placeholder: "Hidden fields, e.g. TEL;TYPE=CELL, NOTE" }) : null;
       if (hidden) hidden.addEventListener("change", async () => {
         const items = hidden.value.split(",").map((s) => s.trim()).filter(Boolean);
         try {
-          await api("PATCH", `/grants/${g.id}`, { hidden_fields: items });
+          Object.assign(g, await api("PATCH", `/grants/${g.id}`, { hidden_fields: items }, asShown));
+          asShown["if-match"] = `"${g.etag}"`;
           toast(items.length ? `Hidden from ${g.grantee}: ${items.join(", ")}` : `${g.grantee} sees every field`);
-        } catch (e) { err.textContent = msgFor(e, "hidden_fields"); err.hidden = false; }
+        } catch (e) {
+          if (await changedMeanwhile(e)) return;
+          err.textContent = msgFor(e, "hidden_fields"); err.hidden = false;
+        }
       });
       // A link made here stays shown (it is not stored in clear anywhere) until the page is left.
       const link = links.has(g.id) && g.status === "pending"
@@ -854,7 +870,10 @@ async function sharePanel(label) {
         } }, links.has(g.id) ? "New link" : "Copy link") : null,
         g.status !== "revoked" && mine ? h("button", { type: "button", class: "link danger", "aria-label": `Remove ${g.grantee}`, onclick: async () => {
           if (!confirm(`Remove ${g.grantee} from “${label.name}”?`)) return;
-          try { await api("DELETE", `/grants/${g.id}`); await draw(); } catch (e) { err.textContent = e.message; err.hidden = false; }
+          try { await api("DELETE", `/grants/${g.id}`, undefined, asShown); await draw(); } catch (e) {
+            if (await changedMeanwhile(e)) return;
+            err.textContent = e.message; err.hidden = false;
+          }
         } }, "Remove") : null);
     });
     panel.replaceChildren(
