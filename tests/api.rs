@@ -137,8 +137,59 @@ async fn contacts_list_by_name_in_pages_and_search_name_email_phone_and_organiza
     assert_eq!(parse(r.assert(400))["errors"][0]["field"], "limit");
     let r = api(&s, &ann, "GET", "/contacts?cursor=nonsense", None).await;
     assert_eq!(parse(r.assert(400))["errors"][0]["field"], "cursor");
-    let r = api(&s, &ann, "GET", "/contacts?sort=name", None).await;
+    let r = api(&s, &ann, "GET", "/contacts?sort=size", None).await;
     assert_eq!(parse(r.assert(400))["errors"][0]["field"], "sort");
+    s.stop().await;
+}
+
+/// Every name in a book's pages, following next_cursor from `first`.
+async fn all_pages(s: &Server, user: &str, first: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut path = first.to_string();
+    loop {
+        let page = parse(api(s, user, "GET", &path, None).await.assert(200));
+        names.extend(page["items"].as_array().unwrap().iter().map(|c| c["full_name"].as_str().unwrap().to_string()));
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("{first}&cursor={c}"),
+            None => return names,
+        }
+    }
+}
+
+/// "Recently changed" is the whole book's order, page after page, not a re-sort of one page: a change made
+/// anywhere (CardDAV, the API) moves the contact to the front.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_list_most_recently_changed_first_across_pages() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    let label = parse(api(&s, &ann, "POST", "/labels", Some(json!({"name": "Clients"}))).await.assert(201));
+    let label = label["id"].as_str().unwrap().to_string();
+    let mut ids = HashMap::new();
+    for name in ["Ada", "Bob", "Cy", "Di", "Ed"] {
+        let c = api(&s, &ann, "POST", &format!("/labels/{label}/contacts"), Some(json!({"full_name": name}))).await;
+        ids.insert(name, parse(c.assert(201))["id"].as_i64().unwrap());
+    }
+    // Bob changes over CardDAV, then Cy through the API.
+    let bob = parse(api(&s, &ann, "GET", &format!("/labels/{label}/contacts/{}", ids["Bob"]), None).await.assert(200));
+    let href = format!("/dav/addressbooks/{ann}/{label}/{}.vcf", bob["uid"].as_str().unwrap());
+    let card = s.as_user(&ann, "GET", &href, &[], "").await.body.replace("END:VCARD", "NOTE:called\r\nEND:VCARD");
+    s.put_card(&ann, &href, &card).await.assert(204);
+    let cy = format!("/labels/{label}/contacts/{}", ids["Cy"]);
+    api(&s, &ann, "PATCH", &cy, Some(json!({"title": "CTO"}))).await.assert(200);
+    let recent = all_pages(&s, &ann, &format!("/labels/{label}/contacts?sort=recent&limit=2")).await;
+    assert_eq!(recent, ["Cy", "Bob", "Ed", "Di", "Ada"]);
+    assert_eq!(all_pages(&s, &ann, "/contacts?sort=recent&limit=2").await, recent, "My contacts too");
+    assert_eq!(
+        all_pages(&s, &ann, &format!("/labels/{label}/contacts?limit=2&sort=name")).await,
+        ["Ada", "Bob", "Cy", "Di", "Ed"]
+    );
+    // With a search, the order holds among the matches.
+    assert_eq!(all_pages(&s, &ann, &format!("/labels/{label}/contacts?sort=recent&q=d")).await, ["Ed", "Di", "Ada"]);
+    // A cursor belongs to its order.
+    let page = parse(api(&s, &ann, "GET", "/contacts?limit=2", None).await.assert(200));
+    let by_name = page["next_cursor"].as_str().unwrap();
+    let r = api(&s, &ann, "GET", &format!("/contacts?sort=recent&cursor={by_name}"), None).await;
+    assert_eq!(parse(r.assert(400))["errors"][0]["field"], "cursor");
     s.stop().await;
 }
 

@@ -248,6 +248,16 @@ async fn main() {
         ms(percentile(d, 0.0))
     );
     let d = timed(runs, || async {
+        let (s, _) = ctx.send("GET", &format!("{api}/contacts?limit=100&sort=recent"), &[], String::new()).await;
+        assert_eq!(s, 200);
+    })
+    .await;
+    println!(
+        "API page of 100 by change:  {:>12} p50  ({} min)",
+        ms(percentile(d.clone(), 0.5)),
+        ms(percentile(d, 0.0))
+    );
+    let d = timed(runs, || async {
         let (s, _) = ctx.send("GET", &format!("{api}/contacts?limit=100&q=555%20004"), &[], String::new()).await;
         assert_eq!(s, 200);
     })

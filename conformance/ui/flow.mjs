@@ -143,6 +143,14 @@ try {
   assert.equal(put.status, 201);
   await bob.getByRole("list", { name: "Contacts" }).getByText("Cy Diaz").waitFor({ timeout: 1500 });
   await ann.getByRole("list", { name: "Contacts" }).getByText("Cy Diaz").waitFor({ timeout: 1500 });
+  // "Recently changed": the phone's card, then Bob's edit, then the rest; back to names (by family name).
+  await ann.getByLabel("Sort").selectOption("recent");
+  const rows = ann.getByRole("list", { name: "Contacts" }).locator("li");
+  await rows.first().getByText("Cy Diaz").waitFor();
+  assert.match(await rows.nth(1).textContent(), /Bo Chen/);
+  await ann.getByLabel("Sort").selectOption("name");
+  await rows.first().getByText("Bo Chen").waitFor();
+  assert.match(await rows.nth(1).textContent(), /Cy Diaz/);
 
   // A photo, uploaded in the editor, is the contact's avatar in the list.
   await ann.getByRole("button", { name: "Open Bo Chen" }).click();

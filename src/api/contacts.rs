@@ -3,7 +3,7 @@
 
 use super::{ApiResult, Problem, Request, json_response, no_content, rfc3339, with_etag};
 use crate::service::{BookView, MY_CONTACTS};
-use crate::store::{Card, NameCursor, Precondition};
+use crate::store::{Card, ContactOrder, PageCursor, Precondition};
 use crate::vcard::json::{self, Fields, Patch};
 use base64::Engine;
 use http::{HeaderValue, Method, StatusCode, header};
@@ -42,16 +42,32 @@ fn contact_json(card: &Card, with_photo: bool) -> Result<ContactJson, Problem> {
 
 const CURSOR: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-fn encode_cursor(c: &NameCursor) -> String {
-    CURSOR.encode(format!("{}\u{0}{}", c.id, c.sort_key))
+fn encode_cursor(c: &PageCursor) -> String {
+    match c.order {
+        ContactOrder::Name => CURSOR.encode(format!("n\u{0}{}\u{0}{}", c.id, c.sort_key)),
+        ContactOrder::Recent => CURSOR.encode(format!("r\u{0}{}\u{0}{}", c.id, c.changed)),
+    }
 }
 
-fn decode_cursor(s: &str) -> Result<NameCursor, Problem> {
-    let bad = || Problem::invalid("cursor", "not a cursor this server gave (use next_cursor from the last page)");
+/// A cursor this server gave for a page in `order`; one from a page in another order is refused.
+fn decode_cursor(s: &str, order: ContactOrder) -> Result<PageCursor, Problem> {
+    let bad = || {
+        Problem::invalid("cursor", "not a cursor this server gave for this sort (use next_cursor from the last page)")
+    };
     let raw = CURSOR.decode(s).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
-    let (id, key) = text.split_once('\u{0}').ok_or_else(bad)?;
-    Ok(NameCursor { sort_key: key.to_string(), id: id.parse().map_err(|_| bad())? })
+    let mut parts = text.splitn(3, '\u{0}');
+    let (Some(kind), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let id = id.parse().map_err(|_| bad())?;
+    match (kind, order) {
+        ("n", ContactOrder::Name) => Ok(PageCursor { order, sort_key: key.to_string(), changed: 0, id }),
+        ("r", ContactOrder::Recent) => {
+            Ok(PageCursor { order, sort_key: String::new(), changed: key.parse().map_err(|_| bad())?, id })
+        }
+        _ => Err(bad()),
+    }
 }
 
 async fn book(req: &Request<'_>, segment: &str) -> Result<BookView, Problem> {
@@ -130,7 +146,7 @@ struct Page {
 }
 
 async fn list(req: &Request<'_>, segment: &str) -> ApiResult {
-    req.params(&["q", "cursor", "limit"])?;
+    req.params(&["q", "cursor", "limit", "sort"])?;
     let limit = match req.param("limit") {
         None => 100,
         Some(l) => l
@@ -139,9 +155,14 @@ async fn list(req: &Request<'_>, segment: &str) -> ApiResult {
             .filter(|n| (1..=500).contains(n))
             .ok_or_else(|| Problem::invalid("limit", "a whole number from 1 to 500"))?,
     };
+    let order = match req.param("sort").unwrap_or("name") {
+        "name" => ContactOrder::Name,
+        "recent" => ContactOrder::Recent,
+        _ => return Err(Problem::invalid("sort", "name, or recent (the contact changed last first)")),
+    };
     let after = match req.param("cursor") {
-        Some(c) if !c.is_empty() => decode_cursor(c)?,
-        _ => NameCursor::default(),
+        Some(c) if !c.is_empty() => decode_cursor(c, order)?,
+        _ => PageCursor { order, ..PageCursor::default() },
     };
     let q = req.param("q").unwrap_or("");
     if q.chars().count() > 200 {

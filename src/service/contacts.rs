@@ -4,27 +4,27 @@
 
 use super::access::Action;
 use super::{BookView, Result, Service, ServiceError};
-use crate::store::{Card, NameCursor, Precondition};
+use crate::store::{Card, PageCursor, Precondition};
 use crate::vcard::{self, Version, json};
 
-/// One page of a book's contacts by name, and where the next one starts.
+/// One page of a book's contacts, and where the next one starts.
 #[derive(Debug)]
 pub struct ContactPage {
     pub contacts: Vec<Card>,
-    pub next: Option<NameCursor>,
+    pub next: Option<PageCursor>,
 }
 
 /// Most contacts one page holds; the dashboard asks for 100.
 pub const MAX_PAGE: i64 = 500;
 
 impl Service {
-    /// Contacts of a book ordered by name after `after`, those matching `needle` (name, e-mail, phone,
+    /// Contacts of a book in `after.order` after `after`, those matching `needle` (name, e-mail, phone,
     /// organization) when it is not empty. One query per page.
     pub async fn search_contacts(
         &self,
         view: &BookView,
         needle: &str,
-        after: &NameCursor,
+        after: &PageCursor,
         limit: i64,
     ) -> Result<ContactPage> {
         view.require(Action::Read)?;
@@ -37,11 +37,7 @@ impl Service {
         let mut rows = self.store.search_cards(&view.book, needle, after, limit + 1).await?;
         let more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
-        let next = if more {
-            rows.last().map(|(key, c)| NameCursor { sort_key: key.clone(), id: c.meta.contact_id })
-        } else {
-            None
-        };
+        let next = if more { rows.last().map(|(cursor, _)| cursor.clone()) } else { None };
         let contacts = rows.into_iter().map(|(_, c)| view.present(c, true)).collect();
         Ok(ContactPage { contacts, next })
     }

@@ -298,6 +298,11 @@ impl Service {
         {
             return Err(ServiceError::PreconditionFailed);
         }
+        let GrantChange { level, status, sync_devices, hidden_fields, .. } = &change;
+        if level.is_none() && status.is_none() && sync_devices.is_none() && hidden_fields.is_none() {
+            // Nothing asked for: the grant stays as it is, version included.
+            return Ok(grant.clone());
+        }
         let change = GrantChange { version: Some(&version), ..change };
         match self.store.change_grant(grant.id, Some(&["pending", "accepted"]), &change).await {
             Err(crate::store::StoreError::Stale) if if_match.is_some() => Err(ServiceError::PreconditionFailed),

@@ -28,7 +28,7 @@ pub use invite_links::InviteLink;
 pub use jobs::{ImportJob, JobCounts};
 pub use mail::{MailStatus, MailedLink, NewMail, QueuedMail};
 pub use model::*;
-pub use search::NameCursor;
+pub use search::{ContactOrder, PageCursor};
 pub use sessions::{ApiToken, NewSession, Session};
 pub use trash::{RemovedMembership, TrashedContact};
 

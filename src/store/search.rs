@@ -1,22 +1,35 @@
-//! Contacts of one book as people browse them: by name, filtered by a search over name, e-mail, phone and
-//! organization, in keyset pages (one query per page), and one contact by its id.
+//! Contacts of one book as people browse them: by name or most recently changed first, filtered by a search over
+//! name, e-mail, phone and organization, in keyset pages (one query per page), and one contact by its id.
 
 use super::{Book, Card, CardMeta, Result, Store, on_pool};
 use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 
-/// Where a page continues: after this sort key and contact id (both empty/0 to start).
+/// The order a book's contacts are listed in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ContactOrder {
+    /// By name (the card's sort key), then id.
+    #[default]
+    Name,
+    /// The contact changed last first (its change sequence value), then id, descending.
+    Recent,
+}
+
+/// Where a page continues: after this contact, in `order` (id 0 to start).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NameCursor {
+pub struct PageCursor {
+    pub order: ContactOrder,
     pub sort_key: String,
+    /// The contact's own change sequence value (not its membership's), for `Recent`.
+    pub changed: i64,
     pub id: i64,
 }
 
-type Row = (i64, String, String, i64, i64, i64, Vec<u8>, String);
+type Row = (i64, String, String, i64, i64, i64, Vec<u8>, String, i64);
 
-fn card_of(r: Row) -> (String, Card) {
+fn card_of(r: Row) -> (PageCursor, Card) {
     (
-        r.7,
+        PageCursor { order: ContactOrder::Name, sort_key: r.7, changed: r.8, id: r.0 },
         Card {
             meta: CardMeta {
                 contact_id: r.0,
@@ -51,34 +64,52 @@ fn like_pattern(needle: &str) -> String {
 const MATCHES: &str = "($2 = '%%' OR lower(c.fn) LIKE $2 ESCAPE '\\' OR lower(c.emails) LIKE $2 ESCAPE '\\' OR lower(c.org) LIKE $2 ESCAPE '\\' OR lower(c.tels) LIKE $2 ESCAPE '\\' OR ($3 <> '' AND replace(replace(replace(replace(replace(c.tels, ' ', ''), '-', ''), '(', ''), ')', ''), '.', '') LIKE $3))";
 
 impl Store {
-    /// Up to `limit` live contacts of `book` after `after`, ordered by name, matching `needle` (empty: all).
+    /// Up to `limit` live contacts of `book` after `after`, in `after.order`, matching `needle` (empty: all),
+    /// each with the cursor that continues after it.
     pub async fn search_cards(
         &self,
         book: &Book,
         needle: &str,
-        after: &NameCursor,
+        after: &PageCursor,
         limit: i64,
-    ) -> Result<Vec<(String, Card)>> {
+    ) -> Result<Vec<(PageCursor, Card)>> {
         let needle = needle.trim().to_lowercase();
         let pattern = like_pattern(&needle);
         let digits: String = needle.chars().filter(char::is_ascii_digit).collect();
         let digits = if digits.len() >= 3 { format!("%{digits}%") } else { String::new() };
-        let sql = match book {
+        let (from, href, modseq) = match book {
             // The combined book is CardDAV's only; the API reads My contacts and labels.
             Book::Combined { .. } => return Ok(Vec::new()),
-            Book::MyContacts { .. } => format!(
-                "SELECT c.id, c.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, c.modseq, c.vcard, c.sort_key FROM contacts c WHERE c.owner_id = $1 AND c.deleted_at IS NULL AND {MATCHES} AND (c.sort_key > $4 OR (c.sort_key = $4 AND c.id > $5)) ORDER BY c.sort_key, c.id LIMIT $6"
-            ),
-            Book::Label { .. } => format!(
-                "SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq, c.vcard, c.sort_key FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.removed_at IS NULL AND {MATCHES} AND (c.sort_key > $4 OR (c.sort_key = $4 AND c.id > $5)) ORDER BY c.sort_key, c.id LIMIT $6"
+            Book::MyContacts { .. } => {
+                ("contacts c WHERE c.owner_id = $1 AND c.deleted_at IS NULL", "c.href", "c.modseq")
+            }
+            Book::Label { .. } => (
+                "memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.removed_at IS NULL",
+                "m.href",
+                "m.modseq",
             ),
         };
+        let page = match after.order {
+            ContactOrder::Name => "(c.sort_key > $4 OR (c.sort_key = $4 AND c.id > $5)) ORDER BY c.sort_key, c.id",
+            ContactOrder::Recent => {
+                "($5 = 0 OR c.modseq < $4 OR (c.modseq = $4 AND c.id < $5)) ORDER BY c.modseq DESC, c.id DESC"
+            }
+        };
+        let sql = format!(
+            "SELECT c.id, {href}, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, {modseq}, c.vcard, c.sort_key, c.modseq FROM {from} AND {MATCHES} AND {page} LIMIT $6"
+        );
         let rows: Vec<Row> = on_pool!(self, p => {
             let q = sqlx::query_as::<_, Row>(AssertSqlSafe(sql.clone()));
             let q = match book { Book::MyContacts { owner_id } => q.bind(*owner_id), Book::Label { label_id } => q.bind(label_id.clone()), Book::Combined { .. } => q };
-            q.bind(&pattern).bind(&digits).bind(&after.sort_key).bind(after.id).bind(limit).fetch_all(p).await?
+            let q = q.bind(&pattern).bind(&digits);
+            let q = match after.order { ContactOrder::Name => q.bind(&after.sort_key), ContactOrder::Recent => q.bind(after.changed) };
+            q.bind(after.id).bind(limit).fetch_all(p).await?
         });
-        Ok(rows.into_iter().map(card_of).collect())
+        Ok(rows
+            .into_iter()
+            .map(card_of)
+            .map(|(cursor, card)| (PageCursor { order: after.order, ..cursor }, card))
+            .collect())
     }
 
     /// How many live contacts My contacts of `owner_id` holds, and each of `label_ids` (absent: none). Two queries.
@@ -106,9 +137,9 @@ impl Store {
     pub async fn card_by_id(&self, book: &Book, contact_id: i64) -> Result<Option<Card>> {
         let row: Option<Row> = on_pool!(self, p => match book {
             Book::Combined { .. } => None,
-            Book::MyContacts { owner_id } => sqlx::query_as("SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq, vcard, sort_key FROM contacts WHERE owner_id = $1 AND id = $2 AND deleted_at IS NULL")
+            Book::MyContacts { owner_id } => sqlx::query_as("SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq, vcard, sort_key, modseq FROM contacts WHERE owner_id = $1 AND id = $2 AND deleted_at IS NULL")
                 .bind(owner_id).bind(contact_id).fetch_optional(p).await?,
-            Book::Label { label_id } => sqlx::query_as("SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq, c.vcard, c.sort_key FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.contact_id = $2 AND m.removed_at IS NULL")
+            Book::Label { label_id } => sqlx::query_as("SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq, c.vcard, c.sort_key, c.modseq FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.contact_id = $2 AND m.removed_at IS NULL")
                 .bind(label_id).bind(contact_id).fetch_optional(p).await?,
         });
         Ok(row.map(|r| card_of(r).1))
@@ -121,7 +152,7 @@ impl Store {
         }
         let marks: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
         let sql = format!(
-            "SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq, vcard, sort_key FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL AND id IN ({})",
+            "SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq, vcard, sort_key, modseq FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL AND id IN ({})",
             marks.join(", ")
         );
         let rows: Vec<Row> = on_pool!(self, p => {

@@ -279,6 +279,8 @@ async function renderBook(main, id) {
     if (fresh && activity) activity.reload();
     const params = new URLSearchParams({ limit: "100" });
     if (view.q) params.set("q", view.q);
+    // The server orders the whole book, so "Show more" continues the same order.
+    if (view.sort !== "name") params.set("sort", view.sort);
     if (!fresh && view.cursor) params.set("cursor", view.cursor);
     try {
       const page = await api("GET", `${base}/contacts?${params}`);
@@ -293,8 +295,7 @@ async function renderBook(main, id) {
   }
 
   function drawList() {
-    const items = view.items.slice();
-    if (view.sort === "recent") items.sort((a, b) => b.updated_at.localeCompare(a.updated_at));
+    const items = view.items;
     list.replaceChildren(
       ...items.map((c) =>
         h("li", { class: view.selected === c.id ? "selected" : null },
@@ -330,7 +331,7 @@ async function renderBook(main, id) {
   });
   sort.addEventListener("change", () => {
     view.sort = sort.value;
-    drawList();
+    load(true);
   });
 
   const sub = isLabel
