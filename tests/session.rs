@@ -281,6 +281,89 @@ async fn existing_contacts_go_on_a_label_and_collaborators_add_copies() {
     s.stop().await;
 }
 
+/// Issue 4: "Add an existing contact" picks from everything the user can see, not only their own contacts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_contacts_can_come_from_any_label_one_can_read() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    let bob = s.user("bob@example.com").await;
+    let api = |who: &str, method: &'static str, path: String, body: Value| {
+        let who = who.to_string();
+        let s = &s;
+        async move { s.as_user(&who, method, &format!("/api/v1{path}"), &[JSON], body.to_string()).await }
+    };
+    let owner = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
+    let bob_user = s.app.store.user_by_email(&bob).await.unwrap().unwrap();
+    let label = |who: String, name: &'static str| {
+        let api = &api;
+        async move {
+            parse(api(&who, "POST", "/labels".into(), json!({ "name": name })).await.assert(201))["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let clients = label(ann.clone(), "Clients").await;
+    let prospects = label(ann.clone(), "Prospects").await;
+    let private = label(ann.clone(), "Private").await;
+    let bobs = label(bob.clone(), "Bob's").await;
+    let xena = json!({"full_name": "Xena Young", "phones": [{"value": "+1 555 0199", "types": ["cell"]}], "note": "met in Oslo"});
+    let xena =
+        parse(api(&ann, "POST", format!("/labels/{clients}/contacts"), xena).await.assert(201))["id"].as_i64().unwrap();
+    let secret = parse(
+        api(&ann, "POST", format!("/labels/{private}/contacts"), json!({"full_name": "Secret"})).await.assert(201),
+    );
+    let secret = secret["id"].as_i64().unwrap();
+    // Bob edits Clients with the mobile number hidden from him, and edits Prospects.
+    for (l, hidden) in [(&clients, vec!["TEL;TYPE=CELL"]), (&prospects, vec![])] {
+        let g = s.app.service.share(&owner, l, &Grantee::User(bob.clone()), Level::Edit, true).await.unwrap();
+        s.app.service.respond(&bob_user, g.id, true).await.unwrap();
+        if !hidden.is_empty() {
+            s.app.service.set_hidden_fields(&owner, g.id, &hidden).await.unwrap();
+        }
+    }
+    let add = |who: String, to: String, from: String, ids: Vec<i64>| {
+        let api = &api;
+        async move {
+            let r = api(&who, "POST", format!("/labels/{to}/members"), json!({"from": from, "contact_ids": ids})).await;
+            parse(r.assert(200))
+        }
+    };
+    // Into his own label, from Clients: a copy, his own, as he reads it (without the hidden number).
+    let j = add(bob.clone(), bobs.clone(), clients.clone(), vec![xena]).await;
+    let copy = j["items"][0]["label_contact_id"].as_i64().unwrap();
+    assert_ne!(copy, xena);
+    let his = parse(api(&bob, "GET", format!("/contacts/{copy}"), json!(null)).await.assert(200));
+    assert_eq!((his["full_name"].as_str(), his["note"].as_str()), (Some("Xena Young"), Some("met in Oslo")));
+    assert_eq!(his["phones"], json!([]), "what is hidden from him is not copied: {his}");
+    // Into Ann's Prospects, from Ann's Clients: the same contact now carries both labels; nothing is lost,
+    // the number hidden from Bob included, and Ann has no duplicate.
+    let j = add(bob.clone(), prospects.clone(), clients.clone(), vec![xena]).await;
+    assert_eq!(j["items"][0]["label_contact_id"], xena, "{j}");
+    let there = parse(api(&ann, "GET", format!("/labels/{prospects}/contacts/{xena}"), json!(null)).await.assert(200));
+    assert_eq!(there["phones"][0]["value"], "+1 555 0199");
+    let hers = parse(api(&ann, "GET", "/contacts?q=xena".into(), json!(null)).await.assert(200));
+    assert_eq!(hers["items"].as_array().unwrap().len(), 1);
+    let j = add(bob.clone(), prospects.clone(), clients.clone(), vec![xena]).await;
+    assert!(j["items"][0]["error"].as_str().unwrap().contains("already"), "{j}");
+    // A contact not in the label named, or a label Bob cannot read, gives him nothing and tells him nothing.
+    let j = add(bob.clone(), bobs.clone(), clients.clone(), vec![secret]).await;
+    assert_eq!(j["added"], 0);
+    let r =
+        api(&bob, "POST", format!("/labels/{bobs}/members"), json!({"from": private, "contact_ids": [secret]})).await;
+    assert_eq!(parse(r.assert(422))["errors"][0]["field"], "from");
+    let r =
+        api(&bob, "POST", format!("/labels/{bobs}/members"), json!({"from": "nonsense", "contact_ids": [xena]})).await;
+    assert_eq!(parse(r.assert(422))["errors"][0]["field"], "from");
+    // Reading a label is enough to copy from it; the label added to still needs edit level.
+    let g = s.app.service.share(&owner, &private, &Grantee::User(bob.clone()), Level::View, true).await.unwrap();
+    s.app.service.respond(&bob_user, g.id, true).await.unwrap();
+    assert_eq!(add(bob.clone(), bobs.clone(), private.clone(), vec![secret]).await["added"], 1);
+    let r = api(&bob, "POST", format!("/labels/{private}/members"), json!({"from": bobs, "contact_ids": [copy]})).await;
+    r.assert(403);
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_is_served_from_the_binary_with_a_strict_policy() {
     let s = Server::start().await;

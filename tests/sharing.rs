@@ -253,7 +253,11 @@ async fn collaborators_find_the_label_in_their_own_home_with_their_privileges() 
     let r = w.s.propfind("edit@example.com", &w.book("edit@example.com"), "0", propfind).await;
     r.contains("<d:write-content/>").contains("<d:bind/>").lacks("<d:unbind/>");
     let r = w.s.propfind("delete@example.com", &w.book("delete@example.com"), "0", propfind).await;
-    r.contains("<d:unbind/>").lacks("<d:write-properties/>");
+    r.contains("<d:unbind/>").lacks("<d:write-properties/>").lacks("<d:write-acl/>");
+    // Share level also manages who has access (RFC 3744 read-acl, write-acl); only the owner holds DAV:all.
+    let r = w.s.propfind("share@example.org", &w.book("share@example.org"), "0", propfind).await;
+    r.contains("<d:write-properties/>").contains("<d:read-acl/>").contains("<d:write-acl/>").lacks("<d:all/>");
+    w.s.propfind(&w.owner, &w.book(&w.owner), "0", propfind).await.contains("<d:all/>");
     // The owner's principal is readable by a collaborator (clients PROPFIND the owner href).
     w.s.propfind("view@example.com", "/dav/principals/ann@example.com/", "0", "").await.assert(207);
     // Pending, declined and revoked expose nothing, not even in the home listing.

@@ -152,6 +152,20 @@ try {
   await rows.first().getByText("Bo Chen").waitFor();
   assert.match(await rows.nth(1).textContent(), /Cy Diaz/);
 
+  // Bob makes a label of his own from a contact he reads in Ann's: it goes in as his copy.
+  await bob.getByRole("button", { name: "New label" }).click();
+  await bob.getByLabel("Label name").fill("Bob's picks");
+  await bob.getByRole("button", { name: "Next" }).click();
+  await bob.getByRole("button", { name: "Next" }).click();
+  await bob.getByLabel("Contacts from").selectOption({ label: "Label: Clients" });
+  await bob.getByRole("checkbox", { name: /Cy Diaz/ }).check();
+  await bob.getByRole("button", { name: "Save label" }).click();
+  await bob.getByRole("heading", { name: "Bob's picks", level: 1 }).waitFor();
+  await bob.getByRole("list", { name: "Contacts" }).getByText("Cy Diaz").waitFor();
+  await snap(bob, "own-label-from-shared");
+  await sidebarLabel(bob, "Clients").click();
+  await bob.getByRole("heading", { name: "Clients", level: 1 }).waitFor();
+
   // A photo, uploaded in the editor, is the contact's avatar in the list.
   await ann.getByRole("button", { name: "Open Bo Chen" }).click();
   const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==", "base64");

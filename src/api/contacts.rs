@@ -222,11 +222,13 @@ async fn delete(req: &Request<'_>, segment: &str, cid: i64) -> ApiResult {
 #[serde(deny_unknown_fields)]
 struct AddMembers {
     contact_ids: Vec<i64>,
+    /// Where the ids are read: `contacts` (My contacts, the default) or a label's id.
+    from: Option<String>,
 }
 
 #[derive(Serialize)]
 struct Added {
-    /// The id in My contacts that was asked for.
+    /// The id that was asked for (in My contacts, or in the label it was added from).
     contact_id: i64,
     /// The contact's id on the label (a copy has an id of its own), when it was added.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -241,7 +243,18 @@ pub async fn add_members(req: &Request<'_>, segment: &str) -> ApiResult {
     req.params(&[])?;
     let body: AddMembers = req.json()?;
     let view = book(req, segment).await?;
-    let answers = req.app.service.add_to_label(req.user, &view, &body.contact_ids).await?;
+    let from = match body.from.as_deref() {
+        None | Some(MY_CONTACTS) => req.app.service.open_book_anywhere(req.user, MY_CONTACTS).await?,
+        Some(id) => {
+            let not_found = || Problem::unprocessable("from", "no such label, or not one you can see");
+            uuid::Uuid::parse_str(id).map_err(|_| not_found())?;
+            req.app.service.open_book_anywhere(req.user, id).await.map_err(|e| match e {
+                crate::service::ServiceError::NotFound => not_found(),
+                e => e.into(),
+            })?
+        }
+    };
+    let answers = req.app.service.add_to_label(&view, &from, &body.contact_ids).await?;
     let items: Vec<Added> = answers
         .into_iter()
         .map(|(id, a)| match a {

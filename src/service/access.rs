@@ -103,10 +103,12 @@ pub fn dav_privileges(level: Level) -> Vec<&'static str> {
         p.push("unbind");
     }
     if level >= Level::Share {
-        p.push("write-properties");
+        // Managing collaborators is RFC 3744's reading and changing who has access (done in the dashboard or
+        // the API; this server has no ACL method).
+        p.extend(["write-properties", "read-acl", "write-acl"]);
     }
     if level >= Level::Owner {
-        p.extend(["write", "write-acl", "all"]);
+        p.extend(["write", "all"]);
     }
     p
 }
@@ -222,11 +224,14 @@ mod tests {
 
     #[test]
     fn privileges_match_levels() {
-        assert!(!dav_privileges(Level::View).contains(&"write-content"));
-        assert!(dav_privileges(Level::Edit).contains(&"bind"));
-        assert!(!dav_privileges(Level::Edit).contains(&"unbind"));
-        assert!(dav_privileges(Level::Delete).contains(&"unbind"));
-        assert!(dav_privileges(Level::Owner).contains(&"all"));
+        // Issue 3 §5: exactly the level's privileges, each level adding to the one below.
+        let read = ["read", "read-current-user-privilege-set"];
+        assert_eq!(dav_privileges(Level::View), read);
+        assert_eq!(dav_privileges(Level::Edit), [&read[..], &["write-content", "bind"]].concat());
+        assert_eq!(dav_privileges(Level::Delete), [&dav_privileges(Level::Edit)[..], &["unbind"]].concat());
+        let share = [&dav_privileges(Level::Delete)[..], &["write-properties", "read-acl", "write-acl"]].concat();
+        assert_eq!(dav_privileges(Level::Share), share);
+        assert_eq!(dav_privileges(Level::Owner), [&share[..], &["write", "all"]].concat());
         assert_eq!(Level::parse("share"), Some(Level::Share));
         assert_eq!(Level::parse("admin"), None);
     }

@@ -323,7 +323,8 @@ impl Service {
             self.rename_label(&view.owner, label, name.trim()).await?;
         }
         if !add_ids.is_empty() {
-            for (_, r) in self.add_to_label(&view.owner, &src.view, &add_ids).await? {
+            let mine = Service::my_contacts(&view.owner);
+            for (_, r) in self.add_to_label(&src.view, &mine, &add_ids).await? {
                 r?;
             }
         }

@@ -82,38 +82,47 @@ impl Service {
         self.contact(view, contact_id).await
     }
 
-    /// Puts contacts of the user's My contacts on a label, in one group commit. On their own label the contacts
-    /// themselves get the label; on a label shared with them (edit level) each goes in as a copy, which becomes
-    /// the label owner's contact, as a card their device adds to a shared book would. Each id is answered on
-    /// its own: the label's contact id, or why not.
+    /// Puts contacts the user can see in `from` (My contacts, or a label they read) on `label`, in one group
+    /// commit, each id answered on its own: the label's contact id, or why not.
+    /// - A contact already belonging to the label's owner (their own, or read through another of their labels)
+    ///   is itself put on the label: one contact, now carrying one more label.
+    /// - Anyone else's goes in as a copy, as the user reads it (what is hidden from them stays out), and the
+    ///   copy becomes the label owner's contact, as a card their device adds to a shared book would.
     pub async fn add_to_label(
         &self,
-        user: &crate::store::User,
         label: &BookView,
+        from: &BookView,
         contact_ids: &[i64],
     ) -> Result<Vec<(i64, Result<i64>)>> {
         if label.segment == super::MY_CONTACTS {
             return Err(super::field("contact_ids", "every contact is in My contacts already"));
         }
+        if from.combined.is_some() || label.combined.is_some() {
+            return Err(super::field("from", "add from My contacts or a label"));
+        }
         label.require(Action::AddCard)?;
+        from.require(Action::Read)?;
         if contact_ids.is_empty() || contact_ids.len() > MAX_PAGE as usize {
             return Err(super::field("contact_ids", format!("1 to {MAX_PAGE} contact ids")));
         }
         let mut ids = contact_ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
-        let found = self.store.my_cards_by_ids(user.id, &ids).await?;
-        let own_label = label.owner.id == user.id;
-        // A copy gets a name of its own, so it can never land on (and overwrite) a card already on the label.
-        let cards: Vec<(String, Vec<u8>)> = found
-            .iter()
-            .map(|c| {
-                let href = if own_label { c.meta.href.clone() } else { format!("{}.vcf", uuid::Uuid::new_v4()) };
-                (href, c.vcard.clone())
-            })
-            .collect();
+        let found = self.store.cards_by_ids(&from.book, &ids).await?;
+        let same_owner = from.owner.id == label.owner.id;
         let pre = Precondition { if_match: None, if_none_match: Some(vec!["*".into()]) };
-        let answers = self.put_cards(label, &cards, &pre).await?;
+        // A contact goes in under a name of its own, so it can never land on (and overwrite) a card already
+        // there; the owner's own contact from My contacts keeps its name there, as clients expect.
+        let fresh = || format!("{}.vcf", uuid::Uuid::new_v4());
+        let own_name = same_owner && from.segment == super::MY_CONTACTS;
+        let cards: Vec<(String, Vec<u8>)> = if same_owner {
+            // The stored bytes, unfiltered: the writer puts the owner's contact of that UID on the label and
+            // rewrites it with the same bytes, so nothing hidden from the user is lost or shown.
+            found.iter().map(|c| (if own_name { c.meta.href.clone() } else { fresh() }, c.vcard.clone())).collect()
+        } else {
+            found.iter().map(|c| (fresh(), from.present(c.clone(), true).vcard)).collect()
+        };
+        let answers = self.write_batch(label, &cards, &pre, same_owner).await?;
         let mut by_id: std::collections::HashMap<i64, Result<String>> = found
             .iter()
             .zip(cards)
@@ -137,8 +146,13 @@ impl Service {
             }
             let answer = match by_id.remove(id) {
                 None => Err(ServiceError::NotFound),
-                Some(Err(ServiceError::PreconditionFailed | ServiceError::UidConflict(_))) => {
+                Some(Err(ServiceError::PreconditionFailed | ServiceError::UidConflict(_))) if same_owner => {
                     Err(ServiceError::Conflict("already on this label".into()))
+                }
+                Some(Err(ServiceError::PreconditionFailed | ServiceError::UidConflict(_))) => {
+                    Err(ServiceError::Conflict(
+                        "the label's owner already has a contact with the same UID; add theirs instead".into(),
+                    ))
                 }
                 Some(Err(e)) => Err(e),
                 Some(Ok(href)) => on_label.get(&href).copied().ok_or(ServiceError::NotFound),

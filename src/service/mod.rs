@@ -462,6 +462,19 @@ impl Service {
             }
             return Ok(answers);
         }
+        self.write_batch(view, cards, pre, view.allows(Action::Administer)).await
+    }
+
+    /// `put_cards` without the hidden-field merge, which callers either do not need (nothing is hidden from
+    /// the user) or must not have (the bytes are a stored card's own). With `adopt`, a card whose UID is a live
+    /// contact of the book's owner puts that contact on the label (only for a caller that may see it).
+    pub(super) async fn write_batch(
+        &self,
+        view: &BookView,
+        cards: &[(String, Vec<u8>)],
+        pre: &Precondition,
+        adopt: bool,
+    ) -> Result<Vec<Result<PutOutcome>>> {
         let mut answers: Vec<Option<Result<PutOutcome>>> = Vec::with_capacity(cards.len());
         let mut parsed = Vec::with_capacity(cards.len());
         for (href, body) in cards {
@@ -485,7 +498,7 @@ impl Service {
                 vcard: body,
                 etag: etag_of(body),
                 indexed: ix,
-                adopt_existing: view.allows(Action::Administer),
+                adopt_existing: adopt,
                 actor_id: view.viewer_id,
             })
             .collect();

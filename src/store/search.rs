@@ -145,18 +145,27 @@ impl Store {
         Ok(row.map(|r| card_of(r).1))
     }
 
-    /// The live contacts of `owner_id` among `ids`, with their bytes, in one query (ids not found are left out).
-    pub async fn my_cards_by_ids(&self, owner_id: i64, ids: &[i64]) -> Result<Vec<Card>> {
+    /// The live contacts among `ids` of My contacts or a label (by their name there), with their bytes, in one
+    /// query; ids not in the book are left out.
+    pub async fn cards_by_ids(&self, book: &Book, ids: &[i64]) -> Result<Vec<Card>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let marks: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq, vcard, sort_key, modseq FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL AND id IN ({})",
-            marks.join(", ")
-        );
+        let sql = match book {
+            Book::Combined { .. } => return Ok(Vec::new()),
+            Book::MyContacts { .. } => format!(
+                "SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq, vcard, sort_key, modseq FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL AND id IN ({})",
+                marks.join(", ")
+            ),
+            Book::Label { .. } => format!(
+                "SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq, c.vcard, c.sort_key, c.modseq FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.removed_at IS NULL AND m.contact_id IN ({})",
+                marks.join(", ")
+            ),
+        };
         let rows: Vec<Row> = on_pool!(self, p => {
-            let mut q = sqlx::query_as(AssertSqlSafe(sql.clone())).bind(owner_id);
+            let q = sqlx::query_as(AssertSqlSafe(sql.clone()));
+            let mut q = match book { Book::MyContacts { owner_id } => q.bind(*owner_id), Book::Label { label_id } => q.bind(label_id.clone()), Book::Combined { .. } => q };
             for id in ids {
                 q = q.bind(*id);
             }

@@ -692,45 +692,78 @@ function shrink(file) {
 
 // ---- add existing contacts ----
 
-function existingPicker(label, done) {
-  const chosen = new Set();
+// Chosen contacts, by where they are read (My contacts or a label) and their id there.
+function chosenKey(from, id) { return `${from}/${id}`; }
+
+// Add the chosen contacts to a label: one request per book they come from; the problems, one line each.
+async function addChosen(labelId, chosen) {
+  const byFrom = new Map();
+  for (const { from, id } of chosen.values()) byFrom.set(from, [...(byFrom.get(from) || []), id]);
+  let added = 0;
+  const problems = [];
+  for (const [from, ids] of byFrom) {
+    const r = await api("POST", `/labels/${labelId}/members`, { from, contact_ids: ids });
+    added += r.added;
+    r.items.filter((i) => i.error).forEach((i) => problems.push(i.error));
+  }
+  return { added, problems };
+}
+
+// Search everything the user can read — their own contacts or any label — and tick contacts to add.
+function contactChooser(chosen, changed, exceptLabel) {
+  const from = h("select", { "aria-label": "Contacts from" }, h("option", { value: "contacts" }, "Your contacts"),
+    state.labels.filter((l) => l.id !== exceptLabel).map((l) => h("option", { value: l.id }, `Label: ${l.name}`)));
   const list = h("ul", { class: "list picker", "aria-label": "Your contacts" });
   const search = h("input", { type: "search", placeholder: "Search your contacts", "aria-label": "Search your contacts" });
   const err = h("p", { class: "error", role: "alert", hidden: true });
-  const add = h("button", { type: "button", class: "primary", disabled: true }, "Add to label");
   const draw = async () => {
-    const page = await api("GET", `/contacts?limit=100${search.value.trim() ? "&q=" + encodeURIComponent(search.value.trim()) : ""}`);
-    list.replaceChildren(...page.items.map((c) => contactCheckbox(c, chosen, () => {
-      add.disabled = !chosen.size;
-      add.textContent = chosen.size ? `Add ${chosen.size} to label` : "Add to label";
-    })));
-    if (!page.items.length) list.append(h("li", {}, h("span", { class: "hint" }, "No contact matches.")));
+    const q = search.value.trim();
+    const book = from.value === "contacts" ? "" : `/labels/${from.value}`;
+    try {
+      const page = await api("GET", `${book}/contacts?limit=100${q ? "&q=" + encodeURIComponent(q) : ""}`);
+      err.hidden = true;
+      list.replaceChildren(...page.items.map((c) => contactCheckbox(c, from.value, chosen, changed)));
+      if (!page.items.length) list.append(h("li", {}, h("span", { class: "hint" }, q ? "No contact matches." : from.value === "contacts" ? "You have no contacts yet: add a new one below." : "This label is empty.")));
+    } catch (e) { err.textContent = e.message; err.hidden = false; }
   };
   let timer;
   search.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(draw, 200); });
+  from.addEventListener("change", draw);
+  draw();
+  return [h("div", { class: "row" }, h("div", { class: "grow" }, search), from), list, err];
+}
+
+function existingPicker(label, done) {
+  const chosen = new Map();
+  const add = h("button", { type: "button", class: "primary", disabled: true }, "Add to label");
+  const err = h("p", { class: "error", role: "alert", hidden: true });
+  const chooser = contactChooser(chosen, () => {
+    add.disabled = !chosen.size;
+    add.textContent = chosen.size ? `Add ${chosen.size} to label` : "Add to label";
+  }, label.id);
   add.addEventListener("click", async () => {
     add.disabled = true;
     try {
-      const r = await api("POST", `/labels/${label.id}/members`, { contact_ids: [...chosen] });
-      const failed = r.items.filter((i) => i.error);
-      await done(`${r.added} added${failed.length ? `, ${failed.length} not: ${failed[0].error}` : ""}`);
+      const r = await addChosen(label.id, chosen);
+      await done(`${r.added} added${r.problems.length ? `, ${r.problems.length} not: ${r.problems[0]}` : ""}`);
     } catch (e) {
       err.textContent = e.message;
       err.hidden = false;
       add.disabled = false;
     }
   });
-  draw();
   return h("section", { class: "panel", "aria-label": "Add existing contacts" }, h("h2", {}, "Add existing contacts"),
-    search, list, err, h("div", { class: "actions" }, h("button", { type: "button", onclick: () => done(null) }, "Cancel"), add));
+    h("p", { class: "hint" }, "From your own contacts or any label you can read; someone else's contact goes in as a copy, without what is hidden from you."),
+    chooser, err, h("div", { class: "actions" }, h("button", { type: "button", onclick: () => done(null) }, "Cancel"), add));
 }
 
-function contactCheckbox(c, chosen, changed) {
+function contactCheckbox(c, from, chosen, changed) {
   const id = nextId("pick");
-  const box = h("input", { type: "checkbox", id, checked: chosen.has(c.id) });
+  const key = chosenKey(from, c.id);
+  const box = h("input", { type: "checkbox", id, checked: chosen.has(key) });
   box.addEventListener("change", () => {
-    if (box.checked) chosen.add(c.id);
-    else chosen.delete(c.id);
+    if (box.checked) chosen.set(key, { from, id: c.id });
+    else chosen.delete(key);
     changed();
   });
   return h("li", {}, box, h("label", { for: id, class: "inline who" },
@@ -946,7 +979,7 @@ function labelSettings(label) {
 // ---- the "+" flow: name → collaborators → contacts → saved ----
 
 function renderWizard(main) {
-  const w = { step: 1, name: "", people: [], chosen: new Set(), fresh: [], file: null };
+  const w = { step: 1, name: "", people: [], chosen: new Map(), fresh: [], file: null };
   const steps = ["Name", "Collaborators", "Contacts"];
   const body = h("div", {});
   const draw = () => {
@@ -988,19 +1021,9 @@ function renderWizard(main) {
       w.file ? h("p", { class: "hint" }, `Chosen: ${w.file.name}`) : null);
   };
   const stepContacts = () => {
-    const list = h("ul", { class: "list picker", "aria-label": "Your contacts" });
-    const search = h("input", { type: "search", placeholder: "Search your contacts", "aria-label": "Search your contacts" });
     const count = h("p", { class: "hint", role: "status" });
     const counted = () => (count.textContent = `${w.chosen.size} existing and ${w.fresh.length} new contact(s) selected`);
-    const drawList = async () => {
-      const q = search.value.trim();
-      const page = await api("GET", `/contacts?limit=100${q ? "&q=" + encodeURIComponent(q) : ""}`);
-      list.replaceChildren(...page.items.map((c) => contactCheckbox(c, w.chosen, counted)));
-      if (!page.items.length) list.append(h("li", {}, h("span", { class: "hint" }, q ? "No contact matches." : "You have no contacts yet: add a new one below.")));
-    };
-    let timer;
-    search.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(drawList, 200); });
-    drawList();
+    const chooser = contactChooser(w.chosen, counted, null);
     counted();
     const [gWrap, given] = field("First name");
     const [fWrap, family] = field("Last name");
@@ -1014,7 +1037,7 @@ function renderWizard(main) {
       try { await saveWizard(w); } catch (e) { saveErr.textContent = e.message; saveErr.hidden = false; save.disabled = false; }
     } }, "Save label");
     return h("div", {},
-      h("section", { class: "panel" }, h("h2", {}, "Add an existing contact"), search, list, count),
+      h("section", { class: "panel" }, h("h2", {}, "Add an existing contact"), h("p", { class: "hint" }, "From your own contacts or any label you can read."), chooser, count),
       h("form", { class: "panel", onsubmit: (ev) => {
         ev.preventDefault();
         emailErr(null);
@@ -1039,8 +1062,8 @@ async function saveWizard(w) {
     try { await api("POST", `/labels/${label.id}/grants`, p); } catch (e) { problems.push(`${p.grantee}: ${msgFor(e, "grantee")}`); }
   }
   if (w.chosen.size) {
-    const r = await api("POST", `/labels/${label.id}/members`, { contact_ids: [...w.chosen] });
-    r.items.filter((i) => i.error).forEach((i) => problems.push(`contact ${i.contact_id}: ${i.error}`));
+    const r = await addChosen(label.id, w.chosen);
+    problems.push(...r.problems.map((p) => `a contact: ${p}`));
   }
   for (const c of w.fresh) {
     try { await api("POST", `/labels/${label.id}/contacts`, c); } catch (e) { problems.push(`${c.name.given} ${c.name.family}: ${e.message}`); }
