@@ -536,14 +536,7 @@ async fn permission_matrix_over_every_api_write() {
         let mine = json!({"full_name": format!("Own of {who}")});
         let mine = parse(api(&s, &email, "POST", "/contacts", Some(mine)).await.assert(201));
         let mine = mine["id"].as_i64().unwrap();
-        let level = match who {
-            "view" => Some(Level::View),
-            "edit" => Some(Level::Edit),
-            "delete" => Some(Level::Delete),
-            "share" => Some(Level::Share),
-            "owner" => Some(Level::Owner),
-            _ => None,
-        };
+        let level = level_of(who);
         for (column, f, level) in [
             ("own label", &own, Some(Level::Owner)),
             ("shared label", &shared, level),

@@ -69,21 +69,37 @@ async fn a_contacts_photo_is_served_as_an_image_to_whoever_may_read_it() {
     s.stop().await;
 }
 
-/// Issue 3 §11: two managers changing the same grant. Each grant carries a version (its ETag); a change sent
-/// with an If-Match that is no longer current is refused with 412 and changes nothing (RFC 9110 §13.1.1).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_managers_changing_one_grant_never_overwrite_each_other_unknowingly() {
-    let s = Server::start().await;
+/// Ann owns "Team"; Sam manages it (share level) and Vic views it, both accepted.
+struct Managed {
+    ann: String,
+    sam: String,
+    vic: String,
+    label: String,
+    vic_grant: i64,
+}
+
+async fn two_managers_and_vic(s: &Server) -> Managed {
     let ann = s.user("ann@example.com").await;
     let sam = s.user("sam@example.com").await;
     let vic = s.user("vic@example.com").await;
     let owner = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
     let label = s.app.service.create_label(&owner, None, "Team", "").await.unwrap().id;
+    let mut vic_grant = 0;
     for (who, level) in [(&sam, Level::Share), (&vic, Level::View)] {
         let g = s.app.service.share(&owner, &label, &Grantee::User(who.clone()), level, true).await.unwrap();
+        vic_grant = g.id;
         let user = s.app.store.user_by_email(who).await.unwrap().unwrap();
         s.app.service.respond(&user, g.id, true).await.unwrap();
     }
+    Managed { ann, sam, vic, label, vic_grant }
+}
+
+/// Issue 3 §11: two managers changing the same grant. Each grant carries a version (its ETag); a change sent
+/// with an If-Match that is no longer current is refused with 412 and changes nothing (RFC 9110 §13.1.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_managers_changing_one_grant_never_overwrite_each_other_unknowingly() {
+    let s = Server::start().await;
+    let Managed { ann, sam, vic, label, .. } = two_managers_and_vic(&s).await;
     let vics_grant = |who: String| {
         let (s, label) = (&s, label.clone());
         async move {
@@ -136,18 +152,7 @@ async fn two_managers_changing_one_grant_never_overwrite_each_other_unknowingly(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simultaneous_grant_changes_leave_one_consistent_answer() {
     let s = Server::start().await;
-    let ann = s.user("ann@example.com").await;
-    let sam = s.user("sam@example.com").await;
-    let vic = s.user("vic@example.com").await;
-    let owner = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
-    let label = s.app.service.create_label(&owner, None, "Team", "").await.unwrap().id;
-    let mut vic_grant = 0;
-    for (who, level) in [(&sam, Level::Share), (&vic, Level::View)] {
-        let g = s.app.service.share(&owner, &label, &Grantee::User(who.clone()), level, true).await.unwrap();
-        vic_grant = g.id;
-        let user = s.app.store.user_by_email(who).await.unwrap().unwrap();
-        s.app.service.respond(&user, g.id, true).await.unwrap();
-    }
+    let Managed { ann, sam, vic_grant, .. } = two_managers_and_vic(&s).await;
     let path = format!("/api/v1/grants/{vic_grant}");
     for round in 0..10 {
         let (a, b) = if round % 2 == 0 { ("edit", "delete") } else { ("delete", "edit") };

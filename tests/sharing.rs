@@ -130,17 +130,6 @@ fn expected(level: Option<Level>) -> [u16; 14] {
     ]
 }
 
-fn level_of(who: &str) -> Option<Level> {
-    match who {
-        "view" => Some(Level::View),
-        "edit" => Some(Level::Edit),
-        "delete" => Some(Level::Delete),
-        "share" => Some(Level::Share),
-        "owner" => Some(Level::Owner),
-        _ => None,
-    }
-}
-
 /// Whether a 403 for this op is about the user's level, and so must name the privilege (RFC 3744 §7.1.1).
 fn is_privilege_op(k: usize) -> bool {
     (6..=10).contains(&k)

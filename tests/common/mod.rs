@@ -390,3 +390,17 @@ impl Binary {
         let _ = self.child.wait();
     }
 }
+
+/// The level of a permission-matrix actor named by it ("view" … "owner"); `None` for pending, declined,
+/// revoked and strangers, who cannot see the label.
+pub fn level_of(who: &str) -> Option<labelbook::service::access::Level> {
+    use labelbook::service::access::Level;
+    match who {
+        "view" => Some(Level::View),
+        "edit" => Some(Level::Edit),
+        "delete" => Some(Level::Delete),
+        "share" => Some(Level::Share),
+        "owner" => Some(Level::Owner),
+        _ => None,
+    }
+}
