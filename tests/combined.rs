@@ -231,6 +231,19 @@ async fn edits_in_the_combined_book_go_to_the_book_that_holds_each_card_within_i
     );
     w.put(&pg, &fewer, Some(&p.etag())).await.assert(403);
     w.get(&pg).await.assert(200).contains("urn:uuid:b-2");
+    // Ben Two, Bob's contact that Ann reads in Partners, put on Bob's Clients from its group (she edits there):
+    // the same contact now carries both labels, phone and all, and Bob has no second Ben Two.
+    let c = w.get(&cg).await;
+    let more = c.body.replace("END:VCARD", "X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:b-2\r\nEND:VCARD");
+    w.put(&cg, &more, Some(&c.etag())).await.assert(204);
+    w.get(&cg).await.assert(200).contains("urn:uuid:b-2");
+    let bob = "bob@example.com";
+    let on_clients = parse(&api(&w.s, bob, "GET", &format!("/labels/{}/contacts?q=Ben%20Two", w.clients), None).await);
+    assert_eq!(on_clients["items"][0]["phones"][0]["value"], "+1 555 0202", "{on_clients}");
+    assert_eq!(
+        parse(&api(&w.s, bob, "GET", "/contacts?q=Ben%20Two", None).await)["items"].as_array().unwrap().len(),
+        1
+    );
     // Someone else's contact cannot be put on a label from here; a new group is not a label.
     let with_b1 = new_group.replace(
         "X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:a-2",

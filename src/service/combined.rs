@@ -304,17 +304,33 @@ impl Service {
         if renamed {
             src.view.require(Action::Administer)?;
         }
-        // Members are named by UID; only the user's own contacts can be put on a label from here (a copy of
-        // someone else's would be a second contact, not the one shown).
-        let mut add_ids = Vec::new();
+        // Members are named by UID: the user's own contact, or one of the label owner's that they read through
+        // another label, which is then put on this label itself. A copy of anyone else's would be a second
+        // contact with the same UID in this one book, not the one shown.
+        let owners_others: Vec<String> = c
+            .labels
+            .iter()
+            .filter(|l| l.view.owner.id == src.view.owner.id && l.view.segment != label)
+            .map(|l| l.view.segment.clone())
+            .collect();
+        let mut sources: Vec<(BookView, Vec<i64>)> = Vec::new();
         for uid in &added {
-            match self.store.own_contact_by_uid(view.owner.id, uid).await? {
-                Some(id) => add_ids.push(id),
-                None => {
-                    return Err(ServiceError::Refused(format!(
-                        "{uid} is not one of your own contacts: only those can be added to a label from Contacts"
-                    )));
-                }
+            let (from, id) = match self.store.own_contact_by_uid(view.owner.id, uid).await? {
+                Some(id) => (Service::my_contacts(&view.owner), id),
+                None => match self.store.member_by_uid(&owners_others, uid).await? {
+                    Some((holder, id)) => (c.source(&holder).ok_or(ServiceError::NotFound)?.view.clone(), id),
+                    None => {
+                        return Err(ServiceError::Refused(format!(
+                            "{uid} is neither one of your contacts nor one of {}'s: only those can be added to this \
+                             label from Contacts",
+                            src.view.owner.email
+                        )));
+                    }
+                },
+            };
+            match sources.iter_mut().find(|(v, _)| v.segment == from.segment) {
+                Some((_, ids)) => ids.push(id),
+                None => sources.push((from, vec![id])),
             }
         }
         let remove_hrefs =
@@ -322,9 +338,8 @@ impl Service {
         if renamed {
             self.rename_label(&view.owner, label, name.trim()).await?;
         }
-        if !add_ids.is_empty() {
-            let mine = Service::my_contacts(&view.owner);
-            for (_, r) in self.add_to_label(&src.view, &mine, &add_ids).await? {
+        for (from, ids) in &sources {
+            for (_, r) in self.add_to_label(&src.view, from, ids).await? {
                 r?;
             }
         }

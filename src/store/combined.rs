@@ -309,6 +309,24 @@ impl Store {
             .bind(owner_id).bind(uid).fetch_optional(p).await?))
     }
 
+    /// A live member with this UID of one of `labels`, as (label, contact id): of the first label in `labels`
+    /// order that has one.
+    pub async fn member_by_uid(&self, labels: &[String], uid: &str) -> Result<Option<(String, i64)>> {
+        if labels.is_empty() {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT m.label_id, c.id FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE c.uid = $1 AND m.removed_at IS NULL AND c.deleted_at IS NULL AND m.label_id IN ({})",
+            marks(2, labels.len())
+        );
+        let rows: Vec<(String, i64)> = on_pool!(self, p => {
+            let mut q = sqlx::query_as::<_, (String, i64)>(AssertSqlSafe(sql.clone())).bind(uid);
+            for l in labels { q = q.bind(l.clone()); }
+            q.fetch_all(p).await?
+        });
+        Ok(labels.iter().find_map(|l| rows.iter().find(|(label, _)| label == l).cloned()))
+    }
+
     /// The names on `label` of its live members with these UIDs.
     pub async fn member_names_by_uid(&self, label: &str, uids: &[String]) -> Result<Vec<String>> {
         if uids.is_empty() {
