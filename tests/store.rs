@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use labelbook::store::{Book, CardWrite, CardWritten, Change, NewCard, Precondition, Store, WriteError};
+use labelbook::store::{Adopt, Book, CardWrite, CardWritten, Change, NewCard, Precondition, Store, WriteError};
 use labelbook::vcard;
 
 struct Fixture {
@@ -39,11 +39,16 @@ async fn writes_in_one_batch_see_each_other() {
     let (b, ix_b) = card("u-b", "B");
     let (c, ix_c) = card("u-a", "C reuses A's UID");
     let (d, ix_d) = card("u-d", "D");
-    let new_a1 = NewCard { vcard: &a1, etag: etag(&a1), indexed: &ix_a1, adopt_existing: true, actor_id: f.owner };
-    let new_a2 = NewCard { vcard: &a2, etag: etag(&a2), indexed: &ix_a2, adopt_existing: true, actor_id: f.owner };
-    let new_b = NewCard { vcard: &b, etag: etag(&b), indexed: &ix_b, adopt_existing: true, actor_id: f.owner };
-    let new_c = NewCard { vcard: &c, etag: etag(&c), indexed: &ix_c, adopt_existing: true, actor_id: f.owner };
-    let new_d = NewCard { vcard: &d, etag: etag(&d), indexed: &ix_d, adopt_existing: true, actor_id: f.owner };
+    let new_a1 =
+        NewCard { vcard: &a1, etag: etag(&a1), indexed: &ix_a1, adopt_existing: Adopt::Replace, actor_id: f.owner };
+    let new_a2 =
+        NewCard { vcard: &a2, etag: etag(&a2), indexed: &ix_a2, adopt_existing: Adopt::Replace, actor_id: f.owner };
+    let new_b =
+        NewCard { vcard: &b, etag: etag(&b), indexed: &ix_b, adopt_existing: Adopt::Replace, actor_id: f.owner };
+    let new_c =
+        NewCard { vcard: &c, etag: etag(&c), indexed: &ix_c, adopt_existing: Adopt::Replace, actor_id: f.owner };
+    let new_d =
+        NewCard { vcard: &d, etag: etag(&d), indexed: &ix_d, adopt_existing: Adopt::Replace, actor_id: f.owner };
     let none = Precondition::default();
     let create_only = Precondition { if_match: None, if_none_match: Some(vec!["*".into()]) };
     let match_a1 = Precondition { if_match: Some(vec![etag(&a1)]), if_none_match: None };
@@ -104,8 +109,10 @@ async fn a_label_write_between_my_contacts_writes_sees_and_is_seen() {
     let team = Book::Label { label_id: label.id.clone() };
     let (x, ix_x) = card("u-x", "X");
     let (x2, ix_x2) = card("u-x", "X edited in My contacts");
-    let new_x = NewCard { vcard: &x, etag: etag(&x), indexed: &ix_x, adopt_existing: true, actor_id: f.owner };
-    let new_x2 = NewCard { vcard: &x2, etag: etag(&x2), indexed: &ix_x2, adopt_existing: true, actor_id: f.owner };
+    let new_x =
+        NewCard { vcard: &x, etag: etag(&x), indexed: &ix_x, adopt_existing: Adopt::Replace, actor_id: f.owner };
+    let new_x2 =
+        NewCard { vcard: &x2, etag: etag(&x2), indexed: &ix_x2, adopt_existing: Adopt::Replace, actor_id: f.owner };
     let none = Precondition::default();
     let writes = [
         // a new contact in My contacts (pending insert)...
@@ -125,5 +132,42 @@ async fn a_label_write_between_my_contacts_writes_sees_and_is_seen() {
     assert_eq!(in_team[0].vcard, x2);
     let (all, _) = f.store.changes_since(&my, 0, None, false).await.unwrap();
     assert_eq!(all.len(), 1, "no duplicate contact: {all:?}");
+    f.db.drop_db().await;
+}
+
+/// A contact put on a label as it is (`Adopt::Unchanged`) is labelled only if it still has the bytes it was
+/// read with: a change made meanwhile is never written over with the older bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_put_on_a_label_as_it_is_never_overwrites_a_newer_edit() {
+    let f = fixture().await;
+    let my = Book::MyContacts { owner_id: f.owner };
+    let label = f.store.create_label(f.owner, None, "Team", "").await.unwrap();
+    let team = Book::Label { label_id: label.id.clone() };
+    let (old, ix_old) = card("u-y", "Y as read");
+    let (newer, ix_newer) = card("u-y", "Y edited meanwhile");
+    let none = Precondition::default();
+    let create_only = Precondition { if_match: None, if_none_match: Some(vec!["*".into()]) };
+    let owner = f.owner;
+    fn nc<'a>(bytes: &'a [u8], ix: &'a vcard::Indexed, adopt_existing: Adopt, actor_id: i64) -> NewCard<'a> {
+        NewCard { vcard: bytes, etag: etag(bytes), indexed: ix, adopt_existing, actor_id }
+    }
+    f.store.put_card(&my, f.owner, "y.vcf", &nc(&old, &ix_old, Adopt::Replace, owner), &none).await.unwrap();
+    f.store.put_card(&my, f.owner, "y.vcf", &nc(&newer, &ix_newer, Adopt::Replace, owner), &none).await.unwrap();
+    // The older bytes, as a reader had them: refused, and neither the contact nor the label changes.
+    let stale =
+        f.store.put_card(&team, f.owner, "y-team.vcf", &nc(&old, &ix_old, Adopt::Unchanged, owner), &create_only).await;
+    assert!(matches!(stale, Err(WriteError::Changed)), "{stale:?}");
+    assert!(f.store.get_cards(&team, &["y-team.vcf".into()], false).await.unwrap().is_empty());
+    // The current bytes: the same contact goes on the label, untouched.
+    let before = f.store.get_cards(&my, &["y.vcf".into()], true).await.unwrap().remove(0);
+    f.store
+        .put_card(&team, f.owner, "y-team.vcf", &nc(&newer, &ix_newer, Adopt::Unchanged, owner), &create_only)
+        .await
+        .unwrap();
+    let on_team = f.store.get_cards(&team, &["y-team.vcf".into()], true).await.unwrap().remove(0);
+    assert_eq!(on_team.meta.contact_id, before.meta.contact_id);
+    assert_eq!(on_team.vcard, before.vcard);
+    let after = f.store.get_cards(&my, &["y.vcf".into()], true).await.unwrap().remove(0);
+    assert_eq!(after.meta.modseq, before.meta.modseq, "the contact itself is not rewritten");
     f.db.drop_db().await;
 }

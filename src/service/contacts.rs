@@ -4,7 +4,7 @@
 
 use super::access::Action;
 use super::{BookView, Result, Service, ServiceError};
-use crate::store::{Card, PageCursor, Precondition};
+use crate::store::{Adopt, Card, PageCursor, Precondition};
 use crate::vcard::{self, Version, json};
 
 /// One page of a book's contacts, and where the next one starts.
@@ -116,13 +116,15 @@ impl Service {
         let fresh = || format!("{}.vcf", uuid::Uuid::new_v4());
         let own_name = same_owner && from.segment == super::MY_CONTACTS;
         let cards: Vec<(String, Vec<u8>)> = if same_owner {
-            // The stored bytes, unfiltered: the writer puts the owner's contact of that UID on the label and
-            // rewrites it with the same bytes, so nothing hidden from the user is lost or shown.
+            // The stored bytes, unfiltered: the writer puts the owner's contact of that UID on the label as it is
+            // (if it changed since this read, it fails rather than write these back), so nothing hidden from the
+            // user is lost or shown.
             found.iter().map(|c| (if own_name { c.meta.href.clone() } else { fresh() }, c.vcard.clone())).collect()
         } else {
             found.iter().map(|c| (fresh(), from.present(c.clone(), true).vcard)).collect()
         };
-        let answers = self.write_batch(label, &cards, &pre, same_owner).await?;
+        let adopt = if same_owner { Adopt::Unchanged } else { Adopt::No };
+        let answers = self.write_batch(label, &cards, &pre, adopt).await?;
         let mut by_id: std::collections::HashMap<i64, Result<String>> = found
             .iter()
             .zip(cards)

@@ -94,6 +94,7 @@ impl From<WriteError> for ServiceError {
             WriteError::PreconditionFailed => ServiceError::PreconditionFailed,
             WriteError::UidConflict { href } => ServiceError::UidConflict(href),
             WriteError::NotFound => ServiceError::NotFound,
+            WriteError::Changed => ServiceError::Conflict("it changed meanwhile; look again and retry".into()),
             WriteError::Store(e) => e.into(),
         }
     }
@@ -418,7 +419,7 @@ impl Service {
                 vcard: &merged,
                 etag: etag_of(&merged),
                 indexed: &merged_index,
-                adopt_existing: owner,
+                adopt_existing: if owner { store::Adopt::Replace } else { store::Adopt::No },
                 actor_id: view.viewer_id,
             };
             self.store.put_card(&view.book, view.owner.id, href, &new, &stored_pre).await.map(|mut o| {
@@ -431,7 +432,7 @@ impl Service {
                 vcard: body,
                 etag: etag_of(body),
                 indexed: &indexed,
-                adopt_existing: owner,
+                adopt_existing: if owner { store::Adopt::Replace } else { store::Adopt::No },
                 actor_id: view.viewer_id,
             };
             self.store.put_card(&view.book, view.owner.id, href, &new, pre).await
@@ -462,18 +463,19 @@ impl Service {
             }
             return Ok(answers);
         }
-        self.write_batch(view, cards, pre, view.allows(Action::Administer)).await
+        let adopt = if view.allows(Action::Administer) { store::Adopt::Replace } else { store::Adopt::No };
+        self.write_batch(view, cards, pre, adopt).await
     }
 
     /// `put_cards` without the hidden-field merge, which callers either do not need (nothing is hidden from
-    /// the user) or must not have (the bytes are a stored card's own). With `adopt`, a card whose UID is a live
-    /// contact of the book's owner puts that contact on the label (only for a caller that may see it).
+    /// the user) or must not have (the bytes are a stored card's own). `adopt` says what a card whose UID is
+    /// another live contact of the book's owner does.
     pub(super) async fn write_batch(
         &self,
         view: &BookView,
         cards: &[(String, Vec<u8>)],
         pre: &Precondition,
-        adopt: bool,
+        adopt: store::Adopt,
     ) -> Result<Vec<Result<PutOutcome>>> {
         let mut answers: Vec<Option<Result<PutOutcome>>> = Vec::with_capacity(cards.len());
         let mut parsed = Vec::with_capacity(cards.len());

@@ -49,6 +49,8 @@ pub enum WriteError {
         href: String,
     },
     NotFound,
+    /// A contact to be put on a label as it is (`Adopt::Unchanged`) changed since it was read.
+    Changed,
     Store(StoreError),
 }
 
@@ -589,7 +591,7 @@ impl Store {
                                 (Some((id, _)), _, Some((other, other_href))) if other != id => return Err(WriteError::UidConflict { href: other_href }),
                                 (Some((id, _)), _, _) => (id, false, true),
                                 (None, Book::MyContacts { .. }, Some((_, other_href))) => return Err(WriteError::UidConflict { href: other_href }),
-                                (None, Book::Label { .. }, Some(_)) if !adopt_existing => return Err(WriteError::UidConflict { href: String::new() }),
+                                (None, Book::Label { .. }, Some(_)) if *adopt_existing == super::Adopt::No => return Err(WriteError::UidConflict { href: String::new() }),
                                 (None, Book::Label { label_id }, Some((other, _))) => {
                                     let in_label: Option<String> = sqlx::query_scalar("SELECT href FROM memberships WHERE label_id = $1 AND contact_id = $2 AND removed_at IS NULL")
                                         .bind(label_id).bind(other).fetch_optional(&mut *tx).await?;
@@ -597,8 +599,15 @@ impl Store {
                                         let mine: String = sqlx::query_scalar("SELECT href FROM contacts WHERE id = $1").bind(other).fetch_one(&mut *tx).await?;
                                         return Err(WriteError::UidConflict { href: mine });
                                     }
+                                    let keep = *adopt_existing == super::Adopt::Unchanged;
+                                    if keep {
+                                        let stored: String = sqlx::query_scalar("SELECT etag FROM contacts WHERE id = $1").bind(other).fetch_one(&mut *tx).await?;
+                                        if stored != *etag {
+                                            return Err(WriteError::Changed);
+                                        }
+                                    }
                                     sqlx::query(INSERT_MEMBERSHIP).bind(label_id).bind(other).bind(href).bind(seq).bind(now).bind(actor_id).execute(&mut *tx).await?;
-                                    (other, true, true)
+                                    (other, true, !keep)
                                 }
                                 (None, _, None) => {
                                     let taken: Option<i64> = match book {
@@ -777,7 +786,7 @@ pub(crate) struct PutOp {
     etag: String,
     indexed: crate::vcard::Indexed,
     pre: Precondition,
-    adopt_existing: bool,
+    adopt_existing: super::Adopt,
     actor_id: i64,
 }
 

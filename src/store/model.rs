@@ -164,15 +164,27 @@ pub struct DeadProp {
     pub xml: String,
 }
 
+/// What a card written under a new name in a label does when the book's owner already has another live
+/// contact with its UID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adopt {
+    /// A UID conflict: a collaborator's write never reaches the owner's other contacts.
+    No,
+    /// That contact is put on the label and takes the written bytes (the owner copying between books).
+    Replace,
+    /// That contact is put on the label as it is, provided its bytes are still the written ones (a contact
+    /// put on a label from where it was read); if it changed meanwhile the write fails and overwrites nothing.
+    Unchanged,
+}
+
 /// What a write stores for a card: the client's bytes and what the vCard module extracted from them.
 #[derive(Debug, Clone)]
 pub struct NewCard<'a> {
     pub vcard: &'a [u8],
     pub etag: String,
     pub indexed: &'a crate::vcard::Indexed,
-    /// A new name in a label whose UID is one of the owner's other contacts labels that contact (the owner
-    /// copying between books); when false (a collaborator writing) that is a UID conflict instead.
-    pub adopt_existing: bool,
+    /// What a new name in a label does when its UID is one of the owner's other contacts.
+    pub adopt_existing: Adopt,
     /// Who writes, for the history (the user, not the book's owner).
     pub actor_id: i64,
 }
