@@ -225,6 +225,14 @@ async fn permission_matrix_over_every_dav_method() {
     // Each collaborator's DELETE only left the label (their rows went on seeing it as before, the owner's too);
     // the owner's deleted it.
     assert!(w.s.app.store.label(&w.label).await.unwrap().is_none());
+    // Creating a book under an id that is taken (only someone given it can try) is a clear 409; Zed's label is
+    // untouched.
+    let before = label_state(&w.s, &zed, &private).await;
+    let r =
+        w.s.as_user("stranger@example.net", "MKCOL", &format!("{}{private}/", home("stranger@example.net")), &[], "")
+            .await;
+    r.assert(409).contains("taken").lacks("UNIQUE");
+    assert_eq!(label_state(&w.s, &zed, &private).await, before);
     w.s.stop().await;
 }
 
