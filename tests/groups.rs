@@ -225,3 +225,30 @@ async fn an_auto_accepting_domain_skips_the_invitation() {
     assert!(matches!(svc.add_domain("not a domain", false, false).await, Err(ServiceError::Invalid(_))));
     w.s.stop().await;
 }
+
+/// Directory writes read before they write; card writes commit all the while. On SQLite a read-first
+/// transaction used to fail at once ("database is locked") when another write committed between its read and
+/// its write. Bounded: 4 × 100 card writes against 100 domain changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_changes_and_card_writes_at_once_all_succeed() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    let writes = |w: usize| {
+        let (s, ann) = (&s, ann.clone());
+        async move {
+            for i in 0..100 {
+                let uid = format!("c{w}-{i}");
+                s.put_card(&ann, &format!("{}{uid}.vcf", contacts(&ann)), &vcard3(&uid, "C")).await.assert(201);
+            }
+        }
+    };
+    let directory = async {
+        for i in 0..50 {
+            let name = format!("d{i}.example.org");
+            s.app.service.add_domain(&name, false, false).await.unwrap();
+            s.app.service.remove_domain(&name).await.unwrap();
+        }
+    };
+    tokio::join!(writes(0), writes(1), writes(2), writes(3), directory);
+    s.stop().await;
+}

@@ -1,7 +1,7 @@
 //! The server's domains and its groups of users.
 
 use super::events::{Event, commit_publishing};
-use super::{NEXT_SEQ, Result, Store, StoreError, now, on_pool};
+use super::{BeginWrite, NEXT_SEQ, Result, Store, StoreError, now, on_pool};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Domain {
@@ -49,7 +49,10 @@ impl Store {
     /// Adds a domain; the first one, or one added with `primary`, becomes the primary domain.
     pub async fn add_domain(&self, name: &str, primary: bool, auto_accept: bool) -> Result<Domain> {
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            // It reads before it writes (see `BeginWrite`).
+            let mut conn = p.acquire().await?;
+            let _turn = self.write_turn().await;
+            let mut tx = conn.begin_write().await?;
             let count = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM domains").fetch_one(&mut *tx).await?;
             let primary = primary || count == 0;
             if primary {
@@ -71,6 +74,7 @@ impl Store {
     pub async fn set_domain(&self, name: &str, primary: bool, auto_accept: Option<bool>) -> Result<Domain> {
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
+            let _turn = self.write_turn().await;
             let n = sqlx::query("UPDATE domains SET auto_accept = COALESCE($1, auto_accept) WHERE name = $2")
                 .bind(auto_accept).bind(name).execute(&mut *tx).await?.rows_affected();
             if n == 0 {
@@ -90,8 +94,10 @@ impl Store {
         let pattern = format!("%@{}", name.replace(['%', '_'], ""));
         let now = now();
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            // It reads before it writes (see `BeginWrite`).
+            let mut conn = p.acquire().await?;
             let _turn = self.write_turn().await;
+            let mut tx = conn.begin_write().await?;
             let primary: Option<bool> = sqlx::query_scalar("SELECT is_primary FROM domains WHERE name = $1")
                 .bind(name).fetch_optional(&mut *tx).await?;
             let primary = primary.ok_or(StoreError::NotFound)?;

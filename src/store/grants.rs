@@ -1,7 +1,7 @@
 //! Grants: a label shared with a user at a level, with an invitation status and the device toggle.
 
 use super::events::{Event, commit_publishing};
-use super::{Label, NEXT_SEQ, Result, Store, StoreError, now, on_pool};
+use super::{BeginWrite, Label, NEXT_SEQ, Result, Store, StoreError, now, on_pool};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
@@ -203,7 +203,10 @@ impl Store {
         declined: Option<bool>,
     ) -> Result<()> {
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            // It reads before it writes (see `BeginWrite`).
+            let mut conn = p.acquire().await?;
+            let _turn = self.write_turn().await;
+            let mut tx = conn.begin_write().await?;
             let label: Option<String> = sqlx::query_scalar("SELECT label_id FROM grants WHERE id = $1").bind(grant_id).fetch_optional(&mut *tx).await?;
             let label = label.ok_or(StoreError::NotFound)?;
             sqlx::query("INSERT INTO grant_members (grant_id, user_id, sync_devices, declined, updated_at) SELECT id, $2, COALESCE($3, sync_devices), COALESCE($4, FALSE), $5 FROM grants WHERE id = $1 ON CONFLICT (grant_id, user_id) DO UPDATE SET sync_devices = COALESCE($3, grant_members.sync_devices), declined = COALESCE($4, grant_members.declined), updated_at = $5")

@@ -56,6 +56,7 @@ impl Store {
         let t = now();
         let id = on_pool!(self, p => {
             let mut tx = p.begin().await?;
+            let _turn = self.write_turn().await;
             if let (Some(link), Some(grant_id)) = (link, mail.grant_id) {
                 sqlx::query("DELETE FROM invite_links WHERE grant_id = $1 AND via = 'mail'")
                     .bind(grant_id).execute(&mut *tx).await?;
@@ -176,6 +177,7 @@ impl Store {
         let t = now();
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
+            let _turn = self.write_turn().await;
             for (name, value) in changes {
                 sqlx::query("DELETE FROM settings WHERE name = $1").bind(name).execute(&mut *tx).await?;
                 if let Some(v) = value {

@@ -6,7 +6,7 @@
 //! with its history). The previous owner keeps their own contacts as they were.
 
 use super::events::{Event, commit_publishing};
-use super::{NEXT_SEQ, Result, Store, StoreError, now, on_pool};
+use super::{BeginWrite, NEXT_SEQ, Result, Store, StoreError, now, on_pool};
 
 impl Store {
     /// Makes `new_owner` the owner of a label, giving them its contacts, in one transaction. With
@@ -100,8 +100,10 @@ impl Store {
     /// its group memberships. What it did stays in other labels' activity logs, by e-mail.
     pub async fn delete_user(&self, user_id: i64) -> Result<()> {
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            // It reads before it writes (see `BeginWrite`).
+            let mut conn = p.acquire().await?;
             let _turn = self.write_turn().await;
+            let mut tx = conn.begin_write().await?;
             let email: Option<String> = sqlx::query_scalar("SELECT email FROM users WHERE id = $1").bind(user_id).fetch_optional(&mut *tx).await?;
             let email = email.ok_or(StoreError::NotFound)?;
             let owned = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM labels WHERE owner_id = $1").bind(user_id).fetch_one(&mut *tx).await?;

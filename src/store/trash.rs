@@ -1,7 +1,7 @@
 //! The trash: deleted contacts and contacts taken off labels stay restorable until purged.
 
 use super::events::{Event, commit_publishing};
-use super::{NEXT_SEQ, Result, Store, StoreError, now, on_pool};
+use super::{BeginWrite, NEXT_SEQ, Result, Store, StoreError, now, on_pool};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrashedContact {
@@ -132,8 +132,10 @@ impl Store {
     pub async fn purge_trash(&self, days: i64) -> Result<u64> {
         let cutoff = now() - days * 86_400;
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            // It reads before it writes (see `BeginWrite`).
+            let mut conn = p.acquire().await?;
             let _turn = self.write_turn().await;
+            let mut tx = conn.begin_write().await?;
             let newest: Option<i64> = sqlx::query_scalar(
                 "SELECT MAX(modseq) FROM (SELECT modseq FROM memberships WHERE removed_at < $1 UNION ALL SELECT modseq FROM contacts WHERE deleted_at < $1) gone")
                 .bind(cutoff).fetch_one(&mut *tx).await?;
