@@ -94,7 +94,7 @@ impl From<WriteError> for ServiceError {
             WriteError::PreconditionFailed => ServiceError::PreconditionFailed,
             WriteError::UidConflict { href } => ServiceError::UidConflict(href),
             WriteError::NotFound => ServiceError::NotFound,
-            WriteError::Changed => ServiceError::Conflict("it changed meanwhile; look again and retry".into()),
+            WriteError::Changed => StoreError::Stale.into(),
             WriteError::Store(e) => e.into(),
         }
     }
@@ -172,6 +172,13 @@ impl BookView {
     /// Reads for this user need the bytes when something is hidden (the ETag is that of the filtered card).
     fn needs_data(&self, with_data: bool) -> bool {
         with_data || self.hiding()
+    }
+
+    /// What this user's write of a new name may do with another of the owner's contacts of the same UID: only
+    /// the owner may have a copy into a label adopt one of their other contacts; a collaborator must not pull the
+    /// owner's private contacts into a shared label, nor learn their names.
+    fn adopting(&self) -> store::Adopt {
+        if self.allows(Action::Administer) { store::Adopt::Replace } else { store::Adopt::No }
     }
 
     fn require(&self, action: Action) -> Result<()> {
@@ -393,8 +400,7 @@ impl Service {
             };
             view.require(if exists { Action::EditCard } else { Action::AddCard })?;
         }
-        // Only the owner may have a copy into a label adopt one of their other contacts by UID; a collaborator
-        // must not pull the owner's private contacts into a shared label, nor learn their names.
+        // A collaborator's UID conflict must not name the owner's other contact (see `BookView::adopting`).
         let owner = view.allows(Action::Administer);
         let result = if view.hiding() {
             let seen = current.clone().map(|c| view.present(c, false).meta.etag);
@@ -419,7 +425,7 @@ impl Service {
                 vcard: &merged,
                 etag: etag_of(&merged),
                 indexed: &merged_index,
-                adopt_existing: if owner { store::Adopt::Replace } else { store::Adopt::No },
+                adopt_existing: view.adopting(),
                 actor_id: view.viewer_id,
             };
             self.store.put_card(&view.book, view.owner.id, href, &new, &stored_pre).await.map(|mut o| {
@@ -432,7 +438,7 @@ impl Service {
                 vcard: body,
                 etag: etag_of(body),
                 indexed: &indexed,
-                adopt_existing: if owner { store::Adopt::Replace } else { store::Adopt::No },
+                adopt_existing: view.adopting(),
                 actor_id: view.viewer_id,
             };
             self.store.put_card(&view.book, view.owner.id, href, &new, pre).await
@@ -463,8 +469,7 @@ impl Service {
             }
             return Ok(answers);
         }
-        let adopt = if view.allows(Action::Administer) { store::Adopt::Replace } else { store::Adopt::No };
-        self.write_batch(view, cards, pre, adopt).await
+        self.write_batch(view, cards, pre, view.adopting()).await
     }
 
     /// `put_cards` without the hidden-field merge, which callers either do not need (nothing is hidden from

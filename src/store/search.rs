@@ -63,6 +63,34 @@ fn like_pattern(needle: &str) -> String {
 /// are stored as typed, so `5550100` must find `555-0100`).
 const MATCHES: &str = "($2 = '%%' OR lower(c.fn) LIKE $2 ESCAPE '\\' OR lower(c.emails) LIKE $2 ESCAPE '\\' OR lower(c.org) LIKE $2 ESCAPE '\\' OR lower(c.tels) LIKE $2 ESCAPE '\\' OR ($3 <> '' AND replace(replace(replace(replace(replace(c.tels, ' ', ''), '-', ''), '(', ''), ')', ''), '.', '') LIKE $3))";
 
+/// `SELECT` of a `Row` for every live card of `book` (`$1` is the book; more conditions follow with `AND`), or
+/// `None` for the combined book, which is CardDAV's only: the API reads My contacts and labels.
+fn live_cards(book: &Book) -> Option<String> {
+    let (from, href, modseq) = match book {
+        Book::Combined { .. } => return None,
+        Book::MyContacts { .. } => ("contacts c WHERE c.owner_id = $1 AND c.deleted_at IS NULL", "c.href", "c.modseq"),
+        Book::Label { .. } => (
+            "memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.removed_at IS NULL",
+            "m.href",
+            "m.modseq",
+        ),
+    };
+    Some(format!(
+        "SELECT c.id, {href}, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, {modseq}, c.vcard, c.sort_key, c.modseq FROM {from}"
+    ))
+}
+
+/// Binds `$1` of `live_cards`.
+macro_rules! bind_book {
+    ($q:expr, $book:expr) => {
+        match $book {
+            Book::MyContacts { owner_id } => $q.bind(*owner_id),
+            Book::Label { label_id } => $q.bind(label_id.clone()),
+            Book::Combined { .. } => $q,
+        }
+    };
+}
+
 impl Store {
     /// Up to `limit` live contacts of `book` after `after`, in `after.order`, matching `needle` (empty: all),
     /// each with the cursor that continues after it.
@@ -77,31 +105,17 @@ impl Store {
         let pattern = like_pattern(&needle);
         let digits: String = needle.chars().filter(char::is_ascii_digit).collect();
         let digits = if digits.len() >= 3 { format!("%{digits}%") } else { String::new() };
-        let (from, href, modseq) = match book {
-            // The combined book is CardDAV's only; the API reads My contacts and labels.
-            Book::Combined { .. } => return Ok(Vec::new()),
-            Book::MyContacts { .. } => {
-                ("contacts c WHERE c.owner_id = $1 AND c.deleted_at IS NULL", "c.href", "c.modseq")
-            }
-            Book::Label { .. } => (
-                "memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.removed_at IS NULL",
-                "m.href",
-                "m.modseq",
-            ),
-        };
+        let Some(select) = live_cards(book) else { return Ok(Vec::new()) };
         let page = match after.order {
             ContactOrder::Name => "(c.sort_key > $4 OR (c.sort_key = $4 AND c.id > $5)) ORDER BY c.sort_key, c.id",
             ContactOrder::Recent => {
                 "($5 = 0 OR c.modseq < $4 OR (c.modseq = $4 AND c.id < $5)) ORDER BY c.modseq DESC, c.id DESC"
             }
         };
-        let sql = format!(
-            "SELECT c.id, {href}, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, {modseq}, c.vcard, c.sort_key, c.modseq FROM {from} AND {MATCHES} AND {page} LIMIT $6"
-        );
+        let sql = format!("{select} AND {MATCHES} AND {page} LIMIT $6");
         let rows: Vec<Row> = on_pool!(self, p => {
             let q = sqlx::query_as::<_, Row>(AssertSqlSafe(sql.clone()));
-            let q = match book { Book::MyContacts { owner_id } => q.bind(*owner_id), Book::Label { label_id } => q.bind(label_id.clone()), Book::Combined { .. } => q };
-            let q = q.bind(&pattern).bind(&digits);
+            let q = bind_book!(q, book).bind(&pattern).bind(&digits);
             let q = match after.order { ContactOrder::Name => q.bind(&after.sort_key), ContactOrder::Recent => q.bind(after.changed) };
             q.bind(after.id).bind(limit).fetch_all(p).await?
         });
@@ -135,12 +149,11 @@ impl Store {
 
     /// The live contact `contact_id` as `book` shows it (its name there), with its bytes.
     pub async fn card_by_id(&self, book: &Book, contact_id: i64) -> Result<Option<Card>> {
-        let row: Option<Row> = on_pool!(self, p => match book {
-            Book::Combined { .. } => None,
-            Book::MyContacts { owner_id } => sqlx::query_as("SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq, vcard, sort_key, modseq FROM contacts WHERE owner_id = $1 AND id = $2 AND deleted_at IS NULL")
-                .bind(owner_id).bind(contact_id).fetch_optional(p).await?,
-            Book::Label { label_id } => sqlx::query_as("SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq, c.vcard, c.sort_key, c.modseq FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.contact_id = $2 AND m.removed_at IS NULL")
-                .bind(label_id).bind(contact_id).fetch_optional(p).await?,
+        let Some(select) = live_cards(book) else { return Ok(None) };
+        let sql = format!("{select} AND c.id = $2");
+        let row: Option<Row> = on_pool!(self, p => {
+            let q = sqlx::query_as(AssertSqlSafe(sql.clone()));
+            bind_book!(q, book).bind(contact_id).fetch_optional(p).await?
         });
         Ok(row.map(|r| card_of(r).1))
     }
@@ -151,21 +164,12 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        let Some(select) = live_cards(book) else { return Ok(Vec::new()) };
         let marks: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = match book {
-            Book::Combined { .. } => return Ok(Vec::new()),
-            Book::MyContacts { .. } => format!(
-                "SELECT id, href, etag, CAST(length(vcard) AS BIGINT), updated_at, modseq, vcard, sort_key, modseq FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL AND id IN ({})",
-                marks.join(", ")
-            ),
-            Book::Label { .. } => format!(
-                "SELECT c.id, m.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, m.modseq, c.vcard, c.sort_key, c.modseq FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.removed_at IS NULL AND m.contact_id IN ({})",
-                marks.join(", ")
-            ),
-        };
+        let sql = format!("{select} AND c.id IN ({})", marks.join(", "));
         let rows: Vec<Row> = on_pool!(self, p => {
             let q = sqlx::query_as(AssertSqlSafe(sql.clone()));
-            let mut q = match book { Book::MyContacts { owner_id } => q.bind(*owner_id), Book::Label { label_id } => q.bind(label_id.clone()), Book::Combined { .. } => q };
+            let mut q = bind_book!(q, book);
             for id in ids {
                 q = q.bind(*id);
             }
