@@ -129,6 +129,13 @@ impl From<ServiceError> for Problem {
                 p.retry_after = Some(secs.max(1));
                 p
             }
+            ServiceError::Full(m) => {
+                tracing::error!(error = %m, "the database is full");
+                Problem::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "the server has no room left to store this; nothing was changed",
+                )
+            }
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable; try again")

@@ -263,7 +263,7 @@ impl Accounts {
         let hash = hash_password(password).map_err(ServiceError::Invalid)?;
         self.store.create_user(&email, &hash, is_admin).await.map_err(|e| match e {
             StoreError::Conflict(_) => ServiceError::Conflict(format!("a user {email} already exists")),
-            e => ServiceError::Store(e),
+            e => e.into(),
         })
     }
 
@@ -305,7 +305,7 @@ impl Accounts {
         let hash = hash_password(&secret).map_err(ServiceError::Invalid)?;
         let app = self.store.create_app_password(user.id, name, &hash, layout).await.map_err(|e| match e {
             StoreError::Conflict(_) => field("name", format!("an app password named '{name}' already exists")),
-            e => ServiceError::Store(e),
+            e => e.into(),
         })?;
         Ok((app, secret))
     }

@@ -54,6 +54,8 @@ pub enum ServiceError {
     Refused(String),
     /// Asked again too soon: try after this many seconds.
     TooSoon(u32, String),
+    /// The database had no room for the change, and kept none of it.
+    Full(String),
     Store(StoreError),
 }
 
@@ -70,6 +72,7 @@ impl fmt::Display for ServiceError {
             ServiceError::Invalid(m) | ServiceError::Conflict(m) | ServiceError::Refused(m) => write!(f, "{m}"),
             ServiceError::Missing(what) => write!(f, "no {what}"),
             ServiceError::TooSoon(_, m) => write!(f, "{m}"),
+            ServiceError::Full(m) => write!(f, "no room left to store the change: {m}"),
             ServiceError::Store(e) => write!(f, "{e}"),
         }
     }
@@ -83,6 +86,7 @@ impl From<StoreError> for ServiceError {
             StoreError::NotFound => ServiceError::NotFound,
             StoreError::Conflict(m) => ServiceError::Conflict(m),
             StoreError::Stale => ServiceError::Conflict("someone else changed it at the same time; look again".into()),
+            StoreError::Full(m) => ServiceError::Full(m),
             e => ServiceError::Store(e),
         }
     }

@@ -138,7 +138,7 @@ impl Accounts {
             self.store.create_api_token(user.id, name, &digest(&token), scope.as_str(), expires_at).await.map_err(
                 |e| match e {
                     StoreError::Conflict(_) => field("name", format!("you already have a token named '{name}'")),
-                    e => ServiceError::Store(e),
+                    e => e.into(),
                 },
             )?;
         Ok((created, token))
@@ -152,7 +152,7 @@ impl Accounts {
         require_person(credential)?;
         self.store.revoke_api_token(user.id, id).await.map_err(|e| match e {
             StoreError::NotFound => ServiceError::NotFound,
-            e => ServiceError::Store(e),
+            e => e.into(),
         })
     }
 

@@ -170,10 +170,10 @@ macro_rules! flush_inserts {
                 q = q.bind(p.op.owner_id).bind(&p.op.href).bind(&ix.uid).bind(p.op.vcard.as_slice()).bind(&p.op.etag).bind(&ix.fn_)
                     .bind(&ix.sort_key).bind(&p.emails).bind(&p.tels).bind(&ix.org).bind(&ix.kind).bind($now).bind($now).bind(p.seq).bind(p.op.actor_id);
             }
-            let ids: Vec<(i64, String)> = q.fetch_all(&mut *$tx).await.map_err(|e| e.to_string())?;
+            let ids: Vec<(i64, String)> = q.fetch_all(&mut *$tx).await?;
             for p in $pending.drain(..) {
                 // Names are unique among one owner's live contacts, and a flush never holds two writes to one name.
-                let id = ids.iter().find(|r| r.1 == p.op.href).map(|r| r.0).ok_or_else(|| "an inserted contact came back without its id".to_string())?;
+                let id = ids.iter().find(|r| r.1 == p.op.href).map(|r| r.0).ok_or_else(|| StoreError::Unavailable("an inserted contact came back without its id".into()))?;
                 $overlay.insert_live(p.op.owner_id, &p.op.href, id, &p.op.etag, &p.op.indexed.uid);
                 $results[p.job] = Some(Ok(Done::Put(PutOutcome { created: true, etag: p.op.etag.clone() })));
             }
@@ -441,12 +441,12 @@ impl Store {
     pub(crate) async fn run_batch(&self, jobs: Vec<Job>) {
         let now = now();
         let started = std::time::Instant::now();
-        let outcome: std::result::Result<Vec<std::result::Result<Done, WriteError>>, String> = on_pool!(self, p => {
+        let outcome: std::result::Result<Vec<std::result::Result<Done, WriteError>>, StoreError> = on_pool!(self, p => {
             async {
-                let mut tx = p.begin().await.map_err(|e| e.to_string())?;
+                let mut tx = p.begin().await?;
                 let _turn = self.write_turn().await;
                 // One statement reserves a change sequence value for every write of the batch, in order.
-                let last: i64 = sqlx::query_scalar(NEXT_SEQ_N).bind(jobs.len() as i64).fetch_one(&mut *tx).await.map_err(|e| e.to_string())?;
+                let last: i64 = sqlx::query_scalar(NEXT_SEQ_N).bind(jobs.len() as i64).fetch_one(&mut *tx).await?;
                 let base = last - jobs.len() as i64 + 1;
                 // Each book's token is stamped once, after the batch, with its last change.
                 let mut books: HashMap<i64, i64> = HashMap::new();
@@ -488,7 +488,7 @@ impl Store {
                             for u in &uids {
                                 q = q.bind(*u);
                             }
-                            for (id, etag, href, uid) in q.fetch_all(&mut *tx).await.map_err(|e| e.to_string())? {
+                            for (id, etag, href, uid) in q.fetch_all(&mut *tx).await? {
                                 overlay.insert_live(owner, &href, id, &etag, &uid);
                             }
                             overlay.loaded.insert(owner);
@@ -512,9 +512,9 @@ impl Store {
                                         sqlx::query(UPDATE_CONTACT)
                                             .bind(&ix.uid).bind(op.vcard.as_slice()).bind(&op.etag).bind(&ix.fn_).bind(&ix.sort_key).bind(&emails).bind(&tels)
                                             .bind(&ix.org).bind(&ix.kind).bind(now).bind(seq).bind(op.actor_id).bind(id)
-                                            .execute(&mut *tx).await.map_err(|e| e.to_string())?;
-                                        sqlx::query(TOUCH_MEMBERSHIPS).bind(seq).bind(id).execute(&mut *tx).await.map_err(|e| e.to_string())?;
-                                        touched.extend(sqlx::query_scalar::<_, String>(TOUCH_LABELS).bind(seq).bind(id).fetch_all(&mut *tx).await.map_err(|e| e.to_string())?);
+                                            .execute(&mut *tx).await?;
+                                        sqlx::query(TOUCH_MEMBERSHIPS).bind(seq).bind(id).execute(&mut *tx).await?;
+                                        touched.extend(sqlx::query_scalar::<_, String>(TOUCH_LABELS).bind(seq).bind(id).fetch_all(&mut *tx).await?);
                                         overlay.remove_live(owner, &op.href);
                                         overlay.insert_live(owner, &op.href, id, &op.etag, &ix.uid);
                                         books.insert(owner, seq);
@@ -541,10 +541,10 @@ impl Store {
                                     continue;
                                 }
                                 sqlx::query(DELETE_CONTACT).bind(now).bind(seq).bind(actor_id).bind(id)
-                                    .execute(&mut *tx).await.map_err(|e| e.to_string())?;
-                                touched.extend(sqlx::query_scalar::<_, String>(TOUCH_LABELS).bind(seq).bind(id).fetch_all(&mut *tx).await.map_err(|e| e.to_string())?);
+                                    .execute(&mut *tx).await?;
+                                touched.extend(sqlx::query_scalar::<_, String>(TOUCH_LABELS).bind(seq).bind(id).fetch_all(&mut *tx).await?);
                                 sqlx::query(REMOVE_ALL_MEMBERSHIPS).bind(now).bind(seq).bind(actor_id).bind(id)
-                                    .execute(&mut *tx).await.map_err(|e| e.to_string())?;
+                                    .execute(&mut *tx).await?;
                                 overlay.remove_live(owner, href);
                                 books.insert(owner, seq);
                                 results[i] = Some(Ok(Done::Deleted));
@@ -672,17 +672,18 @@ impl Store {
                             Ok(Done::Deleted)
                         }.await,
                     };
-                    if let Err(WriteError::Store(e)) = &r {
-                        return Err(e.to_string());
-                    }
+                    let r = match r {
+                        Err(WriteError::Store(e)) => return Err(e),
+                        r => r,
+                    };
                     results[i] = Some(r);
                 }
                 flush_inserts!(tx, pending, overlay, results, now);
                 for (owner_id, seq) in &books {
-                    sqlx::query(TOUCH_BOOK).bind(seq).bind(owner_id).execute(&mut *tx).await.map_err(|e| e.to_string())?;
+                    sqlx::query(TOUCH_BOOK).bind(seq).bind(owner_id).execute(&mut *tx).await?;
                 }
                 for (label_id, seq) in &labels {
-                    sqlx::query(TOUCH_LABEL).bind(seq).bind(label_id).execute(&mut *tx).await.map_err(|e| e.to_string())?;
+                    sqlx::query(TOUCH_LABEL).bind(seq).bind(label_id).execute(&mut *tx).await?;
                 }
                 let events = if books.is_empty() && labels.is_empty() && touched.is_empty() {
                     Vec::new()
@@ -698,8 +699,8 @@ impl Store {
                     notify_in!(self, tx, &events);
                     Ok(())
                 }.await;
-                notified.map_err(|e| e.to_string())?;
-                tx.commit().await.map_err(|e| e.to_string())?;
+                notified?;
+                tx.commit().await?;
                 self.bus.deliver(events);
                 Ok(results
                     .into_iter()
@@ -717,7 +718,7 @@ impl Store {
             Err(e) => {
                 tracing::error!(error = %e, writes = jobs.len(), "a batch of writes failed and was rolled back");
                 for job in jobs {
-                    let _ = job.reply.send(Err(WriteError::Store(StoreError::Unavailable(e.clone()))));
+                    let _ = job.reply.send(Err(WriteError::Store(e.for_another())));
                 }
             }
         }

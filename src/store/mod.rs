@@ -95,6 +95,9 @@ pub enum StoreError {
     Stale,
     /// The database could not complete the work (a failed batch, a store shutting down).
     Unavailable(String),
+    /// The database has no room left to store the change (SQLITE_FULL, PostgreSQL's disk_full); nothing of the
+    /// failed transaction was kept.
+    Full(String),
 }
 
 impl fmt::Display for StoreError {
@@ -105,18 +108,49 @@ impl fmt::Display for StoreError {
             StoreError::NotFound => write!(f, "not found"),
             StoreError::Stale => write!(f, "changed meanwhile"),
             StoreError::Unavailable(m) => write!(f, "database unavailable: {m}"),
+            StoreError::Full(m) => write!(f, "no room left to store the change: {m}"),
         }
     }
 }
 
 impl std::error::Error for StoreError {}
 
+impl StoreError {
+    /// The same failure told to another write that shared its transaction (a group commit's other writes).
+    pub(crate) fn for_another(&self) -> StoreError {
+        match self {
+            StoreError::Full(m) => StoreError::Full(m.clone()),
+            StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
+            StoreError::NotFound => StoreError::NotFound,
+            StoreError::Stale => StoreError::Stale,
+            StoreError::Db(_) | StoreError::Unavailable(_) => StoreError::Unavailable(self.to_string()),
+        }
+    }
+}
+
+/// Whether a database error says the disk (or the database's size limit) is full: SQLite's primary result code
+/// SQLITE_FULL (13; sqlx reports the extended code, whose low byte is the primary one), or PostgreSQL's SQLSTATE
+/// 53100 disk_full.
+fn is_disk_full(db: &dyn sqlx::error::DatabaseError) -> bool {
+    match db.code() {
+        Some(code) if code == "53100" => true,
+        Some(code) => {
+            db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+                && code.parse::<i32>().is_ok_and(|c| c & 0xff == 13)
+        }
+        None => false,
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &e
-            && db.is_unique_violation()
-        {
-            return StoreError::Conflict(db.message().to_string());
+        if let sqlx::Error::Database(db) = &e {
+            if db.is_unique_violation() {
+                return StoreError::Conflict(db.message().to_string());
+            }
+            if is_disk_full(db.as_ref()) {
+                return StoreError::Full(db.message().to_string());
+            }
         }
         StoreError::Db(e)
     }
@@ -141,6 +175,25 @@ pub struct Store {
     /// Card writes go to one task that commits them in groups (see `cards::spawn_writer`).
     batcher: Option<tokio::sync::mpsc::Sender<cards::Job>>,
     bus: events::Bus,
+}
+
+unsafe extern "C" {
+    /// SQLite's own answer to "is this connection inside a transaction" (0: yes); part of the SQLite library
+    /// sqlx links.
+    fn sqlite3_get_autocommit(db: *mut std::ffi::c_void) -> std::ffi::c_int;
+}
+
+/// Whether SQLite itself holds the connection inside a transaction. After SQLITE_FULL, SQLITE_IOERR or
+/// SQLITE_NOMEM SQLite may roll a transaction back by itself (sqlite.org/lang_transaction.html, "Response To
+/// Errors Within A Transaction"); sqlx's ROLLBACK then fails and its count of open transactions stays at one,
+/// so the connection's next BEGIN would become a SAVEPOINT inside a transaction that never commits, and every
+/// write on it would be acknowledged and lost. The pool therefore takes a connection back only when neither
+/// sqlx nor SQLite thinks it is inside a transaction, and closes it otherwise (which rolls back what is open).
+async fn sqlite_in_transaction(conn: &mut sqlx::SqliteConnection) -> std::result::Result<bool, sqlx::Error> {
+    let mut handle = conn.lock_handle().await?;
+    let db = handle.as_raw_handle().as_ptr().cast::<std::ffi::c_void>();
+    // SAFETY: the handle is locked out of sqlx's worker for this call, and the pointer is its open `sqlite3`.
+    Ok(unsafe { sqlite3_get_autocommit(db) } == 0)
 }
 
 /// How hard SQLite flushes. `Normal` in WAL mode survives a killed process (the WAL is in the OS page cache);
@@ -169,6 +222,15 @@ impl Store {
             .pragma("cache_size", "-2000");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    // The ping is answered after any rollback a dropped transaction queued, so what is read
+                    // next is the connection's final state.
+                    sqlx::Connection::ping(&mut *conn).await?;
+                    let real = sqlite_in_transaction(conn).await?;
+                    Ok(!sqlx::Connection::is_in_transaction(conn) && !real)
+                })
+            })
             // An embedded file cannot drop a connection: no ping on every checkout.
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
@@ -181,6 +243,12 @@ impl Store {
         let opts = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    sqlx::Connection::ping(&mut *conn).await?;
+                    Ok(!sqlx::Connection::is_in_transaction(conn))
+                })
+            })
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await?;

@@ -343,8 +343,21 @@ pub struct Binary {
 
 impl Binary {
     pub fn start(db: &TestDb, env: &[(&str, &std::ffi::OsStr)]) -> Binary {
+        Self::start_through(db, env, &[])
+    }
+
+    /// Starts the binary through `prefix` (a program and its arguments that end by running the rest of the
+    /// command line, such as `unshare … sh -c '…; exec "$@"' sh`).
+    pub fn start_through(db: &TestDb, env: &[(&str, &std::ffi::OsStr)], prefix: &[&str]) -> Binary {
         use std::io::BufRead;
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_labelbook"));
+        let mut cmd = match prefix.split_first() {
+            Some((program, args)) => {
+                let mut cmd = std::process::Command::new(program);
+                cmd.args(args).arg(env!("CARGO_BIN_EXE_labelbook"));
+                cmd
+            }
+            None => std::process::Command::new(env!("CARGO_BIN_EXE_labelbook")),
+        };
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(&db.dir)
             .env("LABELBOOK_LOG", "warn")
