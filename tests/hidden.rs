@@ -185,3 +185,80 @@ async fn only_the_owner_hides_fields_and_entries_are_checked() {
     assert_eq!(w.s.as_user(bob, "GET", &w.card(bob), &[], "").await.body, JANE);
     w.s.stop().await;
 }
+
+/// A search by someone from whom fields are hidden finds a contact only through what they can read, on the API
+/// (`q=`) and in addressbook-query (RFC 6352 §10.5 text-match): one case per kind of field a search covers (phone
+/// by its text and by its digits, e-mail, organization), each checked against the owner, who finds them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_find_only_what_the_searcher_may_read() {
+    let w = world(&["TEL;TYPE=CELL", "EMAIL", "ORG"]).await;
+    let (ann, bob) = (&w.ann.email, &w.bob.email);
+    let ada = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:ada-1\r\nFN:Ada Byron\r\nN:Byron;Ada;;;\r\nORG:Analytical Engines;Research\r\nTITLE:Countess\r\nEND:VCARD\r\n";
+    w.s.put_card(ann, &format!("/dav/addressbooks/{ann}/{}/ada.vcf", w.label), ada).await.assert(201);
+    let api_finds = |who: &str, q: &str| {
+        let (s, label) = (&w.s, &w.label);
+        let (who, q) = (who.to_string(), q.to_string());
+        async move {
+            let path = format!("/labels/{label}/contacts?q={}", q.replace(' ', "%20").replace('+', "%2B"));
+            let page = parse(api(s, &who, "GET", &path, None).await.assert(200));
+            let names: Vec<String> = page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["full_name"].as_str().unwrap().to_string())
+                .collect();
+            names
+        }
+    };
+    let dav_finds = |who: &str, prop: &str, text: &str| {
+        let (s, book) = (&w.s, w.book(who));
+        let who = who.to_string();
+        let body = format!(
+            r#"<C:addressbook-query xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/></d:prop><C:filter><C:prop-filter name="{prop}"><C:text-match match-type="contains">{text}</C:text-match></C:prop-filter></C:filter></C:addressbook-query>"#
+        );
+        async move {
+            let r = s.report(&who, &book, &body).await;
+            r.assert(207);
+            r.body.matches("<d:response>").count()
+        }
+    };
+    // (needle for q=, property and text for addressbook-query, what the owner finds, what Bob finds)
+    let cases = [
+        ("+1 555 0100", "TEL", "555 0100", "Jane Doe", false), // the hidden mobile, as typed
+        ("5550100", "TEL", "0100", "Jane Doe", false),         // the hidden mobile, by its digits
+        ("555 0199", "TEL", "0199", "Jane Doe", true),         // the work number stays visible
+        ("jane@example", "EMAIL", "jane@", "Jane Doe", false), // e-mail
+        ("analytical", "ORG", "Analytical", "Ada Byron", false), // organization
+    ];
+    for (q, prop, text, owner_finds, bob_sees) in cases {
+        assert_eq!(api_finds(ann, q).await, [owner_finds], "the owner searches {q:?}");
+        assert_eq!(dav_finds(ann, prop, text).await, 1, "the owner queries {prop} for {text:?}");
+        let expected: Vec<&str> = if bob_sees { vec![owner_finds] } else { vec![] };
+        assert_eq!(api_finds(bob, q).await, expected, "Bob searches {q:?}");
+        assert_eq!(dav_finds(bob, prop, text).await, usize::from(bob_sees), "Bob queries {prop} for {text:?}");
+    }
+    // What Bob can read is found as before, by name.
+    assert_eq!(api_finds(bob, "byron").await, ["Ada Byron"]);
+
+    // Pages of one: a card found only through its hidden mobile is skipped, and the cursor carries on past it.
+    for (uid, name, tel) in [
+        ("b1", "Bea One", "TEL;TYPE=WORK:777 1234"),
+        ("b2", "Bea Two", "TEL;TYPE=CELL:777 1234"),
+        ("b3", "Bea Three", "TEL;TYPE=HOME:777-1234"),
+    ] {
+        let card = format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{name}\r\n{tel}\r\nEND:VCARD\r\n");
+        w.s.put_card(ann, &format!("/dav/addressbooks/{ann}/{}/{uid}.vcf", w.label), &card).await.assert(201);
+    }
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    for _ in 0..5 {
+        let path = format!("/labels/{}/contacts?q=7771234&limit=1{cursor}", w.label);
+        let page = parse(api(&w.s, bob, "GET", &path, None).await.assert(200));
+        seen.extend(page["items"].as_array().unwrap().iter().map(|c| c["full_name"].as_str().unwrap().to_string()));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["Bea One", "Bea Three"]);
+}

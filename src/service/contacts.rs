@@ -17,6 +17,14 @@ pub struct ContactPage {
 /// Most contacts one page holds; the dashboard asks for 100.
 pub const MAX_PAGE: i64 = 500;
 
+/// Most cards one page of a search examines for a user from whom fields are hidden.
+const MAX_EXAMINED: i64 = 10 * MAX_PAGE;
+
+/// Whether `card`, as the user reads it, matches a search.
+fn visible_match(card: &Card, needle_lower: &str) -> bool {
+    vcard::parse(&card.vcard).is_ok_and(|v| v.indexed().matches(needle_lower))
+}
+
 impl Service {
     /// Contacts of a book in `after.order` after `after`, those matching `needle` (name, e-mail, phone,
     /// organization) when it is not empty. One query per page.
@@ -34,11 +42,46 @@ impl Service {
         if needle.chars().count() > 200 {
             return Err(ServiceError::Invalid("a search is at most 200 characters".into()));
         }
-        let mut rows = self.store.search_cards(&view.book, needle, after, limit + 1).await?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let next = if more { rows.last().map(|(cursor, _)| cursor.clone()) } else { None };
-        let contacts = rows.into_iter().map(|(_, c)| view.present(c, true)).collect();
+        let needle_lower = needle.trim().to_lowercase();
+        // The store matches every field it indexes, hidden ones included; a user from whom fields are hidden must
+        // find only what they can read (or a search would rebuild a hidden number digit by digit), so the store's
+        // answer is only a first cut for them, and each card is matched again as they see it.
+        let screen = view.hiding() && !needle_lower.is_empty();
+        let batch = if screen { MAX_PAGE } else { limit + 1 };
+        let mut found: Vec<(PageCursor, Card)> = Vec::new();
+        let mut cursor = after.clone();
+        let mut examined = 0;
+        let more = loop {
+            let rows = self.store.search_cards(&view.book, needle, &cursor, batch).await?;
+            let fetched = rows.len() as i64;
+            examined += fetched;
+            for (at, card) in rows {
+                cursor = at.clone();
+                let card = view.present(card, true);
+                if screen && !visible_match(&card, &needle_lower) {
+                    continue;
+                }
+                found.push((at, card));
+                if found.len() as i64 > limit {
+                    break;
+                }
+            }
+            if found.len() as i64 > limit {
+                found.truncate(limit as usize);
+                cursor = found.last().map(|(at, _)| at.clone()).unwrap_or(cursor);
+                break true;
+            }
+            if fetched < batch {
+                break false;
+            }
+            // A page stays a bounded amount of work: past this, it ends early and the cursor continues after the
+            // last card examined.
+            if examined >= MAX_EXAMINED {
+                break true;
+            }
+        };
+        let next = more.then_some(cursor);
+        let contacts = found.into_iter().map(|(_, c)| c).collect();
         Ok(ContactPage { contacts, next })
     }
 

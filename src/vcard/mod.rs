@@ -95,6 +95,27 @@ pub struct Indexed {
     pub kind: String,
 }
 
+impl Indexed {
+    /// Whether a search for `needle` (trimmed and lower-cased) finds this contact: the rule the store's search
+    /// applies in SQL (`store::search`), over name, e-mails, organization and phone numbers, and over a phone
+    /// number's digits without its separators when the needle has three digits or more.
+    pub fn matches(&self, needle: &str) -> bool {
+        if needle.is_empty() {
+            return true;
+        }
+        let has = |text: &str| text.to_lowercase().contains(needle);
+        if has(&self.fn_) || has(&self.org) || self.emails.iter().any(|e| has(e)) || self.tels.iter().any(|t| has(t)) {
+            return true;
+        }
+        let digits: String = needle.chars().filter(char::is_ascii_digit).collect();
+        digits.len() >= 3
+            && self.tels.iter().any(|t| {
+                let bare: String = t.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.')).collect();
+                bare.contains(&digits)
+            })
+    }
+}
+
 /// Parses, validates and extracts in one pass: what a PUT needs.
 pub fn validate(bytes: &[u8], max_properties: usize) -> Result<(VCard, Indexed), VCardError> {
     let card = parse(bytes)?;

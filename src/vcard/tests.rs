@@ -112,3 +112,16 @@ fn text_unescaping_and_components() {
     assert_eq!(unescape_text("a\\,b\\;c\\nd\\\\"), "a,b;c\nd\\");
     assert_eq!(split_components("Doe\\;x;John;;"), vec!["Doe;x", "John", "", ""]);
 }
+
+#[test]
+fn a_search_matches_name_email_org_and_phone_digits_like_the_store() {
+    let card = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:s\r\nFN:Zoë Quist\r\nEMAIL:zq@Example.org\r\nORG:Acme Ltd;Sales\r\nTEL:+1 (555) 010-0199\r\nEND:VCARD\r\n";
+    let ix = parse(card.as_bytes()).unwrap().indexed();
+    for needle in ["", "zoë", "example.org", "acme", "(555)", "5550100", "0100199"] {
+        assert!(ix.matches(needle), "{needle:?}");
+    }
+    // A department is not the organization's name; no match across fields.
+    for needle in ["sales", "quist zq", "999", "5550199"] {
+        assert!(!ix.matches(needle), "{needle:?}");
+    }
+}
