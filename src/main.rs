@@ -125,10 +125,15 @@ enum UserCmd {
         password: PasswordArgs,
     },
     List,
+    /// A new password for an account; its sessions, app passwords and API tokens end with the old one.
     Passwd {
         email: String,
         #[command(flatten)]
         password: PasswordArgs,
+        /// Keep the account's app passwords and API tokens (by default a new password ends them with the
+        /// sessions, as for a compromised account).
+        #[arg(long)]
+        keep_devices: bool,
     },
     /// Disable (or with --enable, re-enable) an account; its devices stop syncing at once.
     Disable {
@@ -542,10 +547,10 @@ async fn user(app: &App, cmd: UserCmd, json: bool) -> Result<()> {
                 }
             }
         }
-        UserCmd::Passwd { email, password } => {
+        UserCmd::Passwd { email, password, keep_devices } => {
             let user = app.user(&email).await?;
             let (pw, generated) = read_password(&password)?;
-            app.accounts.set_password(&user, &pw).await.map_err(anyhow::Error::msg)?;
+            app.accounts.set_password(&user, &pw, keep_devices).await.map_err(anyhow::Error::msg)?;
             if json {
                 print_json(serde_json::json!({"email": user.email, "password": generated.then_some(&pw)}));
             } else if generated {

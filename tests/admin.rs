@@ -154,3 +154,57 @@ async fn groups_domains_and_the_directory() {
     assert_eq!(all["items"].as_array().unwrap().len(), 1);
     s.stop().await;
 }
+
+/// A password reset is for a compromised account: the sessions, app passwords and API tokens made with the old
+/// password end with it (on DAV and the API alike), unless the administrator keeps the devices (a forgotten
+/// password); sessions always end. The CLI's `user passwd` means the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_reset_ends_sessions_app_passwords_and_tokens_unless_the_devices_are_kept() {
+    let s = Server::start().await;
+    let root = admin(&s).await;
+    let me = (root.as_str(), PASSWORD);
+    let bob = s.user("bob@example.com").await;
+    let (device, token, cookie) = mint(&s, &bob).await;
+    assert_eq!(works(&s, &bob, &device, &token, &cookie).await, (207, 200, 200));
+    let r = call(&s, me, "PATCH", "/admin/users/bob@example.com", Some(json!({"reset_password": true}))).await;
+    let new_pw = parse(r.assert(200))["password"].as_str().unwrap().to_string();
+    assert_eq!(
+        works(&s, &bob, &device, &token, &cookie).await,
+        (401, 401, 401),
+        "everything made with the old password ended"
+    );
+    let listed = parse(s.request("GET", "/api/v1/app-passwords", Some((&bob, &new_pw)), &[], "").await.assert(200));
+    assert_eq!(listed["items"], json!([]));
+
+    // Keeping the devices: the app password and the token go on working; the session still ends.
+    s.app.accounts.set_password(&s.app.user(&bob).await.unwrap(), PASSWORD, true).await.unwrap();
+    let (device, token, cookie) = mint(&s, &bob).await;
+    let keep = json!({"reset_password": true, "keep_devices": true});
+    call(&s, me, "PATCH", "/admin/users/bob@example.com", Some(keep)).await.assert(200);
+    assert_eq!(works(&s, &bob, &device, &token, &cookie).await, (207, 200, 401));
+    let r = call(&s, me, "PATCH", "/admin/users/bob@example.com", Some(json!({"keep_devices": true}))).await;
+    assert_eq!(parse(r.assert(422))["errors"][0]["field"], "keep_devices");
+    s.stop().await;
+}
+
+/// An app password, a read token and a dashboard session for `bob`, made with his current password.
+async fn mint(s: &Server, bob: &str) -> (String, String, String) {
+    let r = s.as_user(bob, "POST", "/api/v1/app-passwords", &[JSON], json!({"name": "phone"}).to_string()).await;
+    let device = parse(r.assert(201))["password"].as_str().unwrap().to_string();
+    let body = json!({"name": "script", "scope": "read"}).to_string();
+    let r = s.as_user(bob, "POST", "/api/v1/tokens", &[JSON], body).await;
+    let token = parse(r.assert(201))["secret"].as_str().unwrap().to_string();
+    let body = json!({"email": bob, "password": PASSWORD}).to_string();
+    let r = s.request("POST", "/api/v1/session", None, &[JSON, ("sec-fetch-mode", "cors")], body).await;
+    let cookie = r.assert(201).header("set-cookie").unwrap().split(';').next().unwrap().to_string();
+    (device, token, cookie)
+}
+
+/// What the app password (over CardDAV), the token and the session are answered.
+async fn works(s: &Server, bob: &str, device: &str, token: &str, cookie: &str) -> (u16, u16, u16) {
+    let dav = s.request("PROPFIND", &contacts(bob), Some((bob, device)), &[("depth", "0")], "").await;
+    let bearer = format!("Bearer {token}");
+    let api = s.request("GET", "/api/v1/me", None, &[("authorization", &bearer)], "").await;
+    let session = s.request("GET", "/api/v1/me", None, &[("cookie", cookie)], "").await;
+    (dav.status.as_u16(), api.status.as_u16(), session.status.as_u16())
+}

@@ -60,7 +60,7 @@ async fn every_kind_of_change_is_published_once_committed() {
     s.app.service.rename_label(&ann, &label, "Press 2026").await.unwrap();
     assert_eq!(next(&mut rx).await, Event::Label { label_id: label.clone(), owner_id: ann.id });
     // Accounts (another server's credential checks and the dashboard's user lists follow these).
-    s.app.accounts.set_password(&bob, "another-good-password").await.unwrap();
+    s.app.accounts.set_password(&bob, "another-good-password", false).await.unwrap();
     assert_eq!(next(&mut rx).await, Event::Account { user_id: bob.id });
     s.app.service.add_group("sales").await.unwrap();
     s.app.service.set_group_member("sales", &bob.email, true).await.unwrap();

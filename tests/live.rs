@@ -129,7 +129,7 @@ async fn streams_need_credentials_and_read_tokens_suffice() {
     let mut mine = s.open_stream("/api/v1/events", Some(&ann), &[]).await;
     assert!(mine.wait_for(0, "id: ", SOON).await);
     let user = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
-    s.app.accounts.set_password(&user, "another-password-1").await.unwrap();
+    s.app.accounts.set_password(&user, "another-password-1", false).await.unwrap();
     assert!(mine.wait_for(0, "event: account", SOON).await, "{}", mine.text);
     assert!(mine.ends_within(SOON).await, "the stream ended");
     s.stop().await;

@@ -311,3 +311,39 @@ async fn an_invitation_withdrawn_before_its_turn_is_not_sent() {
     assert!(sink.received().is_empty(), "nothing reached Bob");
     s.stop().await;
 }
+
+/// Only a link mailed to an address with no account can create that account (opening it proves control of the
+/// address); the copied link of the same invitation cannot (403, nothing made). With invite_any_domain the
+/// address may be outside the server's domains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_mailed_link_creates_the_invited_account() {
+    let (s, label) = world(|c| c.invite_any_domain = true).await;
+    let sink = SmtpSink::start(SinkOptions { starttls_in: None, login: None }).await;
+    set_smtp(&s, plain_smtp(&sink)).await;
+    let g = share(&s, &label, "pat@partner.org", "view").await;
+    let gid = g["id"].as_i64().unwrap();
+    let got = sink.wait_for(1, Duration::from_secs(10)).await;
+    let mailed = secret_in(&got.last().expect("the invitation was mailed").text());
+    let copied = parse(api(&s, "ann@example.com", "POST", &format!("/grants/{gid}/link"), None).await.assert(201));
+    let copied = copied["secret"].as_str().unwrap().to_string();
+
+    let info = |secret: String| {
+        let s = &s;
+        async move { parse(s.request("GET", &format!("/api/v1/invite-links/{secret}"), None, &[], "").await.assert(200)) }
+    };
+    assert_eq!(info(copied.clone()).await["can_create_account"], false);
+    assert_eq!(info(mailed.clone()).await["can_create_account"], true);
+    let password = json!({"password": "pats-password"}).to_string();
+    let r = s.request("POST", &format!("/api/v1/invite-links/{copied}/accept"), None, &[JSON], password.clone()).await;
+    r.assert(403).contains("only an invitation e-mailed to pat@partner.org");
+    assert!(s.app.store.user_by_email("pat@partner.org").await.unwrap().is_none(), "the copied link made nothing");
+
+    let r = s.request("POST", &format!("/api/v1/invite-links/{mailed}/accept"), None, &[JSON], password).await;
+    assert_eq!(parse(r.assert(200))["account_created"], true);
+    s.request("GET", &format!("/api/v1/labels/{label}"), Some(("pat@partner.org", "pats-password")), &[], "")
+        .await
+        .assert(200);
+    // Accounts made by other means still live in the server's domains.
+    assert!(s.app.accounts.create_user("sam@partner.org", PASSWORD, false).await.is_err());
+    s.stop().await;
+}

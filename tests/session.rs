@@ -123,7 +123,7 @@ async fn sessions_end_with_a_new_password_a_disabled_account_or_idleness() {
     let user = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
     let (cookie, _) = login(&s, &ann, PASSWORD).await;
     s.request("GET", "/api/v1/me", None, &[("cookie", &cookie)], "").await.assert(200);
-    s.app.accounts.set_password(&user, "a-new-password-1").await.unwrap();
+    s.app.accounts.set_password(&user, "a-new-password-1", false).await.unwrap();
     s.request("GET", "/api/v1/me", None, &[("cookie", &cookie)], "").await.assert(401);
 
     let (cookie, _) = login(&s, &ann, "a-new-password-1").await;

@@ -85,9 +85,15 @@ pub async fn user(req: &Request<'_>, email: &str) -> ApiResult {
                 disabled: Option<bool>,
                 #[serde(default)]
                 reset_password: bool,
+                #[serde(default)]
+                keep_devices: bool,
             }
             let body: Change = req.json()?;
-            let password = req.app.accounts.change_user(req.user, &user, body.disabled, body.reset_password).await?;
+            let password = req
+                .app
+                .accounts
+                .change_user(req.user, &user, body.disabled, body.reset_password, body.keep_devices)
+                .await?;
             let user = req.app.service.user_named(&user.email).await?;
             json_response(StatusCode::OK, &UserAnswer { user: user_json(&user), password })
         }

@@ -69,6 +69,7 @@ pub async fn route(
                 invited_by: Option<&'a str>,
                 level: &'a str,
                 account_exists: bool,
+                can_create_account: bool,
                 expires_at: String,
             }
             json_response(
@@ -81,6 +82,7 @@ pub async fn route(
                     invited_by: info.invited_by.as_deref(),
                     level: &info.grant.level,
                     account_exists: info.account_exists,
+                    can_create_account: info.may_create_account,
                     expires_at: rfc3339(info.expires_at),
                 },
             )

@@ -267,12 +267,14 @@ impl Accounts {
         })
     }
 
-    pub async fn set_password(&self, user: &User, password: &str) -> Result<(), ServiceError> {
+    /// An administrator's new password for an account, which assumes the account was compromised: whoever knew
+    /// the old password may hold a browser session, and may have made app passwords or API tokens with it, so
+    /// all of them end, unless `keep_devices` keeps the app passwords and API tokens (a forgotten password, the
+    /// devices still in the owner's hands). Sessions always end.
+    pub async fn set_password(&self, user: &User, password: &str, keep_devices: bool) -> Result<(), ServiceError> {
         check_password(password)?;
         let hash = hash_password(password).map_err(ServiceError::Invalid)?;
-        self.store.set_password(user.id, &hash).await?;
-        // Whoever knew the old password may hold a browser session: a new password ends them all.
-        self.store.delete_sessions_of(user.id, None).await?;
+        self.store.set_password(user.id, &hash, !keep_devices).await?;
         self.forget_user(user.id);
         Ok(())
     }

@@ -41,9 +41,13 @@ impl Accounts {
         user: &User,
         disabled: Option<bool>,
         reset_password: bool,
+        keep_devices: bool,
     ) -> Result<Option<String>> {
         if actor.id == user.id && disabled == Some(true) {
             return Err(field("disabled", "you cannot disable your own account"));
+        }
+        if keep_devices && !reset_password {
+            return Err(field("keep_devices", "keep_devices goes with reset_password"));
         }
         if actor.id == user.id && reset_password {
             // A reset would sign the administrator out everywhere with a password only this answer shows.
@@ -54,7 +58,7 @@ impl Accounts {
         }
         if reset_password {
             let password = generate_password().map_err(ServiceError::Invalid)?;
-            self.set_password(user, &password).await?;
+            self.set_password(user, &password, keep_devices).await?;
             return Ok(Some(password));
         }
         Ok(None)

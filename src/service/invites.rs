@@ -1,6 +1,9 @@
 //! Invitations by link (issue 3 §2): a pending grant to a person can be handed over as a link with a single-use
 //! secret. Whoever opens it sees what they are invited to; the invitee accepts or declines, signed in as the
-//! invited address, or, when no account has that address yet, by choosing a password, which creates it.
+//! invited address, or, when no account has that address yet, by choosing a password, which creates it. Only a
+//! link the server mailed to the address can create its account: opening it proves control of the address. A
+//! copied link passes through the inviter's hands (and whatever they pasted it into), so it works only for an
+//! account that exists (made by an administrator, or through a mailed link).
 
 use super::accounts::normalize_email;
 use super::{Result, Service, ServiceError, field};
@@ -17,8 +20,10 @@ pub struct LinkInfo {
     pub label_name: String,
     pub owner_email: String,
     pub invited_by: Option<String>,
-    /// Whether an account with the invited address exists (sign in) or not (choose a password).
+    /// Whether an account with the invited address exists (sign in) or not.
     pub account_exists: bool,
+    /// Whether answering this link may create the account (no account yet, and the link was mailed to it).
+    pub may_create_account: bool,
     pub expires_at: i64,
 }
 
@@ -83,7 +88,9 @@ impl Service {
             None => None,
         };
         let account_exists = self.store.user_by_email(&link.grant.grantee).await?.is_some();
+        let may_create_account = !account_exists && link.mailed;
         Ok(LinkInfo {
+            may_create_account,
             label_name: label.name,
             owner_email: owner,
             invited_by,
@@ -112,6 +119,8 @@ impl Service {
             (Some(_), _) => {
                 return Err(ServiceError::Refused(format!("this invitation is for {invited}: sign in as {invited}")));
             }
+            // Whoever holds a copied link has not shown that the address is theirs.
+            (None, _) if !link.mailed => return Err(ServiceError::Refused(no_account_yet(&invited))),
             (None, _) if !accept => (None, false),
             (None, _) => {
                 let password = password.ok_or_else(|| field("password", "choose a password for your new account"))?;
@@ -135,4 +144,13 @@ impl Service {
         }
         Ok((user, made, link.grant.label_id))
     }
+}
+
+/// Why a copied link cannot answer for an address nobody has an account for yet.
+fn no_account_yet(invited: &str) -> String {
+    format!(
+        "There is no account for {invited} on this server yet, and only an invitation e-mailed to {invited} can \
+         create one. Ask an administrator to create the account (then sign in and open this link again), or ask \
+         the person who invited you to send the invitation by e-mail."
+    )
 }

@@ -9,6 +9,8 @@ pub struct InviteLink {
     pub grant: Grant,
     pub expires_at: i64,
     pub used_at: Option<i64>,
+    /// Whether the server mailed it to the invited address (rather than showing it to the inviter to pass on).
+    pub mailed: bool,
 }
 
 impl Store {
@@ -27,12 +29,12 @@ impl Store {
     }
 
     pub async fn invite_link(&self, token_hash: &str) -> Result<Option<InviteLink>> {
-        let row: Option<(i64, i64, i64, Option<i64>)> = on_pool!(self, p => sqlx::query_as(
-            "SELECT id, grant_id, expires_at, used_at FROM invite_links WHERE token_hash = $1")
+        let row: Option<(i64, i64, i64, Option<i64>, String)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT id, grant_id, expires_at, used_at, via FROM invite_links WHERE token_hash = $1")
             .bind(token_hash).fetch_optional(p).await?);
-        let Some((id, grant_id, expires_at, used_at)) = row else { return Ok(None) };
+        let Some((id, grant_id, expires_at, used_at, via)) = row else { return Ok(None) };
         let Some(grant) = self.grant(grant_id).await? else { return Ok(None) };
-        Ok(Some(InviteLink { id, grant, expires_at, used_at }))
+        Ok(Some(InviteLink { id, grant, expires_at, used_at, mailed: via == "mail" }))
     }
 
     /// Marks a link used; only the first of two racing uses succeeds.

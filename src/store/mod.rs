@@ -363,12 +363,25 @@ impl Store {
         Ok(rows.into_iter().map(User::from).collect())
     }
 
-    pub async fn set_password(&self, user_id: i64, password_hash: &str) -> Result<()> {
-        let n = on_pool!(self, p => sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-            .bind(password_hash).bind(user_id).execute(p).await?.rows_affected());
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
+    /// A new password, and in the same transaction the end of every dashboard session of the account and, with
+    /// `revoke_devices`, of its app passwords and API tokens. Every server checks these rows on each request, so
+    /// the change holds on all of them at once.
+    pub async fn set_password(&self, user_id: i64, password_hash: &str, revoke_devices: bool) -> Result<()> {
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let _turn = self.write_turn().await;
+            let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(password_hash).bind(user_id).execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+            if revoke_devices {
+                sqlx::query("DELETE FROM app_passwords WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM api_tokens WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
         self.publish(vec![events::Event::Account { user_id }]).await;
         Ok(())
     }

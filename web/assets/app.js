@@ -1278,7 +1278,7 @@ async function renderAdmin(main) {
       h("div", { class: "who" }, h("div", { class: "name" }, u.email), h("div", { class: "meta" }, [u.is_admin ? "administrator" : "member", u.disabled ? "disabled" : null].filter(Boolean).join(" · ")), err),
       self ? null : h("button", { type: "button", class: "link", onclick: act(async () => { await api("PATCH", `/admin/users/${encodeURIComponent(u.email)}`, { disabled: !u.disabled }); await again(); }, err) }, u.disabled ? "Enable" : "Disable"),
       self ? null : h("button", { type: "button", class: "link", "aria-label": `New password for ${u.email}`, onclick: act(async () => {
-        if (!confirm(`Give ${u.email} a new password? Their sessions end.`)) return;
+        if (!confirm(`Give ${u.email} a new password? They are signed out everywhere, and their app passwords and API tokens stop working: each device needs a new app password.`)) return;
         const r = await api("PATCH", `/admin/users/${encodeURIComponent(u.email)}`, { reset_password: true });
         showPassword(u.email, r.password);
       }, err) }, "New password"),
@@ -1457,7 +1457,12 @@ async function renderInvite(main, secret) {
   } }, "Decline");
   const signedInAs = state.me && state.me.email;
   let body;
-  if (!info.account_exists) {
+  if (!info.account_exists && !info.can_create_account) {
+    // A copied link proves nothing about who holds it: it cannot make the account.
+    body = h("div", {},
+      h("p", {}, `There is no account for ${info.email} on this server yet. Only an invitation e-mailed to ${info.email} can create one.`),
+      h("p", {}, "Ask an administrator to create your account, then sign in and open this link again; or ask the person who invited you to send the invitation by e-mail."));
+  } else if (!info.account_exists) {
     const [pw1Wrap, pw1, pw1Err] = field("Choose a password", { type: "password", autocomplete: "new-password", minlength: "8" }, "At least 8 characters. You sign in with it here and on your devices.");
     const [pw2Wrap, pw2, pw2Err] = field("Repeat it", { type: "password", autocomplete: "new-password" });
     body = h("form", { onsubmit: async (ev) => {
