@@ -29,6 +29,8 @@ pub struct Config {
     /// How soon after a message about an invitation a manager may have it mailed again.
     pub mail_resend_secs: u64,
     pub max_properties_per_card: usize,
+    /// The most distinct resources one addressbook-multiget may name (past it: 413, ask in smaller batches).
+    pub max_multiget_hrefs: usize,
     pub auth_cache_ttl_secs: u64,
     pub login_max_failures: usize,
     pub login_failure_window_secs: u64,
@@ -58,6 +60,7 @@ impl Default for Config {
             mail_retry_secs: 60,
             mail_resend_secs: 60,
             max_properties_per_card: 2000,
+            max_multiget_hrefs: 1000,
             auth_cache_ttl_secs: 120,
             login_max_failures: 10,
             login_failure_window_secs: 300,
@@ -127,6 +130,9 @@ impl Config {
             self.mail_resend_secs = num("LABELBOOK_MAIL_RESEND_SECS", &v)?;
         }
         self.apply_smtp_env(&get)?;
+        if let Some(v) = get("LABELBOOK_MAX_MULTIGET_HREFS") {
+            self.max_multiget_hrefs = num("LABELBOOK_MAX_MULTIGET_HREFS", &v)?;
+        }
         if let Some(v) = get("LABELBOOK_MAX_IMPORT_SIZE") {
             self.max_import_size = num("LABELBOOK_MAX_IMPORT_SIZE", &v)?;
         }

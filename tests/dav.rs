@@ -644,3 +644,52 @@ async fn books_larger_than_a_page_are_answered_whole() {
     assert_eq!(r.body.matches("BEGIN:VCARD").count(), n);
     s.stop().await;
 }
+
+/// RFC 6352 §8.7 addressbook-multiget: each name is answered once, in the order asked, however often it is
+/// repeated (one large card named a thousand times is one response, not a thousand copies); many large cards
+/// come back whole (read in groups of bounded size and streamed); more distinct names than the server's
+/// setting is a clear 413 that asks for smaller batches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multiget_answers_each_name_once_in_order_and_caps_the_names() {
+    let s = Server::start_with(|c| c.max_multiget_hrefs = 12).await;
+    let ann = s.user("ann@example.com").await;
+    let book = contacts(&ann);
+    let note = "x".repeat(1_200_000);
+    for i in 0..10 {
+        let card = format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:big-{i}\r\nFN:Big {i}\r\nNOTE:{note}\r\nEND:VCARD\r\n");
+        s.put_card(&ann, &format!("{book}big-{i}.vcf"), &card).await.assert(201);
+    }
+    let multiget = |hrefs: Vec<String>| {
+        let body = format!(
+            r#"<C:addressbook-multiget xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/><C:address-data/></d:prop>{}</C:addressbook-multiget>"#,
+            hrefs.iter().map(|h| format!("<d:href>{h}</d:href>")).collect::<String>()
+        );
+        let (s, ann, book) = (&s, &ann, &book);
+        async move { s.report(ann, book, &body).await }
+    };
+
+    let mut hrefs: Vec<String> = (0..1000).map(|_| format!("{book}big-3.vcf")).collect();
+    hrefs.push(format!("{book}gone.vcf"));
+    hrefs.push(format!("{book}gone.vcf"));
+    let r = multiget(hrefs).await;
+    r.assert(207);
+    assert_eq!(r.body.matches("<d:response>").count(), 2, "one response per distinct name");
+    assert!(r.body.len() < 2 * note.len(), "the card is in the answer once ({} bytes)", r.body.len());
+    assert!(r.body.find("big-3.vcf").unwrap() < r.body.find("gone.vcf").unwrap());
+
+    // Ten cards of 1.2 MB, asked in reverse: all of them, whole, in the order asked, behind a missing one.
+    let mut hrefs: Vec<String> = (0..10).rev().map(|i| format!("{book}big-{i}.vcf")).collect();
+    hrefs.insert(0, format!("{book}gone.vcf"));
+    let r = multiget(hrefs.clone()).await;
+    r.assert(207);
+    assert_eq!(r.header("content-length"), None, "streamed");
+    assert_eq!(r.body.matches(&note).count(), 10);
+    let positions: Vec<usize> = hrefs.iter().map(|h| r.body.find(&format!("<d:href>{h}</d:href>")).unwrap()).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "in the order asked");
+    assert!(r.body[positions[0]..positions[1]].contains("404"));
+
+    // Past the setting: 413, nothing streamed.
+    let many: Vec<String> = (0..13).map(|i| format!("{book}n-{i}.vcf")).collect();
+    multiget(many).await.assert(413).contains("at most 12");
+    s.stop().await;
+}

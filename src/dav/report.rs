@@ -12,7 +12,7 @@ use crate::http::Body;
 use crate::service::ServiceError;
 use crate::store::{Change, User};
 use http::{HeaderValue, Response, StatusCode, header};
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 pub async fn report(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
     let root = parse_xml(body)?;
@@ -67,29 +67,30 @@ async fn report_book(ctx: &Ctx<'_>, target: &Target, report: &str) -> Result<Boo
 async fn multiget(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavResult {
     let book = report_book(ctx, target, "addressbook-multiget").await?;
     let (req, want_data) = report_props(root)?;
-    let mut names: Vec<String> = Vec::new();
+    // A name asked for twice is answered once: repeating one large card a thousand times must not cost a
+    // thousand copies.
+    let mut asked: HashSet<String> = HashSet::new();
     let mut wanted: Vec<(String, Option<String>)> = Vec::new();
     for h in root.children_named(DAV, "href") {
         let href = h.text.trim().to_string();
+        if !asked.insert(href.clone()) {
+            continue;
+        }
         let name = match parse_target(&href) {
             Some(Target::Card(e, s, n)) if e == ctx.email() && s == book.view.segment => Some(n),
             _ => None,
         };
-        if let Some(n) = &name {
-            names.push(n.clone());
-        }
         wanted.push((href, name));
     }
-    let cards = ctx.app.service.get_cards(&book.view, &names, want_data).await?;
-    let by_name: HashMap<&str, _> = cards.iter().map(|c| (c.meta.href.as_str(), c)).collect();
-    let mut ms = Multistatus::new(minimal(ctx));
-    for (href, name) in &wanted {
-        match name.as_deref().and_then(|n| by_name.get(n)) {
-            Some(card) => ms.propstats(href, &prop_stats(ctx, &Res::Card(&book, card), &req)?),
-            None => ms.status(href, StatusCode::NOT_FOUND, None),
-        }
+    let max = ctx.app.config.max_multiget_hrefs;
+    if wanted.len() > max {
+        return Err(DavError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("this addressbook-multiget names {} resources; ask for at most {max} at a time", wanted.len()),
+        ));
     }
-    Ok(ms.finish())
+    let ms = Multistatus::new(minimal(ctx));
+    Ok(stream::multiget(ctx, ms, stream::Multiget { book, req, want_data, wanted }))
 }
 
 async fn query(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavResult {

@@ -1,6 +1,6 @@
-//! Answers over a whole book (PROPFIND Depth 1, initial sync-collection, addressbook-query, GET of a book),
-//! produced page by page in a task and sent in chunks: memory stays flat whether the book holds 100 or 100,000
-//! cards, and the first bytes leave before the last page is read.
+//! Answers over a whole book (PROPFIND Depth 1, initial sync-collection, addressbook-query, GET of a book) and
+//! over many named cards (addressbook-multiget), produced page by page in a task and sent in chunks: memory stays
+//! flat whether the book holds 100 or 100,000 cards, and the first bytes leave before the last page is read.
 
 use super::Ctx;
 use super::collection::{PropReq, prop_stats};
@@ -12,12 +12,18 @@ use crate::http::body::BoxError;
 use crate::vcard::{self, Version};
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
+use std::collections::HashMap;
 use tokio::sync::mpsc::Sender;
 
 /// Cards read per query.
 pub const PAGE: i64 = 1000;
 /// Bytes buffered before a chunk is sent.
 const CHUNK: usize = 64 * 1024;
+/// Names looked up per query in a multiget.
+const NAMES: usize = 500;
+/// At most this many bytes of stored cards are read at once in a multiget (one card larger than this is read
+/// alone).
+const READ_BYTES: i64 = 4 * 1024 * 1024;
 
 type Tx = Sender<Result<Bytes, BoxError>>;
 
@@ -110,6 +116,75 @@ async fn write_members(ctx: &Ctx<'_>, mut ms: Multistatus, m: Members, tx: &Tx) 
     }
     if let Some(t) = &m.trailer {
         ms.raw(t);
+    }
+    send(tx, ms.finish_text()).await
+}
+
+/// The named cards of an addressbook-multiget (each name once), answered in the order asked.
+pub struct Multiget {
+    pub book: BookRes,
+    pub req: PropReq,
+    pub want_data: bool,
+    /// Each href as the client wrote it, with the card's name when it is one of this book's.
+    pub wanted: Vec<(String, Option<String>)>,
+}
+
+/// A 207 with one response per name, streamed: the cards are read in groups of bounded size, so a request for
+/// many large cards never holds them all at once.
+pub fn multiget(ctx: &Ctx<'_>, ms: Multistatus, m: Multiget) -> Response<Body> {
+    let owned = Owned::of(ctx);
+    let (tx, body) = crate::http::body::channel();
+    tokio::spawn(async move {
+        let ctx = owned.ctx();
+        report_failure(write_multiget(&ctx, ms, m, &tx).await, &tx).await;
+    });
+    multistatus::respond(body)
+}
+
+async fn write_multiget(ctx: &Ctx<'_>, mut ms: Multistatus, m: Multiget, tx: &Tx) -> Result<(), String> {
+    let service = &ctx.app.service;
+    for chunk in m.wanted.chunks(NAMES) {
+        let names: Vec<String> = chunk.iter().filter_map(|(_, n)| n.clone()).collect();
+        // The stored sizes decide the groups; without card bytes a whole chunk is one small read.
+        let sizes = if m.want_data || m.book.view.hiding() {
+            service.card_sizes(&m.book.view, &names).await.map_err(|e| e.to_string())?
+        } else {
+            HashMap::new()
+        };
+        let mut start = 0;
+        while start < chunk.len() {
+            let mut end = start;
+            let mut bytes = 0;
+            while end < chunk.len() {
+                let size = chunk[end].1.as_ref().and_then(|n| sizes.get(n)).copied().unwrap_or(0);
+                if end > start && bytes + size > READ_BYTES {
+                    break;
+                }
+                bytes += size;
+                end += 1;
+            }
+            let group = &chunk[start..end];
+            start = end;
+            let names: Vec<String> = group.iter().filter_map(|(_, n)| n.clone()).collect();
+            let cards = if names.is_empty() {
+                Vec::new()
+            } else {
+                service.get_cards(&m.book.view, &names, m.want_data).await.map_err(|e| e.to_string())?
+            };
+            let by_name: HashMap<&str, _> = cards.iter().map(|c| (c.meta.href.as_str(), c)).collect();
+            for (href, name) in group {
+                match name.as_deref().and_then(|n| by_name.get(n)) {
+                    Some(card) => {
+                        let stats = prop_stats(ctx, &Res::Card(&m.book, card), &m.req).map_err(|e| e.message)?;
+                        ms.propstats(href, &stats);
+                    }
+                    None => ms.status(href, StatusCode::NOT_FOUND, None),
+                }
+            }
+            if ms.buffered() >= CHUNK {
+                send(tx, ms.take()).await?;
+            }
+        }
     }
     send(tx, ms.finish_text()).await
 }

@@ -136,7 +136,8 @@ impl BookView {
         access::allows(self.level, action)
     }
 
-    fn hiding(&self) -> bool {
+    /// Whether reads for this user filter cards (and so read their bytes even for an ETag).
+    pub(crate) fn hiding(&self) -> bool {
         !self.hidden.is_empty() || self.combined.as_ref().is_some_and(|c| c.hides_any())
     }
 
@@ -332,6 +333,18 @@ impl Service {
         }
         let page = self.store.list_cards_page(&view.book, view.needs_data(with_data), after, limit).await?;
         Ok(page.into_iter().map(|(k, c)| (k, view.present(c, with_data))).collect())
+    }
+
+    /// The stored size of each named card that exists (an upper bound of what this user reads of it), read
+    /// without the cards themselves: to read many large cards in groups of bounded size.
+    pub async fn card_sizes(
+        &self,
+        view: &BookView,
+        hrefs: &[String],
+    ) -> Result<std::collections::HashMap<String, i64>> {
+        view.require(Action::Read)?;
+        let cards = self.store.get_cards(&view.book, hrefs, false).await?;
+        Ok(cards.into_iter().map(|c| (c.meta.href, c.meta.size)).collect())
     }
 
     pub async fn get_cards(&self, view: &BookView, hrefs: &[String], with_data: bool) -> Result<Vec<Card>> {
