@@ -77,17 +77,21 @@ pub async fn start(req: &Request<'_>) -> ApiResult {
     if req.body.is_empty() {
         return Err(Problem::unprocessable("file", "the file is empty"));
     }
-    let text = decode_text(&req.body);
-    let format = match asked.or_else(|| Format::detect(&text)) {
-        Some(f) => f,
-        None => {
-            return Err(Problem::unprocessable(
-                "file",
-                "this is neither a vCard file nor a Google Contacts or Outlook CSV export",
-            ));
-        }
+    // Reading a file of up to max_import_size is CPU work: on the CPU pool, off the async workers.
+    let body = req.body.clone();
+    let read = crate::service::cpu::run(move || {
+        let text = decode_text(&body);
+        let format = asked.or_else(|| Format::detect(&text))?;
+        Some((format, prepare(&text, format)))
+    })
+    .await?;
+    let Some((format, prepared)) = read else {
+        return Err(Problem::unprocessable(
+            "file",
+            "this is neither a vCard file nor a Google Contacts or Outlook CSV export",
+        ));
     };
-    let prepared = prepare(&text, format).map_err(|e| Problem::unprocessable("file", e))?;
+    let prepared = prepared.map_err(|e| Problem::unprocessable("file", e))?;
     let name = req.param("name").unwrap_or("");
     let job = req.app.service.create_import(req.user, &view, name, format, &prepared).await?;
     let (app, user, id) = (req.app.clone(), req.user.clone(), job.id);

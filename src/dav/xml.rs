@@ -12,6 +12,9 @@ pub const CS: &str = "http://calendarserver.org/ns/";
 
 const MAX_DEPTH: usize = 32;
 const MAX_ELEMENTS: usize = 200_000;
+/// WebDAV elements carry a handful of attributes; like elements, they are bounded, so a body cannot become
+/// millions of kept strings. (quick-xml bounds namespace declarations in scope itself, at 128.)
+const MAX_ATTRIBUTES: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Element {
@@ -132,7 +135,10 @@ pub fn parse(body: &[u8]) -> Result<Element, XmlError> {
                 let ns = resolve_ns(&ns)?;
                 let name = start.local_name().as_ref().to_string();
                 let mut attrs = Vec::new();
-                for a in start.attributes() {
+                for (n, a) in start.attributes().enumerate() {
+                    if n >= MAX_ATTRIBUTES {
+                        return Err(XmlError(format!("more than {MAX_ATTRIBUTES} attributes on one element")));
+                    }
                     let a = a.map_err(|e| XmlError(e.to_string()))?;
                     let key = a.key.as_ref();
                     if key == "xmlns" || key.starts_with("xmlns:") {
@@ -251,6 +257,17 @@ pub fn element(ns: &str, name: &str, inner: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attributes_and_namespace_declarations_are_bounded() {
+        let many: String = (0..65).map(|i| format!(" a{i}=\"v\"")).collect();
+        let e = parse(format!("<D:propfind xmlns:D=\"DAV:\"{many}/>").as_bytes()).unwrap_err();
+        assert!(e.0.contains("64 attributes"), "{e:?}");
+        let ok: String = (0..60).map(|i| format!(" a{i}=\"v\"")).collect();
+        assert!(parse(format!("<D:propfind xmlns:D=\"DAV:\"{ok}/>").as_bytes()).is_ok());
+        let decls: String = (0..200).map(|i| format!(" xmlns:p{i}=\"u{i}\"")).collect();
+        assert!(parse(format!("<D:propfind xmlns:D=\"DAV:\"{decls}/>").as_bytes()).is_err());
+    }
 
     #[test]
     fn parses_namespaces_and_text() {

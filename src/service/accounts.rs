@@ -74,6 +74,12 @@ pub fn hash_password(password: &str) -> Result<String, String> {
     Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
 }
 
+/// `hash_password` on the CPU pool.
+pub(super) async fn hash_off_workers(password: &str) -> Result<String, ServiceError> {
+    let password = password.to_string();
+    super::cpu::run(move || hash_password(&password)).await?.map_err(ServiceError::Invalid)
+}
+
 pub(super) fn verify(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
@@ -199,11 +205,10 @@ impl Accounts {
                         (Some(a), h)
                     }))
                     .collect();
-                let found = tokio::task::spawn_blocking(move || {
-                    candidates.into_iter().find(|(_, h)| verify(&password, h)).map(|(a, _)| a)
-                })
-                .await
-                .map_err(|_| AuthError::Invalid)?;
+                let found =
+                    super::cpu::run(move || candidates.into_iter().find(|(_, h)| verify(&password, h)).map(|(a, _)| a))
+                        .await
+                        .map_err(|_| AuthError::Invalid)?;
                 found.map(|app_password| Principal { user, app_password })
             }
             _ => None,
@@ -260,7 +265,7 @@ impl Accounts {
             let list: Vec<&str> = domains.iter().map(|d| d.name.as_str()).collect();
             return Err(field("email", format!("{domain} is not one of this server's domains ({})", list.join(", "))));
         }
-        let hash = hash_password(password).map_err(ServiceError::Invalid)?;
+        let hash = hash_off_workers(password).await?;
         self.store.create_user(&email, &hash, is_admin).await.map_err(|e| match e {
             StoreError::Conflict(_) => ServiceError::Conflict(format!("a user {email} already exists")),
             e => e.into(),
@@ -273,7 +278,7 @@ impl Accounts {
     /// devices still in the owner's hands). Sessions always end.
     pub async fn set_password(&self, user: &User, password: &str, keep_devices: bool) -> Result<(), ServiceError> {
         check_password(password)?;
-        let hash = hash_password(password).map_err(ServiceError::Invalid)?;
+        let hash = hash_off_workers(password).await?;
         self.store.set_password(user.id, &hash, !keep_devices).await?;
         self.forget_user(user.id);
         Ok(())
@@ -304,7 +309,7 @@ impl Accounts {
             return Err(field("layout", "books (My contacts and each label) or single (one book, labels as groups)"));
         }
         let secret = generate_password().map_err(ServiceError::Invalid)?;
-        let hash = hash_password(&secret).map_err(ServiceError::Invalid)?;
+        let hash = hash_off_workers(&secret).await?;
         let app = self.store.create_app_password(user.id, name, &hash, layout).await.map_err(|e| match e {
             StoreError::Conflict(_) => field("name", format!("an app password named '{name}' already exists")),
             e => e.into(),

@@ -45,7 +45,7 @@ impl Accounts {
         let ok = match &user {
             Some(u) => {
                 let (password, hash) = (password.to_string(), u.password_hash.clone());
-                tokio::task::spawn_blocking(move || verify(&password, &hash)).await.unwrap_or(false)
+                super::cpu::run(move || verify(&password, &hash)).await.unwrap_or(false)
             }
             None => false,
         };

@@ -43,10 +43,48 @@ pub struct VCard {
     pub props: Vec<Property>,
 }
 
+/// What is known of the head (name and parameters, up to the first colon) of the logical line being built, fed
+/// piece by piece as the line grows: each piece is looked at once, so unfolding stays linear however many
+/// pieces a line has (a head with no colon used to be scanned again for every soft line break).
+#[derive(Default)]
+struct Head {
+    /// The colon was seen: later pieces are value.
+    closed: bool,
+    quoted_printable: bool,
+    /// The last bytes of the head so far, upper-cased, so a marker split between two pieces is still found.
+    tail: Vec<u8>,
+}
+
+const QP_MARKER: &[u8] = b"QUOTED-PRINTABLE";
+
+impl Head {
+    fn feed(&mut self, piece: &str) {
+        if self.closed {
+            return;
+        }
+        let head = match piece.find(':') {
+            Some(i) => {
+                self.closed = true;
+                &piece[..i]
+            }
+            None => piece,
+        };
+        if self.quoted_printable {
+            return;
+        }
+        let mut window = std::mem::take(&mut self.tail);
+        window.extend(head.bytes().map(|b| b.to_ascii_uppercase()));
+        self.quoted_printable = window.windows(QP_MARKER.len()).any(|w| w == QP_MARKER);
+        let keep = window.len().saturating_sub(QP_MARKER.len() - 1);
+        self.tail = window.split_off(keep);
+    }
+}
+
 /// Unfolds lines (CRLF or bare LF, continuation lines start with space or tab) and, for vCard 2.1
 /// quoted-printable values, joins soft line breaks.
 fn unfold(text: &str) -> Vec<(usize, String)> {
     let mut out: Vec<(usize, String)> = Vec::new();
+    let mut head = Head::default();
     let mut qp_continues = false;
     for (i, line) in text.split('\n').enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);
@@ -54,23 +92,19 @@ fn unfold(text: &str) -> Vec<(usize, String)> {
             && let Some(last) = out.last_mut()
         {
             last.1.push_str(rest);
-            continue;
-        }
-        if qp_continues && let Some(last) = out.last_mut() {
+            head.feed(rest);
+        } else if qp_continues && let Some(last) = out.last_mut() {
             last.1.push_str(line);
+            head.feed(line);
         } else {
             if line.is_empty() {
                 continue;
             }
             out.push((i + 1, line.to_string()));
+            head = Head::default();
+            head.feed(line);
         }
-        qp_continues = match out.last() {
-            Some((_, l)) => {
-                let upper_head = l.split(':').next().unwrap_or("").to_ascii_uppercase();
-                upper_head.contains("QUOTED-PRINTABLE") && l.ends_with('=')
-            }
-            None => false,
-        };
+        qp_continues = head.quoted_printable && out.last().is_some_and(|(_, l)| l.ends_with('='));
         if qp_continues && let Some(last) = out.last_mut() {
             last.1.pop();
         }

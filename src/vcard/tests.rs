@@ -125,3 +125,18 @@ fn a_search_matches_name_email_org_and_phone_digits_like_the_store() {
         assert!(!ix.matches(needle), "{needle:?}");
     }
 }
+
+#[test]
+fn quoted_printable_soft_breaks_join_however_the_head_is_split() {
+    // The marker folded across two physical lines, and soft breaks after it.
+    let card = "BEGIN:VCARD\r\nVERSION:2.1\r\nUID:q\r\nFN:x\r\nNOTE;ENCODING=QUOTED-PRI\r\n NTABLE:one=\r\ntwo=\r\nthree\r\nEND:VCARD\r\n";
+    let note = parse(card.as_bytes()).unwrap().props.into_iter().find(|p| p.name == "NOTE").unwrap();
+    assert_eq!(note.value, "onetwothree");
+    // Without the marker a trailing '=' is just text, and the next line is a line of its own.
+    let card = "BEGIN:VCARD\r\nVERSION:2.1\r\nUID:q\r\nFN:x\r\nNOTE:a=\r\nTEL:1\r\nEND:VCARD\r\n";
+    let v = parse(card.as_bytes()).unwrap();
+    assert_eq!(v.props.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["UID", "FN", "NOTE", "TEL"]);
+    // A marker in the value, after the colon, does not make soft breaks.
+    let card = "BEGIN:VCARD\r\nVERSION:2.1\r\nUID:q\r\nFN:x\r\nNOTE:QUOTED-PRINTABLE=\r\nTEL:1\r\nEND:VCARD\r\n";
+    assert_eq!(parse(card.as_bytes()).unwrap().props.len(), 4);
+}
