@@ -42,7 +42,13 @@ impl App {
             failure_window: Duration::from_secs(config.login_failure_window_secs),
             session_idle: Duration::from_secs(config.session_idle_secs),
             session_max: Duration::from_secs(config.session_max_secs),
+            cost: crate::service::passwords::Cost {
+                memory_kib: config.argon2_memory_kib,
+                iterations: config.argon2_iterations,
+                parallelism: config.argon2_parallelism,
+            },
         };
+        settings.cost.params().map_err(anyhow::Error::msg)?;
         let accounts = Accounts::new(store.clone(), secret.into_bytes(), settings);
         let limits =
             CardLimits { max_resource_size: config.max_resource_size, max_properties: config.max_properties_per_card };

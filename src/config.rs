@@ -32,6 +32,10 @@ pub struct Config {
     /// The most distinct resources one addressbook-multiget may name (past it: 413, ask in smaller batches).
     pub max_multiget_hrefs: usize,
     pub auth_cache_ttl_secs: u64,
+    /// The argon2id cost of new password hashes: memory (KiB), passes and lanes. Existing hashes keep theirs.
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
     pub login_max_failures: usize,
     pub login_failure_window_secs: u64,
     /// A dashboard session ends after this long unused, and in any case this long after login.
@@ -62,6 +66,9 @@ impl Default for Config {
             max_properties_per_card: 2000,
             max_multiget_hrefs: 1000,
             auth_cache_ttl_secs: 120,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
             login_max_failures: 10,
             login_failure_window_secs: 300,
             session_idle_secs: 14 * 86_400,
@@ -138,6 +145,15 @@ impl Config {
         }
         if let Some(v) = get("LABELBOOK_AUTH_CACHE_TTL_SECS") {
             self.auth_cache_ttl_secs = num("LABELBOOK_AUTH_CACHE_TTL_SECS", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_ARGON2_MEMORY_KIB") {
+            self.argon2_memory_kib = num("LABELBOOK_ARGON2_MEMORY_KIB", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_ARGON2_ITERATIONS") {
+            self.argon2_iterations = num("LABELBOOK_ARGON2_ITERATIONS", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_ARGON2_PARALLELISM") {
+            self.argon2_parallelism = num("LABELBOOK_ARGON2_PARALLELISM", &v)?;
         }
         if let Some(v) = get("LABELBOOK_LOGIN_MAX_FAILURES") {
             self.login_max_failures = num("LABELBOOK_LOGIN_MAX_FAILURES", &v)?;

@@ -54,21 +54,86 @@ async fn discovery_from_well_known_to_books() {
 async fn authentication_challenges_and_rate_limits() {
     let s = Server::start_with(|c| c.login_max_failures = 3).await;
     let ann = s.user("ann@example.com").await;
+    let bob = s.user("bob@example.org").await;
+    let cy = s.user("cy@example.com").await;
+    let propfind = |who: &str, password: &str| {
+        let (s, who, password) = (&s, who.to_string(), password.to_string());
+        async move { s.request("PROPFIND", "/dav/", Some((&who, &password)), &[("depth", "0")], "").await }
+    };
     // RFC 7617 §2: a challenge when no credentials are sent.
     let r = s.request("PROPFIND", "/dav/", None, &[("depth", "0")], "").await;
     r.assert(401);
     assert!(r.header("www-authenticate").unwrap().starts_with("Basic"));
+    // Cy's phone has signed in before.
+    propfind(&cy, PASSWORD).await.assert(207);
     for _ in 0..3 {
-        s.request("PROPFIND", "/dav/", Some((&ann, "wrong")), &[("depth", "0")], "").await.assert(401);
+        propfind(&ann, "wrong").await.assert(401);
     }
-    // The account is now locked for a while, even with the right password: 429 with Retry-After (RFC 6585 §4).
-    let r = s.request("PROPFIND", "/dav/", Some((&ann, PASSWORD)), &[("depth", "0")], "").await;
+    // Ann's account is now locked from this address, even with the right password: 429 with Retry-After
+    // (RFC 6585 §4).
+    let r = propfind(&ann, PASSWORD).await;
     r.assert(429);
     assert!(r.header("retry-after").unwrap().parse::<u64>().unwrap() > 0);
-    // The limit is per client address too: this address cannot go on guessing other accounts.
-    let bob = s.user("bob@example.org").await;
-    s.request("PROPFIND", "/dav/", Some((&bob, PASSWORD)), &[("depth", "0")], "").await.assert(429);
+    // Someone else at the same address (an office behind one NAT) is not locked out by Ann's typing.
+    propfind(&bob, PASSWORD).await.assert(207);
+    // Guesses at Cy lock guesses out, but not her phone, whose password signed in before.
+    for _ in 0..3 {
+        propfind(&cy, "guess").await.assert(401);
+    }
+    propfind(&cy, "guess").await.assert(429);
+    propfind(&cy, PASSWORD).await.assert(207);
+    // The address as a whole gets ten times the limit across accounts: then it cannot go on guessing.
+    for i in 0..24 {
+        propfind(&format!("nobody{i}@example.com"), "guess").await.assert(401);
+    }
+    let dave = s.user("dave@example.com").await;
+    propfind(&dave, PASSWORD).await.assert(429);
+    propfind(&cy, PASSWORD).await.assert(207);
     s.stop().await;
+}
+
+/// Attempts are counted before their password is checked: sixty wrong passwords sent at once get at most the
+/// limit's worth of checks (and 401s); the rest are 429 at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_guesses_get_no_more_checks_than_the_limit() {
+    let s = Server::start_with(|c| c.login_max_failures = 5).await;
+    let ann = s.user("ann@example.com").await;
+    let guesses = (0..60).map(|i| {
+        let (s, ann) = (&s, &ann);
+        async move {
+            let password = format!("guess-{i}");
+            s.request("PROPFIND", "/dav/", Some((ann, &password)), &[("depth", "0")], "").await.status.as_u16()
+        }
+    });
+    let mut set = Vec::new();
+    for g in guesses {
+        set.push(g);
+    }
+    let statuses = join_all(set).await;
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert_eq!(checked + statuses.iter().filter(|s| **s == 429).count(), 60, "{statuses:?}");
+    assert!(checked <= 5, "{checked} guesses were checked");
+    s.stop().await;
+}
+
+/// Polls every future together until all are done.
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in pinned.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
+    out.into_iter().map(|o| o.expect("every future finished")).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,6 +146,48 @@ async fn app_passwords_authenticate_and_revoke_at_once() {
     s.app.accounts.revoke_app_password(&user, "iPhone").await.unwrap();
     // The credential cache forgets the revoked password immediately.
     s.request("PROPFIND", &contacts(&ann), Some((&ann, &secret)), &[("depth", "0")], "").await.assert(401);
+    s.stop().await;
+}
+
+/// A sign-in checks the account password and at most the one app password its first group names: a wrong
+/// guess never costs one argon2 run per device. App passwords made before lookups existed are checked as
+/// before until their first use, which gives them their lookup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_password_is_picked_by_its_first_group() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    let user = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
+    let mut secrets = Vec::new();
+    for name in ["phone", "tablet", "laptop"] {
+        secrets.push(s.app.accounts.add_app_password(&user, name, "books").await.unwrap().1);
+    }
+    for secret in &secrets {
+        let picked = s.app.store.app_passwords_for(user.id, Some(&secret[..5])).await.unwrap();
+        assert_eq!(picked.len(), 1, "one hash to check for {secret}");
+        s.request("PROPFIND", &contacts(&ann), Some((&ann, secret)), &[("depth", "0")], "").await.assert(207);
+    }
+    assert!(s.app.store.app_passwords_for(user.id, None).await.unwrap().is_empty(), "a plain guess checks none");
+    // An app password from before lookups: a candidate for every guess until it is used once.
+    let url = s.db.database_url();
+    let forget = "UPDATE app_passwords SET lookup = NULL WHERE name = 'tablet'";
+    match &url {
+        Some(url) => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query(forget).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+        None => {
+            use sqlx::ConnectOptions;
+            let path = s.db.dir.join("labelbook.db");
+            let mut c = sqlx::sqlite::SqliteConnectOptions::new().filename(path).connect().await.unwrap();
+            sqlx::query(forget).execute(&mut c).await.unwrap();
+        }
+    }
+    assert_eq!(s.app.store.app_passwords_for(user.id, None).await.unwrap().len(), 1);
+    // As after an upgrade: nothing remembered of earlier sign-ins.
+    s.app.accounts.forget_user(user.id);
+    s.request("PROPFIND", &contacts(&ann), Some((&ann, &secrets[1])), &[("depth", "0")], "").await.assert(207);
+    assert!(s.app.store.app_passwords_for(user.id, None).await.unwrap().is_empty(), "it has its lookup now");
     s.stop().await;
 }
 

@@ -89,7 +89,7 @@ async fn login_inner(
     let (session, user, secret) = match app.accounts.login(&form.email, &form.password, ip, ua).await {
         Ok(s) => s,
         Err(AuthError::Invalid) => {
-            tracing::info!(user = form.email.trim(), %ip, "dashboard login failed");
+            crate::http::auth::log_failed_login(form.email.trim(), ip);
             let mut p = Problem::new(StatusCode::UNAUTHORIZED, "wrong e-mail or password");
             p.errors.push(super::problem::FieldProblem {
                 field: "password".into(),

@@ -188,7 +188,7 @@ async fn basic(app: &App, value: &HeaderValue, peer: SocketAddr) -> Result<Princ
     match app.accounts.authenticate(email, password, peer.ip()).await {
         Ok(p) => Ok(p),
         Err(AuthError::Invalid) => {
-            tracing::info!(user = email, ip = %peer.ip(), "login failed");
+            log_failed_login(email, peer.ip());
             Err(Refusal::Challenge("wrong e-mail or password"))
         }
         Err(AuthError::RateLimited(wait)) => Err(Refusal::RateLimited(wait)),
@@ -196,5 +196,29 @@ async fn basic(app: &App, value: &HeaderValue, peer: SocketAddr) -> Result<Princ
             tracing::error!(error = %e, "authentication failed on the database");
             Err(Refusal::Unavailable)
         }
+    }
+}
+
+/// Failed sign-ins are logged at most this many per minute, so a guessing run cannot fill the disk; the first
+/// line of the next minute says how many were left out.
+const FAILED_LOGIN_LINES_PER_MINUTE: u32 = 60;
+
+/// Logs a failed sign-in (the name as sent, cut to 100 characters and escaped), within the rate above.
+pub fn log_failed_login(email: &str, ip: std::net::IpAddr) {
+    static MINUTE: std::sync::Mutex<(Option<std::time::Instant>, u32, u64)> = std::sync::Mutex::new((None, 0, 0));
+    let Ok(mut m) = MINUTE.lock() else { return };
+    let now = std::time::Instant::now();
+    if m.0.is_none_or(|start| now.duration_since(start) >= std::time::Duration::from_secs(60)) {
+        if m.2 > 0 {
+            tracing::warn!(left_out = m.2, "more failed sign-ins in the last minute than were logged");
+        }
+        *m = (Some(now), 0, 0);
+    }
+    if m.1 < FAILED_LOGIN_LINES_PER_MINUTE {
+        m.1 += 1;
+        let shown: String = email.chars().take(100).collect();
+        tracing::info!(user = ?shown, ip = %ip, "login failed");
+    } else {
+        m.2 += 1;
     }
 }

@@ -1,10 +1,10 @@
 //! Accounts: argon2id password and app-password checks, the verified-credential cache, and the failed-login
 //! limiter. No HTTP here: the HTTP layer hands over what a Basic header carried.
 
+use super::limiter::{Attempt, Limiter};
+use super::passwords::{self, Cost};
 use super::{ServiceError, field};
 use crate::store::{AppPassword, Store, StoreError, User};
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::HashMap;
@@ -42,6 +42,8 @@ pub struct AuthSettings {
     pub session_idle: Duration,
     /// …and this long after login in any case.
     pub session_max: Duration,
+    /// The argon2 cost of new password hashes.
+    pub cost: Cost,
 }
 
 struct Cached {
@@ -54,7 +56,9 @@ pub struct Accounts {
     secret: Vec<u8>,
     pub(super) settings: AuthSettings,
     cache: Mutex<HashMap<[u8; 32], Cached>>,
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
+    limiter: Mutex<Limiter>,
+    /// A hash checked for sign-ins to accounts that do not exist, so they take as long as real ones.
+    dummy: tokio::sync::OnceCell<String>,
 }
 
 fn check_password(password: &str) -> Result<(), ServiceError> {
@@ -67,21 +71,12 @@ fn check_password(password: &str) -> Result<(), ServiceError> {
     Ok(())
 }
 
-pub fn hash_password(password: &str) -> Result<String, String> {
-    let mut salt_bytes = [0u8; 16];
-    getrandom::fill(&mut salt_bytes).map_err(|e| e.to_string())?;
-    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| e.to_string())?;
-    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
-}
-
-/// `hash_password` on the CPU pool.
-pub(super) async fn hash_off_workers(password: &str) -> Result<String, ServiceError> {
-    let password = password.to_string();
-    super::cpu::run(move || hash_password(&password)).await?.map_err(ServiceError::Invalid)
-}
-
-pub(super) fn verify(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+/// The public first group of a secret shaped like an app password (`abcde-fghij-klmno-pqrst`), which picks
+/// out the one app password hash it can match.
+pub(super) fn app_password_lookup(secret: &str) -> Option<&str> {
+    let groups: Vec<&str> = secret.split('-').collect();
+    (groups.len() == 4 && groups.iter().all(|g| g.len() == 5 && g.bytes().all(|b| b.is_ascii_alphanumeric())))
+        .then(|| groups[0])
 }
 
 /// A random secret readable aloud: four groups of five lowercase letters and digits (about 103 bits).
@@ -99,12 +94,6 @@ pub fn random_secret() -> Result<String, String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// What the failed-login limiter counts against: the account and the address, for Basic and dashboard
-/// sign-ins alike.
-pub(super) fn limiter_keys(email: &str, ip: IpAddr) -> [String; 2] {
-    [format!("account:{email}"), format!("ip:{ip}")]
-}
-
 /// An e-mail address as accounts use it: trimmed, lower-case, one `@` with text on both sides.
 pub fn normalize_email(email: &str) -> Option<String> {
     let e = email.trim().to_lowercase();
@@ -119,7 +108,53 @@ pub fn normalize_email(email: &str) -> Option<String> {
 
 impl Accounts {
     pub fn new(store: Store, secret: Vec<u8>, settings: AuthSettings) -> Accounts {
-        Accounts { store, secret, settings, cache: Mutex::new(HashMap::new()), failures: Mutex::new(HashMap::new()) }
+        Accounts {
+            store,
+            secret,
+            limiter: Mutex::new(Limiter::new(settings.max_failures, settings.failure_window)),
+            settings,
+            cache: Mutex::new(HashMap::new()),
+            dummy: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// A password hashed at the configured cost, on the CPU pool.
+    pub(super) async fn hash(&self, password: &str) -> Result<String, ServiceError> {
+        let (password, cost) = (password.to_string(), self.settings.cost);
+        super::cpu::run(move || passwords::hash(&password, cost)).await?.map_err(ServiceError::Invalid)
+    }
+
+    /// Whether `password` matches `hash`, on the CPU pool.
+    pub(super) async fn verify(&self, password: &str, hash: &str) -> bool {
+        let (password, hash) = (password.to_string(), hash.to_string());
+        super::cpu::run(move || passwords::verify(&password, &hash)).await.unwrap_or(false)
+    }
+
+    /// Spends what checking a real password would, for a sign-in to an account that does not exist or is
+    /// disabled: the answer's timing must not tell which addresses have accounts.
+    pub(super) async fn verify_nothing(&self, password: &str) {
+        let dummy = self.dummy.get_or_try_init(|| self.hash("no account has this password")).await;
+        if let Ok(dummy) = dummy {
+            let _ = self.verify(password, dummy).await;
+        }
+    }
+
+    /// Counts a sign-in attempt before its password is checked (see `limiter`), or says how long to wait.
+    pub(super) fn begin_attempt(&self, email: &str, ip: IpAddr, credential: &[u8; 32]) -> Result<Attempt, AuthError> {
+        let mut limiter = self.limiter.lock().map_err(|_| AuthError::Invalid)?;
+        limiter.begin(email, ip, credential, Instant::now()).map_err(AuthError::RateLimited)
+    }
+
+    pub(super) fn attempt_succeeded(&self, attempt: Attempt, credential: &[u8; 32]) {
+        if let Ok(mut limiter) = self.limiter.lock() {
+            limiter.succeeded(attempt, credential);
+        }
+    }
+
+    pub(super) fn attempt_failed(&self, credential: &[u8; 32]) {
+        if let Ok(mut limiter) = self.limiter.lock() {
+            limiter.forget_good(credential);
+        }
     }
 
     fn cache_key(&self, email: &str, password: &str) -> [u8; 32] {
@@ -134,45 +169,18 @@ impl Accounts {
         mac.finalize().into_bytes().into()
     }
 
-    pub(super) fn blocked_for(&self, keys: &[String]) -> Option<Duration> {
-        let now = Instant::now();
-        let window = self.settings.failure_window;
-        let mut failures = self.failures.lock().ok()?;
-        let mut longest = None;
-        for key in keys {
-            if let Some(times) = failures.get_mut(key) {
-                times.retain(|t| now.duration_since(*t) < window);
-                if times.len() >= self.settings.max_failures
-                    && let Some(oldest) = times.first()
-                {
-                    let wait = window.saturating_sub(now.duration_since(*oldest)).max(Duration::from_secs(1));
-                    longest = Some(longest.map_or(wait, |l: Duration| l.max(wait)));
-                }
-            }
-        }
-        longest
+    /// The keyed digest a credential is known by (the cache's key and the limiter's known-good set).
+    pub(super) fn credential_key(&self, email: &str, password: &str) -> [u8; 32] {
+        self.cache_key(email, password)
     }
 
-    pub(super) fn record_failure(&self, keys: &[String]) {
-        if let Ok(mut failures) = self.failures.lock() {
-            if failures.len() > 100_000 {
-                // Bounded memory under a spray of random names: forget the oldest state wholesale.
-                failures.clear();
-            }
-            for key in keys {
-                failures.entry(key.clone()).or_default().push(Instant::now());
-            }
-        }
-    }
-
-    /// Checks an e-mail and password (the account password or one of its app passwords).
+    /// Checks an e-mail and password (the account password or one of its app passwords). The attempt is
+    /// counted before anything is checked; a wrong guess costs one argon2 run for the account password and at
+    /// most one for the app password its first group names (plus any made before app passwords had lookups).
     pub async fn authenticate(&self, email: &str, password: &str, ip: IpAddr) -> Result<Principal, AuthError> {
         let email = email.trim().to_lowercase();
-        let keys = limiter_keys(&email, ip);
-        if let Some(wait) = self.blocked_for(&keys) {
-            return Err(AuthError::RateLimited(wait));
-        }
         let key = self.cache_key(&email, password);
+        let attempt = self.begin_attempt(&email, ip, &key)?;
         let hit = match self.cache.lock() {
             Ok(cache) => cache.get(&key).filter(|c| c.until > Instant::now()).map(|c| c.principal.clone()),
             Err(_) => None,
@@ -188,6 +196,7 @@ impl Accounts {
                     Some(app) => app_hash.as_deref() == Some(app.password_hash.as_str()),
                 };
                 if same && !user.disabled && user.email == email {
+                    self.attempt_succeeded(attempt, &key);
                     return Ok(Principal { user, app_password: hit.app_password });
                 }
             }
@@ -196,27 +205,34 @@ impl Accounts {
         let user = self.store.user_by_email(&email).await?;
         let principal = match user {
             Some(user) if !user.disabled => {
-                let app_passwords = self.store.app_passwords(user.id).await?;
-                let password = password.to_string();
-                let hash = user.password_hash.clone();
+                let lookup = app_password_lookup(password);
+                let app_passwords = self.store.app_passwords_for(user.id, lookup).await?;
+                let (guess, hash) = (password.to_string(), user.password_hash.clone());
                 let candidates: Vec<(Option<AppPassword>, String)> = std::iter::once((None, hash))
                     .chain(app_passwords.into_iter().map(|a| {
                         let h = a.password_hash.clone();
                         (Some(a), h)
                     }))
                     .collect();
-                let found =
-                    super::cpu::run(move || candidates.into_iter().find(|(_, h)| verify(&password, h)).map(|(a, _)| a))
-                        .await
-                        .map_err(|_| AuthError::Invalid)?;
+                let found = super::cpu::run(move || {
+                    candidates.into_iter().find(|(_, h)| passwords::verify(&guess, h)).map(|(a, _)| a)
+                })
+                .await
+                .map_err(|_| AuthError::Invalid)?;
                 found.map(|app_password| Principal { user, app_password })
             }
-            _ => None,
+            _ => {
+                self.verify_nothing(password).await;
+                None
+            }
         };
         match principal {
             Some(p) => {
                 if let Some(app) = &p.app_password {
                     self.store.touch_app_password(app.id).await?;
+                    if let Some(lookup) = app_password_lookup(password) {
+                        self.store.set_app_password_lookup(app.id, lookup).await?;
+                    }
                 }
                 if let Ok(mut cache) = self.cache.lock() {
                     let now = Instant::now();
@@ -225,10 +241,11 @@ impl Accounts {
                     }
                     cache.insert(key, Cached { principal: p.clone(), until: now + self.settings.cache_ttl });
                 }
+                self.attempt_succeeded(attempt, &key);
                 Ok(p)
             }
             None => {
-                self.record_failure(&keys);
+                self.attempt_failed(&key);
                 Err(AuthError::Invalid)
             }
         }
@@ -265,7 +282,7 @@ impl Accounts {
             let list: Vec<&str> = domains.iter().map(|d| d.name.as_str()).collect();
             return Err(field("email", format!("{domain} is not one of this server's domains ({})", list.join(", "))));
         }
-        let hash = hash_off_workers(password).await?;
+        let hash = self.hash(password).await?;
         self.store.create_user(&email, &hash, is_admin).await.map_err(|e| match e {
             StoreError::Conflict(_) => ServiceError::Conflict(format!("a user {email} already exists")),
             e => e.into(),
@@ -278,7 +295,7 @@ impl Accounts {
     /// devices still in the owner's hands). Sessions always end.
     pub async fn set_password(&self, user: &User, password: &str, keep_devices: bool) -> Result<(), ServiceError> {
         check_password(password)?;
-        let hash = hash_off_workers(password).await?;
+        let hash = self.hash(password).await?;
         self.store.set_password(user.id, &hash, !keep_devices).await?;
         self.forget_user(user.id);
         Ok(())
@@ -309,8 +326,9 @@ impl Accounts {
             return Err(field("layout", "books (My contacts and each label) or single (one book, labels as groups)"));
         }
         let secret = generate_password().map_err(ServiceError::Invalid)?;
-        let hash = hash_off_workers(&secret).await?;
-        let app = self.store.create_app_password(user.id, name, &hash, layout).await.map_err(|e| match e {
+        let hash = self.hash(&secret).await?;
+        let lookup = app_password_lookup(&secret).unwrap_or_default();
+        let app = self.store.create_app_password(user.id, name, &hash, layout, lookup).await.map_err(|e| match e {
             StoreError::Conflict(_) => field("name", format!("an app password named '{name}' already exists")),
             e => e.into(),
         })?;
@@ -342,13 +360,14 @@ mod tests {
     }
 
     #[test]
-    fn hashes_verify_and_generated_passwords_differ() {
-        let h = hash_password("correct horse").unwrap();
-        assert!(h.starts_with("$argon2id$"));
-        assert!(verify("correct horse", &h));
-        assert!(!verify("wrong", &h));
+    fn hashes_verify_and_generated_passwords_differ_and_carry_their_lookup() {
+        let h = passwords::hash("correct horse", Cost::default()).unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         let a = generate_password().unwrap();
         assert_eq!(a.len(), 23);
         assert_ne!(a, generate_password().unwrap());
+        assert_eq!(app_password_lookup(&a), Some(&a[..5]));
+        assert_eq!(app_password_lookup("password-123"), None);
+        assert_eq!(app_password_lookup("abcde-fghij-klmno-pqrs!"), None);
     }
 }

@@ -2,7 +2,7 @@
 //! the database keeps only a digest. Logins count against the same failed-login limiter as HTTP Basic.
 
 use super::access::{self, Credential, Scope};
-use super::accounts::{Accounts, AuthError, limiter_keys, verify};
+use super::accounts::{Accounts, AuthError};
 use super::{Result, ServiceError, field};
 use crate::store::{ApiToken, AppPassword, NewSession, Session, StoreError, User};
 use base64::Engine;
@@ -37,22 +37,21 @@ impl Accounts {
         user_agent: &str,
     ) -> std::result::Result<(Session, User, String), AuthError> {
         let email = email.trim().to_lowercase();
-        let keys = limiter_keys(&email, ip);
-        if let Some(wait) = self.blocked_for(&keys) {
-            return Err(AuthError::RateLimited(wait));
-        }
+        let key = self.credential_key(&email, password);
+        let attempt = self.begin_attempt(&email, ip, &key)?;
         let user = self.store.user_by_email(&email).await?.filter(|u| !u.disabled);
         let ok = match &user {
-            Some(u) => {
-                let (password, hash) = (password.to_string(), u.password_hash.clone());
-                super::cpu::run(move || verify(&password, &hash)).await.unwrap_or(false)
+            Some(u) => self.verify(password, &u.password_hash).await,
+            None => {
+                self.verify_nothing(password).await;
+                false
             }
-            None => false,
         };
         let Some(user) = user.filter(|_| ok) else {
-            self.record_failure(&keys);
+            self.attempt_failed(&key);
             return Err(AuthError::Invalid);
         };
+        self.attempt_succeeded(attempt, &key);
         // Expired sessions go as new ones come, so the table holds only live ones and a few stale.
         self.store.purge_expired_sessions().await?;
         let token = secret(SESSION_PREFIX)?;

@@ -10,6 +10,7 @@ const SQLITE: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/sqlite/0005_import_jobs.sql")),
     (6, include_str!("../../migrations/sqlite/0006_invite_links.sql")),
     (7, include_str!("../../migrations/sqlite/0007_mail_settings.sql")),
+    (8, include_str!("../../migrations/sqlite/0008_app_password_lookup.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -19,6 +20,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/postgres/0005_import_jobs.sql")),
     (6, include_str!("../../migrations/postgres/0006_invite_links.sql")),
     (7, include_str!("../../migrations/postgres/0007_mail_settings.sql")),
+    (8, include_str!("../../migrations/postgres/0008_app_password_lookup.sql")),
 ];
 
 pub async fn run(store: &Store) -> Result<()> {

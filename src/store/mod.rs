@@ -398,11 +398,19 @@ impl Store {
 
     // ---- app passwords -----------------------------------------------------------------------------------
 
-    pub async fn create_app_password(&self, user_id: i64, name: &str, hash: &str, layout: &str) -> Result<AppPassword> {
+    /// `lookup`: the secret's public first group, which picks this hash out at sign-in.
+    pub async fn create_app_password(
+        &self,
+        user_id: i64,
+        name: &str,
+        hash: &str,
+        layout: &str,
+        lookup: &str,
+    ) -> Result<AppPassword> {
         let now = now();
         let id = on_pool!(self, p => sqlx::query_scalar::<_, i64>(
-            "INSERT INTO app_passwords (user_id, name, password_hash, layout, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
-            .bind(user_id).bind(name).bind(hash).bind(layout).bind(now).fetch_one(p).await?);
+            "INSERT INTO app_passwords (user_id, name, password_hash, layout, created_at, lookup) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+            .bind(user_id).bind(name).bind(hash).bind(layout).bind(now).bind(lookup).fetch_one(p).await?);
         self.publish(vec![events::Event::Account { user_id }]).await;
         Ok(AppPassword {
             id,
@@ -413,6 +421,35 @@ impl Store {
             created_at: now,
             last_used_at: None,
         })
+    }
+
+    /// The app passwords a sign-in with a secret starting `lookup` may be: the one with that lookup, and those
+    /// made before lookups existed. `None` (a secret not shaped like an app password): only the latter.
+    pub async fn app_passwords_for(&self, user_id: i64, lookup: Option<&str>) -> Result<Vec<AppPassword>> {
+        let rows = on_pool!(self, p => sqlx::query_as::<_, (i64, i64, String, String, String, i64, Option<i64>)>(
+            "SELECT id, user_id, name, password_hash, layout, created_at, last_used_at FROM app_passwords WHERE user_id = $1 AND (lookup IS NULL OR lookup = $2)")
+            .bind(user_id).bind(lookup.unwrap_or("")).fetch_all(p).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(id, user_id, name, password_hash, layout, created_at, last_used_at)| AppPassword {
+                id,
+                user_id,
+                name,
+                password_hash,
+                layout,
+                created_at,
+                last_used_at,
+            })
+            .collect())
+    }
+
+    /// Gives an app password made before lookups its lookup, once its secret is known to be right.
+    pub async fn set_app_password_lookup(&self, id: i64, lookup: &str) -> Result<()> {
+        on_pool!(self, p => {
+            sqlx::query("UPDATE app_passwords SET lookup = $1 WHERE id = $2 AND lookup IS NULL")
+                .bind(lookup).bind(id).execute(p).await?;
+        });
+        Ok(())
     }
 
     pub async fn app_passwords(&self, user_id: i64) -> Result<Vec<AppPassword>> {
