@@ -13,6 +13,17 @@ pub struct Config {
     pub database_url: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Reverse proxies in front of the server, by address: only their X-Forwarded-For and X-Forwarded-Proto are
+    /// believed, and the per-address connection cap does not apply to them.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Most connections open at once, and from one client address.
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    /// A request's head must arrive within this long (also how long an idle keep-alive connection stays open).
+    pub header_timeout_secs: u64,
+    /// A request body may pause this long between pieces, and take this long in all.
+    pub body_idle_secs: u64,
+    pub body_timeout_secs: u64,
     pub max_resource_size: usize,
     pub max_request_body: usize,
     /// The largest file `POST /api/v1/imports` takes.
@@ -55,6 +66,12 @@ impl Default for Config {
             database_url: None,
             tls_cert: None,
             tls_key: None,
+            trusted_proxies: Vec::new(),
+            max_connections: 10_000,
+            max_connections_per_address: 256,
+            header_timeout_secs: 15,
+            body_idle_secs: 30,
+            body_timeout_secs: 600,
             max_resource_size: 2 * 1024 * 1024,
             max_request_body: 8 * 1024 * 1024,
             max_import_size: 64 * 1024 * 1024,
@@ -113,6 +130,29 @@ impl Config {
         }
         if let Some(v) = get("LABELBOOK_TLS_KEY") {
             self.tls_key = Some(v.into());
+        }
+        if let Some(v) = get("LABELBOOK_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(|a| a.parse().map_err(|_| format!("LABELBOOK_TRUSTED_PROXIES: '{a}' is not an IP address")))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = get("LABELBOOK_MAX_CONNECTIONS") {
+            self.max_connections = num("LABELBOOK_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_MAX_CONNECTIONS_PER_ADDRESS") {
+            self.max_connections_per_address = num("LABELBOOK_MAX_CONNECTIONS_PER_ADDRESS", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_HEADER_TIMEOUT_SECS") {
+            self.header_timeout_secs = num("LABELBOOK_HEADER_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_BODY_IDLE_SECS") {
+            self.body_idle_secs = num("LABELBOOK_BODY_IDLE_SECS", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_BODY_TIMEOUT_SECS") {
+            self.body_timeout_secs = num("LABELBOOK_BODY_TIMEOUT_SECS", &v)?;
         }
         if let Some(v) = get("LABELBOOK_MAX_RESOURCE_SIZE") {
             self.max_resource_size = num("LABELBOOK_MAX_RESOURCE_SIZE", &v)?;

@@ -132,3 +132,117 @@ async fn an_unknown_address_takes_as_long_to_refuse_as_a_real_one() {
     assert!(unknown * 2 >= real, "unknown address {unknown:?}, real account {real:?}");
     s.stop().await;
 }
+
+/// Whether the server closed this connection within `within` (a read sees the end, or a reset).
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Slowloris, idle and slow-body connections, bounded (RFC 9110 §15.5.9): a head that never ends and an idle
+/// keep-alive connection are closed after the header timeout, a body that stalls gets 408, one address holds
+/// at most its share of connections (the next is closed at once), and a normal request is answered throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_idle_connections_are_bounded_in_time_and_number() {
+    use tokio::io::AsyncWriteExt;
+    let s = Server::start_with(|c| {
+        c.header_timeout_secs = 1;
+        c.body_idle_secs = 1;
+        c.max_connections_per_address = 20;
+    })
+    .await;
+    let ann = s.user("ann@example.com").await;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    // Fifteen slowloris heads that never end.
+    let mut slow = Vec::new();
+    for _ in 0..15 {
+        let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+        slow.push(c);
+    }
+    // A sign-in body that stalls after a few bytes.
+    let mut stalled = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stalled
+        .write_all(b"POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\":")
+        .await
+        .unwrap();
+    // The address is near its cap: four more fit (the test client holds at most one), the next is refused.
+    let mut extra = Vec::new();
+    for _ in 0..3 {
+        extra.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    s.request("GET", "/healthz", None, &[], "").await.assert(200);
+    let mut refused = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut refused_again = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let over_cap = closed_within(&mut refused, Duration::from_millis(500)).await
+        || closed_within(&mut refused_again, Duration::from_millis(500)).await;
+    assert!(over_cap, "a connection past the address's cap is closed at once");
+
+    // The stalled body: 408, then the connection closes.
+    let mut answer = Vec::new();
+    {
+        use tokio::io::AsyncReadExt;
+        let _ = tokio::time::timeout(Duration::from_secs(5), stalled.read_to_end(&mut answer)).await;
+    }
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 408"), "{}", String::from_utf8_lossy(&answer));
+    // Slowloris heads and idle connections end after the header timeout.
+    for (i, c) in slow.iter_mut().chain(extra.iter_mut()).enumerate() {
+        assert!(closed_within(c, Duration::from_secs(4)).await, "connection {i} outlived the header timeout");
+    }
+    drop((slow, extra, refused, refused_again));
+    // A keep-alive connection left idle after its answer ends too.
+    let mut kept = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    assert!(closed_within(&mut kept, Duration::from_secs(4)).await, "an idle keep-alive connection stayed open");
+    // Places came back: normal requests go on.
+    s.as_user(&ann, "PROPFIND", &contacts(&ann), &[("depth", "0")], "").await.assert(207);
+    s.stop().await;
+}
+
+/// A dashboard sign-in as a proxy would pass it on: over HTTPS, for a client at `from`.
+async fn forwarded_sign_in(s: &Server, who: &str, password: &str, from: &str) -> Resp {
+    let body = serde_json::json!({"email": who, "password": password}).to_string();
+    let headers = [
+        ("content-type", "application/json"),
+        ("sec-fetch-mode", "cors"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-for", from),
+    ];
+    s.request("POST", "/api/v1/session", None, &headers, body).await
+}
+
+/// X-Forwarded-Proto and X-Forwarded-For are believed only from a configured proxy: anyone else can neither
+/// make the session cookie claim HTTPS nor dodge the sign-in limits by naming other addresses; behind the
+/// proxy, each client's own address is what the limits count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_headers_are_believed_only_from_trusted_proxies() {
+    for trusted in [false, true] {
+        let s = Server::start_with(|c| {
+            c.login_max_failures = 3;
+            if trusted {
+                c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+            }
+        })
+        .await;
+        let ann = s.user("ann@example.com").await;
+        let r = forwarded_sign_in(&s, &ann, PASSWORD, "203.0.113.1").await;
+        let cookie = r.assert(201).header("set-cookie").unwrap().to_string();
+        assert_eq!(cookie.contains("; Secure"), trusted, "{cookie}");
+        for _ in 0..3 {
+            forwarded_sign_in(&s, &ann, "wrong", "203.0.113.10").await.assert(401);
+        }
+        // A fourth try "from" another address: behind the proxy it is another client; without the proxy the
+        // header is the client's own say and changes nothing.
+        let r = forwarded_sign_in(&s, &ann, "still-wrong", "198.51.100.99").await;
+        r.assert(if trusted { 401 } else { 429 });
+        s.stop().await;
+    }
+}
