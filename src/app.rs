@@ -66,6 +66,7 @@ impl App {
             mail_retry_secs: config.mail_retry_secs.max(1),
             mail_resend_secs: config.mail_resend_secs,
             mail_wake: Default::default(),
+            directory_everyone: config.directory_everyone,
         };
         Ok(App {
             config,

@@ -30,6 +30,9 @@ pub struct Config {
     pub max_import_size: usize,
     /// Invitations may go to any address, not only existing accounts and the server's domains.
     pub invite_any_domain: bool,
+    /// Everyone may find every account when looking for people to share with (otherwise: their own domain and
+    /// the people they already share with; administrators always find everyone).
+    pub directory_everyone: bool,
     /// The address people reach the dashboard at (`https://contacts.example.com`), for links in e-mail. Unset,
     /// links use the address the inviter's browser used.
     pub public_url: Option<String>,
@@ -76,6 +79,7 @@ impl Default for Config {
             max_request_body: 8 * 1024 * 1024,
             max_import_size: 64 * 1024 * 1024,
             invite_any_domain: false,
+            directory_everyone: false,
             public_url: None,
             smtp: None,
             mail_retry_secs: 60,
@@ -165,6 +169,13 @@ impl Config {
                 "true" | "1" | "yes" => true,
                 "false" | "0" | "no" => false,
                 _ => return Err(format!("LABELBOOK_INVITE_ANY_DOMAIN is true or false, not '{v}'")),
+            };
+        }
+        if let Some(v) = get("LABELBOOK_DIRECTORY_EVERYONE") {
+            self.directory_everyone = match v.as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => return Err(format!("LABELBOOK_DIRECTORY_EVERYONE is true or false, not '{v}'")),
             };
         }
         if let Some(v) = get("LABELBOOK_PUBLIC_URL") {

@@ -208,3 +208,43 @@ async fn works(s: &Server, bob: &str, device: &str, token: &str, cookie: &str) -
     let session = s.request("GET", "/api/v1/me", None, &[("cookie", cookie)], "").await;
     (dav.status.as_u16(), api.status.as_u16(), session.status.as_u16())
 }
+
+/// Looking for people to share with finds one's own domain and the people a label is shared between (either
+/// way), never the whole server, and the same on the API and over CardDAV (RFC 3744 §9.4); administrators, and
+/// everyone with directory_everyone, find every account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_directory_shows_ones_domain_and_ones_collaborators_only() {
+    for everyone in [false, true] {
+        let s = Server::start_with(|c| c.directory_everyone = everyone).await;
+        let root = admin(&s).await;
+        let bob = s.user("bob@example.com").await;
+        s.user("bea@example.com").await;
+        let cy = s.user("cy@other.org").await;
+        let finds = |who: &str, q: &str| {
+            let (s, who, q) = (&s, who.to_string(), q.to_string());
+            async move {
+                let d = parse(call(s, (&who, PASSWORD), "GET", &format!("/directory?q={q}"), None).await.assert(200));
+                let api: Vec<String> =
+                    d["users"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap().to_string()).collect();
+                let body = format!(
+                    r#"<d:principal-property-search xmlns:d="DAV:"><d:property-search><d:prop><d:displayname/></d:prop><d:match>{q}</d:match></d:property-search><d:prop><d:displayname/></d:prop></d:principal-property-search>"#
+                );
+                let dav = s.report(&who, "/dav/principals/", &body).await;
+                assert_eq!(dav.assert(207).body.matches("<d:response>").count(), api.len(), "DAV and API agree");
+                api
+            }
+        };
+        assert_eq!(finds(&bob, "be").await, ["bea@example.com"], "one's own domain");
+        assert_eq!(finds(&bob, "cy").await.len(), usize::from(everyone), "another domain, nothing shared");
+        assert_eq!(finds(&root, "cy").await, [cy.as_str()], "an administrator finds everyone");
+        // Cy shares a label with Bob: each now finds the other.
+        let cy_user = s.app.store.user_by_email(&cy).await.unwrap().unwrap();
+        let label = s.app.service.create_label(&cy_user, None, "Joint", "").await.unwrap().id;
+        let grantee = labelbook::service::Grantee::parse(&bob);
+        s.app.service.share(&cy_user, &label, &grantee, labelbook::service::access::Level::View, true).await.unwrap();
+        assert_eq!(finds(&bob, "cy").await, [cy.as_str()]);
+        assert_eq!(finds(&cy, "bob").await, [bob.as_str()]);
+        assert_eq!(finds(&cy, "bea").await.len(), usize::from(everyone), "not Bob's colleagues");
+        s.stop().await;
+    }
+}

@@ -666,6 +666,13 @@ async fn principal_search_and_expand_property() {
     s.user("bob@example.org").await;
     // RFC 3744 §9.4: principal-property-search.
     let body = r#"<d:principal-property-search xmlns:d="DAV:"><d:property-search><d:prop><d:displayname/></d:prop><d:match>bob</d:match></d:property-search><d:prop><d:displayname/></d:prop></d:principal-property-search>"#;
+    // Bob is in another domain and shares nothing with Ann: she cannot find him…
+    s.report(&ann, "/dav/principals/", body).await.assert(207).lacks("bob@example.org");
+    // …until a label is shared between them.
+    let owner = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
+    let label = s.app.service.create_label(&owner, None, "Partners", "").await.unwrap().id;
+    let grantee = labelbook::service::Grantee::parse("bob@example.org");
+    s.app.service.share(&owner, &label, &grantee, labelbook::service::access::Level::View, true).await.unwrap();
     s.report(&ann, "/dav/principals/", body)
         .await
         .assert(207)

@@ -243,7 +243,7 @@ pub async fn directory(req: &Request<'_>) -> ApiResult {
     if !(2..=200).contains(&q.chars().count()) {
         return Err(Problem::invalid("q", "2 to 200 characters of an address, a name or a group"));
     }
-    let (users, groups) = req.app.service.directory_search(q).await?;
+    let (users, groups) = req.app.service.directory_search(req.user, q).await?;
     #[derive(Serialize)]
     struct Person<'a> {
         email: &'a str,

@@ -305,7 +305,7 @@ async fn principal_property_search(ctx: &Ctx<'_>, root: &Element) -> DavResult {
     let mut result: Option<Vec<User>> = None;
     for search in root.children_named(DAV, "property-search") {
         let needle = search.child(DAV, "match").map(|m| m.text.trim().to_string()).unwrap_or_default();
-        let found = ctx.app.store.search_users(&needle, 50).await.map_err(ServiceError::from)?;
+        let found = ctx.app.service.find_people(&ctx.who.user, &needle, 50).await?;
         result = Some(match result {
             None => found,
             Some(prev) if all_of => prev.into_iter().filter(|u| found.iter().any(|f| f.id == u.id)).collect(),

@@ -170,6 +170,14 @@ pub fn may_administer(is_admin: bool, credential: Credential) -> bool {
     is_admin && may_manage_credentials(credential)
 }
 
+/// Whom a person may find when they look for people to share with (the dashboard's completion, CardDAV's
+/// principal-property-search): an administrator, or anyone when the server says so (`directory_everyone`),
+/// finds every account; everyone else finds their own domain and the people a label is already shared
+/// between, so no account can list the whole server.
+pub fn may_search_everyone(is_admin: bool, directory_everyone: bool) -> bool {
+    is_admin || directory_everyone
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -85,12 +85,12 @@ impl Service {
 
     /// People and groups whose address or name contains `needle`, for completing whom to share with: at most
     /// 10 of each, and only for a needle of 2 characters or more (no listing of everyone).
-    pub async fn directory_search(&self, needle: &str) -> Result<(Vec<User>, Vec<String>)> {
+    pub async fn directory_search(&self, viewer: &User, needle: &str) -> Result<(Vec<User>, Vec<String>)> {
         let needle = needle.trim().to_lowercase();
         if needle.chars().count() < 2 || needle.chars().count() > 200 {
             return Err(field("q", "2 to 200 characters"));
         }
-        let users = self.store.search_users(&needle, 10).await?;
+        let users = self.find_people(viewer, &needle, 10).await?;
         let groups = self
             .store
             .groups()
@@ -101,5 +101,16 @@ impl Service {
             .take(10)
             .collect();
         Ok((users, groups))
+    }
+
+    /// Accounts whose address or name contains `needle`, among those `viewer` may find (see
+    /// `access::may_search_everyone`).
+    pub async fn find_people(&self, viewer: &User, needle: &str, limit: i64) -> Result<Vec<User>> {
+        let within = if super::access::may_search_everyone(viewer.is_admin, self.directory_everyone) {
+            crate::store::UserScope::Everyone
+        } else {
+            crate::store::UserScope::Near { viewer_id: viewer.id, viewer_email: viewer.email.clone() }
+        };
+        Ok(self.store.search_users(needle, limit, &within).await?)
     }
 }

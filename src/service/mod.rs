@@ -220,6 +220,8 @@ pub struct Service {
     pub mail_resend_secs: u64,
     /// Wakes the outbox sender when a message is queued.
     pub mail_wake: std::sync::Arc<tokio::sync::Notify>,
+    /// Whether everyone may find every account when looking for people to share with.
+    pub directory_everyone: bool,
 }
 
 impl Service {

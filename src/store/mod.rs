@@ -354,12 +354,28 @@ impl Store {
         Ok(rows.into_iter().map(User::from).collect())
     }
 
-    /// Users whose e-mail or display name contains `needle` (case-insensitive), for principal-property-search.
-    pub async fn search_users(&self, needle: &str, limit: i64) -> Result<Vec<User>> {
-        let pattern = format!("%{}%", needle.to_lowercase().replace(['%', '_'], ""));
+    /// Users whose e-mail or display name contains `needle` (case-insensitive), among those `within` allows.
+    pub async fn search_users(&self, needle: &str, limit: i64, within: &UserScope) -> Result<Vec<User>> {
+        let pattern = format!("%{}%", needle.to_lowercase().replace(['%', '_', '\\'], ""));
+        let (everyone, viewer_id, viewer_email, domain) = match within {
+            UserScope::Everyone => (true, 0, String::new(), String::new()),
+            UserScope::Near { viewer_id, viewer_email } => (
+                false,
+                *viewer_id,
+                viewer_email.clone(),
+                format!("%@{}", domain_of(viewer_email).replace(['%', '_', '\\'], "")),
+            ),
+        };
+        // Near: the viewer's own domain, and anyone a label is shared between them and the viewer (either way).
         let rows = on_pool!(self, p => sqlx::query_as::<_, UserRow>(concat!("SELECT ", user_cols!(),
-            " FROM users WHERE NOT disabled AND (LOWER(email) LIKE $1 OR LOWER(display_name) LIKE $1) ORDER BY email LIMIT $2"))
-            .bind(&pattern).bind(limit).fetch_all(p).await?);
+            " FROM users WHERE NOT disabled AND (LOWER(email) LIKE $1 OR LOWER(display_name) LIKE $1)
+              AND ($3 OR LOWER(email) LIKE $4
+                   OR id IN (SELECT l.owner_id FROM grants g JOIN labels l ON l.id = g.label_id
+                             WHERE g.grantee_kind = 'user' AND g.grantee = $5 AND g.status IN ('pending', 'accepted'))
+                   OR email IN (SELECT g.grantee FROM grants g JOIN labels l ON l.id = g.label_id
+                                WHERE g.grantee_kind = 'user' AND l.owner_id = $6 AND g.status IN ('pending', 'accepted')))
+              ORDER BY email LIMIT $2"))
+            .bind(&pattern).bind(limit).bind(everyone).bind(&domain).bind(&viewer_email).bind(viewer_id).fetch_all(p).await?);
         Ok(rows.into_iter().map(User::from).collect())
     }
 

@@ -188,3 +188,14 @@ pub struct NewCard<'a> {
     /// Who writes, for the history (the user, not the book's owner).
     pub actor_id: i64,
 }
+
+/// Whom a search of the accounts may find.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserScope {
+    Everyone,
+    /// The viewer's own domain, and the people a label is shared between them and the viewer.
+    Near {
+        viewer_id: i64,
+        viewer_email: String,
+    },
+}
