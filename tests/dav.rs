@@ -807,3 +807,35 @@ async fn multiget_answers_each_name_once_in_order_and_caps_the_names() {
     multiget(many).await.assert(413).contains("at most 12");
     s.stop().await;
 }
+
+/// RFC 4918 §9.2.1: a PROPPATCH that would pass what a collection keeps of its own properties (count, size of
+/// one, size of all) is refused with 507 for them and 424 for the rest, and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_properties_are_bounded_per_collection() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    let book = contacts(&ann);
+    let patch = |props: String| {
+        let (s, ann, book) = (&s, &ann, &book);
+        let body = format!(
+            r#"<d:propertyupdate xmlns:d="DAV:" xmlns:x="urn:x"><d:set><d:prop>{props}</d:prop></d:set></d:propertyupdate>"#
+        );
+        async move { s.as_user(ann, "PROPPATCH", book, &[("content-type", "application/xml")], body).await }
+    };
+    let one = |i: usize, len: usize| format!("<x:p{i}>{}</x:p{i}>", "v".repeat(len));
+    patch(one(0, 100)).await.assert(207).contains("200 OK");
+    // One too large, with a description beside it: neither is kept.
+    let r = patch(format!("{}<d:displayname>Renamed</d:displayname>", one(1, 20_000))).await;
+    r.assert(207).contains("507 Insufficient Storage").contains("424 Failed Dependency");
+    // Too many: 63 more fit beside p0, the 65th does not.
+    let many: String = (1..64).map(|i| one(i, 10)).collect();
+    patch(many).await.assert(207).contains("200 OK");
+    patch(one(64, 10)).await.assert(207).contains("507 Insufficient Storage");
+    // Too much together: replacing some with larger values past 128 KiB in all.
+    let large: String = (1..10).map(|i| one(i, 15_000)).collect();
+    patch(large).await.assert(207).contains("507 Insufficient Storage");
+    let r = s.propfind(&ann, &book, "0", r#"<d:propfind xmlns:d="DAV:" xmlns:x="urn:x"><d:prop><x:p1/><x:p64/><d:displayname/></d:prop></d:propfind>"#).await;
+    r.assert(207).contains(r#"<p1 xmlns="urn:x">vvvvvvvvvv</p1>"#).contains("404 Not Found").lacks("Renamed");
+    assert!(!r.body.contains(&"v".repeat(11)), "nothing refused was kept");
+    s.stop().await;
+}

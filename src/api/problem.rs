@@ -129,6 +129,7 @@ impl From<ServiceError> for Problem {
                 p.retry_after = Some(secs.max(1));
                 p
             }
+            ServiceError::Quota(m) => Problem::new(StatusCode::INSUFFICIENT_STORAGE, m),
             ServiceError::Full(m) => {
                 tracing::error!(error = %m, "the database is full");
                 Problem::new(

@@ -298,8 +298,26 @@ pub async fn proppatch(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult
         stats.forbidden = refused;
         stats.other = names.into_iter().map(|n| (StatusCode::FAILED_DEPENDENCY, n)).collect();
     } else {
-        ctx.app.service.set_book_props(&view, name.as_deref(), description.as_deref(), &dead).await?;
-        stats.ok = names;
+        match ctx.app.service.set_book_props(&view, name.as_deref(), description.as_deref(), &dead).await {
+            Ok(()) => stats.ok = names,
+            // RFC 4918 §9.2.1: no room to record the properties; the rest fails with them (424).
+            Err(ServiceError::Quota(m)) => {
+                let dead_names: Vec<String> = dead.iter().map(|(ns, n, _)| element(ns, n, None)).collect();
+                stats.other = names
+                    .into_iter()
+                    .map(|n| {
+                        let status = if dead_names.contains(&n) {
+                            StatusCode::INSUFFICIENT_STORAGE
+                        } else {
+                            StatusCode::FAILED_DEPENDENCY
+                        };
+                        (status, n)
+                    })
+                    .collect();
+                tracing::info!(collection = %href, reason = %m, "PROPPATCH refused: dead property limits");
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     ms.propstats(&href, &stats);
     Ok(ms.finish())

@@ -190,6 +190,7 @@ impl From<ServiceError> for DavError {
             ServiceError::Refused(m) => DavError::new(StatusCode::FORBIDDEN, m),
             ServiceError::Missing(what) => DavError::new(StatusCode::NOT_FOUND, format!("no {what}")),
             ServiceError::TooSoon(_, m) => DavError::new(StatusCode::TOO_MANY_REQUESTS, m),
+            ServiceError::Quota(m) => DavError::new(StatusCode::INSUFFICIENT_STORAGE, m),
             // RFC 4918 §11.5: the server cannot store the representation.
             ServiceError::Full(m) => {
                 tracing::error!(error = %m, "the database is full");

@@ -59,6 +59,8 @@ pub enum ServiceError {
     TooSoon(u32, String),
     /// The database had no room for the change, and kept none of it.
     Full(String),
+    /// The change would pass a limit on what one resource may hold (RFC 4918 §9.2.1: 507).
+    Quota(String),
     Store(StoreError),
 }
 
@@ -76,6 +78,7 @@ impl fmt::Display for ServiceError {
             ServiceError::Missing(what) => write!(f, "no {what}"),
             ServiceError::TooSoon(_, m) => write!(f, "{m}"),
             ServiceError::Full(m) => write!(f, "no room left to store the change: {m}"),
+            ServiceError::Quota(m) => write!(f, "{m}"),
             ServiceError::Store(e) => write!(f, "{e}"),
         }
     }
@@ -672,6 +675,22 @@ impl Service {
         {
             return Err(field("name", "a label name is 1 to 200 characters"));
         }
+        if !dead.is_empty() {
+            let mut after: std::collections::HashMap<(String, String), usize> = self
+                .store
+                .dead_props(&view.book.key())
+                .await?
+                .into_iter()
+                .map(|p| ((p.ns, p.name), p.xml.len()))
+                .collect();
+            for (ns, name, xml) in dead {
+                match xml {
+                    Some(xml) => after.insert((ns.clone(), name.clone()), xml.len()),
+                    None => after.remove(&(ns.clone(), name.clone())),
+                };
+            }
+            check_dead_props(after.values().copied())?;
+        }
         if name.is_some() || description.is_some() {
             match &view.book {
                 Book::MyContacts { owner_id } => self.store.update_book(*owner_id, name, description).await?,
@@ -694,6 +713,29 @@ impl Service {
         view.require(Action::Read)?;
         Ok(self.store.dead_props(&view.book.key()).await?)
     }
+}
+
+/// Most dead properties one collection keeps, the largest one, and all of them together: a client's own data
+/// rides along (clients keep a colour or an order here), but a collection is not a file store.
+pub const MAX_DEAD_PROPS: usize = 64;
+pub const MAX_DEAD_PROP_BYTES: usize = 16 * 1024;
+pub const MAX_DEAD_PROPS_BYTES: usize = 128 * 1024;
+
+/// The dead properties a collection would hold after a change, by size, against the limits above.
+fn check_dead_props(sizes: impl Iterator<Item = usize>) -> Result<()> {
+    let sizes: Vec<usize> = sizes.collect();
+    if sizes.len() > MAX_DEAD_PROPS {
+        return Err(ServiceError::Quota(format!("a collection keeps at most {MAX_DEAD_PROPS} properties of its own")));
+    }
+    if sizes.iter().any(|n| *n > MAX_DEAD_PROP_BYTES) {
+        return Err(ServiceError::Quota(format!("a property holds at most {MAX_DEAD_PROP_BYTES} bytes")));
+    }
+    if sizes.iter().sum::<usize>() > MAX_DEAD_PROPS_BYTES {
+        return Err(ServiceError::Quota(format!(
+            "a collection's own properties hold at most {MAX_DEAD_PROPS_BYTES} bytes together"
+        )));
+    }
+    Ok(())
 }
 
 /// A card's resource name: one non-empty path segment.
