@@ -157,8 +157,9 @@ impl Accounts {
         }
     }
 
-    fn cache_key(&self, email: &str, password: &str) -> [u8; 32] {
-        // A keyed digest, so the cache never holds anything a memory dump could turn back into a password.
+    /// The keyed digest a credential is known by (the cache's key and the limiter's known-good set): keyed, so
+    /// nothing kept in memory can be turned back into a password.
+    pub(super) fn credential_key(&self, email: &str, password: &str) -> [u8; 32] {
         let mut mac = match Hmac::<Sha256>::new_from_slice(&self.secret) {
             Ok(m) => m,
             Err(_) => return [0; 32],
@@ -169,17 +170,12 @@ impl Accounts {
         mac.finalize().into_bytes().into()
     }
 
-    /// The keyed digest a credential is known by (the cache's key and the limiter's known-good set).
-    pub(super) fn credential_key(&self, email: &str, password: &str) -> [u8; 32] {
-        self.cache_key(email, password)
-    }
-
     /// Checks an e-mail and password (the account password or one of its app passwords). The attempt is
     /// counted before anything is checked; a wrong guess costs one argon2 run for the account password and at
     /// most one for the app password its first group names (plus any made before app passwords had lookups).
     pub async fn authenticate(&self, email: &str, password: &str, ip: IpAddr) -> Result<Principal, AuthError> {
         let email = email.trim().to_lowercase();
-        let key = self.cache_key(&email, password);
+        let key = self.credential_key(&email, password);
         let attempt = self.begin_attempt(&email, ip, &key)?;
         let hit = match self.cache.lock() {
             Ok(cache) => cache.get(&key).filter(|c| c.until > Instant::now()).map(|c| c.principal.clone()),
