@@ -442,21 +442,10 @@ impl Store {
     /// The app passwords a sign-in with a secret starting `lookup` may be: the one with that lookup, and those
     /// made before lookups existed. `None` (a secret not shaped like an app password): only the latter.
     pub async fn app_passwords_for(&self, user_id: i64, lookup: Option<&str>) -> Result<Vec<AppPassword>> {
-        let rows = on_pool!(self, p => sqlx::query_as::<_, (i64, i64, String, String, String, i64, Option<i64>)>(
+        let rows = on_pool!(self, p => sqlx::query_as::<_, AppPasswordRow>(
             "SELECT id, user_id, name, password_hash, layout, created_at, last_used_at FROM app_passwords WHERE user_id = $1 AND (lookup IS NULL OR lookup = $2)")
             .bind(user_id).bind(lookup.unwrap_or("")).fetch_all(p).await?);
-        Ok(rows
-            .into_iter()
-            .map(|(id, user_id, name, password_hash, layout, created_at, last_used_at)| AppPassword {
-                id,
-                user_id,
-                name,
-                password_hash,
-                layout,
-                created_at,
-                last_used_at,
-            })
-            .collect())
+        Ok(rows.into_iter().map(app_password).collect())
     }
 
     /// Gives an app password made before lookups its lookup, once its secret is known to be right.
@@ -469,21 +458,10 @@ impl Store {
     }
 
     pub async fn app_passwords(&self, user_id: i64) -> Result<Vec<AppPassword>> {
-        let rows = on_pool!(self, p => sqlx::query_as::<_, (i64, i64, String, String, String, i64, Option<i64>)>(
+        let rows = on_pool!(self, p => sqlx::query_as::<_, AppPasswordRow>(
             "SELECT id, user_id, name, password_hash, layout, created_at, last_used_at FROM app_passwords WHERE user_id = $1 ORDER BY name")
             .bind(user_id).fetch_all(p).await?);
-        Ok(rows
-            .into_iter()
-            .map(|(id, user_id, name, password_hash, layout, created_at, last_used_at)| AppPassword {
-                id,
-                user_id,
-                name,
-                password_hash,
-                layout,
-                created_at,
-                last_used_at,
-            })
-            .collect())
+        Ok(rows.into_iter().map(app_password).collect())
     }
 
     pub async fn revoke_app_password(&self, user_id: i64, name: &str) -> Result<()> {
@@ -611,6 +589,12 @@ impl Store {
             Ok(())
         })
     }
+}
+
+type AppPasswordRow = (i64, i64, String, String, String, i64, Option<i64>);
+
+fn app_password((id, user_id, name, password_hash, layout, created_at, last_used_at): AppPasswordRow) -> AppPassword {
+    AppPassword { id, user_id, name, password_hash, layout, created_at, last_used_at }
 }
 
 pub fn now() -> i64 {
