@@ -839,3 +839,25 @@ async fn dead_properties_are_bounded_per_collection() {
     assert!(!r.body.contains(&"v".repeat(11)), "nothing refused was kept");
     s.stop().await;
 }
+
+/// RFC 6350 §3.3: a value holds no control characters but a tab (line breaks are written escaped). A card
+/// with a NUL or an escape character is refused (403 valid-address-data over CardDAV, 422 on the API) and
+/// nothing is stored; a tab is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_in_values_are_refused() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    let book = contacts(&ann);
+    let before = s.sync_token(&ann, &book).await;
+    for (name, bad) in [("nul", "\0"), ("esc", "\x1b[31m"), ("cr", "a\rb"), ("del", "\x7f")] {
+        let card = format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{name}\r\nFN:Ctl\r\nNOTE:x{bad}y\r\nEND:VCARD\r\n");
+        let r = s.put_card(&ann, &format!("{book}{name}.vcf"), &card).await;
+        r.assert(403).contains("valid-address-data").contains("NOTE");
+    }
+    assert_eq!(s.sync_token(&ann, &book).await, before, "nothing was stored");
+    let r = api(&s, &ann, "POST", "/contacts", Some(serde_json::json!({"full_name": "Ctl", "note": "a\u{0}b"}))).await;
+    r.assert(422);
+    let tab = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:tab\r\nFN:Tab\r\nNOTE:a\tb\r\nEND:VCARD\r\n";
+    s.put_card(&ann, &format!("{book}tab.vcf"), tab).await.assert(201);
+    s.stop().await;
+}

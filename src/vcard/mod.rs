@@ -54,6 +54,8 @@ pub enum VCardError {
     MissingUid,
     BadLine(usize),
     TooManyProperties(usize),
+    /// A content line of this property holds a control character other than a tab.
+    ControlCharacter(String),
 }
 
 impl fmt::Display for VCardError {
@@ -74,6 +76,9 @@ impl fmt::Display for VCardError {
             }
             VCardError::BadLine(n) => {
                 write!(f, "line {n} of the vCard is not a valid content line")
+            }
+            VCardError::ControlCharacter(name) => {
+                write!(f, "the {name} property holds a control character, which no vCard value may (RFC 6350 §3.3)")
             }
             VCardError::TooManyProperties(n) => write!(f, "the vCard has more than {n} properties"),
         }
@@ -121,6 +126,11 @@ pub fn validate(bytes: &[u8], max_properties: usize) -> Result<(VCard, Indexed),
     let card = parse(bytes)?;
     if card.props.len() > max_properties {
         return Err(VCardError::TooManyProperties(max_properties));
+    }
+    // RFC 6350 §3.3: a value is VALUE-CHAR (WSP and printable characters); line breaks inside a value are written
+    // escaped. A NUL or an escape sequence in a stored card would also reach every client's parser (and XML).
+    if let Some(p) = card.props.iter().find(|p| p.raw.chars().any(|c| c.is_control() && c != '\t')) {
+        return Err(VCardError::ControlCharacter(p.name.clone()));
     }
     let indexed = card.indexed();
     if indexed.uid.trim().is_empty() {
