@@ -14,6 +14,8 @@ pub struct App {
     pub accounts: Accounts,
     /// Set once the server stops accepting connections: long-lived responses (event streams) end on it.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// The Google Contacts bridge, when a service-account key is configured.
+    pub bridge: Option<std::sync::Arc<crate::bridge::Bridge>>,
     /// Open event streams per user, to bound what one account can hold open.
     pub streams: std::sync::Mutex<std::collections::HashMap<i64, usize>>,
 }
@@ -68,11 +70,31 @@ impl App {
             mail_wake: Default::default(),
             directory_everyone: config.directory_everyone,
         };
+        let bridge = match &config.google.service_account_key {
+            Some(path) => {
+                let key = crate::bridge::auth::ServiceAccount::from_file(path)
+                    .map_err(|e| anyhow::anyhow!("google.service_account_key: {e}"))?;
+                let g = &config.google;
+                let settings = crate::bridge::Settings {
+                    people_api_url: g.people_api_url.clone(),
+                    poll: Duration::from_secs(g.poll_secs.max(1)),
+                    max_deletes_per_sync: g.max_deletes_per_sync,
+                    retry: crate::bridge::people::Retry {
+                        base: Duration::from_millis(g.retry_base_ms),
+                        cap: Duration::from_secs(g.retry_max_secs),
+                        attempts: g.retry_attempts.max(1),
+                    },
+                };
+                Some(std::sync::Arc::new(crate::bridge::Bridge::new(key, settings)))
+            }
+            None => None,
+        };
         Ok(App {
             config,
             store,
             service,
             accounts,
+            bridge,
             stopping: tokio::sync::watch::channel(false).0,
             streams: Default::default(),
         })

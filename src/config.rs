@@ -59,6 +59,39 @@ pub struct Config {
     pub trash_days: i64,
     pub history_days: i64,
     pub log: String,
+    /// The Google Contacts bridge; off until a service-account key is set.
+    pub google: GoogleConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GoogleConfig {
+    /// A Google service-account JSON key with domain-wide delegation for the contacts scope.
+    pub service_account_key: Option<PathBuf>,
+    /// Where the People API is (a stand-in for tests or a private gateway).
+    pub people_api_url: String,
+    /// How often each mirrored user's Google Contacts are read for changes made there.
+    pub poll_secs: u64,
+    /// More deletions than this from one user in one pull pause their bridge instead of being applied.
+    pub max_deletes_per_sync: usize,
+    /// Retries of a request Google answered 429 or 5xx: the first wait (doubling), the longest, how many tries.
+    pub retry_base_ms: u64,
+    pub retry_max_secs: u64,
+    pub retry_attempts: u32,
+}
+
+impl Default for GoogleConfig {
+    fn default() -> Self {
+        GoogleConfig {
+            service_account_key: None,
+            people_api_url: "https://people.googleapis.com".into(),
+            poll_secs: 60,
+            max_deletes_per_sync: 50,
+            retry_base_ms: 1000,
+            retry_max_secs: 32,
+            retry_attempts: 8,
+        }
+    }
 }
 
 impl Default for Config {
@@ -98,6 +131,7 @@ impl Default for Config {
             trash_days: 30,
             history_days: 365,
             log: "info".into(),
+            google: GoogleConfig::default(),
         }
     }
 }
@@ -232,6 +266,40 @@ impl Config {
         }
         if let Some(v) = get("LABELBOOK_LOG") {
             self.log = v;
+        }
+        self.apply_google_env(&get)
+    }
+
+    /// `LABELBOOK_GOOGLE_SERVICE_ACCOUNT_KEY`, `_PEOPLE_API_URL`, `_POLL_SECS`, `_MAX_DELETES_PER_SYNC`,
+    /// `_RETRY_BASE_MS`, `_RETRY_MAX_SECS`, `_RETRY_ATTEMPTS`.
+    fn apply_google_env(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, String> {
+            v.trim().parse().map_err(|_| format!("{key}: '{v}' is not a number"))
+        }
+        let g = &mut self.google;
+        if let Some(v) = get("LABELBOOK_GOOGLE_SERVICE_ACCOUNT_KEY") {
+            g.service_account_key = (!v.is_empty()).then(|| v.into());
+        }
+        if let Some(v) = get("LABELBOOK_GOOGLE_PEOPLE_API_URL") {
+            g.people_api_url = v;
+        }
+        if let Some(v) = get("LABELBOOK_GOOGLE_POLL_SECS") {
+            g.poll_secs = num("LABELBOOK_GOOGLE_POLL_SECS", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_GOOGLE_MAX_DELETES_PER_SYNC") {
+            g.max_deletes_per_sync = num("LABELBOOK_GOOGLE_MAX_DELETES_PER_SYNC", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_GOOGLE_RETRY_BASE_MS") {
+            g.retry_base_ms = num("LABELBOOK_GOOGLE_RETRY_BASE_MS", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_GOOGLE_RETRY_MAX_SECS") {
+            g.retry_max_secs = num("LABELBOOK_GOOGLE_RETRY_MAX_SECS", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_GOOGLE_RETRY_ATTEMPTS") {
+            g.retry_attempts = num("LABELBOOK_GOOGLE_RETRY_ATTEMPTS", &v)?;
+        }
+        if !(g.people_api_url.starts_with("https://") || g.people_api_url.starts_with("http://")) {
+            return Err(format!("google.people_api_url '{}' is not an http(s) address", g.people_api_url));
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod app;
+pub mod bridge;
 pub mod config;
 pub mod dav;
 pub mod http;

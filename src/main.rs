@@ -96,6 +96,9 @@ enum Command {
         #[arg(long)]
         label: Option<String>,
     },
+    /// The Google Contacts bridge: mirror users' labels into their Google Contacts.
+    #[command(subcommand)]
+    Google(cli::google::GoogleCmd),
     /// Export a user's contacts, or one label, as one .vcf.
     Export {
         #[arg(long)]
@@ -411,6 +414,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Grant(cmd) => grant(&app, cmd, json).await,
         Command::Import { file, user, label } => import(&app, &file, &user, label.as_deref(), json).await,
         Command::Export { user, label, out } => export(&app, &user, label.as_deref(), out).await,
+        Command::Google(cmd) => cli::google::google(&app, cmd, json).await,
     }
 }
 

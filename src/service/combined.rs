@@ -45,6 +45,11 @@ impl Combined {
         self.labels.iter().find(|l| l.view.segment == label).map(|l| l.view.hidden.as_slice()).unwrap_or(&[])
     }
 
+    /// Each label shown (id, name), best first: what a mirror of the book makes a group of.
+    pub fn labels(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.labels.iter().map(|l| (l.view.segment.as_str(), l.name.as_str()))
+    }
+
     fn source(&self, label: &str) -> Option<&LabelSource> {
         self.labels.iter().find(|l| l.view.segment == label)
     }

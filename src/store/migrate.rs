@@ -11,6 +11,7 @@ const SQLITE: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/sqlite/0006_invite_links.sql")),
     (7, include_str!("../../migrations/sqlite/0007_mail_settings.sql")),
     (8, include_str!("../../migrations/sqlite/0008_app_password_lookup.sql")),
+    (9, include_str!("../../migrations/sqlite/0009_google_bridge.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -21,6 +22,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/postgres/0006_invite_links.sql")),
     (7, include_str!("../../migrations/postgres/0007_mail_settings.sql")),
     (8, include_str!("../../migrations/postgres/0008_app_password_lookup.sql")),
+    (9, include_str!("../../migrations/postgres/0009_google_bridge.sql")),
 ];
 
 pub async fn run(store: &Store) -> Result<()> {

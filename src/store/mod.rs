@@ -8,6 +8,7 @@ mod cards;
 pub mod combined;
 mod directory;
 pub mod events;
+pub mod google;
 mod grants;
 mod history;
 mod invite_links;

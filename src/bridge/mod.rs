@@ -1,0 +1,265 @@
+//! The Google Contacts bridge: each mirrored user's labels (those that sync to their devices) become contact
+//! groups in their Google Contacts, holding the label's contacts as that user sees them; edits and deletions
+//! made in Google come back as that user's writes through `service/`, so their level and hidden fields rule.
+//!
+//! The bridge is a sync client of the user's combined book (`all/`): the same reads and writes as CardDAV,
+//! driven by the change sequence, never on a request's path. One server works a user at a time (a lease row).
+
+pub mod auth;
+pub mod http;
+pub mod people;
+pub mod person;
+mod sync;
+
+use crate::service::Service;
+use crate::store::events::Event;
+use crate::store::google::{GoogleAccount, now_ms};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use sync::Report;
+
+/// How long a server holds a user it works; a server that dies lets another take the user after this.
+const LEASE_SECS: i64 = 300;
+/// Users synced at once by one server (each user's mutations stay serial, as Google asks).
+const PARALLEL_USERS: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GoogleError {
+    /// Worth trying again later: 429, 5xx, the network; with the wait Google asked for.
+    Transient(String, Option<Duration>),
+    /// An access token was refused (renewed once before this becomes `PermissionLost`).
+    Unauthenticated(String),
+    /// The user's delegation or grant is gone: they (or an administrator) must reconnect.
+    PermissionLost(String),
+    /// The etag sent is no longer Google's (400 FAILED_PRECONDITION).
+    Stale(String),
+    ExpiredSyncToken,
+    NotFound(String),
+    /// 409: a group of that name exists.
+    Conflict(String),
+    /// Any other refusal: a bug on one side, not retried.
+    Refused(String),
+}
+
+impl std::fmt::Display for GoogleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GoogleError::Transient(m, _) => write!(f, "Google is unavailable for now: {m}"),
+            GoogleError::Unauthenticated(m) | GoogleError::PermissionLost(m) => write!(f, "permission lost: {m}"),
+            GoogleError::Stale(m) => write!(f, "changed in Google meanwhile: {m}"),
+            GoogleError::ExpiredSyncToken => write!(f, "Google's sync token expired"),
+            GoogleError::NotFound(m) => write!(f, "not found in Google: {m}"),
+            GoogleError::Conflict(m) => write!(f, "name taken in Google: {m}"),
+            GoogleError::Refused(m) => write!(f, "Google refused: {m}"),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, GoogleError>;
+
+/// The bridge's settings (config `[google]`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub people_api_url: String,
+    pub poll: Duration,
+    pub max_deletes_per_sync: usize,
+    pub retry: people::Retry,
+}
+
+pub struct Bridge {
+    pub people: people::People,
+    pub settings: Settings,
+    /// This process, as a lease holder.
+    pub owner: String,
+    /// Users whose books changed since their last sync (from the change bus), or everyone after a lag.
+    dirty: Mutex<Dirty>,
+    wake: tokio::sync::Notify,
+    /// Users this process is syncing: the lease keeps other servers off, this keeps a second task here off.
+    busy: Mutex<HashSet<i64>>,
+}
+
+/// Marks a user busy in this process for as long as it lives.
+struct Busy<'a>(&'a Mutex<HashSet<i64>>, i64);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.1);
+    }
+}
+
+#[derive(Default)]
+struct Dirty {
+    all: bool,
+    users: HashSet<i64>,
+    /// The labels each mirrored user saw at their last sync, to tell whom a card change concerns.
+    labels: HashMap<i64, HashSet<String>>,
+}
+
+impl Bridge {
+    pub fn new(account: auth::ServiceAccount, settings: Settings) -> Bridge {
+        let people = people::People {
+            http: http::Http::default(),
+            tokens: Arc::new(auth::Tokens::new(account)),
+            base: settings.people_api_url.clone(),
+            retry: settings.retry,
+        };
+        Bridge {
+            people,
+            settings,
+            owner: uuid::Uuid::new_v4().to_string(),
+            dirty: Mutex::new(Dirty { all: true, ..Default::default() }),
+            wake: tokio::sync::Notify::new(),
+            busy: Mutex::default(),
+        }
+    }
+
+    fn dirty(&self) -> std::sync::MutexGuard<'_, Dirty> {
+        self.dirty.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Notes whom a committed change concerns, and wakes the worker.
+    pub fn observe(&self, event: &Event) {
+        {
+            let mut d = self.dirty();
+            match event {
+                Event::Cards { owners, labels, .. } => {
+                    let hit: Vec<i64> = d
+                        .labels
+                        .iter()
+                        .filter(|(user, seen)| owners.contains(user) || labels.iter().any(|l| seen.contains(l)))
+                        .map(|(u, _)| *u)
+                        .collect();
+                    d.users.extend(hit);
+                }
+                Event::Label { .. } | Event::Sharing { .. } | Event::Directory | Event::Resync => d.all = true,
+                Event::Book { .. } | Event::Account { .. } => return,
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Syncs one user both ways if no other worker holds them; `None` when another does.
+    pub async fn sync_user(&self, service: &Service, account: &GoogleAccount) -> crate::store::Result<Option<Report>> {
+        let store = &service.store;
+        if !self.busy.lock().unwrap_or_else(|e| e.into_inner()).insert(account.user_id) {
+            return Ok(None);
+        }
+        let _busy = Busy(&self.busy, account.user_id);
+        if !store.google_claim(account.user_id, &self.owner, LEASE_SECS).await? {
+            return Ok(None);
+        }
+        // Read again under the lease: what the caller read may predate another sync's end.
+        let Some(account) = store.google_account(account.user_id).await? else { return Ok(None) };
+        let account = &account;
+        let started = now_ms();
+        self.dirty().users.remove(&account.user_id);
+        let outcome = sync::run(self, service, account).await;
+        let (status, error) = match &outcome {
+            Ok(r) if r.paused.is_some() => ("paused", r.paused.clone()),
+            Ok(_) => ("ok", None),
+            Err(GoogleError::PermissionLost(m)) => ("permission_lost", Some(m.clone())),
+            Err(e) => ("error", Some(e.to_string())),
+        };
+        if let Ok(r) = &outcome {
+            self.dirty().labels.insert(account.user_id, r.labels.iter().cloned().collect());
+            if r.changed() {
+                tracing::info!(user = %account.email, pushed = r.pushed(), pulled = r.pulled(), "google: synced");
+            }
+        } else if let Err(e) = &outcome {
+            tracing::warn!(user = %account.email, error = %e, "google: sync failed");
+        }
+        store.google_synced(account.user_id, started, status, error.as_deref()).await?;
+        store.google_release(account.user_id, &self.owner).await?;
+        Ok(Some(outcome.unwrap_or_default()))
+    }
+
+    /// Whether `a` should be synced now: asked for, changed, or its poll is due. A user whose permission is
+    /// lost or whose bridge paused waits for someone to act (reconnect, resume, or "Sync now").
+    fn due(&self, a: &GoogleAccount, last: Option<&tokio::time::Instant>) -> bool {
+        if a.wanted_at > a.done_at {
+            return true;
+        }
+        if a.status == "permission_lost" || a.status == "paused" {
+            return false;
+        }
+        let d = self.dirty();
+        d.all || d.users.contains(&a.user_id) || last.is_none_or(|t| t.elapsed() >= self.settings.poll)
+    }
+
+    /// The worker: syncs due users (several at once, each serially), then waits for a change, a request or the
+    /// next poll; ends when the server stops.
+    pub async fn run(self: Arc<Self>, app: Arc<crate::app::App>, mut stopping: tokio::sync::watch::Receiver<bool>) {
+        let mut events = app.store.subscribe();
+        let mut last: HashMap<i64, tokio::time::Instant> = HashMap::new();
+        loop {
+            match app.store.google_accounts().await {
+                Ok(accounts) => {
+                    let due: Vec<GoogleAccount> =
+                        accounts.into_iter().filter(|a| self.due(a, last.get(&a.user_id))).collect();
+                    self.dirty().all = false;
+                    let mut running = tokio::task::JoinSet::new();
+                    for a in due {
+                        while running.len() >= PARALLEL_USERS {
+                            running.join_next().await;
+                        }
+                        last.insert(a.user_id, tokio::time::Instant::now());
+                        let (bridge, app) = (self.clone(), app.clone());
+                        running.spawn(async move {
+                            if let Err(e) = bridge.sync_user(&app.service, &a).await {
+                                tracing::warn!(user = %a.email, error = %e, "google: cannot record the sync");
+                            }
+                        });
+                    }
+                    while running.join_next().await.is_some() {}
+                }
+                Err(e) => tracing::warn!(error = %e, "google: cannot read the mirrored users"),
+            }
+            // Requests from the CLI or another server arrive through the database: look at least every second
+            // while a poll is short, every 5 s otherwise.
+            let tick = self.settings.poll.min(Duration::from_secs(5)).max(Duration::from_millis(200));
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(tick) => break,
+                    _ = self.wake.notified() => break,
+                    e = events.recv() => match e {
+                        Ok(e) => { self.observe(&e); }
+                        Err(_) => { self.observe(&Event::Resync); }
+                    },
+                    _ = stopping.changed() => return,
+                }
+            }
+            // Let a burst of writes settle into one sync.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            while let Ok(e) = events.try_recv() {
+                self.observe(&e);
+            }
+            if *stopping.borrow() {
+                return;
+            }
+        }
+    }
+}
+
+/// Turns the bridge off for a user: removes from their Google what the bridge made (when it can reach Google),
+/// then forgets them.
+pub async fn disable(bridge: Option<&Bridge>, service: &Service, user_id: i64) -> anyhow::Result<()> {
+    let store = &service.store;
+    let Some(account) = store.google_account(user_id).await? else { return Ok(()) };
+    if let Some(b) = bridge {
+        if !store.google_claim(user_id, &b.owner, LEASE_SECS).await? {
+            anyhow::bail!("another server is syncing {} right now; try again in a moment", account.email);
+        }
+        if let Err(e) = sync::teardown(b, service, &account).await {
+            store.google_release(user_id, &b.owner).await?;
+            anyhow::bail!("could not remove the mirror from {}'s Google Contacts: {e}", account.email);
+        }
+    }
+    store.google_forget(user_id).await?;
+    Ok(())
+}

@@ -1,0 +1,271 @@
+//! What the Google bridge remembers per mirrored user: its state, the lease of the server working it, and the
+//! groups and contacts it made in their Google Contacts.
+
+use super::{Result, Store, now, on_pool};
+use sqlx::AssertSqlSafe;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoogleAccount {
+    pub user_id: i64,
+    pub email: String,
+    pub my_contacts: bool,
+    /// `pending` (never synced), `ok`, `permission_lost`, `paused` (too many deletes at once), `error`.
+    pub status: String,
+    pub last_error: Option<String>,
+    pub push_cursor: String,
+    pub pull_token: String,
+    pub unsure: bool,
+    pub pushed_at: Option<i64>,
+    pub pulled_at: Option<i64>,
+    pub wanted_at: i64,
+    pub done_at: i64,
+    pub lease_owner: Option<String>,
+    pub lease_until: i64,
+}
+
+/// A contact group the bridge made for a label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupLink {
+    pub label_id: String,
+    pub resource_name: String,
+    pub name: String,
+}
+
+/// A Google contact the bridge made for one of our contacts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonLink {
+    pub contact_id: i64,
+    /// The contact's name in the user's combined book, to read it back.
+    pub href: String,
+    pub resource_name: String,
+    pub etag: String,
+    /// The mapped fields as both sides last agreed (JSON of a Person without its names and tags).
+    pub sent: String,
+}
+
+type AccountRow = (
+    i64,
+    String,
+    i64,
+    String,
+    Option<String>,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    i64,
+    Option<String>,
+    i64,
+);
+
+const ACCOUNT_COLS: &str = "g.user_id, u.email, g.my_contacts, g.status, g.last_error, g.push_cursor, g.pull_token, g.unsure, \
+     g.pushed_at, g.pulled_at, g.wanted_at, g.done_at, g.lease_owner, g.lease_until";
+
+fn account_of(r: AccountRow) -> GoogleAccount {
+    GoogleAccount {
+        user_id: r.0,
+        email: r.1,
+        my_contacts: r.2 != 0,
+        status: r.3,
+        last_error: r.4,
+        push_cursor: r.5,
+        pull_token: r.6,
+        unsure: r.7 != 0,
+        pushed_at: r.8,
+        pulled_at: r.9,
+        wanted_at: r.10,
+        done_at: r.11,
+        lease_owner: r.12,
+        lease_until: r.13,
+    }
+}
+
+impl Store {
+    /// Turns the bridge on for a user (or changes whether My contacts go too); a user already mirrored keeps
+    /// what was mirrored.
+    pub async fn google_enable(&self, user_id: i64, my_contacts: bool) -> Result<()> {
+        let _turn = self.write_turn().await;
+        on_pool!(self, p => sqlx::query(
+            "INSERT INTO google_accounts (user_id, my_contacts, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (user_id) DO UPDATE SET my_contacts = excluded.my_contacts,
+               push_cursor = CASE WHEN google_accounts.my_contacts = excluded.my_contacts THEN google_accounts.push_cursor ELSE '' END")
+            .bind(user_id).bind(my_contacts as i64).bind(now()).execute(p).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Forgets a user's bridge and what it made (once that is removed from their Google, or given up).
+    pub async fn google_forget(&self, user_id: i64) -> Result<()> {
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let _turn = self.write_turn().await;
+            for table in ["google_people", "google_groups", "google_accounts"] {
+                sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE user_id = $1"))).bind(user_id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn google_account(&self, user_id: i64) -> Result<Option<GoogleAccount>> {
+        let sql = format!(
+            "SELECT {ACCOUNT_COLS} FROM google_accounts g JOIN users u ON u.id = g.user_id WHERE g.user_id = $1"
+        );
+        let row: Option<AccountRow> =
+            on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.clone())).bind(user_id).fetch_optional(p).await?);
+        Ok(row.map(account_of))
+    }
+
+    pub async fn google_accounts(&self) -> Result<Vec<GoogleAccount>> {
+        let sql =
+            format!("SELECT {ACCOUNT_COLS} FROM google_accounts g JOIN users u ON u.id = g.user_id ORDER BY u.email");
+        let rows: Vec<AccountRow> = on_pool!(self, p => sqlx::query_as(AssertSqlSafe(sql.clone())).fetch_all(p).await?);
+        Ok(rows.into_iter().map(account_of).collect())
+    }
+
+    /// Takes a user for `lease` seconds unless another worker holds them; true when taken (or renewed).
+    pub async fn google_claim(&self, user_id: i64, owner: &str, lease: i64) -> Result<bool> {
+        let t = now();
+        let _turn = self.write_turn().await;
+        let n = on_pool!(self, p => sqlx::query(
+            "UPDATE google_accounts SET lease_owner = $1, lease_until = $2
+             WHERE user_id = $3 AND (lease_until <= $4 OR lease_owner = $1)")
+            .bind(owner).bind(t + lease).bind(user_id).bind(t).execute(p).await?.rows_affected());
+        Ok(n == 1)
+    }
+
+    pub async fn google_release(&self, user_id: i64, owner: &str) -> Result<()> {
+        let _turn = self.write_turn().await;
+        on_pool!(self, p => sqlx::query(
+            "UPDATE google_accounts SET lease_owner = NULL, lease_until = 0 WHERE user_id = $1 AND lease_owner = $2")
+            .bind(user_id).bind(owner).execute(p).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Asks for a sync of the user now (by whichever server holds them); returns the time asked, which
+    /// `done_at` reaches once a sync that started after it has finished.
+    pub async fn google_want_sync(&self, user_id: i64) -> Result<i64> {
+        let t = now_ms();
+        let _turn = self.write_turn().await;
+        on_pool!(self, p => sqlx::query("UPDATE google_accounts SET wanted_at = $1 WHERE user_id = $2")
+            .bind(t).bind(user_id).execute(p).await?.rows_affected());
+        Ok(t)
+    }
+
+    /// Records how a sync that started at `started` (milliseconds) ended.
+    pub async fn google_synced(&self, user_id: i64, started: i64, status: &str, error: Option<&str>) -> Result<()> {
+        let _turn = self.write_turn().await;
+        on_pool!(self, p => sqlx::query(
+            "UPDATE google_accounts SET status = $1, last_error = $2, done_at = CASE WHEN done_at < $3 THEN $3 ELSE done_at END
+             WHERE user_id = $4")
+            .bind(status).bind(error).bind(started).bind(user_id).execute(p).await?.rows_affected());
+        Ok(())
+    }
+
+    pub async fn google_set_status(&self, user_id: i64, status: &str, error: Option<&str>) -> Result<()> {
+        let _turn = self.write_turn().await;
+        on_pool!(self, p => sqlx::query("UPDATE google_accounts SET status = $1, last_error = $2 WHERE user_id = $3")
+            .bind(status).bind(error).bind(user_id).execute(p).await?.rows_affected());
+        Ok(())
+    }
+
+    pub async fn google_set_unsure(&self, user_id: i64, unsure: bool) -> Result<()> {
+        let _turn = self.write_turn().await;
+        on_pool!(self, p => sqlx::query("UPDATE google_accounts SET unsure = $1 WHERE user_id = $2")
+            .bind(unsure as i64).bind(user_id).execute(p).await?.rows_affected());
+        Ok(())
+    }
+
+    pub async fn google_pushed(&self, user_id: i64, cursor: &str) -> Result<()> {
+        let _turn = self.write_turn().await;
+        on_pool!(self, p => sqlx::query("UPDATE google_accounts SET push_cursor = $1, pushed_at = $2 WHERE user_id = $3")
+            .bind(cursor).bind(now()).bind(user_id).execute(p).await?.rows_affected());
+        Ok(())
+    }
+
+    pub async fn google_pulled(&self, user_id: i64, token: &str) -> Result<()> {
+        let _turn = self.write_turn().await;
+        on_pool!(self, p => sqlx::query("UPDATE google_accounts SET pull_token = $1, pulled_at = $2 WHERE user_id = $3")
+            .bind(token).bind(now()).bind(user_id).execute(p).await?.rows_affected());
+        Ok(())
+    }
+
+    pub async fn google_groups(&self, user_id: i64) -> Result<Vec<GroupLink>> {
+        let rows: Vec<(String, String, String)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT label_id, resource_name, name FROM google_groups WHERE user_id = $1 ORDER BY label_id")
+            .bind(user_id).fetch_all(p).await?);
+        Ok(rows.into_iter().map(|r| GroupLink { label_id: r.0, resource_name: r.1, name: r.2 }).collect())
+    }
+
+    pub async fn google_link_group(&self, user_id: i64, link: &GroupLink) -> Result<()> {
+        let _turn = self.write_turn().await;
+        on_pool!(self, p => sqlx::query(
+            "INSERT INTO google_groups (user_id, label_id, resource_name, name) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (user_id, label_id) DO UPDATE SET resource_name = excluded.resource_name, name = excluded.name")
+            .bind(user_id).bind(&link.label_id).bind(&link.resource_name).bind(&link.name).execute(p).await?.rows_affected());
+        Ok(())
+    }
+
+    pub async fn google_unlink_group(&self, user_id: i64, label_id: &str) -> Result<()> {
+        let _turn = self.write_turn().await;
+        on_pool!(self, p => sqlx::query("DELETE FROM google_groups WHERE user_id = $1 AND label_id = $2")
+            .bind(user_id).bind(label_id).execute(p).await?.rows_affected());
+        Ok(())
+    }
+
+    pub async fn google_people(&self, user_id: i64) -> Result<Vec<PersonLink>> {
+        let rows: Vec<(i64, String, String, String, String)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT contact_id, href, resource_name, etag, sent FROM google_people WHERE user_id = $1 ORDER BY contact_id")
+            .bind(user_id).fetch_all(p).await?);
+        Ok(rows
+            .into_iter()
+            .map(|r| PersonLink { contact_id: r.0, href: r.1, resource_name: r.2, etag: r.3, sent: r.4 })
+            .collect())
+    }
+
+    /// Records (or updates) what the bridge made for contacts, in one transaction.
+    pub async fn google_link_people(&self, user_id: i64, links: &[PersonLink]) -> Result<()> {
+        if links.is_empty() {
+            return Ok(());
+        }
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let _turn = self.write_turn().await;
+            for l in links {
+                // A Google contact adopted for another of our contacts (after a crash) moves with its name.
+                sqlx::query("DELETE FROM google_people WHERE user_id = $1 AND resource_name = $2 AND contact_id <> $3")
+                    .bind(user_id).bind(&l.resource_name).bind(l.contact_id).execute(&mut *tx).await?;
+                sqlx::query(
+                    "INSERT INTO google_people (user_id, contact_id, href, resource_name, etag, sent) VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (user_id, contact_id) DO UPDATE SET href = excluded.href, resource_name = excluded.resource_name,
+                       etag = excluded.etag, sent = excluded.sent")
+                    .bind(user_id).bind(l.contact_id).bind(&l.href).bind(&l.resource_name).bind(&l.etag).bind(&l.sent)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn google_unlink_people(&self, user_id: i64, contact_ids: &[i64]) -> Result<()> {
+        if contact_ids.is_empty() {
+            return Ok(());
+        }
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let _turn = self.write_turn().await;
+            for id in contact_ids {
+                sqlx::query("DELETE FROM google_people WHERE user_id = $1 AND contact_id = $2")
+                    .bind(user_id).bind(id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}
+
+/// Milliseconds since the epoch: a sync asked for and one finished within the same second are told apart.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
