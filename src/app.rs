@@ -70,11 +70,38 @@ impl App {
             mail_wake: Default::default(),
             directory_everyone: config.directory_everyone,
         };
-        let bridge = match &config.google.service_account_key {
-            Some(path) => {
-                let key = crate::bridge::auth::ServiceAccount::from_file(path)
-                    .map_err(|e| anyhow::anyhow!("google.service_account_key: {e}"))?;
-                let g = &config.google;
+        let g = &config.google;
+        let key = g
+            .service_account_key
+            .as_ref()
+            .map(|path| crate::bridge::auth::ServiceAccount::from_file(path))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("google.service_account_key: {e}"))?;
+        let oauth = match (&g.oauth_client_id, &g.oauth_client_secret) {
+            (Some(id), Some(secret)) => {
+                let seal = match (&g.token_key, &config.database_url) {
+                    (Some(k), _) => crate::bridge::sealed::SealKey::from_base64(k),
+                    (None, None) => {
+                        crate::bridge::sealed::SealKey::from_file(&config.data_dir.join("google-token.key"))
+                    }
+                    (None, Some(_)) => {
+                        Err("set google.token_key (the same on every server) to use OAuth on PostgreSQL".into())
+                    }
+                }
+                .map_err(|e| anyhow::anyhow!("google.token_key: {e}"))?;
+                let client = crate::bridge::auth::OAuthClient {
+                    client_id: id.clone(),
+                    client_secret: secret.clone(),
+                    auth_url: g.oauth_auth_url.clone(),
+                    token_url: g.oauth_token_url.clone(),
+                };
+                Some((client, seal))
+            }
+            _ => None,
+        };
+        let bridge = match (key, oauth) {
+            (None, None) => None,
+            (key, oauth) => {
                 let settings = crate::bridge::Settings {
                     people_api_url: g.people_api_url.clone(),
                     poll: Duration::from_secs(g.poll_secs.max(1)),
@@ -84,10 +111,10 @@ impl App {
                         cap: Duration::from_secs(g.retry_max_secs),
                         attempts: g.retry_attempts.max(1),
                     },
+                    lease_secs: g.lease_secs.clamp(3, 86_400) as i64,
                 };
-                Some(std::sync::Arc::new(crate::bridge::Bridge::new(key, settings)))
+                Some(std::sync::Arc::new(crate::bridge::Bridge::new(key, oauth, settings)))
             }
-            None => None,
         };
         Ok(App {
             config,

@@ -78,6 +78,18 @@ pub struct GoogleConfig {
     pub retry_base_ms: u64,
     pub retry_max_secs: u64,
     pub retry_attempts: u32,
+    /// How long a server holds a user it syncs (renewed as it goes); a server that dies hands its users to
+    /// the others after this long.
+    pub lease_secs: u64,
+    /// An OAuth client (type "web application") for users who connect their own Google account (Gmail, other
+    /// domains); its redirect URI is `{public_url}/api/v1/google/oauth/callback`.
+    pub oauth_client_id: Option<String>,
+    pub oauth_client_secret: Option<String>,
+    pub oauth_auth_url: String,
+    pub oauth_token_url: String,
+    /// The key (32 bytes, base64) refresh tokens are sealed with in the database. Unset on SQLite: a key file
+    /// made beside the database; required on PostgreSQL, where every server must share it.
+    pub token_key: Option<String>,
 }
 
 impl Default for GoogleConfig {
@@ -90,6 +102,12 @@ impl Default for GoogleConfig {
             retry_base_ms: 1000,
             retry_max_secs: 32,
             retry_attempts: 8,
+            lease_secs: 300,
+            oauth_client_id: None,
+            oauth_client_secret: None,
+            oauth_auth_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+            oauth_token_url: "https://oauth2.googleapis.com/token".into(),
+            token_key: None,
         }
     }
 }
@@ -271,7 +289,8 @@ impl Config {
     }
 
     /// `LABELBOOK_GOOGLE_SERVICE_ACCOUNT_KEY`, `_PEOPLE_API_URL`, `_POLL_SECS`, `_MAX_DELETES_PER_SYNC`,
-    /// `_RETRY_BASE_MS`, `_RETRY_MAX_SECS`, `_RETRY_ATTEMPTS`.
+    /// `_RETRY_BASE_MS`, `_RETRY_MAX_SECS`, `_RETRY_ATTEMPTS`, `_LEASE_SECS`, `_OAUTH_CLIENT_ID`,
+    /// `_OAUTH_CLIENT_SECRET`, `_OAUTH_AUTH_URL`, `_OAUTH_TOKEN_URL`, `_TOKEN_KEY`.
     fn apply_google_env(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<(), String> {
         fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, String> {
             v.trim().parse().map_err(|_| format!("{key}: '{v}' is not a number"))
@@ -297,6 +316,27 @@ impl Config {
         }
         if let Some(v) = get("LABELBOOK_GOOGLE_RETRY_ATTEMPTS") {
             g.retry_attempts = num("LABELBOOK_GOOGLE_RETRY_ATTEMPTS", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_GOOGLE_LEASE_SECS") {
+            g.lease_secs = num("LABELBOOK_GOOGLE_LEASE_SECS", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_GOOGLE_OAUTH_CLIENT_ID") {
+            g.oauth_client_id = (!v.is_empty()).then_some(v);
+        }
+        if let Some(v) = get("LABELBOOK_GOOGLE_OAUTH_CLIENT_SECRET") {
+            g.oauth_client_secret = (!v.is_empty()).then_some(v);
+        }
+        if let Some(v) = get("LABELBOOK_GOOGLE_OAUTH_AUTH_URL") {
+            g.oauth_auth_url = v;
+        }
+        if let Some(v) = get("LABELBOOK_GOOGLE_OAUTH_TOKEN_URL") {
+            g.oauth_token_url = v;
+        }
+        if let Some(v) = get("LABELBOOK_GOOGLE_TOKEN_KEY") {
+            g.token_key = (!v.is_empty()).then_some(v);
+        }
+        if g.oauth_client_id.is_some() != g.oauth_client_secret.is_some() {
+            return Err("google.oauth_client_id and google.oauth_client_secret go together".into());
         }
         if !(g.people_api_url.starts_with("https://") || g.people_api_url.starts_with("http://")) {
             return Err(format!("google.people_api_url '{}' is not an http(s) address", g.people_api_url));

@@ -34,6 +34,7 @@ async fn emulator(dir: &std::path::Path) -> (Emulator, std::path::PathBuf) {
         sync_token_ttl: Duration::from_secs(7 * 86_400),
         propagation_delay: Duration::ZERO,
         quota: None,
+        oauth_client: Some(("client-1.apps.example".into(), "client-secret-1".into())),
     })
     .await;
     let mut key: Value = serde_json::from_slice(KEY).unwrap();
@@ -446,4 +447,296 @@ async fn the_command_line_enables_syncs_reports_and_disables() {
     assert!(google.people("ann@example.com").is_empty());
     assert!(google.groups("ann@example.com").iter().all(|g| g["system"] == true));
     db.drop_db().await;
+}
+
+/// The variables a `labelbook serve` process needs to mirror into the stand-in, quickly.
+fn bridge_env(key: &std::path::Path, google: &Emulator) -> Vec<(&'static str, std::ffi::OsString)> {
+    vec![
+        ("LABELBOOK_GOOGLE_SERVICE_ACCOUNT_KEY", key.as_os_str().to_owned()),
+        ("LABELBOOK_GOOGLE_PEOPLE_API_URL", google.base().into()),
+        ("LABELBOOK_GOOGLE_POLL_SECS", "1".into()),
+        ("LABELBOOK_GOOGLE_RETRY_BASE_MS", "20".into()),
+        ("LABELBOOK_GOOGLE_LEASE_SECS", "3".into()),
+    ]
+}
+
+fn start(db: &TestDb, env: &[(&'static str, std::ffi::OsString)]) -> Binary {
+    let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    Binary::start(db, &env)
+}
+
+/// Users each owning a label of `n` contacts, mirrored; made in-process, then the process's store is closed.
+async fn seed(db: &TestDb, users: &[&str], n: usize) {
+    let app = labelbook::app::App::open(db.config()).await.unwrap();
+    for email in users {
+        let u = app.accounts.create_user(email, PASSWORD, false).await.unwrap();
+        let label = app.service.create_label(&u, None, "Clients", "").await.unwrap();
+        let view = app.service.open_book(&u, &label.id).await.unwrap();
+        for i in 0..n {
+            let card =
+                JANE.replace("jane-1", &format!("c-{i}")).replace("jane@example.com", &format!("c{i}@example.com"));
+            app.service.put_card(&view, &format!("c{i}.vcf"), card.as_bytes(), &Default::default()).await.unwrap();
+        }
+        app.store.google_enable(u.id, false).await.unwrap();
+    }
+    app.store.close().await;
+}
+
+async fn until(what: &str, within: Duration, check: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !check() {
+        assert!(start.elapsed() < within, "not within {within:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Each contact once in `user`'s Google, by our tag.
+fn assert_once_each(google: &Emulator, user: &str, n: usize) {
+    let people = google.people(user);
+    let mut tags: Vec<String> =
+        people.iter().map(|p| p["clientData"][0]["value"].as_str().unwrap_or("").to_string()).collect();
+    tags.sort();
+    tags.dedup();
+    assert_eq!((people.len(), tags.len()), (n, n), "{user}: every contact exactly once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_while_google_answers_a_batch_of_creations_leaves_no_duplicate() {
+    let db = TestDb::new().await;
+    let (google, key) = emulator(&db.dir).await;
+    seed(&db, &["ann@example.com"], 450).await;
+    // Creations take effect at once but are answered after 2 s: the server is killed in between, so Google holds
+    // contacts the server never learnt the names of.
+    google.hold_answers(Duration::from_secs(2));
+    let env = bridge_env(&key, &google);
+    let mut server = start(&db, &env);
+    until("the first batch in Google", Duration::from_secs(30), || google.people("ann@example.com").len() >= 200).await;
+    server.sigkill();
+    let made = google.people("ann@example.com").len();
+    assert!((200..450).contains(&made), "killed mid-push: {made}");
+    google.hold_answers(Duration::ZERO);
+    let mut again = start(&db, &env);
+    until("all 450 in Google", Duration::from_secs(60), || google.people("ann@example.com").len() >= 450).await;
+    // Settled: a few more polls change nothing.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_once_each(&google, "ann@example.com", 450);
+    again.kill();
+    db.drop_db().await;
+}
+
+/// Two servers on one database: each user is worked by one server at a time (Google sees no overlapping
+/// mutations of one user), and the users of a server killed with -9 move to the other once its lease runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_share_the_users_and_take_over_from_a_dead_one() {
+    let db = TestDb::new().await;
+    let (google, key) = emulator(&db.dir).await;
+    let users = ["u1@example.com", "u2@example.com", "u3@example.com", "u4@example.com"];
+    seed(&db, &users, 30).await;
+    google.hold_answers(Duration::from_millis(150));
+    let env = bridge_env(&key, &google);
+    let mut a = start(&db, &env);
+    let mut b = start(&db, &env);
+    until("every user mirrored", Duration::from_secs(60), || users.iter().all(|u| google.people(u).len() >= 30)).await;
+    for u in users {
+        assert_once_each(&google, u, 30);
+    }
+    // One more contact each, written while server A is dead (killed with its leases held): B takes over.
+    a.sigkill();
+    let app = labelbook::app::App::open(db.config()).await.unwrap();
+    for email in users {
+        let u = app.store.user_by_email(email).await.unwrap().unwrap();
+        let (_, labels) = app.service.labels_for(&u).await.unwrap();
+        let view = app.service.open_book(&u, &labels[0].view.segment).await.unwrap();
+        app.service.put_card(&view, "late.vcf", JANE.as_bytes(), &Default::default()).await.unwrap();
+    }
+    until("the late contacts mirrored by the survivor", Duration::from_secs(30), || {
+        users.iter().all(|u| google.people(u).len() >= 31)
+    })
+    .await;
+    for u in users {
+        assert_once_each(&google, u, 31);
+    }
+    assert_eq!(google.overlaps(), 0, "one user's mutations never overlapped: one server at a time");
+    app.store.close().await;
+    b.kill();
+    db.drop_db().await;
+}
+
+/// The API: your own mirror (state, disconnect, connect, sync now), an administrator's view of every mirror,
+/// and refusals for whoever may not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_manages_a_mirror_and_refuses_whoever_may_not() {
+    let w = world(Level::Edit).await;
+    let bob = &w.bob.email;
+    let r = api(&w.s, bob, "GET", "/google", None).await;
+    let state: Value = serde_json::from_str(&r.assert(200).body).unwrap();
+    assert_eq!((state["available"].as_bool(), state["enabled"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(state["status"], "ok");
+    assert!(state["last_push"].as_str().is_some_and(|t| t.ends_with('Z')), "{state}");
+    // Disconnect: what the bridge made leaves Bob's Google, then he is forgotten.
+    api(&w.s, bob, "DELETE", "/google", None).await.assert(202).contains("\"removing\"");
+    w.eventually("Bob's mirror removed", |w| w.google.people(&w.bob.email).is_empty()).await;
+    let start = std::time::Instant::now();
+    while w.s.app.store.google_account(w.bob.id).await.unwrap().is_some() {
+        assert!(start.elapsed() < Duration::from_secs(15), "Bob is still mirrored");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(w.google.groups(bob).iter().all(|g| g["system"] == true), "{:?}", w.google.groups(bob));
+    api(&w.s, bob, "GET", "/google", None).await.assert(200).contains("\"off\"");
+    api(&w.s, bob, "DELETE", "/google", None).await.assert(404);
+    api(&w.s, bob, "POST", "/google/sync", None).await.assert(404);
+    // Connect again, with My contacts: mirrored again, by the worker.
+    api(&w.s, bob, "PUT", "/google", Some(json!({"my_contacts": true})))
+        .await
+        .assert(200)
+        .contains("\"my_contacts\":true");
+    w.eventually("Bob mirrored again", |w| w.jane_in(&w.bob).is_some()).await;
+    api(&w.s, bob, "PUT", "/google", Some(json!({"my_contacts": "yes"}))).await.assert(400);
+    api(&w.s, bob, "POST", "/google/sync", None).await.assert(202).contains("\"sync_requested\":true");
+
+    // Only administrators see or manage anyone else's mirror; a read token only reads.
+    api(&w.s, bob, "GET", "/admin/google", None).await.assert(403);
+    api(&w.s, bob, "PUT", "/admin/google/users/ann@example.com", None).await.assert(403);
+    api(&w.s, bob, "DELETE", "/admin/google/users/ann@example.com", None).await.assert(403);
+    api(&w.s, bob, "POST", "/admin/google/users/ann@example.com/sync", None).await.assert(403);
+    use labelbook::service::access::Credential;
+    let (_, read) = w.s.app.accounts.create_token(&w.bob, Credential::Password, "ci", "read", None).await.unwrap();
+    let bearer = format!("Bearer {read}");
+    let auth = [("authorization", bearer.as_str())];
+    w.s.request("GET", "/api/v1/google", None, &auth, "").await.assert(200);
+    w.s.request("POST", "/api/v1/google/sync", None, &auth, "").await.assert(403);
+    w.s.request("DELETE", "/api/v1/google", None, &auth, "").await.assert(403);
+
+    w.s.app.accounts.create_user("root@example.com", PASSWORD, true).await.unwrap();
+    let r = api(&w.s, "root@example.com", "GET", "/admin/google", None).await;
+    let overview: Value = serde_json::from_str(&r.assert(200).body).unwrap();
+    assert_eq!(overview["service_account"], "labelbook-bridge@labelbook-tests.iam.gserviceaccount.com");
+    let users: Vec<&str> = overview["items"].as_array().unwrap().iter().map(|i| i["user"].as_str().unwrap()).collect();
+    assert_eq!(users, ["ann@example.com", "bob@example.com"]);
+    api(&w.s, "root@example.com", "GET", "/admin/google/users/nobody@example.com", None).await.assert(404);
+    api(&w.s, "root@example.com", "POST", "/admin/google/users/ann@example.com/sync", None).await.assert(202);
+    api(&w.s, "root@example.com", "DELETE", "/admin/google/users/ann@example.com", None).await.assert(202);
+    w.eventually("Ann's mirror removed by the administrator", |w| w.google.people(&w.ann.email).is_empty()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_key_the_api_says_the_bridge_is_off() {
+    let s = Server::start().await;
+    s.user("ann@example.com").await;
+    api(&s, "ann@example.com", "GET", "/google", None)
+        .await
+        .assert(200)
+        .contains("\"available\":false")
+        .contains("\"off\"");
+    api(&s, "ann@example.com", "PUT", "/google", None).await.assert(409).contains("google.service_account_key");
+    assert!(s.app.store.google_account(s.app.user("ann@example.com").await.unwrap().id).await.unwrap().is_none());
+}
+
+/// Someone outside the Workspace delegation (a Gmail account) connects their own Google account: the
+/// authorization code flow with PKCE, the refresh token sealed at rest; a grant taken back in Google is
+/// "permission lost" until they connect again; a refused consent and a foreign or replayed state change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gmail_user_connects_their_own_google_account() {
+    let dir = std::env::temp_dir().join(unique("labelbook-google"));
+    let (google, key) = emulator(&dir).await;
+    // The delegation covers Ann only.
+    google.allow(Some(&["ann@example.com"]));
+    let base = google.base();
+    let s = Server::start_with(move |c| {
+        c.google.service_account_key = Some(key);
+        c.google.people_api_url = base.clone();
+        c.google.oauth_client_id = Some("client-1.apps.example".into());
+        c.google.oauth_client_secret = Some("client-secret-1".into());
+        c.google.oauth_auth_url = format!("{base}/o/oauth2/v2/auth");
+        c.google.oauth_token_url = format!("{base}/token");
+        // Needed on PostgreSQL (every server shares it); on SQLite it would be made beside the database.
+        c.google.token_key = Some(labelbook::bridge::sealed::SealKey::generate().unwrap());
+        c.google.poll_secs = 3600;
+        c.google.retry_base_ms = 20;
+    })
+    .await;
+    let bob = s.user("bob@gmail.example").await;
+    let bob_user = s.app.user(&bob).await.unwrap();
+    let view = s.app.service.open_book(&bob_user, "contacts").await.unwrap();
+    s.app.service.put_card(&view, "jane.vcf", JANE.as_bytes(), &Default::default()).await.unwrap();
+    // Through the delegation, Bob's Google is out of reach.
+    api(&s, &bob, "PUT", "/google", Some(json!({"my_contacts": true}))).await.assert(200);
+    let start = std::time::Instant::now();
+    loop {
+        let a = s.app.store.google_account(bob_user.id).await.unwrap().unwrap();
+        if a.status == "permission_lost" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "{a:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let callback = oauth_connect(&s, &bob).await;
+    // The state is Bob's alone.
+    s.user("eve@example.com").await;
+    s.as_user("eve@example.com", "GET", &callback, &[], "").await.assert(400);
+    let callback = oauth_connect(&s, &bob).await;
+    let r = s.as_user(&bob, "GET", &callback, &[], "").await;
+    assert_eq!((r.status.as_u16(), r.header("location")), (303, Some("/#/devices")));
+    s.as_user(&bob, "GET", &callback, &[], "").await.assert(400);
+    let a = s.app.store.google_account(bob_user.id).await.unwrap().unwrap();
+    let sealed = a.oauth_token.clone().expect("a grant stored");
+    for token in google.refresh_tokens() {
+        assert!(!sealed.contains(&token), "the refresh token is not stored in the clear");
+    }
+    until_status(&s, bob_user.id, "ok").await;
+    assert_eq!(google.people(&bob).len(), 1, "My contacts reach Bob's own Google");
+    api(&s, &bob, "GET", "/google", None).await.assert(200).contains("\"connected_with\":\"own_account\"");
+    // Bob takes the grant back in his Google account: permission lost, then a new grant mends it.
+    google.revoke_grants(&bob);
+    api(&s, &bob, "POST", "/google/sync", None).await.assert(202);
+    let lost = until_status(&s, bob_user.id, "permission_lost").await;
+    assert!(lost.last_error.unwrap().contains("invalid_grant"));
+    let callback = oauth_connect(&s, &bob).await;
+    s.as_user(&bob, "GET", &callback, &[], "").await.assert(303);
+    until_status(&s, bob_user.id, "ok").await;
+    assert_eq!(google.people(&bob).len(), 1, "no duplicate after reconnecting");
+    // A refused consent: back to the Devices page with the reason, nothing changed.
+    google.deny_next_consent();
+    let callback = oauth_connect(&s, &bob).await;
+    assert!(callback.contains("error=access_denied"), "{callback}");
+    let r = s.as_user(&bob, "GET", &callback, &[], "").await;
+    assert_eq!((r.status.as_u16(), r.header("location")), (303, Some("/#/devices/google-refused")));
+    assert_eq!(s.app.store.google_account(bob_user.id).await.unwrap().unwrap().status, "ok");
+}
+
+/// Bob asks to connect his own Google account and his browser goes through Google's consent screen: answers
+/// the path Google sends the browser back to, on the server.
+async fn oauth_connect(s: &Server, bob: &str) -> String {
+    let r = api(s, bob, "POST", "/google/oauth", Some(json!({"my_contacts": true}))).await;
+    let url: Value = serde_json::from_str(&r.assert(200).body).unwrap();
+    let url = url["url"].as_str().unwrap().to_string();
+    assert!(url.contains("code_challenge_method=S256") && url.contains("access_type=offline"), "{url}");
+    let (status, back) = get_without_redirect(&url).await;
+    assert_eq!(status, 302, "{back}");
+    assert!(back.starts_with(&s.base), "{back}");
+    back[s.base.len()..].to_string()
+}
+
+async fn until_status(s: &Server, id: i64, want: &str) -> labelbook::store::google::GoogleAccount {
+    let start = std::time::Instant::now();
+    loop {
+        let a = s.app.store.google_account(id).await.unwrap().unwrap();
+        if a.status == want && a.done_at >= a.wanted_at {
+            return a;
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "wanted {want}: {a:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A GET that does not follow redirects: (status, Location or body).
+async fn get_without_redirect(url: &str) -> (u16, String) {
+    use http_body_util::BodyExt;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let req = http::Request::get(url).body(http_body_util::Full::new(bytes::Bytes::new())).unwrap();
+    let resp = client.request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, location.unwrap_or_else(|| String::from_utf8_lossy(&body).to_string()))
 }

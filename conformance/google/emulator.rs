@@ -97,6 +97,16 @@ pub struct Options {
     pub propagation_delay: Duration,
     /// Mutations per user per `quota_window`; `None`: unlimited.
     pub quota: Option<(usize, Duration)>,
+    /// The OAuth client (id, secret) users grant access to with the authorization code flow.
+    pub oauth_client: Option<(String, String)>,
+}
+
+/// An authorization code handed out and not yet redeemed.
+struct Code {
+    user: String,
+    client_id: String,
+    redirect_uri: String,
+    challenge: String,
 }
 
 #[derive(Default)]
@@ -134,6 +144,18 @@ struct State {
     requests: usize,
     mutations: usize,
     rate_limited: usize,
+    /// Mutations answered only after this long (the change is made at once): a client killed meanwhile never
+    /// learns what it made.
+    hold: Duration,
+    /// Mutating requests of each user being answered now, and how often a second began meanwhile (Google asks
+    /// that one user's mutations be sent one at a time).
+    in_flight: HashMap<String, usize>,
+    overlaps: usize,
+    codes: HashMap<String, Code>,
+    /// Refresh tokens issued: the user each acts for.
+    refresh_tokens: HashMap<String, String>,
+    /// The next consent screen is answered "deny".
+    deny_consent: bool,
 }
 
 pub struct Emulator {
@@ -260,6 +282,28 @@ fn render(name: &str, p: &Person, fields: &[String]) -> Value {
 impl State {
     fn account(&mut self, user: &str) -> &mut Account {
         self.accounts.entry(user.to_string()).or_insert_with(Account::with_system_groups)
+    }
+
+    fn people_of(&mut self, user: &str) -> Vec<Value> {
+        let a = self.account(user);
+        let all: Vec<String> = PERSON_FIELDS.iter().map(|f| f.to_string()).collect();
+        a.people.iter().filter(|(_, p)| !p.deleted).map(|(id, p)| render(&format!("people/c{id}"), p, &all)).collect()
+    }
+
+    fn groups_of(&mut self, user: &str) -> Vec<Value> {
+        let a = self.account(user);
+        a.groups
+            .iter()
+            .map(|(name, g)| {
+                let members: Vec<String> = a
+                    .people
+                    .iter()
+                    .filter(|(_, p)| !p.deleted && memberships(&p.body).iter().any(|m| m == name))
+                    .map(|(id, _)| format!("people/c{id}"))
+                    .collect();
+                json!({ "resourceName": name, "name": g.name, "clientData": g.client_data, "system": g.system, "memberResourceNames": members })
+            })
+            .collect()
     }
 
     /// Checks a Person sent for a write: known fields, one entry of single-valued ones, groups that exist.
@@ -477,6 +521,24 @@ impl Emulator {
         }
     }
 
+    /// The user takes back every grant they gave (Google account › Security › third-party access): their
+    /// refresh tokens and access tokens stop working.
+    pub fn revoke_grants(&self, user: &str) {
+        let mut s = self.state();
+        s.refresh_tokens.retain(|_, u| u != user);
+        s.tokens.retain(|_, (u, _)| u != user);
+    }
+
+    /// The next consent screen is answered "deny".
+    pub fn deny_next_consent(&self) {
+        self.state().deny_consent = true;
+    }
+
+    /// Refresh tokens issued and still valid.
+    pub fn refresh_tokens(&self) -> Vec<String> {
+        self.state().refresh_tokens.keys().cloned().collect()
+    }
+
     pub fn fail_next(&self, n: usize) {
         self.state().fail_next = n;
     }
@@ -491,6 +553,16 @@ impl Emulator {
         s.expired_before = epoch() + 1;
     }
 
+    /// Answers mutations only after `hold` (they take effect at once).
+    pub fn hold_answers(&self, hold: Duration) {
+        self.state().hold = hold;
+    }
+
+    /// How many times a user's mutation began while another of theirs was being answered.
+    pub fn overlaps(&self) -> usize {
+        self.state().overlaps
+    }
+
     /// (requests, mutations, answered 429).
     pub fn counts(&self) -> (usize, usize, usize) {
         let s = self.state();
@@ -499,28 +571,12 @@ impl Emulator {
 
     /// A user's live contacts, as Google would return them with every field.
     pub fn people(&self, user: &str) -> Vec<Value> {
-        let mut s = self.state();
-        let a = s.account(user);
-        let all: Vec<String> = PERSON_FIELDS.iter().map(|f| f.to_string()).collect();
-        a.people.iter().filter(|(_, p)| !p.deleted).map(|(id, p)| render(&format!("people/c{id}"), p, &all)).collect()
+        self.state().people_of(user)
     }
 
     /// A user's contact groups (name, resource name, clientData, member resource names).
     pub fn groups(&self, user: &str) -> Vec<Value> {
-        let mut s = self.state();
-        let a = s.account(user);
-        a.groups
-            .iter()
-            .map(|(name, g)| {
-                let members: Vec<String> = a
-                    .people
-                    .iter()
-                    .filter(|(_, p)| !p.deleted && memberships(&p.body).iter().any(|m| m == name))
-                    .map(|(id, _)| format!("people/c{id}"))
-                    .collect();
-                json!({ "resourceName": name, "name": g.name, "clientData": g.client_data, "system": g.system, "memberResourceNames": members })
-            })
-            .collect()
+        self.state().groups_of(user)
     }
 
     /// The user edits a contact in Google Contacts.
@@ -582,22 +638,78 @@ async fn handle(
         return reply(StatusCode::BAD_REQUEST, json!({}));
     };
     let opts = opts.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let (answer, held) = answer_now(&parts, &body, &state, &opts, &public_key, &client_email);
+    // A mutation is answered after the hold, and counts as in flight until then, or until the client goes away
+    // (the connection closing drops this future mid-sleep).
+    if let Some((user, hold)) = held {
+        let _done = InFlight { state: state.clone(), user };
+        tokio::time::sleep(hold).await;
+    }
+    answer
+}
+
+/// One mutation being answered; ends when dropped.
+struct InFlight {
+    state: Arc<Mutex<State>>,
+    user: String,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = s.in_flight.get_mut(&self.user) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+/// Percent-encoding as Google's servers do it: unreserved characters (RFC 3986 §2.3) stay as they are.
+const QUERY: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+type Held = Option<(String, Duration)>;
+
+fn answer_now(
+    parts: &http::request::Parts,
+    body: &Bytes,
+    state: &Mutex<State>,
+    opts: &Options,
+    public_key: &[u8],
+    client_email: &str,
+) -> (Response<Full<Bytes>>, Held) {
     let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
     s.requests += 1;
+    // What a user's Google Contacts hold, for tests driving the stand-in from outside the process.
+    if let Some(rest) = parts.uri.path().strip_prefix("/_emulator/") {
+        let rest = percent_encoding::percent_decode_str(rest).decode_utf8_lossy().to_string();
+        let answer = match rest.rsplit_once('/') {
+            Some((user, "people")) => Value::Array(s.people_of(user)),
+            Some((user, "groups")) => Value::Array(s.groups_of(user)),
+            _ => return (reply(StatusCode::NOT_FOUND, json!({})), None),
+        };
+        return (reply(StatusCode::OK, answer), None);
+    }
+    if parts.uri.path() == "/o/oauth2/v2/auth" {
+        return (consent(&mut s, opts, &query_of(&parts.uri)), None);
+    }
     if parts.uri.path() == "/token" {
-        let (status, v) = token(
-            &mut s,
-            &body,
-            &public_key,
-            &client_email,
-            &format!("http://{}/token", parts.headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("")),
-        );
-        return reply(status, v);
+        let form = query_of(&format!("/?{}", String::from_utf8_lossy(body)).parse().unwrap_or_default());
+        let (status, v) = match form.get("grant_type").map(String::as_str) {
+            Some("authorization_code") | Some("refresh_token") => oauth_token(&mut s, opts, &form),
+            _ => token(
+                &mut s,
+                body,
+                public_key,
+                client_email,
+                &format!("http://{}/token", parts.headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("")),
+            ),
+        };
+        return (reply(status, v), None);
     }
     if s.fail_next > 0 {
         s.fail_next -= 1;
         let (st, v) = error(500, "INTERNAL", "Internal error encountered.", None);
-        return reply(st, v);
+        return (reply(st, v), None);
     }
     let bearer =
         parts.headers.get("authorization").and_then(|h| h.to_str().ok()).and_then(|h| h.strip_prefix("Bearer "));
@@ -610,7 +722,7 @@ async fn handle(
                 "Request had invalid authentication credentials. Expected OAuth 2 access token.",
                 Some("ACCESS_TOKEN_TYPE_UNSUPPORTED"),
             );
-            return reply(st, v);
+            return (reply(st, v), None);
         }
     };
     let path = parts.uri.path().trim_start_matches("/v1/").to_string();
@@ -631,25 +743,126 @@ async fn handle(
                                   "metadata": { "service": "people.googleapis.com", "quota_limit": "CriticalWriteRequestsPerMinutePerUser" } }]
                 }});
                 e["error"]["code"] = json!(429);
-                return reply(StatusCode::TOO_MANY_REQUESTS, e);
+                return (reply(StatusCode::TOO_MANY_REQUESTS, e), None);
             }
             a.mutations.push_back(Instant::now());
         }
         s.mutations += 1;
+        let n = s.in_flight.entry(user.clone()).or_default();
+        *n += 1;
+        if *n > 1 {
+            s.overlaps += 1;
+        }
     }
+    let held = mutating.then(|| (user.clone(), s.hold));
     let query = query_of(&parts.uri);
     let json_body: Value = if body.is_empty() {
         Value::Null
     } else {
-        match serde_json::from_slice(&body) {
+        match serde_json::from_slice(body) {
             Ok(v) => v,
-            Err(e) => return reply(StatusCode::BAD_REQUEST, bad(&format!("Invalid JSON payload received. {e}")).1),
+            Err(e) => {
+                return (reply(StatusCode::BAD_REQUEST, bad(&format!("Invalid JSON payload received. {e}")).1), held);
+            }
         }
     };
-    match route(&mut s, &opts, &user, &parts.method, &path, &query, json_body) {
+    let answer = match route(&mut s, opts, &user, &parts.method, &path, &query, json_body) {
         Ok(v) => reply(StatusCode::OK, v),
         Err((st, v)) => reply(st, v),
+    };
+    (answer, held)
+}
+
+/// The consent screen, answered at once as the user named by `login_hint` would (RFC 6749 §4.1.1–4.1.2):
+/// a code bound to the client, the redirect URI and the PKCE challenge, or `access_denied`.
+fn consent(s: &mut State, opts: &Options, q: &HashMap<String, String>) -> Response<Full<Bytes>> {
+    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
+    let Some((client_id, _)) = &opts.oauth_client else { return reply(StatusCode::NOT_FOUND, json!({})) };
+    // Errors about the client or the redirect are shown to the user, never redirected (RFC 6749 §4.1.2.1).
+    if get("client_id") != client_id {
+        return reply(
+            StatusCode::UNAUTHORIZED,
+            json!({ "error": "invalid_client", "error_description": "The OAuth client was not found." }),
+        );
     }
+    let redirect = get("redirect_uri");
+    if !(redirect.starts_with("http://") || redirect.starts_with("https://")) {
+        return reply(StatusCode::BAD_REQUEST, json!({ "error": "redirect_uri_mismatch" }));
+    }
+    let back = |params: &[(&str, &str)]| {
+        let q: Vec<String> =
+            params.iter().map(|(k, v)| format!("{k}={}", percent_encoding::utf8_percent_encode(v, QUERY))).collect();
+        let sep = if redirect.contains('?') { '&' } else { '?' };
+        Response::builder()
+            .status(StatusCode::FOUND)
+            .header("location", format!("{redirect}{sep}{}", q.join("&")))
+            .body(Full::new(Bytes::new()))
+            .unwrap_or_default()
+    };
+    let state = get("state");
+    let bad = get("response_type") != "code"
+        || get("code_challenge_method") != "S256"
+        || get("code_challenge").len() < 43
+        || !get("scope").split(' ').any(|x| x == SCOPE)
+        || get("access_type") != "offline"
+        || get("login_hint").is_empty();
+    if bad {
+        return back(&[("error", "invalid_request"), ("state", state)]);
+    }
+    if std::mem::take(&mut s.deny_consent) {
+        return back(&[("error", "access_denied"), ("state", state)]);
+    }
+    let code = format!("4/{}", uuid::Uuid::new_v4().simple());
+    s.codes.insert(
+        code.clone(),
+        Code {
+            user: get("login_hint").to_string(),
+            client_id: client_id.clone(),
+            redirect_uri: redirect.to_string(),
+            challenge: get("code_challenge").to_string(),
+        },
+    );
+    back(&[("code", &code), ("state", state), ("scope", SCOPE)])
+}
+
+/// The token endpoint's authorization_code and refresh_token grants (RFC 6749 §4.1.3, §6; RFC 7636 §4.6).
+fn oauth_token(s: &mut State, opts: &Options, form: &HashMap<String, String>) -> (StatusCode, Value) {
+    let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let refuse = |code: u16, e: &str, d: &str| {
+        (StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST), json!({ "error": e, "error_description": d }))
+    };
+    match &opts.oauth_client {
+        Some((id, secret)) if get("client_id") == id && get("client_secret") == secret => {}
+        _ => return refuse(401, "invalid_client", "The OAuth client was not found."),
+    }
+    let user = if get("grant_type") == "authorization_code" {
+        let Some(code) = s.codes.remove(get("code")) else {
+            return refuse(400, "invalid_grant", "Malformed auth code.");
+        };
+        use sha2::Digest;
+        let challenge = B64.encode(sha2::Sha256::digest(get("code_verifier").as_bytes()));
+        if code.redirect_uri != get("redirect_uri") || code.client_id != get("client_id") {
+            return refuse(400, "redirect_uri_mismatch", "Bad Request");
+        }
+        if challenge != code.challenge {
+            return refuse(400, "invalid_grant", "Invalid code verifier.");
+        }
+        code.user
+    } else {
+        match s.refresh_tokens.get(get("refresh_token")) {
+            Some(u) => u.clone(),
+            None => return refuse(400, "invalid_grant", "Token has been expired or revoked."),
+        }
+    };
+    let token = format!("ya29.{}", uuid::Uuid::new_v4().simple());
+    s.tokens.insert(token.clone(), (user.clone(), Instant::now() + Duration::from_secs(3600)));
+    let mut answer = json!({ "access_token": token, "expires_in": 3599, "token_type": "Bearer", "scope": SCOPE });
+    if get("grant_type") == "authorization_code" {
+        let refresh = format!("1//{}", uuid::Uuid::new_v4().simple());
+        s.refresh_tokens.insert(refresh.clone(), user);
+        answer["refresh_token"] = json!(refresh);
+    }
+    (StatusCode::OK, answer)
 }
 
 fn token(s: &mut State, body: &[u8], public_key: &[u8], client_email: &str, own_uri: &str) -> (StatusCode, Value) {

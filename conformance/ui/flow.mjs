@@ -5,7 +5,20 @@ import assert from "node:assert/strict";
 const require = createRequire(`${process.env.NODE_DIR}/`);
 const { chromium } = require("playwright-core");
 
-const { BASE, SHOTS, ADMIN, ADMIN_PASSWORD, BOB, SMTP_PORT, MAIL_FILE } = process.env;
+const { BASE, SHOTS, ADMIN, ADMIN_PASSWORD, BOB, SMTP_PORT, MAIL_FILE, GOOGLE } = process.env;
+/** What `user`'s Google Contacts hold (the People API stand-in's own view). */
+async function inGoogle(user, what) {
+  const r = await fetch(`${GOOGLE}/_emulator/${encodeURIComponent(user)}/${what}`);
+  assert.equal(r.status, 200);
+  return r.json();
+}
+async function until(what, check, ms = 10000) {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > ms) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 let BOB_PASSWORD = "";
 let shot = 0;
 async function snap(page, name) {
@@ -297,6 +310,30 @@ try {
   assert.match(await ann.getByRole("status").filter({ hasText: "Token “backup”" }).locator(".secret").textContent(), /^lbt_/);
   await ann.getByRole("list", { name: "Your API tokens" }).getByText("read only").waitFor();
   await snap(ann, "devices");
+
+  // Google Contacts: Ann connects hers on this page, the administrator's page mirrors Bob's; the label and its
+  // contacts reach both within seconds, and the state shows live.
+  const googlePanel = ann.getByRole("region", { name: "Google Contacts" });
+  await googlePanel.getByRole("button", { name: "Connect Google Contacts" }).click();
+  await googlePanel.getByText("In sync").waitFor({ timeout: 10000 });
+  await googlePanel.getByText(/Last sent/).waitFor();
+  await snap(ann, "google-connected");
+  await ann.getByRole("link", { name: "People and domains" }).click();
+  const workspace = ann.getByRole("region", { name: "Google Workspace" });
+  await workspace.getByText("labelbook-bridge@labelbook-tests.iam.gserviceaccount.com", { exact: false }).waitFor();
+  await workspace.getByLabel(/Mirror someone/).fill(BOB);
+  await workspace.getByRole("button", { name: "Mirror", exact: true }).click();
+  await workspace.getByText(BOB).waitFor();
+  await snap(ann, "google-workspace");
+  for (const who of [ADMIN, BOB]) {
+    await until(`Clients with its contacts in ${who}'s Google`, async () => {
+      const groups = await inGoogle(who, "groups");
+      const clients = groups.find((g) => g.name === "Clients");
+      const people = await inGoogle(who, "people");
+      const names = people.map((p) => (p.names || [{}])[0].unstructuredName);
+      return clients && clients.memberResourceNames.length >= 4 && names.includes("Bo Chen") && names.includes("Cy Diaz");
+    });
+  }
 
   // Usable at 360 px: nothing wider than the screen.
   const phone = await person({ width: 360, height: 760 });

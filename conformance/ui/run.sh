@@ -3,7 +3,8 @@
 # seed product's flow (sign in, a colleague's account made in the browser, "+", name, collaborators, contacts,
 # saved), the colleague accepting the invitation in a second browser context and seeing the label, and edits in
 # one context (or over CardDAV) appearing live in the other, and the administrator setting up mail, after which an
-# invitation arrives by e-mail (at a small SMTP server on 127.0.0.1) and its link works. Then every page is
+# invitation arrives by e-mail (at a small SMTP server on 127.0.0.1) and its link works, and the label reaches
+# both people's Google Contacts (a People API stand-in on 127.0.0.1) once connected. Then every page is
 # audited with axe-core (WCAG 2 A/AA rules: labels, names, contrast, landmarks) and the seed's "+" flow is done
 # with the keyboard alone.
 # Screenshots of each step go to target/ui-shots/.
@@ -22,8 +23,21 @@ fi
 
 WORK="$(mktemp -d)"
 SINK_PID=""
-trap 'stop_server; [[ -n "$SINK_PID" ]] && kill "$SINK_PID"; rm -rf "$WORK"' EXIT
-start_server "$WORK"
+GOOGLE_PID=""
+trap 'stop_server; [[ -n "$SINK_PID" ]] && kill "$SINK_PID"; [[ -n "$GOOGLE_PID" ]] && kill "$GOOGLE_PID"; rm -rf "$WORK"' EXIT
+# Google's People API stand-in: the administrator connects people's Google Contacts in the flow.
+(cd "$ROOT" && cargo build --quiet --example google-emulator)
+cp "$ROOT/conformance/google/test-service-account.json" "$WORK/google-key.json"
+"$ROOT/target/debug/examples/google-emulator" "$WORK/google-key.json" > "$WORK/google.out" 2>&1 &
+GOOGLE_PID=$!
+for _ in $(seq 100); do
+    GOOGLE=$(sed -n 's/^listening on \(http[^ ]*\) .*/\1/p' "$WORK/google.out")
+    [[ -n "$GOOGLE" ]] && break
+    sleep 0.1
+done
+[[ -n "$GOOGLE" ]] || fail "the Google stand-in did not start"
+LABELBOOK_GOOGLE_SERVICE_ACCOUNT_KEY="$WORK/google-key.local.json" LABELBOOK_GOOGLE_PEOPLE_API_URL="$GOOGLE" \
+    LABELBOOK_GOOGLE_RETRY_BASE_MS=50 start_server "$WORK"
 # A mail server for the settings page and a mailed invitation.
 python3 "$ROOT/conformance/ui/smtp_sink.py" "$WORK/mail.txt" > "$WORK/sink.port" &
 SINK_PID=$!
@@ -33,7 +47,7 @@ SMTP_PORT=$(cat "$WORK/sink.port")
 
 SHOTS="$ROOT/target/ui-shots"
 rm -rf "$SHOTS" && mkdir -p "$SHOTS"
-NODE_DIR="$NODE_DIR" BASE="$BASE" SHOTS="$SHOTS" SMTP_PORT="$SMTP_PORT" MAIL_FILE="$WORK/mail.txt" \
+NODE_DIR="$NODE_DIR" BASE="$BASE" SHOTS="$SHOTS" SMTP_PORT="$SMTP_PORT" MAIL_FILE="$WORK/mail.txt" GOOGLE="$GOOGLE" \
     ADMIN=admin@localhost ADMIN_PASSWORD=admin-password BOB=bob@localhost \
     node "$ROOT/conformance/ui/flow.mjs" || fail "the dashboard flow failed (screenshots in $SHOTS)"
 if grep -q "panicked" "$WORK/server.log"; then

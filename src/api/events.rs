@@ -64,6 +64,7 @@ fn frame(id: &str, notice: &Notice) -> String {
         Notice::Labels => ("labels", serde_json::json!({})),
         Notice::Invitations(n) => ("invitations", serde_json::json!({"count": n})),
         Notice::Account => ("account", serde_json::json!({})),
+        Notice::Google => ("google", serde_json::json!({})),
         Notice::Resync => ("resync", serde_json::json!({})),
     };
     format!("id: {id}\nevent: {event}\ndata: {data}\n\n")

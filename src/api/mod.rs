@@ -5,6 +5,7 @@
 mod admin;
 mod contacts;
 mod events;
+mod google;
 mod history;
 mod imports;
 mod invites;
@@ -269,6 +270,13 @@ async fn route(req: &Request<'_>) -> ApiResult {
             Method::POST => labels::answer(req, gid, *answer == "accept").await,
             _ => Err(allow("POST")),
         },
+        ["google"] => google::account(req, None).await,
+        ["google", "sync"] => google::sync(req, None).await,
+        ["google", "oauth"] => google::authorize(req).await,
+        ["google", "oauth", "callback"] => google::callback(req).await,
+        ["admin", "google"] => google::overview(req).await,
+        ["admin", "google", "users", email] => google::account(req, Some(email)).await,
+        ["admin", "google", "users", email, "sync"] => google::sync(req, Some(email)).await,
         ["directory"] => match m {
             Method::GET => admin::directory(req).await,
             _ => Err(allow("GET")),

@@ -1,6 +1,7 @@
-//! Access tokens for a user's Google account through domain-wide delegation: an RS256-signed JWT assertion
-//! (RFC 7523 §2.1) naming the user as `sub`, exchanged at the key's `token_uri`. One token is kept per user
-//! until shortly before it expires.
+//! Access tokens for a user's Google account, two ways: domain-wide delegation (Workspace: an RS256-signed JWT
+//! assertion, RFC 7523 §2.1, naming the user as `sub`, exchanged at the key's `token_uri`), or the user's own
+//! grant (Gmail and other domains: the authorization code flow with PKCE, RFC 7636, and a refresh token). One
+//! access token is kept per user until shortly before it expires.
 
 use super::http::{Http, Response};
 use super::{GoogleError, Result};
@@ -86,6 +87,8 @@ impl ServiceAccount {
 struct TokenAnswer {
     access_token: String,
     expires_in: i64,
+    #[serde(default)]
+    refresh_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -95,24 +98,147 @@ struct TokenError {
     error_description: String,
 }
 
-/// Tokens per user, fetched on demand.
+fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)))
+        .collect::<Vec<_>>()
+        .join("&")
+        .into_bytes()
+}
+
+/// What a token endpoint answered (RFC 6749 §5.1, §5.2).
+async fn token_request(http: &Http, url: &str, body: Vec<u8>, user: &str) -> Result<TokenAnswer> {
+    let r: Response =
+        http.send(http::Method::POST, url, None, Some(("application/x-www-form-urlencoded", body))).await?;
+    if r.status.is_success() {
+        return serde_json::from_slice(&r.body)
+            .map_err(|e| GoogleError::Transient(format!("the token endpoint's answer is unreadable: {e}"), None));
+    }
+    if r.status.is_server_error() || r.status.as_u16() == 429 {
+        return Err(GoogleError::Transient(format!("the token endpoint answered {}", r.status), r.retry_after));
+    }
+    // unauthorized_client (no delegation for this user or scope), invalid_grant (revoked, expired, unknown
+    // user, clock skew): nothing a retry fixes; the user (or an administrator) must reconnect.
+    let e: Option<TokenError> = serde_json::from_slice(&r.body).ok();
+    let why = e.map(|e| format!("{}: {}", e.error, e.error_description)).unwrap_or_else(|| r.status.to_string());
+    Err(GoogleError::PermissionLost(format!("Google refused access to {user}'s contacts ({why})")))
+}
+
+/// An OAuth client registered with Google, for users who grant access themselves.
+#[derive(Debug, Clone)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub client_secret: String,
+    pub auth_url: String,
+    pub token_url: String,
+}
+
+/// A PKCE verifier and its S256 challenge (RFC 7636 §4.1–4.2).
+pub fn pkce() -> std::result::Result<(String, String), String> {
+    use sha2::Digest;
+    let mut raw = [0u8; 32];
+    getrandom::fill(&mut raw).map_err(|e| format!("no randomness: {e}"))?;
+    let verifier = B64.encode(raw);
+    let challenge = B64.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    Ok((verifier, challenge))
+}
+
+impl OAuthClient {
+    /// Where to send the user's browser to grant access (RFC 6749 §4.1.1, with PKCE, and offline access so a
+    /// refresh token comes back; `prompt=consent` so one comes back on a reconnect too).
+    pub fn authorize_url(&self, redirect_uri: &str, state: &str, challenge: &str, login_hint: &str) -> String {
+        let q = String::from_utf8(form(&[
+            ("response_type", "code"),
+            ("client_id", &self.client_id),
+            ("redirect_uri", redirect_uri),
+            ("scope", SCOPE),
+            ("access_type", "offline"),
+            ("prompt", "consent"),
+            ("state", state),
+            ("code_challenge", challenge),
+            ("code_challenge_method", "S256"),
+            ("login_hint", login_hint),
+        ]))
+        .unwrap_or_default();
+        let sep = if self.auth_url.contains('?') { '&' } else { '?' };
+        format!("{}{sep}{q}", self.auth_url)
+    }
+
+    /// RFC 6749 §4.1.3: the code (with the PKCE verifier) for tokens. Answers the refresh token; a grant
+    /// without one is refused (the bridge works while the user is away).
+    pub async fn exchange(
+        &self,
+        http: &Http,
+        code: &str,
+        verifier: &str,
+        redirect_uri: &str,
+        user: &str,
+    ) -> Result<String> {
+        let body = form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("client_id", &self.client_id),
+            ("client_secret", &self.client_secret),
+            ("code_verifier", verifier),
+        ]);
+        let a = token_request(http, &self.token_url, body, user).await?;
+        match a.refresh_token {
+            Some(t) if !t.is_empty() => Ok(t),
+            _ => Err(GoogleError::PermissionLost("Google granted no offline access (no refresh token)".into())),
+        }
+    }
+
+    async fn refresh(&self, http: &Http, refresh_token: &str, user: &str) -> Result<TokenAnswer> {
+        let body = form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", &self.client_id),
+            ("client_secret", &self.client_secret),
+        ]);
+        token_request(http, &self.token_url, body, user).await
+    }
+}
+
+/// Tokens per user, fetched on demand: through the user's own grant when they connected one, else through the
+/// Workspace delegation.
 pub struct Tokens {
-    account: ServiceAccount,
+    account: Option<ServiceAccount>,
+    pub oauth: Option<OAuthClient>,
     cache: Mutex<HashMap<String, (String, i64)>>,
+    /// Users' refresh tokens, opened from the database by the sync that needs them.
+    grants: Mutex<HashMap<String, String>>,
 }
 
 impl Tokens {
-    pub fn new(account: ServiceAccount) -> Tokens {
-        Tokens { account, cache: Mutex::default() }
+    pub fn new(account: Option<ServiceAccount>, oauth: Option<OAuthClient>) -> Tokens {
+        Tokens { account, oauth, cache: Mutex::default(), grants: Mutex::default() }
     }
 
-    pub fn account(&self) -> &ServiceAccount {
-        &self.account
+    pub fn account(&self) -> Option<&ServiceAccount> {
+        self.account.as_ref()
     }
 
-    /// Forgets a user's token (Google refused it: revoked, or the delegation changed).
+    /// Forgets a user's access token (Google refused it: revoked, or the delegation changed).
     pub fn forget(&self, user: &str) {
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(user);
+    }
+
+    /// The user's own grant to use (none: the delegation), as the database holds it now.
+    pub fn set_grant(&self, user: &str, refresh_token: Option<String>) {
+        let changed = {
+            let mut g = self.grants.lock().unwrap_or_else(|e| e.into_inner());
+            let changed = g.get(user) != refresh_token.as_ref();
+            match refresh_token {
+                Some(t) => g.insert(user.to_string(), t),
+                None => g.remove(user),
+            };
+            changed
+        };
+        if changed {
+            self.forget(user);
+        }
     }
 
     pub async fn token(&self, http: &Http, user: &str) -> Result<String> {
@@ -122,39 +248,25 @@ impl Tokens {
         {
             return Ok(t.clone());
         }
-        let assertion = self.account.assertion(user, now).map_err(GoogleError::Refused)?;
-        let form = format!(
-            "grant_type={}&assertion={}",
-            percent_encoding::utf8_percent_encode(
-                "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                percent_encoding::NON_ALPHANUMERIC
-            ),
-            assertion
-        );
-        let r: Response = http
-            .send(
-                http::Method::POST,
-                &self.account.token_uri,
-                None,
-                Some(("application/x-www-form-urlencoded", form.into_bytes())),
-            )
-            .await?;
-        if r.status.is_success() {
-            let a: TokenAnswer = serde_json::from_slice(&r.body)
-                .map_err(|e| GoogleError::Transient(format!("the token endpoint's answer is unreadable: {e}"), None))?;
-            self.cache
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(user.to_string(), (a.access_token.clone(), now + a.expires_in));
-            return Ok(a.access_token);
-        }
-        if r.status.is_server_error() || r.status.as_u16() == 429 {
-            return Err(GoogleError::Transient(format!("the token endpoint answered {}", r.status), r.retry_after));
-        }
-        // RFC 6749 §5.2: unauthorized_client (no delegation for this user or scope), invalid_grant (revoked,
-        // unknown user, clock skew): nothing a retry fixes; the user's bridge waits for an administrator.
-        let e: Option<TokenError> = serde_json::from_slice(&r.body).ok();
-        let why = e.map(|e| format!("{}: {}", e.error, e.error_description)).unwrap_or_else(|| r.status.to_string());
-        Err(GoogleError::PermissionLost(format!("Google refused access to {user}'s contacts ({why})")))
+        let grant = self.grants.lock().unwrap_or_else(|e| e.into_inner()).get(user).cloned();
+        let answer = match (grant, &self.oauth, &self.account) {
+            (Some(refresh), Some(client), _) => client.refresh(http, &refresh, user).await?,
+            (_, _, Some(account)) => {
+                let assertion = account.assertion(user, now).map_err(GoogleError::Refused)?;
+                let body =
+                    form(&[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", &assertion)]);
+                token_request(http, &account.token_uri, body, user).await?
+            }
+            _ => {
+                return Err(GoogleError::PermissionLost(format!(
+                    "{user} has not connected a Google account (Devices, Google Contacts, Connect)"
+                )));
+            }
+        };
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(user.to_string(), (answer.access_token.clone(), now + answer.expires_in));
+        Ok(answer.access_token)
     }
 }

@@ -7,8 +7,10 @@
 
 pub mod auth;
 pub mod http;
+pub mod oauth;
 pub mod people;
 pub mod person;
+pub mod sealed;
 mod sync;
 
 use crate::service::Service;
@@ -20,8 +22,6 @@ use std::time::Duration;
 
 pub use sync::Report;
 
-/// How long a server holds a user it works; a server that dies lets another take the user after this.
-const LEASE_SECS: i64 = 300;
 /// Users synced at once by one server (each user's mutations stay serial, as Google asks).
 const PARALLEL_USERS: usize = 8;
 
@@ -66,11 +66,16 @@ pub struct Settings {
     pub poll: Duration,
     pub max_deletes_per_sync: usize,
     pub retry: people::Retry,
+    /// How long a server holds a user it works (renewed as it goes); a server that dies lets another take the
+    /// user after this.
+    pub lease_secs: i64,
 }
 
 pub struct Bridge {
     pub people: people::People,
     pub settings: Settings,
+    /// Seals people's refresh tokens; present when an OAuth client is configured.
+    pub seal: Option<sealed::SealKey>,
     /// This process, as a lease holder.
     pub owner: String,
     /// Users whose books changed since their last sync (from the change bus), or everyone after a lag.
@@ -98,16 +103,22 @@ struct Dirty {
 }
 
 impl Bridge {
-    pub fn new(account: auth::ServiceAccount, settings: Settings) -> Bridge {
+    pub fn new(
+        account: Option<auth::ServiceAccount>,
+        oauth: Option<(auth::OAuthClient, sealed::SealKey)>,
+        settings: Settings,
+    ) -> Bridge {
+        let (client, seal) = oauth.map(|(c, k)| (Some(c), Some(k))).unwrap_or((None, None));
         let people = people::People {
             http: http::Http::default(),
-            tokens: Arc::new(auth::Tokens::new(account)),
+            tokens: Arc::new(auth::Tokens::new(account, client)),
             base: settings.people_api_url.clone(),
             retry: settings.retry,
         };
         Bridge {
             people,
             settings,
+            seal,
             owner: uuid::Uuid::new_v4().to_string(),
             dirty: Mutex::new(Dirty { all: true, ..Default::default() }),
             wake: tokio::sync::Notify::new(),
@@ -134,13 +145,11 @@ impl Bridge {
                     d.users.extend(hit);
                 }
                 Event::Label { .. } | Event::Sharing { .. } | Event::Directory | Event::Resync => d.all = true,
+                // Turned on or off, or a sync asked for: nobody's books changed, but the worker looks now.
+                Event::Google { .. } => {}
                 Event::Book { .. } | Event::Account { .. } => return,
             }
         }
-        self.wake.notify_one();
-    }
-
-    pub fn wake(&self) {
         self.wake.notify_one();
     }
 
@@ -151,13 +160,33 @@ impl Bridge {
             return Ok(None);
         }
         let _busy = Busy(&self.busy, account.user_id);
-        if !store.google_claim(account.user_id, &self.owner, LEASE_SECS).await? {
+        if !store.google_claim(account.user_id, &self.owner, self.settings.lease_secs).await? {
             return Ok(None);
         }
         // Read again under the lease: what the caller read may predate another sync's end.
         let Some(account) = store.google_account(account.user_id).await? else { return Ok(None) };
         let account = &account;
         let started = now_ms();
+        // The user's own grant, when they connected one; one this server cannot open (another token key) is
+        // a lost permission, never a silent fall back to the delegation.
+        let grant = match (&account.oauth_token, &self.seal) {
+            (None, _) => Ok(None),
+            (Some(sealed), Some(key)) => key.open(account.user_id, sealed).map(Some).ok_or(()),
+            (Some(_), None) => Err(()),
+        };
+        match grant {
+            Ok(g) => self.people.tokens.set_grant(&account.email, g),
+            Err(()) => {
+                let why =
+                    "the Google grant stored for this account cannot be opened with this server's token key: reconnect";
+                store.google_synced(account.user_id, started, "permission_lost", Some(why)).await?;
+                store.google_release(account.user_id, &self.owner).await?;
+                return Ok(Some(Report::default()));
+            }
+        }
+        if account.status == "removing" {
+            return self.remove(service, account, started).await.map(Some);
+        }
         self.dirty().users.remove(&account.user_id);
         let outcome = sync::run(self, service, account).await;
         let (status, error) = match &outcome {
@@ -177,6 +206,24 @@ impl Bridge {
         store.google_synced(account.user_id, started, status, error.as_deref()).await?;
         store.google_release(account.user_id, &self.owner).await?;
         Ok(Some(outcome.unwrap_or_default()))
+    }
+
+    /// Takes out of the user's Google what the bridge made, then forgets them. A user whose Google cannot be
+    /// reached any more (permission lost) is forgotten all the same: nothing else could remove it.
+    async fn remove(&self, service: &Service, account: &GoogleAccount, started: i64) -> crate::store::Result<Report> {
+        let store = &service.store;
+        match sync::teardown(self, service, account).await {
+            Ok(()) | Err(GoogleError::PermissionLost(_)) => {
+                tracing::info!(user = %account.email, "google: mirror removed");
+                store.google_forget(account.user_id).await?;
+            }
+            Err(e) => {
+                tracing::warn!(user = %account.email, error = %e, "google: could not remove the mirror yet");
+                store.google_synced(account.user_id, started, "removing", Some(&e.to_string())).await?;
+                store.google_release(account.user_id, &self.owner).await?;
+            }
+        }
+        Ok(Report::default())
     }
 
     /// Whether `a` should be synced now: asked for, changed, or its poll is due. A user whose permission is
@@ -252,7 +299,7 @@ pub async fn disable(bridge: Option<&Bridge>, service: &Service, user_id: i64) -
     let store = &service.store;
     let Some(account) = store.google_account(user_id).await? else { return Ok(()) };
     if let Some(b) = bridge {
-        if !store.google_claim(user_id, &b.owner, LEASE_SECS).await? {
+        if !store.google_claim(user_id, &b.owner, b.settings.lease_secs).await? {
             anyhow::bail!("another server is syncing {} right now; try again in a moment", account.email);
         }
         if let Err(e) = sync::teardown(b, service, &account).await {

@@ -70,6 +70,8 @@ struct Ctx<'a> {
     report: Report,
     /// Something must be sent again over what Google holds (an edit or deletion there was undone).
     resend: bool,
+    /// When the lease was last taken or renewed.
+    leased_at: std::time::Instant,
 }
 
 /// What became of an edit found in Google.
@@ -91,7 +93,15 @@ pub async fn run(bridge: &Bridge, service: &Service, account: &GoogleAccount) ->
         .map_err(|e| service_err(e.into()))?
         .ok_or_else(|| GoogleError::Refused("the user is gone".into()))?;
     let view = service.open_combined(&user).await.map_err(service_err)?;
-    let mut c = Ctx { bridge, service, account, view, report: Report::default(), resend: false };
+    let mut c = Ctx {
+        bridge,
+        service,
+        account,
+        view,
+        report: Report::default(),
+        resend: false,
+        leased_at: std::time::Instant::now(),
+    };
     c.report.labels = c.combined_labels().into_iter().map(|(id, _)| id).collect();
     // Push before pull: what we changed reaches Google first, so a pull never mistakes our old version there
     // for an edit made in Google.
@@ -131,6 +141,25 @@ impl Ctx<'_> {
 
     fn email(&self) -> &str {
         &self.account.email
+    }
+
+    /// Renews the lease once a third of it has passed, before more is sent; a lease lost meanwhile (this server
+    /// stalled past it, and another took the user) ends the sync rather than let two servers write at once.
+    async fn keep_lease(&mut self) -> Result<()> {
+        let lease = self.bridge.settings.lease_secs.max(3);
+        if self.leased_at.elapsed().as_secs() < (lease / 3) as u64 {
+            return Ok(());
+        }
+        let kept = self
+            .store()
+            .google_claim(self.account.user_id, &self.bridge.owner, lease)
+            .await
+            .map_err(|e| service_err(e.into()))?;
+        if !kept {
+            return Err(GoogleError::Transient("another server took this user over".into(), None));
+        }
+        self.leased_at = std::time::Instant::now();
+        Ok(())
     }
 
     fn combined_labels(&self) -> Vec<(String, String)> {
@@ -411,6 +440,7 @@ impl Ctx<'_> {
             // Recorded before sending: a crash before the names are stored makes the next sync adopt by tag.
             self.store().google_set_unsure(user_id, true).await.map_err(|e| service_err(e.into()))?;
             for chunk in creates.chunks(super::people::BATCH_WRITE) {
+                self.keep_lease().await?;
                 let bodies = chunk.iter().map(|w| person::person_body(&w.mapped, &w.groups, w.contact_id)).collect();
                 let made = self.bridge.people.batch_create(self.email(), bodies).await?;
                 let mut done = Vec::new();
@@ -430,6 +460,7 @@ impl Ctx<'_> {
             self.store().google_set_unsure(user_id, false).await.map_err(|e| service_err(e.into()))?;
         }
         for chunk in updates.chunks(super::people::BATCH_WRITE) {
+            self.keep_lease().await?;
             let mut bodies = Map::new();
             for (w, l) in chunk {
                 let mut body = person::person_body(&w.mapped, &w.groups, w.contact_id);
@@ -464,6 +495,7 @@ impl Ctx<'_> {
         }
         let names: Vec<String> = gone.iter().map(|l| l.resource_name.clone()).collect();
         for (chunk, links) in names.chunks(super::people::BATCH_DELETE).zip(gone.chunks(super::people::BATCH_DELETE)) {
+            self.keep_lease().await?;
             self.bridge.people.batch_delete(self.email(), chunk).await?;
             let ids: Vec<i64> = links.iter().map(|l| l.contact_id).collect();
             self.report.deleted += ids.len();
@@ -545,6 +577,7 @@ impl Ctx<'_> {
         }
         for p in &changed {
             let Some(link) = ours(p) else { continue };
+            self.keep_lease().await?;
             if p["metadata"]["deleted"].as_bool() == Some(true) {
                 self.take_delete(&link).await?;
             } else if p["etag"].as_str() != Some(link.etag.as_str()) {

@@ -65,7 +65,6 @@ pub async fn google(app: &App, cmd: GoogleCmd, json: bool) -> Result<()> {
             bridge_of(app)?;
             let u = app.user(&user).await?;
             app.store.google_enable(u.id, my_contacts).await?;
-            app.store.google_want_sync(u.id).await?;
             if json {
                 print_json(serde_json::json!({"user": u.email, "enabled": true, "my_contacts": my_contacts}));
             } else {

@@ -170,6 +170,17 @@ pub fn may_administer(is_admin: bool, credential: Credential) -> bool {
     is_admin && may_manage_credentials(credential)
 }
 
+/// Whether `actor` may turn the Google bridge on or off for an account, or ask it to sync: their own, with a
+/// credential that may write, or anyone's as an administrator (the person, not a device or a script).
+pub fn may_manage_bridge(own: bool, is_admin: bool, credential: Credential) -> bool {
+    (own && credential_allows(credential, false)) || may_administer(is_admin, credential)
+}
+
+/// Whether `actor` may see the Google bridge's state of an account: their own, or anyone's as an administrator.
+pub fn may_see_bridge(own: bool, is_admin: bool, credential: Credential) -> bool {
+    own || may_administer(is_admin, credential)
+}
+
 /// Whom a person may find when they look for people to share with (the dashboard's completion, CardDAV's
 /// principal-property-search): an administrator, or anyone when the server says so (`directory_everyone`),
 /// finds every account; everyone else finds their own domain and the people a label is already shared
@@ -258,5 +269,21 @@ mod tests {
         assert!(!may_administer(false, Credential::Password));
         assert!(!may_administer(true, Credential::AppPassword));
         assert!(!may_administer(true, Credential::Token(Scope::Write)));
+    }
+
+    #[test]
+    fn the_google_bridge_is_managed_by_its_user_or_an_administrator() {
+        assert!(may_manage_bridge(true, false, Credential::Session));
+        assert!(may_manage_bridge(true, false, Credential::Token(Scope::Write)));
+        assert!(!may_manage_bridge(true, false, Credential::Token(Scope::Read)), "a read token only reads");
+        assert!(!may_manage_bridge(false, false, Credential::Session), "not someone else's");
+        assert!(may_manage_bridge(false, true, Credential::Session));
+        assert!(
+            !may_manage_bridge(false, true, Credential::AppPassword),
+            "an administrator's device is no administrator"
+        );
+        assert!(may_see_bridge(true, false, Credential::Token(Scope::Read)));
+        assert!(!may_see_bridge(false, false, Credential::Password));
+        assert!(may_see_bridge(false, true, Credential::Password));
     }
 }

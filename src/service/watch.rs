@@ -18,6 +18,8 @@ pub enum Notice {
     Invitations(usize),
     /// The user's own account changed (password, app passwords, disabled).
     Account,
+    /// The user's Google bridge changed state.
+    Google,
     /// Something may have been missed: re-read everything shown.
     Resync,
 }
@@ -79,6 +81,8 @@ impl Service {
             Event::Book { .. } => Vec::new(),
             Event::Account { user_id } if *user_id == watch.user.id => vec![Notice::Account],
             Event::Account { .. } => Vec::new(),
+            Event::Google { user_id } if *user_id == watch.user.id => vec![Notice::Google],
+            Event::Google { .. } => Vec::new(),
             Event::Resync => {
                 self.rewatch(watch).await?;
                 vec![Notice::Resync]

@@ -29,6 +29,8 @@ pub enum Event {
     Directory,
     /// An account changed (password, disabled, app passwords, created).
     Account { user_id: i64 },
+    /// A user's Google bridge changed state (turned on or off, a sync ended).
+    Google { user_id: i64 },
     /// Events may have been missed (a subscriber lagged, or the connection to other servers was lost):
     /// re-read everything shown.
     Resync,

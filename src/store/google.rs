@@ -1,6 +1,7 @@
 //! What the Google bridge remembers per mirrored user: its state, the lease of the server working it, and the
 //! groups and contacts it made in their Google Contacts.
 
+use super::events::Event;
 use super::{Result, Store, now, on_pool};
 use sqlx::AssertSqlSafe;
 
@@ -21,6 +22,8 @@ pub struct GoogleAccount {
     pub done_at: i64,
     pub lease_owner: Option<String>,
     pub lease_until: i64,
+    /// The user's own grant (a sealed refresh token), when they connected one.
+    pub oauth_token: Option<String>,
 }
 
 /// A contact group the bridge made for a label.
@@ -58,10 +61,11 @@ type AccountRow = (
     i64,
     Option<String>,
     i64,
+    Option<String>,
 );
 
 const ACCOUNT_COLS: &str = "g.user_id, u.email, g.my_contacts, g.status, g.last_error, g.push_cursor, g.pull_token, g.unsure, \
-     g.pushed_at, g.pulled_at, g.wanted_at, g.done_at, g.lease_owner, g.lease_until";
+     g.pushed_at, g.pulled_at, g.wanted_at, g.done_at, g.lease_owner, g.lease_until, g.oauth_token";
 
 fn account_of(r: AccountRow) -> GoogleAccount {
     GoogleAccount {
@@ -79,20 +83,86 @@ fn account_of(r: AccountRow) -> GoogleAccount {
         done_at: r.11,
         lease_owner: r.12,
         lease_until: r.13,
+        oauth_token: r.14,
     }
 }
 
 impl Store {
-    /// Turns the bridge on for a user (or changes whether My contacts go too); a user already mirrored keeps
-    /// what was mirrored.
+    /// Turns the bridge on for a user (or changes whether My contacts go too), and asks for a sync; a user
+    /// already mirrored keeps what was mirrored, and one being removed is kept after all.
     pub async fn google_enable(&self, user_id: i64, my_contacts: bool) -> Result<()> {
-        let _turn = self.write_turn().await;
-        on_pool!(self, p => sqlx::query(
-            "INSERT INTO google_accounts (user_id, my_contacts, created_at) VALUES ($1, $2, $3)
-             ON CONFLICT (user_id) DO UPDATE SET my_contacts = excluded.my_contacts,
-               push_cursor = CASE WHEN google_accounts.my_contacts = excluded.my_contacts THEN google_accounts.push_cursor ELSE '' END")
-            .bind(user_id).bind(my_contacts as i64).bind(now()).execute(p).await?.rows_affected());
+        {
+            let _turn = self.write_turn().await;
+            on_pool!(self, p => sqlx::query(
+                "INSERT INTO google_accounts (user_id, my_contacts, created_at, wanted_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (user_id) DO UPDATE SET my_contacts = excluded.my_contacts, wanted_at = excluded.wanted_at,
+                   status = CASE WHEN google_accounts.status = 'removing' THEN 'pending' ELSE google_accounts.status END,
+                   push_cursor = CASE WHEN google_accounts.my_contacts = excluded.my_contacts THEN google_accounts.push_cursor ELSE '' END")
+                .bind(user_id).bind(my_contacts as i64).bind(now()).bind(now_ms()).execute(p).await?.rows_affected());
+        }
+        self.publish(vec![Event::Google { user_id }]).await;
         Ok(())
+    }
+
+    /// Mirrors a user through their own Google grant (`sealed`: their refresh token, sealed), and asks for a
+    /// sync; a mirror whose permission was lost or that was being removed starts again.
+    pub async fn google_connect_grant(&self, user_id: i64, sealed: &str, my_contacts: bool) -> Result<()> {
+        {
+            let _turn = self.write_turn().await;
+            on_pool!(self, p => sqlx::query(
+                "INSERT INTO google_accounts (user_id, my_contacts, created_at, wanted_at, oauth_token) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (user_id) DO UPDATE SET my_contacts = excluded.my_contacts, wanted_at = excluded.wanted_at,
+                   oauth_token = excluded.oauth_token, status = 'pending', last_error = NULL,
+                   push_cursor = CASE WHEN google_accounts.my_contacts = excluded.my_contacts THEN google_accounts.push_cursor ELSE '' END")
+                .bind(user_id).bind(my_contacts as i64).bind(now()).bind(now_ms()).bind(sealed).execute(p).await?.rows_affected());
+        }
+        self.publish(vec![Event::Google { user_id }]).await;
+        Ok(())
+    }
+
+    /// Remembers a connection under way for ten minutes (and forgets the ones that ran out).
+    pub async fn google_oauth_begin(
+        &self,
+        state_hash: &str,
+        user_id: i64,
+        verifier: &str,
+        my_contacts: bool,
+        redirect_uri: &str,
+    ) -> Result<()> {
+        let t = now();
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let _turn = self.write_turn().await;
+            sqlx::query("DELETE FROM google_oauth_states WHERE expires_at <= $1").bind(t).execute(&mut *tx).await?;
+            sqlx::query(
+                "INSERT INTO google_oauth_states (state_hash, user_id, verifier, my_contacts, redirect_uri, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(state_hash).bind(user_id).bind(verifier).bind(my_contacts as i64).bind(redirect_uri).bind(t + 600)
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Takes a connection under way (once): its user, PKCE verifier, My-contacts choice and redirect URI.
+    pub async fn google_oauth_take(&self, state_hash: &str) -> Result<Option<(i64, String, bool, String)>> {
+        let _turn = self.write_turn().await;
+        let row: Option<(i64, String, i64, String)> = on_pool!(self, p => sqlx::query_as(
+            "DELETE FROM google_oauth_states WHERE state_hash = $1 AND expires_at > $2
+             RETURNING user_id, verifier, my_contacts, redirect_uri")
+            .bind(state_hash).bind(now()).fetch_optional(p).await?);
+        Ok(row.map(|r| (r.0, r.1, r.2 != 0, r.3)))
+    }
+
+    /// Asks for the bridge's removal from a user's Google (done by the worker, which then forgets them).
+    pub async fn google_remove(&self, user_id: i64) -> Result<bool> {
+        let n = {
+            let _turn = self.write_turn().await;
+            on_pool!(self, p => sqlx::query("UPDATE google_accounts SET status = 'removing', last_error = NULL, wanted_at = $1 WHERE user_id = $2")
+                .bind(now_ms()).bind(user_id).execute(p).await?.rows_affected())
+        };
+        self.publish(vec![Event::Google { user_id }]).await;
+        Ok(n == 1)
     }
 
     /// Forgets a user's bridge and what it made (once that is removed from their Google, or given up).
@@ -105,6 +175,7 @@ impl Store {
             }
             tx.commit().await?;
         });
+        self.publish(vec![Event::Google { user_id }]).await;
         Ok(())
     }
 
@@ -147,26 +218,28 @@ impl Store {
     /// `done_at` reaches once a sync that started after it has finished.
     pub async fn google_want_sync(&self, user_id: i64) -> Result<i64> {
         let t = now_ms();
-        let _turn = self.write_turn().await;
-        on_pool!(self, p => sqlx::query("UPDATE google_accounts SET wanted_at = $1 WHERE user_id = $2")
-            .bind(t).bind(user_id).execute(p).await?.rows_affected());
+        {
+            let _turn = self.write_turn().await;
+            on_pool!(self, p => sqlx::query("UPDATE google_accounts SET wanted_at = $1 WHERE user_id = $2")
+                .bind(t).bind(user_id).execute(p).await?.rows_affected());
+        }
+        self.publish(vec![Event::Google { user_id }]).await;
         Ok(t)
     }
 
     /// Records how a sync that started at `started` (milliseconds) ended.
+    /// Records how a sync that started at `started` (milliseconds) ended. A user being removed meanwhile stays
+    /// being removed.
     pub async fn google_synced(&self, user_id: i64, started: i64, status: &str, error: Option<&str>) -> Result<()> {
-        let _turn = self.write_turn().await;
-        on_pool!(self, p => sqlx::query(
-            "UPDATE google_accounts SET status = $1, last_error = $2, done_at = CASE WHEN done_at < $3 THEN $3 ELSE done_at END
-             WHERE user_id = $4")
-            .bind(status).bind(error).bind(started).bind(user_id).execute(p).await?.rows_affected());
-        Ok(())
-    }
-
-    pub async fn google_set_status(&self, user_id: i64, status: &str, error: Option<&str>) -> Result<()> {
-        let _turn = self.write_turn().await;
-        on_pool!(self, p => sqlx::query("UPDATE google_accounts SET status = $1, last_error = $2 WHERE user_id = $3")
-            .bind(status).bind(error).bind(user_id).execute(p).await?.rows_affected());
+        {
+            let _turn = self.write_turn().await;
+            on_pool!(self, p => sqlx::query(
+                "UPDATE google_accounts SET status = CASE WHEN status = 'removing' THEN status ELSE $1 END, last_error = $2,
+                   done_at = CASE WHEN done_at < $3 THEN $3 ELSE done_at END
+                 WHERE user_id = $4")
+                .bind(status).bind(error).bind(started).bind(user_id).execute(p).await?.rows_affected());
+        }
+        self.publish(vec![Event::Google { user_id }]).await;
         Ok(())
     }
 

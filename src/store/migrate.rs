@@ -12,6 +12,7 @@ const SQLITE: &[(i64, &str)] = &[
     (7, include_str!("../../migrations/sqlite/0007_mail_settings.sql")),
     (8, include_str!("../../migrations/sqlite/0008_app_password_lookup.sql")),
     (9, include_str!("../../migrations/sqlite/0009_google_bridge.sql")),
+    (10, include_str!("../../migrations/sqlite/0010_google_oauth.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -23,6 +24,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (7, include_str!("../../migrations/postgres/0007_mail_settings.sql")),
     (8, include_str!("../../migrations/postgres/0008_app_password_lookup.sql")),
     (9, include_str!("../../migrations/postgres/0009_google_bridge.sql")),
+    (10, include_str!("../../migrations/postgres/0010_google_oauth.sql")),
 ];
 
 pub async fn run(store: &Store) -> Result<()> {

@@ -11,7 +11,7 @@ const LEVELS = [
 const LEVEL_RANK = { view: 1, edit: 2, delete: 3, share: 4, owner: 5 };
 const DEVICES_TOGGLE = "Sync these contacts with my devices and Outlook";
 
-const state = { csrf: null, me: null, labels: [], invitations: [], view: null, events: null };
+const state = { csrf: null, me: null, labels: [], invitations: [], view: null, events: null, googleRedraw: null };
 
 class ApiError extends Error {
   constructor(status, problem) {
@@ -244,7 +244,7 @@ async function route() {
     if (name === "book") await renderBook(page, decodeURIComponent(arg || "contacts"));
     else if (name === "new") renderWizard(page);
     else if (name === "invitations") await renderInvitations(page);
-    else if (name === "devices") await renderDevices(page);
+    else if (name === "devices") await renderDevices(page, arg);
     else if (name === "trash") await renderTrash(page);
     else if (name === "admin") await renderAdmin(page);
     else if (name === "settings") await renderSettings(page);
@@ -1112,7 +1112,7 @@ async function renderInvitations(main) {
 
 // ---- devices: app passwords ----
 
-async function renderDevices(main) {
+async function renderDevices(main, arg) {
   const items = (await api("GET", "/app-passwords")).items;
   const shown = h("div", {});
   const [nameWrap, name, nameErr] = field("Device name", { placeholder: "e.g. Ann's iPhone" });
@@ -1143,12 +1143,72 @@ async function renderDevices(main) {
     if (!all.length) list.append(h("li", {}, h("span", { class: "hint" }, "No device yet.")));
   };
   const tokens = await tokenSection();
+  const google = await googleSection(arg === "google-refused");
   main.replaceChildren(h("div", { class: "head" }, h("h1", {}, "Devices")),
     h("section", { class: "panel" }, h("h2", {}, "Connect a phone, a Mac, Thunderbird or Outlook"),
       h("p", { class: "hint" }, "Give each device its own app password: you can revoke one without touching the others."), form, shown),
-    h("section", { class: "panel" }, h("h2", {}, "Your devices"), list), tokens);
+    h("section", { class: "panel" }, h("h2", {}, "Your devices"), list), google, tokens);
   void items;
   await renderList();
+}
+
+const GOOGLE_WORDS = { off: "Off", pending: "Starting…", ok: "In sync", permission_lost: "Permission lost", paused: "Paused", error: "Trouble reaching Google (retried on its own)", removing: "Being removed" };
+
+function googleWhen(t) { return t ? new Date(t).toLocaleString() : "never"; }
+
+/** Your Google Contacts mirror: connect, state (live through the `google` event), Sync now, disconnect. */
+async function googleSection(refused) {
+  const box = h("section", { class: "panel", "aria-label": "Google Contacts" });
+  const signIn = async (mine) => {
+    const r = await api("POST", "/google/oauth", { my_contacts: mine });
+    location.href = r.url;
+  };
+  const draw = async () => {
+    const g = await api("GET", "/google");
+    const title = h("h2", {}, "Google Contacts");
+    if (!g.available && !g.enabled) {
+      box.replaceChildren(title, h("p", { class: "hint" }, "This server does not mirror into Google Contacts; an administrator can set it up."));
+      return;
+    }
+    const err = h("p", { class: "error", role: "alert", hidden: true });
+    const act = (fn) => async () => {
+      err.hidden = true;
+      try { await fn(); await draw(); } catch (e) { err.textContent = e.message; err.hidden = false; }
+    };
+    const mine = h("input", { type: "checkbox", checked: g.my_contacts });
+    if (g.enabled) mine.addEventListener("change", act(() => api("PUT", "/google", { my_contacts: mine.checked })));
+    const status = h("p", { role: "status" }, h("strong", {}, GOOGLE_WORDS[g.status] || g.status),
+      g.syncing ? " · syncing now" : g.sync_requested ? " · sync asked for" : "");
+    const notes = [];
+    if (g.enabled) notes.push(h("p", { class: "meta" }, `Last sent ${googleWhen(g.last_push)} · last read ${googleWhen(g.last_pull)}`));
+    const ownGrant = g.own_account && (g.connected_with === "own_account" || !g.delegation);
+    if (g.status === "permission_lost") notes.push(h("p", { class: "error" }, ownGrant
+      ? "Google no longer lets Labelbook reach your contacts (the access was taken back, or has run out). Choose Reconnect to grant it again."
+      : "Google refused access to your contacts. Ask your administrator to check the Workspace delegation for Labelbook, then choose Reconnect."));
+    else if (g.last_error && g.status !== "ok") notes.push(h("p", { class: g.status === "paused" ? "error" : "hint" }, g.last_error));
+    // A lost permission of one's own grant is mended by granting again; of the delegation, by the administrator
+    // (then a sync).
+    const regrant = g.status === "permission_lost" && ownGrant;
+    const connect = [];
+    if (g.delegation) connect.push(h("button", { type: "button", class: "primary", onclick: act(() => api("PUT", "/google", { my_contacts: mine.checked })) }, "Connect Google Contacts"));
+    if (g.own_account) connect.push(h("button", { type: "button", class: g.delegation ? "" : "primary", onclick: act(() => signIn(mine.checked)) }, g.delegation ? "Use my own Google account instead" : "Connect with Google"));
+    const buttons = g.enabled
+      ? [h("button", { type: "button", class: "primary", onclick: act(() => (regrant ? signIn(g.my_contacts) : api("POST", "/google/sync"))) },
+          g.status === "permission_lost" ? "Reconnect" : g.status === "paused" ? "Apply the deletions and resume" : "Sync now"),
+        h("button", { type: "button", class: "link danger", onclick: act(async () => {
+          if (!confirm("Stop mirroring into your Google Contacts? The labels and contacts Labelbook made there are removed; nothing changes here.")) return;
+          await api("DELETE", "/google");
+        }) }, "Disconnect")]
+      : g.status === "removing" ? [] : connect;
+    if (refused && !g.enabled) notes.push(h("p", { class: "error" }, "Google did not grant access, so nothing was connected."));
+    box.replaceChildren(title,
+      h("p", { class: "hint" }, "Every label that syncs to your devices shows in your Google Contacts as a label of the same name, with its contacts as you see them (fields hidden from you stay here). What you change there comes back, within your level on each label."),
+      status, ...notes, h("label", { class: "inline" }, mine, "Also my own contacts (My contacts)"),
+      h("div", { class: "actions" }, ...buttons), err);
+  };
+  await draw();
+  state.googleRedraw = draw;
+  return box;
 }
 
 /** API tokens for scripts: made here (never by another token), shown once, revocable. */
@@ -1247,7 +1307,7 @@ function mobileconfig(r) {
 // ---- administration: people, groups, domains ----
 
 async function renderAdmin(main) {
-  const [users, groups, domains] = await Promise.all([api("GET", "/admin/users"), api("GET", "/admin/groups"), api("GET", "/admin/domains")]);
+  const [users, groups, domains, google] = await Promise.all([api("GET", "/admin/users"), api("GET", "/admin/groups"), api("GET", "/admin/domains"), api("GET", "/admin/google")]);
   const again = () => renderAdmin(main);
   const shown = h("div", {});
   const act = (fn, err) => async () => {
@@ -1313,6 +1373,27 @@ async function renderAdmin(main) {
       h("button", { type: "button", class: "link danger", "aria-label": `Remove domain ${d.name}`, onclick: act(async () => { await api("DELETE", `/admin/domains/${encodeURIComponent(d.name)}`); await again(); }, err) }, "Remove"));
   });
 
+  const [mirrorWrap, mirrorEmail, mirrorErr] = field("Mirror someone's labels into their Google Contacts", { type: "email", autocomplete: "off", placeholder: "their e-mail" });
+  const googleRows = google.items.map((g) => {
+    const err = h("p", { class: "error", hidden: true });
+    const path = `/admin/google/users/${encodeURIComponent(g.user)}`;
+    return h("li", {}, h("div", { class: "who" }, h("div", { class: "name" }, g.user),
+      h("div", { class: "meta" }, [GOOGLE_WORDS[g.status] || g.status, `last sent ${googleWhen(g.last_push)}`, g.last_error && g.status !== "ok" ? g.last_error : null].filter(Boolean).join(" · ")), err),
+      h("button", { type: "button", class: "link", "aria-label": `Sync now for ${g.user}`, onclick: act(async () => { await api("POST", `${path}/sync`); await again(); }, err) }, "Sync now"),
+      g.status === "removing" ? null : h("button", { type: "button", class: "link danger", "aria-label": `Stop mirroring ${g.user}`, onclick: act(async () => {
+        if (!confirm(`Stop mirroring ${g.user}? What Labelbook made in their Google Contacts is removed.`)) return;
+        await api("DELETE", path);
+        await again();
+      }, err) }, "Stop"));
+  });
+  const googlePanel = h("section", { class: "panel", "aria-label": "Google Workspace" }, h("h2", {}, "Google Workspace"),
+    google.available
+      ? [h("p", { class: "hint" }, `Labels are mirrored into people's Google Contacts through the service account ${google.service_account}: in the Google Admin console, under Security › API controls › Domain-wide delegation, allow its client ID the scope https://www.googleapis.com/auth/contacts.`),
+        googleRows.length ? h("ul", { class: "list" }, googleRows) : h("p", { class: "hint" }, "Nobody is mirrored yet."),
+        h("form", { onsubmit: async (ev) => { ev.preventDefault(); mirrorErr(null); try { await api("PUT", `/admin/google/users/${encodeURIComponent(mirrorEmail.value.trim())}`, {}); await again(); } catch (e) { mirrorErr(msgFor(e, "email")); } } },
+          mirrorWrap, h("div", { class: "actions" }, h("button", { type: "submit" }, "Mirror")))]
+      : h("p", { class: "hint" }, "Off: set google.service_account_key in the configuration to a service-account key with domain-wide delegation, and restart."));
+
   main.replaceChildren(h("div", { class: "head" }, h("h1", {}, "People and domains")), h("div", { id: "admin-secret" }), shown,
     h("section", { class: "panel", "aria-label": "People" }, h("h2", {}, "People"), h("ul", { class: "list" }, userRows), addUser),
     h("section", { class: "panel", "aria-label": "Groups" }, h("h2", {}, "Groups"),
@@ -1322,7 +1403,8 @@ async function renderAdmin(main) {
     h("section", { class: "panel", "aria-label": "Domains" }, h("h2", {}, "Domains"),
       domainRows.length ? h("ul", { class: "list" }, domainRows) : h("p", { class: "hint" }, "No domain yet: accounts may have any address. Once you add one, accounts must be in the server's domains."),
       h("form", { onsubmit: async (ev) => { ev.preventDefault(); domainErr(null); try { await api("POST", "/admin/domains", { name: domainName.value, primary: !domains.items.length }); await again(); } catch (e) { domainErr(msgFor(e, "name")); } } },
-        domainWrap, h("div", { class: "actions" }, h("button", { type: "submit" }, "Add domain")))));
+        domainWrap, h("div", { class: "actions" }, h("button", { type: "submit" }, "Add domain")))),
+    googlePanel);
 }
 
 // ---- administration: server settings (mail, public address, invitations) ----
@@ -1548,6 +1630,9 @@ function listen() {
   source.addEventListener("invitations", () => later({ sidebar: true }));
   source.addEventListener("resync", () => later({ sidebar: true, list: true, share: true }));
   source.addEventListener("account", () => later({ session: true }));
+  source.addEventListener("google", () => {
+    if (state.googleRedraw && location.hash.startsWith("#/devices")) state.googleRedraw().catch(() => {});
+  });
   source.addEventListener("error", () => {
     // The browser retries on its own unless the server refused the stream (signed out, session over).
     if (source.readyState === EventSource.CLOSED && state.events === source) {

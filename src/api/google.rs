@@ -1,0 +1,215 @@
+//! The Google Contacts bridge: `/google` (your own mirror: state, connect, disconnect, sync now) and
+//! `/admin/google` (every mirrored account, and the same actions for any of them).
+
+use super::{ApiResult, Problem, Request, json_response, rfc3339};
+use crate::store::User;
+use crate::store::google::GoogleAccount;
+use http::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize)]
+struct StateJson {
+    user: String,
+    /// Whether this server has the bridge set up (a service-account key, an OAuth client, or both).
+    available: bool,
+    /// The ways to connect this server offers: through the Workspace delegation (`PUT /google`), and with
+    /// one's own Google account (`POST /google/oauth`).
+    delegation: bool,
+    own_account: bool,
+    /// How this mirror reaches Google: `delegation`, `own_account`, or null when off.
+    connected_with: Option<&'static str>,
+    enabled: bool,
+    /// `off`, `pending`, `ok`, `permission_lost`, `paused`, `error` or `removing`.
+    status: String,
+    my_contacts: bool,
+    last_error: Option<String>,
+    last_push: Option<String>,
+    last_pull: Option<String>,
+    sync_requested: bool,
+    syncing: bool,
+}
+
+fn state(req: &Request<'_>, user: &User, a: Option<&GoogleAccount>) -> StateJson {
+    let bridge = req.app.bridge.as_deref();
+    StateJson {
+        user: user.email.clone(),
+        available: bridge.is_some(),
+        delegation: bridge.is_some_and(|b| b.people.tokens.account().is_some()),
+        own_account: bridge.is_some_and(|b| b.people.tokens.oauth.is_some()),
+        connected_with: a
+            .filter(|a| a.status != "removing")
+            .map(|a| if a.oauth_token.is_some() { "own_account" } else { "delegation" }),
+        enabled: a.is_some_and(|a| a.status != "removing"),
+        status: a.map(|a| a.status.clone()).unwrap_or_else(|| "off".into()),
+        my_contacts: a.is_some_and(|a| a.my_contacts),
+        last_error: a.and_then(|a| a.last_error.clone()),
+        last_push: a.and_then(|a| a.pushed_at).map(rfc3339),
+        last_pull: a.and_then(|a| a.pulled_at).map(rfc3339),
+        sync_requested: a.is_some_and(|a| a.wanted_at > a.done_at),
+        syncing: a.is_some_and(|a| a.lease_until > crate::store::now()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Connect {
+    #[serde(default)]
+    my_contacts: bool,
+}
+
+fn require_available(req: &Request<'_>) -> Result<(), Problem> {
+    if req.app.bridge.is_some() {
+        Ok(())
+    } else {
+        Err(Problem::new(
+            StatusCode::CONFLICT,
+            "the Google bridge is off on this server: an administrator sets google.service_account_key or an OAuth client",
+        ))
+    }
+}
+
+/// Connecting through the Workspace delegation needs the service-account key.
+fn require_delegation(req: &Request<'_>) -> Result<(), Problem> {
+    require_available(req)?;
+    match req.app.bridge.as_deref().and_then(|b| b.people.tokens.account()) {
+        Some(_) => Ok(()),
+        None => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "this server has no Workspace delegation (google.service_account_key): connect with your own Google account",
+        )),
+    }
+}
+
+/// One account's mirror: `/google` (yours) or `/admin/google/users/{email}`.
+pub async fn account(req: &Request<'_>, email: Option<&str>) -> ApiResult {
+    req.params(&[])?;
+    let service = &req.app.service;
+    match req.parts.method {
+        Method::GET => {
+            let (user, a) = service.google_state(req.user, req.credential, email).await?;
+            json_response(StatusCode::OK, &state(req, &user, a.as_ref()))
+        }
+        Method::PUT => {
+            // Who may, before the body is looked at.
+            let (user, current) = service.google_state(req.user, req.credential, email).await?;
+            let body: Connect = if req.body.is_empty() { Connect::default() } else { req.json()? };
+            // A mirror through the user's own grant only changes its My-contacts choice here.
+            if current.as_ref().is_none_or(|a| a.oauth_token.is_none()) {
+                require_delegation(req)?;
+            }
+            let a = service.google_connect(req.user, req.credential, Some(&user.email), body.my_contacts).await?;
+            json_response(StatusCode::OK, &state(req, &user, Some(&a)))
+        }
+        Method::DELETE => {
+            service.google_disconnect(req.user, req.credential, email).await?;
+            let (user, a) = service.google_state(req.user, req.credential, email).await?;
+            json_response(StatusCode::ACCEPTED, &state(req, &user, a.as_ref()))
+        }
+        _ => Err(Problem::method_not_allowed("GET, PUT, DELETE")),
+    }
+}
+
+/// "Sync now" for one account.
+pub async fn sync(req: &Request<'_>, email: Option<&str>) -> ApiResult {
+    req.params(&[])?;
+    if req.parts.method != Method::POST {
+        return Err(Problem::method_not_allowed("POST"));
+    }
+    let service = &req.app.service;
+    let (user, _) = service.google_state(req.user, req.credential, email).await?;
+    require_available(req)?;
+    let a = service.google_sync_now(req.user, req.credential, Some(&user.email)).await?;
+    json_response(StatusCode::ACCEPTED, &state(req, &user, Some(&a)))
+}
+
+#[derive(Serialize)]
+struct Authorize {
+    url: String,
+}
+
+/// `POST /google/oauth`: where to send your browser to connect your own Google account.
+pub async fn authorize(req: &Request<'_>) -> ApiResult {
+    req.params(&[])?;
+    if req.parts.method != Method::POST {
+        return Err(Problem::method_not_allowed("POST"));
+    }
+    let user = req.app.service.google_may_connect(req.user, req.credential).await?;
+    let body: Connect = if req.body.is_empty() { Connect::default() } else { req.json()? };
+    let bridge = req.app.bridge.as_deref().filter(|b| b.people.tokens.oauth.is_some()).ok_or_else(|| {
+        Problem::new(
+            StatusCode::CONFLICT,
+            "connecting your own Google account is not set up on this server (google.oauth_client_id)",
+        )
+    })?;
+    let settings = req.app.service.settings().await?;
+    let base =
+        settings.public_url.clone().or_else(|| req.origin()).unwrap_or_else(|| req.app.service.local_url.clone());
+    let redirect = format!("{}/api/v1/google/oauth/callback", base.trim_end_matches('/'));
+    let url = crate::bridge::oauth::begin(bridge, &req.app.store, &user, body.my_contacts, &redirect)
+        .await
+        .map_err(|e| Problem::new(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    json_response(StatusCode::OK, &Authorize { url })
+}
+
+/// `GET /google/oauth/callback`: Google sends the browser back here; on to the Devices page, which shows how it
+/// went (`#/devices/google-refused` when it did not).
+pub async fn callback(req: &Request<'_>) -> ApiResult {
+    req.params(&["state", "code", "error", "scope", "authuser", "prompt", "hd", "iss"])?;
+    if req.parts.method != Method::GET {
+        return Err(Problem::method_not_allowed("GET"));
+    }
+    let user = req.app.service.google_may_connect(req.user, req.credential).await?;
+    let bridge =
+        req.app.bridge.as_deref().ok_or_else(|| Problem::new(StatusCode::CONFLICT, "the Google bridge is off"))?;
+    let state = req.param("state").unwrap_or("");
+    let outcome = match (req.param("code"), req.param("error")) {
+        (Some(code), None) => crate::bridge::oauth::finish(bridge, &req.app.store, &user, state, code).await,
+        (_, error) => {
+            // Used up either way, so a refused state cannot be replayed with a code later.
+            crate::bridge::oauth::abandon(&req.app.store, state).await;
+            Err(crate::bridge::oauth::Refusal::Google(error.unwrap_or("no code").to_string()))
+        }
+    };
+    let to = match outcome {
+        Ok(()) => "/#/devices",
+        Err(crate::bridge::oauth::Refusal::BadState) => {
+            return Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "this sign-in with Google is unknown, used or expired: start again",
+            ));
+        }
+        Err(e) => {
+            tracing::info!(user = %user.email, why = ?e, "google: connection not completed");
+            "/#/devices/google-refused"
+        }
+    };
+    let mut r = http::Response::new(crate::http::empty());
+    *r.status_mut() = StatusCode::SEE_OTHER;
+    r.headers_mut().insert(http::header::LOCATION, http::HeaderValue::from_static(to));
+    Ok(r)
+}
+
+#[derive(Serialize)]
+struct Overview {
+    available: bool,
+    /// The service account's e-mail (its client ID is what the Workspace administrator authorises).
+    service_account: Option<String>,
+    items: Vec<StateJson>,
+}
+
+/// `GET /admin/google`: every mirrored account.
+pub async fn overview(req: &Request<'_>) -> ApiResult {
+    req.params(&[])?;
+    if req.parts.method != Method::GET {
+        return Err(Problem::method_not_allowed("GET"));
+    }
+    let accounts = req.app.service.google_accounts(req.user, req.credential).await?;
+    let mut items = Vec::with_capacity(accounts.len());
+    for a in &accounts {
+        let user = User { id: a.user_id, email: a.email.clone(), ..req.user.clone() };
+        items.push(state(req, &user, Some(a)));
+    }
+    let service_account =
+        req.app.bridge.as_deref().and_then(|b| b.people.tokens.account()).map(|a| a.client_email.clone());
+    json_response(StatusCode::OK, &Overview { available: req.app.bridge.is_some(), service_account, items })
+}
