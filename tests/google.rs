@@ -740,3 +740,36 @@ async fn get_without_redirect(url: &str) -> (u16, String) {
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     (status, location.unwrap_or_else(|| String::from_utf8_lossy(&body).to_string()))
 }
+
+/// A contact's photo (inline JPEG or PNG) goes to Google through updateContactPhoto, once; taking it off the
+/// card takes it off in Google; an edit of other fields does not send it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn photos_reach_google_and_leave_it() {
+    let w = world(Level::Edit).await;
+    // Only Bob is mirrored here, so Google's mutation count is his alone.
+    w.s.app.store.google_forget(w.ann.id).await.unwrap();
+    let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+    let with_photo = JANE.replace("NOTE:", &format!("PHOTO;ENCODING=b;TYPE=PNG:{png}\r\nNOTE:"));
+    let r = w.s.as_user(&w.ann.email, "GET", &w.card(), &[], "").await;
+    w.s.as_user(&w.ann.email, "PUT", &w.card(), &[("If-Match", &r.etag())], with_photo.clone()).await.assert(204);
+    w.sync(&w.bob).await;
+    let jane = w.jane_in(&w.bob).unwrap();
+    assert_eq!(jane["photos"][0]["default"], false, "{jane}");
+    let url = jane["photos"][0]["url"].clone();
+    // Another field changes: the photo is not sent again.
+    let (_, mutations_before, _) = w.google.counts();
+    let r = w.s.as_user(&w.ann.email, "GET", &w.card(), &[], "").await;
+    let edited = with_photo.replace("Fair Ltd", "Fair Group");
+    w.s.as_user(&w.ann.email, "PUT", &w.card(), &[("If-Match", &r.etag())], edited.clone()).await.assert(204);
+    w.sync(&w.bob).await;
+    let (_, mutations_after, _) = w.google.counts();
+    assert_eq!(mutations_after - mutations_before, 1, "one update, no photo upload");
+    let jane = w.jane_in(&w.bob).unwrap();
+    assert_eq!((jane["organizations"][0]["name"].as_str(), &jane["photos"][0]["url"]), (Some("Fair Group"), &url));
+    // Off the card, out of Google.
+    let r = w.s.as_user(&w.ann.email, "GET", &w.card(), &[], "").await;
+    let plain = edited.replace(&format!("PHOTO;ENCODING=b;TYPE=PNG:{png}\r\n"), "");
+    w.s.as_user(&w.ann.email, "PUT", &w.card(), &[("If-Match", &r.etag())], plain).await.assert(204);
+    w.sync(&w.bob).await;
+    assert!(w.jane_in(&w.bob).unwrap().get("photos").is_none());
+}

@@ -167,6 +167,24 @@ impl People {
         self.call(user, Method::PATCH, &path, Some(person)).await
     }
 
+    /// Sets a contact's photo (JPEG or PNG bytes); answers the Person after it.
+    pub async fn update_photo(&self, user: &str, resource: &str, bytes: &[u8]) -> Result<Value> {
+        use base64::Engine;
+        let body = json!({
+            "photoBytes": base64::engine::general_purpose::STANDARD.encode(bytes),
+            "personFields": person::read_mask(),
+        });
+        let v = self.call(user, Method::PATCH, &format!("{resource}:updateContactPhoto"), Some(&body)).await?;
+        Ok(v["person"].clone())
+    }
+
+    /// Removes a contact's photo (Google shows its monogram again); answers the Person after it.
+    pub async fn delete_photo(&self, user: &str, resource: &str) -> Result<Value> {
+        let path = format!("{resource}:deleteContactPhoto?personFields={}", person::read_mask());
+        let v = self.call(user, Method::DELETE, &path, None).await?;
+        Ok(v["person"].clone())
+    }
+
     pub async fn get(&self, user: &str, resource: &str) -> Result<Value> {
         self.call(user, Method::GET, &format!("{resource}?personFields={}", person::read_mask()), None).await
     }

@@ -376,11 +376,32 @@ pub fn person_body(mapped: &Map<String, Value>, groups: &[String], contact_id: i
     Value::Object(body)
 }
 
-/// What we remember as sent: the projection plus the memberships, so a change of labels is a change too.
-pub fn sent_form(mapped: &Map<String, Value>, groups: &[String]) -> String {
+/// What we remember as sent: the projection plus the memberships (a change of labels is a change too) and
+/// the digest of the photo Google holds from us.
+pub fn sent_form(mapped: &Map<String, Value>, groups: &[String], photo: Option<&str>) -> String {
     let mut m = mapped.clone();
     m.insert("memberships".into(), json!(groups));
+    m.insert("photo".into(), json!(photo));
     Value::Object(m).to_string()
+}
+
+/// The photo digest a `sent_form` records.
+pub fn sent_photo(sent: &str) -> Option<String> {
+    serde_json::from_str::<Value>(sent).ok()?.get("photo")?.as_str().map(str::to_string)
+}
+
+/// A photo for Google: its digest and its bytes.
+pub type Photo = (String, Vec<u8>);
+
+/// A photo Google takes (JPEG or PNG, as `updateContactPhoto` requires), with its digest.
+pub fn photo_for_google(card: &crate::vcard::VCard) -> Option<Photo> {
+    use sha2::Digest;
+    let (media, bytes) = crate::vcard::json::photo_bytes(card)?;
+    if !(media == "image/jpeg" || media == "image/png") {
+        return None;
+    }
+    let digest: String = sha2::Sha256::digest(&bytes)[..12].iter().map(|b| format!("{b:02x}")).collect();
+    Some((digest, bytes))
 }
 
 /// Our tag on a Google contact or group, when it carries one.
@@ -481,6 +502,8 @@ mod tests {
     #[test]
     fn tags_are_read_from_client_data() {
         let p = person_body(&Map::new(), &["contactGroups/myContacts".into()], 42);
+        assert_eq!(sent_photo(&sent_form(&Map::new(), &[], Some("ab12"))).as_deref(), Some("ab12"));
+        assert_eq!(sent_photo(&sent_form(&Map::new(), &[], None)), None);
         assert_eq!(tag(&p, CONTACT_KEY).as_deref(), Some("42"));
         assert_eq!(tag(&p, LABEL_KEY), None);
     }

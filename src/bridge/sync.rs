@@ -1,7 +1,7 @@
 //! One user's sync: push (our changes out, from the combined book's change sequence), then pull (their edits
 //! and deletions in Google, applied as their writes).
 
-use super::person::{self, CONTACT_KEY, LABEL_KEY};
+use super::person::{self, CONTACT_KEY, LABEL_KEY, Photo};
 use super::{Bridge, GoogleError, Result};
 use crate::service::{BookView, Service, ServiceError};
 use crate::store::combined::GROUP_PREFIX;
@@ -52,13 +52,20 @@ fn service_err(e: ServiceError) -> GoogleError {
 struct Wanted {
     contact_id: i64,
     href: String,
+    /// The photo Google should show (digest, bytes), when the card carries one it takes.
+    photo: Option<Photo>,
     mapped: Map<String, Value>,
     groups: Vec<String>,
 }
 
 impl Wanted {
-    fn sent(&self) -> String {
-        person::sent_form(&self.mapped, &self.groups)
+    /// What is agreed once the fields are sent and Google shows `photo` (photos go in a call of their own).
+    fn sent_with(&self, photo: Option<&str>) -> String {
+        person::sent_form(&self.mapped, &self.groups, photo)
+    }
+
+    fn photo_digest(&self) -> Option<String> {
+        self.photo.as_ref().map(|(d, _)| d.clone())
     }
 }
 
@@ -128,10 +135,10 @@ pub async fn teardown(bridge: &Bridge, service: &Service, account: &GoogleAccoun
     Ok(())
 }
 
-fn uid_of(card: &Card) -> Option<(String, json::Fields)> {
+fn uid_of(card: &Card) -> Option<(String, json::Fields, Option<Photo>)> {
     let parsed = vcard::parse(&card.vcard).ok()?;
     let uid = parsed.indexed().uid;
-    Some((uid, json::read(&parsed)))
+    Some((uid, json::read(&parsed), person::photo_for_google(&parsed)))
 }
 
 impl Ctx<'_> {
@@ -291,7 +298,7 @@ impl Ctx<'_> {
     }
 
     fn wanted(&self, card: &Card, members: &HashMap<String, Vec<String>>) -> Option<Wanted> {
-        let (uid, fields) = uid_of(card)?;
+        let (uid, fields, photo) = uid_of(card)?;
         let labels = members.get(&uid).cloned().unwrap_or_default();
         let own = card.meta.via.is_none() && !card.meta.href.starts_with(crate::store::combined::SHARED_PREFIX);
         if labels.is_empty() && !(self.account.my_contacts && own) {
@@ -304,6 +311,7 @@ impl Ctx<'_> {
         Some(Wanted {
             contact_id: card.meta.contact_id,
             href: card.meta.href.clone(),
+            photo,
             mapped: person::to_google(&fields),
             groups,
         })
@@ -429,10 +437,16 @@ impl Ctx<'_> {
         let by_contact: HashMap<i64, &PersonLink> = links.iter().map(|l| (l.contact_id, l)).collect();
         let mut creates = Vec::new();
         let mut updates = Vec::new();
+        // Photos go after the fields, each in a call of its own (Google takes them only so).
+        let mut photos: Vec<(i64, Option<Photo>)> = Vec::new();
         for w in wanted {
+            let had = by_contact.get(&w.contact_id).and_then(|l| person::sent_photo(&l.sent));
+            if had != w.photo_digest() {
+                photos.push((w.contact_id, w.photo.clone()));
+            }
             match by_contact.get(&w.contact_id) {
                 None => creates.push(w),
-                Some(l) if l.sent != w.sent() || l.href != w.href => updates.push((w, (*l).clone())),
+                Some(l) if l.sent != w.sent_with(had.as_deref()) || l.href != w.href => updates.push((w, (*l).clone())),
                 Some(_) => {}
             }
         }
@@ -451,7 +465,7 @@ impl Ctx<'_> {
                         href: w.href.clone(),
                         resource_name: name.to_string(),
                         etag: p["etag"].as_str().unwrap_or("").to_string(),
-                        sent: w.sent(),
+                        sent: w.sent_with(None),
                     });
                 }
                 self.report.created += done.len();
@@ -476,7 +490,7 @@ impl Ctx<'_> {
                             Some(PersonLink {
                                 href: w.href.clone(),
                                 etag: p["etag"].as_str().unwrap_or("").to_string(),
-                                sent: w.sent(),
+                                sent: w.sent_with(person::sent_photo(&l.sent).as_deref()),
                                 ..l.clone()
                             })
                         })
@@ -501,6 +515,42 @@ impl Ctx<'_> {
             self.report.deleted += ids.len();
             self.store().google_unlink_people(user_id, &ids).await.map_err(|e| service_err(e.into()))?;
         }
+        if !photos.is_empty() {
+            self.send_photos(photos).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets or removes each contact's photo in Google, recording what Google shows after each.
+    async fn send_photos(&mut self, photos: Vec<(i64, Option<Photo>)>) -> Result<()> {
+        let user_id = self.account.user_id;
+        let links = self.store().google_people(user_id).await.map_err(|e| service_err(e.into()))?;
+        let by_contact: HashMap<i64, &PersonLink> = links.iter().map(|l| (l.contact_id, l)).collect();
+        for (contact_id, photo) in photos {
+            let Some(l) = by_contact.get(&contact_id) else { continue };
+            self.keep_lease().await?;
+            let sent = match &photo {
+                Some((_, bytes)) => self.bridge.people.update_photo(self.email(), &l.resource_name, bytes).await,
+                None => self.bridge.people.delete_photo(self.email(), &l.resource_name).await,
+            };
+            let person = match sent {
+                Ok(p) => p,
+                // Changed or gone in Google meanwhile: the pull sees it, the next sync sends the photo again.
+                Err(GoogleError::Stale(_) | GoogleError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            let mut agreed: Value = serde_json::from_str(&l.sent).unwrap_or(Value::Null);
+            if let Some(m) = agreed.as_object_mut() {
+                m.insert("photo".into(), serde_json::json!(photo.as_ref().map(|(d, _)| d)));
+            }
+            let link = PersonLink {
+                etag: person["etag"].as_str().unwrap_or(&l.etag).to_string(),
+                sent: agreed.to_string(),
+                ..(*l).clone()
+            };
+            self.report.updated += 1;
+            self.store().google_link_people(user_id, &[link]).await.map_err(|e| service_err(e.into()))?;
+        }
         Ok(())
     }
 
@@ -516,7 +566,7 @@ impl Ctx<'_> {
                     let link = PersonLink {
                         href: w.href.clone(),
                         etag: p["etag"].as_str().unwrap_or("").to_string(),
-                        sent: w.sent(),
+                        sent: w.sent_with(person::sent_photo(&l.sent).as_deref()),
                         ..l.clone()
                     };
                     self.report.updated += 1;
@@ -623,7 +673,8 @@ impl Ctx<'_> {
         let changed = if base.is_empty() { Vec::new() } else { person::changed_fields(&base, &theirs) };
         let groups = |b: &Map<String, Value>| b.get("memberships").cloned().unwrap_or(Value::Array(Vec::new()));
         let base_groups: Vec<String> = serde_json::from_value(groups(&base)).unwrap_or_default();
-        let agreed = |mapped: &Map<String, Value>| person::sent_form(mapped, &base_groups);
+        let base_photo = person::sent_photo(&link.sent);
+        let agreed = |mapped: &Map<String, Value>| person::sent_form(mapped, &base_groups, base_photo.as_deref());
         if changed.is_empty() {
             // Only what we do not map changed (or we did not know what we had sent): keep the new etag.
             let keep = PersonLink {
