@@ -143,7 +143,7 @@ async fn main() {
     let (mut child, base) = start(&bin, &dir, &key_path, &google, 60);
     let pid = child.id();
     loop {
-        if names.iter().all(|u| google.people(u).len() >= n) {
+        if names.iter().all(|u| google.count(u) >= n) {
             break;
         }
         assert!(t.elapsed() < Duration::from_secs(1800), "initial mirror took more than 30 min");
@@ -183,7 +183,7 @@ async fn main() {
         let mut pending: Vec<&String> = names.iter().collect();
         while !pending.is_empty() {
             pending.retain(|u| {
-                let done = google.people(u).iter().any(|p| p["phoneNumbers"][0]["value"] == tel.as_str());
+                let done = google.has_phone(u, &tel);
                 if done {
                     seen.push(t.elapsed());
                 }
@@ -209,7 +209,7 @@ async fn main() {
     let (mut child, _) = start(&bin, &idle_dir, &key_path, &google, 10);
     let pid_idle = child.id();
     let t = Instant::now();
-    while (0..idle_users).any(|u| google.people(&format!("idle-u{u}@example.com")).len() < 20) {
+    while (0..idle_users).any(|u| google.count(&format!("idle-u{u}@example.com")) < 20) {
         assert!(t.elapsed() < Duration::from_secs(600), "idle users not mirrored in 10 min");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -574,6 +574,21 @@ impl Emulator {
         self.state().people_of(user)
     }
 
+    /// How many live contacts a user's Google holds (cheap: nothing is rendered).
+    pub fn count(&self, user: &str) -> usize {
+        let mut s = self.state();
+        s.account(user).people.values().filter(|p| !p.deleted).count()
+    }
+
+    /// Whether a user's Google holds a contact whose first phone number is `value` (cheap).
+    pub fn has_phone(&self, user: &str, value: &str) -> bool {
+        let mut s = self.state();
+        s.account(user)
+            .people
+            .values()
+            .any(|p| !p.deleted && p.body.get("phoneNumbers").and_then(|v| v[0]["value"].as_str()) == Some(value))
+    }
+
     /// A user's contact groups (name, resource name, clientData, member resource names).
     pub fn groups(&self, user: &str) -> Vec<Value> {
         self.state().groups_of(user)

@@ -87,19 +87,18 @@ fn account_of(r: AccountRow) -> GoogleAccount {
     }
 }
 
+// Single statements here take no writer turn: a turn taken before a pooled connection could wait on a
+// transaction that holds a connection while it waits for the turn (transactions take the connection first).
 impl Store {
     /// Turns the bridge on for a user (or changes whether My contacts go too), and asks for a sync; a user
     /// already mirrored keeps what was mirrored, and one being removed is kept after all.
     pub async fn google_enable(&self, user_id: i64, my_contacts: bool) -> Result<()> {
-        {
-            let _turn = self.write_turn().await;
-            on_pool!(self, p => sqlx::query(
-                "INSERT INTO google_accounts (user_id, my_contacts, created_at, wanted_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (user_id) DO UPDATE SET my_contacts = excluded.my_contacts, wanted_at = excluded.wanted_at,
-                   status = CASE WHEN google_accounts.status = 'removing' THEN 'pending' ELSE google_accounts.status END,
-                   push_cursor = CASE WHEN google_accounts.my_contacts = excluded.my_contacts THEN google_accounts.push_cursor ELSE '' END")
-                .bind(user_id).bind(my_contacts as i64).bind(now()).bind(now_ms()).execute(p).await?.rows_affected());
-        }
+        on_pool!(self, p => sqlx::query(
+            "INSERT INTO google_accounts (user_id, my_contacts, created_at, wanted_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (user_id) DO UPDATE SET my_contacts = excluded.my_contacts, wanted_at = excluded.wanted_at,
+               status = CASE WHEN google_accounts.status = 'removing' THEN 'pending' ELSE google_accounts.status END,
+               push_cursor = CASE WHEN google_accounts.my_contacts = excluded.my_contacts THEN google_accounts.push_cursor ELSE '' END")
+            .bind(user_id).bind(my_contacts as i64).bind(now()).bind(now_ms()).execute(p).await?.rows_affected());
         self.publish(vec![Event::Google { user_id }]).await;
         Ok(())
     }
@@ -107,15 +106,12 @@ impl Store {
     /// Mirrors a user through their own Google grant (`sealed`: their refresh token, sealed), and asks for a
     /// sync; a mirror whose permission was lost or that was being removed starts again.
     pub async fn google_connect_grant(&self, user_id: i64, sealed: &str, my_contacts: bool) -> Result<()> {
-        {
-            let _turn = self.write_turn().await;
-            on_pool!(self, p => sqlx::query(
-                "INSERT INTO google_accounts (user_id, my_contacts, created_at, wanted_at, oauth_token) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (user_id) DO UPDATE SET my_contacts = excluded.my_contacts, wanted_at = excluded.wanted_at,
-                   oauth_token = excluded.oauth_token, status = 'pending', last_error = NULL,
-                   push_cursor = CASE WHEN google_accounts.my_contacts = excluded.my_contacts THEN google_accounts.push_cursor ELSE '' END")
-                .bind(user_id).bind(my_contacts as i64).bind(now()).bind(now_ms()).bind(sealed).execute(p).await?.rows_affected());
-        }
+        on_pool!(self, p => sqlx::query(
+            "INSERT INTO google_accounts (user_id, my_contacts, created_at, wanted_at, oauth_token) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (user_id) DO UPDATE SET my_contacts = excluded.my_contacts, wanted_at = excluded.wanted_at,
+               oauth_token = excluded.oauth_token, status = 'pending', last_error = NULL,
+               push_cursor = CASE WHEN google_accounts.my_contacts = excluded.my_contacts THEN google_accounts.push_cursor ELSE '' END")
+            .bind(user_id).bind(my_contacts as i64).bind(now()).bind(now_ms()).bind(sealed).execute(p).await?.rows_affected());
         self.publish(vec![Event::Google { user_id }]).await;
         Ok(())
     }
@@ -146,7 +142,6 @@ impl Store {
 
     /// Takes a connection under way (once): its user, PKCE verifier, My-contacts choice and redirect URI.
     pub async fn google_oauth_take(&self, state_hash: &str) -> Result<Option<(i64, String, bool, String)>> {
-        let _turn = self.write_turn().await;
         let row: Option<(i64, String, i64, String)> = on_pool!(self, p => sqlx::query_as(
             "DELETE FROM google_oauth_states WHERE state_hash = $1 AND expires_at > $2
              RETURNING user_id, verifier, my_contacts, redirect_uri")
@@ -157,7 +152,6 @@ impl Store {
     /// Asks for the bridge's removal from a user's Google (done by the worker, which then forgets them).
     pub async fn google_remove(&self, user_id: i64) -> Result<bool> {
         let n = {
-            let _turn = self.write_turn().await;
             on_pool!(self, p => sqlx::query("UPDATE google_accounts SET status = 'removing', last_error = NULL, wanted_at = $1 WHERE user_id = $2")
                 .bind(now_ms()).bind(user_id).execute(p).await?.rows_affected())
         };
@@ -198,7 +192,6 @@ impl Store {
     /// Takes a user for `lease` seconds unless another worker holds them; true when taken (or renewed).
     pub async fn google_claim(&self, user_id: i64, owner: &str, lease: i64) -> Result<bool> {
         let t = now();
-        let _turn = self.write_turn().await;
         let n = on_pool!(self, p => sqlx::query(
             "UPDATE google_accounts SET lease_owner = $1, lease_until = $2
              WHERE user_id = $3 AND (lease_until <= $4 OR lease_owner = $1)")
@@ -207,7 +200,6 @@ impl Store {
     }
 
     pub async fn google_release(&self, user_id: i64, owner: &str) -> Result<()> {
-        let _turn = self.write_turn().await;
         on_pool!(self, p => sqlx::query(
             "UPDATE google_accounts SET lease_owner = NULL, lease_until = 0 WHERE user_id = $1 AND lease_owner = $2")
             .bind(user_id).bind(owner).execute(p).await?.rows_affected());
@@ -218,11 +210,8 @@ impl Store {
     /// `done_at` reaches once a sync that started after it has finished.
     pub async fn google_want_sync(&self, user_id: i64) -> Result<i64> {
         let t = now_ms();
-        {
-            let _turn = self.write_turn().await;
-            on_pool!(self, p => sqlx::query("UPDATE google_accounts SET wanted_at = $1 WHERE user_id = $2")
-                .bind(t).bind(user_id).execute(p).await?.rows_affected());
-        }
+        on_pool!(self, p => sqlx::query("UPDATE google_accounts SET wanted_at = $1 WHERE user_id = $2")
+            .bind(t).bind(user_id).execute(p).await?.rows_affected());
         self.publish(vec![Event::Google { user_id }]).await;
         Ok(t)
     }
@@ -231,34 +220,28 @@ impl Store {
     /// Records how a sync that started at `started` (milliseconds) ended. A user being removed meanwhile stays
     /// being removed.
     pub async fn google_synced(&self, user_id: i64, started: i64, status: &str, error: Option<&str>) -> Result<()> {
-        {
-            let _turn = self.write_turn().await;
-            on_pool!(self, p => sqlx::query(
-                "UPDATE google_accounts SET status = CASE WHEN status = 'removing' THEN status ELSE $1 END, last_error = $2,
-                   done_at = CASE WHEN done_at < $3 THEN $3 ELSE done_at END
-                 WHERE user_id = $4")
-                .bind(status).bind(error).bind(started).bind(user_id).execute(p).await?.rows_affected());
-        }
+        on_pool!(self, p => sqlx::query(
+            "UPDATE google_accounts SET status = CASE WHEN status = 'removing' THEN status ELSE $1 END, last_error = $2,
+               done_at = CASE WHEN done_at < $3 THEN $3 ELSE done_at END
+             WHERE user_id = $4")
+            .bind(status).bind(error).bind(started).bind(user_id).execute(p).await?.rows_affected());
         self.publish(vec![Event::Google { user_id }]).await;
         Ok(())
     }
 
     pub async fn google_set_unsure(&self, user_id: i64, unsure: bool) -> Result<()> {
-        let _turn = self.write_turn().await;
         on_pool!(self, p => sqlx::query("UPDATE google_accounts SET unsure = $1 WHERE user_id = $2")
             .bind(unsure as i64).bind(user_id).execute(p).await?.rows_affected());
         Ok(())
     }
 
     pub async fn google_pushed(&self, user_id: i64, cursor: &str) -> Result<()> {
-        let _turn = self.write_turn().await;
         on_pool!(self, p => sqlx::query("UPDATE google_accounts SET push_cursor = $1, pushed_at = $2 WHERE user_id = $3")
             .bind(cursor).bind(now()).bind(user_id).execute(p).await?.rows_affected());
         Ok(())
     }
 
     pub async fn google_pulled(&self, user_id: i64, token: &str) -> Result<()> {
-        let _turn = self.write_turn().await;
         on_pool!(self, p => sqlx::query("UPDATE google_accounts SET pull_token = $1, pulled_at = $2 WHERE user_id = $3")
             .bind(token).bind(now()).bind(user_id).execute(p).await?.rows_affected());
         Ok(())
@@ -272,7 +255,6 @@ impl Store {
     }
 
     pub async fn google_link_group(&self, user_id: i64, link: &GroupLink) -> Result<()> {
-        let _turn = self.write_turn().await;
         on_pool!(self, p => sqlx::query(
             "INSERT INTO google_groups (user_id, label_id, resource_name, name) VALUES ($1, $2, $3, $4)
              ON CONFLICT (user_id, label_id) DO UPDATE SET resource_name = excluded.resource_name, name = excluded.name")
@@ -281,7 +263,6 @@ impl Store {
     }
 
     pub async fn google_unlink_group(&self, user_id: i64, label_id: &str) -> Result<()> {
-        let _turn = self.write_turn().await;
         on_pool!(self, p => sqlx::query("DELETE FROM google_groups WHERE user_id = $1 AND label_id = $2")
             .bind(user_id).bind(label_id).execute(p).await?.rows_affected());
         Ok(())
