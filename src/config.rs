@@ -154,6 +154,11 @@ impl Default for Config {
     }
 }
 
+/// A number from an environment variable, or an error naming it.
+fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, String> {
+    v.trim().parse().map_err(|_| format!("{key}: '{v}' is not a number"))
+}
+
 impl Config {
     /// Defaults, overridden by the file (if any), then by the environment.
     pub fn load(file: Option<&Path>) -> Result<Config, String> {
@@ -169,9 +174,6 @@ impl Config {
     }
 
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), String> {
-        fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, String> {
-            v.trim().parse().map_err(|_| format!("{key}: '{v}' is not a number"))
-        }
         if let Some(v) = get("LABELBOOK_LISTEN") {
             self.listen = v;
         }
@@ -292,9 +294,6 @@ impl Config {
     /// `_RETRY_BASE_MS`, `_RETRY_MAX_SECS`, `_RETRY_ATTEMPTS`, `_LEASE_SECS`, `_OAUTH_CLIENT_ID`,
     /// `_OAUTH_CLIENT_SECRET`, `_OAUTH_AUTH_URL`, `_OAUTH_TOKEN_URL`, `_TOKEN_KEY`.
     fn apply_google_env(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<(), String> {
-        fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, String> {
-            v.trim().parse().map_err(|_| format!("{key}: '{v}' is not a number"))
-        }
         let g = &mut self.google;
         if let Some(v) = get("LABELBOOK_GOOGLE_SERVICE_ACCOUNT_KEY") {
             g.service_account_key = (!v.is_empty()).then(|| v.into());

@@ -2,7 +2,6 @@
 //! `/admin/google` (every mirrored account, and the same actions for any of them).
 
 use super::{ApiResult, Problem, Request, json_response, rfc3339};
-use crate::store::User;
 use crate::store::google::GoogleAccount;
 use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -29,10 +28,10 @@ struct StateJson {
     syncing: bool,
 }
 
-fn state(req: &Request<'_>, user: &User, a: Option<&GoogleAccount>) -> StateJson {
+fn state(req: &Request<'_>, email: &str, a: Option<&GoogleAccount>) -> StateJson {
     let bridge = req.app.bridge.as_deref();
     StateJson {
-        user: user.email.clone(),
+        user: email.to_string(),
         available: bridge.is_some(),
         delegation: bridge.is_some_and(|b| b.people.tokens.account().is_some()),
         own_account: bridge.is_some_and(|b| b.people.tokens.oauth.is_some()),
@@ -87,7 +86,7 @@ pub async fn account(req: &Request<'_>, email: Option<&str>) -> ApiResult {
     match req.parts.method {
         Method::GET => {
             let (user, a) = service.google_state(req.user, req.credential, email).await?;
-            json_response(StatusCode::OK, &state(req, &user, a.as_ref()))
+            json_response(StatusCode::OK, &state(req, &user.email, a.as_ref()))
         }
         Method::PUT => {
             // Who may, before the body is looked at.
@@ -98,12 +97,12 @@ pub async fn account(req: &Request<'_>, email: Option<&str>) -> ApiResult {
                 require_delegation(req)?;
             }
             let a = service.google_connect(req.user, req.credential, Some(&user.email), body.my_contacts).await?;
-            json_response(StatusCode::OK, &state(req, &user, Some(&a)))
+            json_response(StatusCode::OK, &state(req, &user.email, Some(&a)))
         }
         Method::DELETE => {
             service.google_disconnect(req.user, req.credential, email).await?;
             let (user, a) = service.google_state(req.user, req.credential, email).await?;
-            json_response(StatusCode::ACCEPTED, &state(req, &user, a.as_ref()))
+            json_response(StatusCode::ACCEPTED, &state(req, &user.email, a.as_ref()))
         }
         _ => Err(Problem::method_not_allowed("GET, PUT, DELETE")),
     }
@@ -119,7 +118,7 @@ pub async fn sync(req: &Request<'_>, email: Option<&str>) -> ApiResult {
     let (user, _) = service.google_state(req.user, req.credential, email).await?;
     require_available(req)?;
     let a = service.google_sync_now(req.user, req.credential, Some(&user.email)).await?;
-    json_response(StatusCode::ACCEPTED, &state(req, &user, Some(&a)))
+    json_response(StatusCode::ACCEPTED, &state(req, &user.email, Some(&a)))
 }
 
 #[derive(Serialize)]
@@ -206,8 +205,7 @@ pub async fn overview(req: &Request<'_>) -> ApiResult {
     let accounts = req.app.service.google_accounts(req.user, req.credential).await?;
     let mut items = Vec::with_capacity(accounts.len());
     for a in &accounts {
-        let user = User { id: a.user_id, email: a.email.clone(), ..req.user.clone() };
-        items.push(state(req, &user, Some(a)));
+        items.push(state(req, &a.email, Some(a)));
     }
     let service_account =
         req.app.bridge.as_deref().and_then(|b| b.people.tokens.account()).map(|a| a.client_email.clone());

@@ -25,6 +25,9 @@ pub use sync::Report;
 /// Users synced at once by one server (each user's mutations stay serial, as Google asks).
 const PARALLEL_USERS: usize = 8;
 
+const UNREADABLE_GRANT: &str =
+    "the Google grant stored for this account cannot be opened with this server's token key: reconnect";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GoogleError {
     /// Worth trying again later: 429, 5xx, the network; with the wait Google asked for.
@@ -167,22 +170,10 @@ impl Bridge {
         let Some(account) = store.google_account(account.user_id).await? else { return Ok(None) };
         let account = &account;
         let started = now_ms();
-        // The user's own grant, when they connected one; one this server cannot open (another token key) is
-        // a lost permission, never a silent fall back to the delegation.
-        let grant = match (&account.oauth_token, &self.seal) {
-            (None, _) => Ok(None),
-            (Some(sealed), Some(key)) => key.open(account.user_id, sealed).map(Some).ok_or(()),
-            (Some(_), None) => Err(()),
-        };
-        match grant {
-            Ok(g) => self.people.tokens.set_grant(&account.email, g),
-            Err(()) => {
-                let why =
-                    "the Google grant stored for this account cannot be opened with this server's token key: reconnect";
-                store.google_synced(account.user_id, started, "permission_lost", Some(why)).await?;
-                store.google_release(account.user_id, &self.owner).await?;
-                return Ok(Some(Report::default()));
-            }
+        if let Err(why) = self.use_grant(account) {
+            store.google_synced(account.user_id, started, "permission_lost", Some(why)).await?;
+            store.google_release(account.user_id, &self.owner).await?;
+            return Ok(Some(Report::default()));
         }
         if account.status == "removing" {
             return self.remove(service, account, started).await.map(Some);
@@ -206,6 +197,18 @@ impl Bridge {
         store.google_synced(account.user_id, started, status, error.as_deref()).await?;
         store.google_release(account.user_id, &self.owner).await?;
         Ok(Some(outcome.unwrap_or_default()))
+    }
+
+    /// Makes the user's own grant (when they connected one) the way their tokens are fetched. One this server
+    /// cannot open (another token key) is a lost permission, never a silent fall back to the delegation.
+    fn use_grant(&self, account: &GoogleAccount) -> std::result::Result<(), &'static str> {
+        let grant = match (&account.oauth_token, &self.seal) {
+            (None, _) => None,
+            (Some(sealed), Some(key)) => Some(key.open(account.user_id, sealed).ok_or(UNREADABLE_GRANT)?),
+            (Some(_), None) => return Err(UNREADABLE_GRANT),
+        };
+        self.people.tokens.set_grant(&account.email, grant);
+        Ok(())
     }
 
     /// Takes out of the user's Google what the bridge made, then forgets them. A user whose Google cannot be
@@ -302,7 +305,11 @@ pub async fn disable(bridge: Option<&Bridge>, service: &Service, user_id: i64) -
         if !store.google_claim(user_id, &b.owner, b.settings.lease_secs).await? {
             anyhow::bail!("another server is syncing {} right now; try again in a moment", account.email);
         }
-        if let Err(e) = sync::teardown(b, service, &account).await {
+        let torn = match b.use_grant(&account) {
+            Ok(()) => sync::teardown(b, service, &account).await,
+            Err(why) => Err(GoogleError::PermissionLost(why.into())),
+        };
+        if let Err(e) = torn {
             store.google_release(user_id, &b.owner).await?;
             anyhow::bail!("could not remove the mirror from {}'s Google Contacts: {e}", account.email);
         }
