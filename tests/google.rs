@@ -205,6 +205,104 @@ async fn an_edit_in_the_collaborators_google_comes_back_with_the_hidden_note_kep
     assert_eq!((again.created, again.updated, again.applied), (0, 0, 0), "{again:?}");
 }
 
+/// Jane with what Google holds beyond the API's fields, in Apple's 3.0 form.
+const JANE_MORE: &str = "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Doe;Jane;;;\r\nFN:Jane Doe\r\nTEL;TYPE=CELL:+1 555 0100\r\n\
+    EMAIL;TYPE=WORK:jane@example.com\r\nORG:Fair Ltd\r\nORG:City Choir\r\nTITLE:Buyer\r\nTITLE:Alto\r\n\
+    item1.X-ABDATE:2011-09-03\r\nitem1.X-ABLabel:_$!<Anniversary>!$_\r\nitem2.X-ABRELATEDNAMES:John Doe\r\n\
+    item2.X-ABLabel:_$!<Spouse>!$_\r\nIMPP;X-SERVICE-TYPE=Skype;TYPE=work:skype:jane.doe\r\nNOTE:met at the fair\r\n\
+    UID:jane-1\r\nEND:VCARD\r\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_relations_messaging_and_every_organization_go_both_ways() {
+    let w = world(Level::Edit).await;
+    let r = w.s.as_user(&w.ann.email, "GET", &w.card(), &[], "").await;
+    w.s.as_user(&w.ann.email, "PUT", &w.card(), &[("If-Match", &r.etag())], JANE_MORE).await.assert(204);
+    w.sync(&w.bob).await;
+    let jane = w.jane_in(&w.bob).unwrap();
+    assert_eq!(jane["events"][0]["date"], json!({"year": 2011, "month": 9, "day": 3}));
+    assert_eq!(jane["events"][0]["type"], "anniversary");
+    assert_eq!(jane["relations"][0]["person"], "John Doe");
+    assert_eq!(jane["relations"][0]["type"], "spouse");
+    assert_eq!(jane["imClients"][0]["username"], "jane.doe");
+    assert_eq!(jane["imClients"][0]["protocol"], "skype");
+    assert_eq!(jane["organizations"][1]["name"], "City Choir");
+    assert_eq!(jane["organizations"][1]["title"], "Alto");
+    // Bob adds a relation and a second messaging address in his Google, and changes the choir.
+    let name = jane["resourceName"].as_str().unwrap().to_string();
+    w.google.edit(&w.bob.email, &name, |p| {
+        p["relations"].as_array_mut().unwrap().push(json!({"person": "Jim Doe", "type": "brother"}));
+        p["imClients"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"username": "jane@chat.test", "protocol": "jabber", "type": "other"}));
+        p["organizations"][1]["name"] = json!("Town Choir");
+    });
+    let r = w.sync(&w.bob).await;
+    assert_eq!(r.applied, 1, "{r:?}");
+    let card = w.s.as_user(&w.ann.email, "GET", &w.card(), &[], "").await;
+    // Unchanged entries keep their lines byte for byte; the new ones are in the form iOS reads.
+    card.assert(200)
+        .contains("item1.X-ABDATE:2011-09-03\r\nitem1.X-ABLabel:_$!<Anniversary>!$_\r\n")
+        .contains("item2.X-ABRELATEDNAMES:John Doe\r\nitem2.X-ABLabel:_$!<Spouse>!$_\r\n")
+        .contains(".X-ABRELATEDNAMES:Jim Doe\r\n")
+        .contains("X-ABLabel:_$!<Brother>!$_\r\n")
+        .contains("IMPP;X-SERVICE-TYPE=Skype;TYPE=work:skype:jane.doe\r\n")
+        .contains("IMPP;X-SERVICE-TYPE=Jabber:xmpp:jane@chat.test\r\n")
+        .contains("ORG:Town Choir\r\n")
+        .contains("TITLE:Alto\r\n")
+        .contains("NOTE:met at the fair");
+    // Ann's Google gets all of it; nothing goes back and forth again.
+    w.sync(&w.ann).await;
+    let ann_jane = w.jane_in(&w.ann).unwrap();
+    assert_eq!(ann_jane["relations"].as_array().unwrap().len(), 2);
+    assert_eq!(ann_jane["imClients"][1]["username"], "jane@chat.test");
+    let again = w.sync(&w.bob).await;
+    assert_eq!((again.created, again.updated, again.applied), (0, 0, 0), "{again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_mapped_after_a_contact_was_sent_are_merged_from_google_not_erased() {
+    let w = world(Level::Edit).await;
+    let r = w.s.as_user(&w.ann.email, "GET", &w.card(), &[], "").await;
+    let with_im = JANE.replace("NOTE:", "IMPP;X-SERVICE-TYPE=Skype:skype:jane.doe\r\nNOTE:");
+    w.s.as_user(&w.ann.email, "PUT", &w.card(), &[("If-Match", &r.etag())], with_im).await.assert(204);
+    w.sync(&w.bob).await;
+    // As an older release left it: what was sent did not hold events, relations or messaging, and the user
+    // had added some in Google, which that release neither read nor wrote.
+    let store = &w.s.app.store;
+    let mut links = store.google_people(w.bob.id).await.unwrap();
+    for l in &mut links {
+        let mut sent: serde_json::Map<String, Value> = serde_json::from_str(&l.sent).unwrap();
+        for f in ["events", "relations", "imClients"] {
+            sent.remove(f);
+        }
+        l.sent = Value::Object(sent).to_string();
+    }
+    store.google_link_people(w.bob.id, &links).await.unwrap();
+    store.google_pushed(w.bob.id, "1-old-l").await.unwrap();
+    let name = w.jane_in(&w.bob).unwrap()["resourceName"].as_str().unwrap().to_string();
+    w.google.edit(&w.bob.email, &name, |p| {
+        p.insert("events".into(), json!([{"date": {"month": 4, "day": 1}, "type": "other"}]));
+        p.insert("imClients".into(), json!([{"username": "jd", "protocol": "aim", "type": "home"}]));
+    });
+    w.sync(&w.bob).await;
+    let jane = w.jane_in(&w.bob).unwrap();
+    let events: Vec<(&Value, &Value)> =
+        jane["events"].as_array().unwrap().iter().map(|e| (&e["date"], &e["type"])).collect();
+    assert_eq!(events, vec![(&json!({"month": 4, "day": 1}), &json!("other"))], "Google's stays: {jane}");
+    let ims: Vec<&str> =
+        jane["imClients"].as_array().unwrap().iter().map(|m| m["username"].as_str().unwrap()).collect();
+    assert_eq!(ims, vec!["jane.doe", "jd"], "ours and theirs, neither lost");
+    w.s.as_user(&w.ann.email, "GET", &w.card(), &[], "")
+        .await
+        .assert(200)
+        .contains("X-ABDATE:--04-01")
+        .contains("IMPP;X-SERVICE-TYPE=Aim;TYPE=home:aim:jd")
+        .contains("skype:jane.doe");
+    let again = w.sync(&w.bob).await;
+    assert_eq!((again.created, again.updated, again.applied), (0, 0, 0), "{again:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_view_level_edit_or_delete_in_google_is_undone() {
     let w = world(Level::View).await;

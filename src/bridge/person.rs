@@ -4,7 +4,7 @@
 //! What we compare and remember is the *projection*: each mapped field with only the keys we write, so
 //! Google's additions (`metadata`, `formattedType`, `displayName`, ...) never look like an edit.
 
-use crate::vcard::json::{Address, Fields, Item, Name, Patch};
+use crate::vcard::json::{Address, Event, Fields, Im, Item, Name, Organization, Patch, Relation};
 use serde_json::{Map, Value, json};
 
 /// The Person fields the bridge writes, in the order of the update mask. Google replaces each masked field
@@ -17,9 +17,16 @@ pub const MAPPED: &[&str] = &[
     "addresses",
     "organizations",
     "birthdays",
+    "events",
+    "relations",
+    "imClients",
     "urls",
     "biographies",
 ];
+
+/// Fields mapped since a later release: a record of what was sent from before then does not hold them, so what
+/// Google has there is unknown, not "nothing" (see `changed_fields`).
+const MAPPED_LATER: &[&str] = &["events", "relations", "imClients"];
 
 /// `updatePersonFields` of our updates: the mapped fields, the memberships (labels) and our tags.
 pub fn update_mask() -> String {
@@ -195,10 +202,48 @@ pub fn to_google(f: &Fields) -> Map<String, Value> {
                 .collect(),
         ),
     );
-    let org = obj(&[("name", &f.organization), ("department", &f.department), ("title", &f.title)]);
-    out.insert("organizations".into(), Value::Array(nonempty(org).into_iter().collect()));
+    let first = Organization { name: f.organization.clone(), department: f.department.clone(), title: f.title.clone() };
+    out.insert(
+        "organizations".into(),
+        Value::Array(
+            std::iter::once(&first)
+                .chain(&f.more_organizations)
+                .filter_map(|o| nonempty(obj(&[("name", &o.name), ("department", &o.department), ("title", &o.title)])))
+                .collect(),
+        ),
+    );
     let bday = google_date(&f.birthday).map(|d| json!({ "date": d }));
     out.insert("birthdays".into(), Value::Array(bday.into_iter().collect()));
+    out.insert(
+        "events".into(),
+        Value::Array(
+            f.events
+                .iter()
+                .filter_map(|e| {
+                    let label = if e.label.trim().is_empty() { "other" } else { e.label.trim() };
+                    Some(json!({ "date": google_date(&e.date)?, "type": label }))
+                })
+                .collect(),
+        ),
+    );
+    out.insert(
+        "relations".into(),
+        Value::Array(
+            f.relations.iter().filter_map(|r| nonempty(obj(&[("person", &r.name), ("type", &r.label)]))).collect(),
+        ),
+    );
+    out.insert(
+        "imClients".into(),
+        Value::Array(
+            f.ims
+                .iter()
+                .filter_map(|m| {
+                    let ty = place_type(&m.types);
+                    nonempty(obj(&[("username", &m.username), ("protocol", &m.protocol), ("type", ty)]))
+                })
+                .collect(),
+        ),
+    );
     out.insert("urls".into(), items(&f.urls, &place_type));
     let bio = (!f.note.trim().is_empty()).then(|| json!({"value": f.note, "contentType": "TEXT_PLAIN"}));
     out.insert("biographies".into(), Value::Array(bio.into_iter().collect()));
@@ -214,6 +259,9 @@ fn written_keys(field: &str) -> &'static [&'static str] {
         }
         "organizations" => &["name", "department", "title"],
         "birthdays" => &["date"],
+        "events" => &["date", "type"],
+        "relations" => &["person", "type"],
+        "imClients" => &["username", "protocol", "type"],
         "biographies" => &["value", "contentType"],
         "nicknames" => &["value"],
         _ => &["value", "type"],
@@ -250,9 +298,18 @@ pub fn project(person: &Value) -> Map<String, Value> {
     out
 }
 
-/// Which mapped fields differ between two projections.
+/// Which mapped fields Google changed since `before` (what we last agreed). A field `before` does not hold was
+/// mapped after it was recorded: Google's value there counts as changed when it has one, and is merged with
+/// ours rather than written over it (`patch_from`).
 pub fn changed_fields(before: &Map<String, Value>, after: &Map<String, Value>) -> Vec<&'static str> {
-    MAPPED.iter().copied().filter(|f| before.get(*f) != after.get(*f)).collect()
+    MAPPED
+        .iter()
+        .copied()
+        .filter(|f| match before.get(*f) {
+            Some(b) => Some(b) != after.get(*f),
+            None => MAPPED_LATER.contains(f) && !entries(after, f).is_empty(),
+        })
+        .collect()
 }
 
 fn entries<'a>(p: &'a Map<String, Value>, field: &str) -> &'a [Value] {
@@ -285,9 +342,45 @@ fn items_from(
         .collect()
 }
 
-/// A patch carrying Google's value of each field in `changed` (nothing else), applied over `ours`.
-pub fn patch_from(google: &Map<String, Value>, changed: &[&str], ours: &Fields) -> Patch {
+fn events_from(google: &[Value]) -> Vec<Event> {
+    google
+        .iter()
+        .filter_map(|e| {
+            let date = vcard_date(e.get("date")?)?;
+            Some(Event { date, label: text(e, "type") })
+        })
+        .collect()
+}
+
+fn relations_from(google: &[Value]) -> Vec<Relation> {
+    google.iter().map(|e| Relation { name: text(e, "person"), label: text(e, "type") }).collect()
+}
+
+fn ims_from(google: &[Value], ours: &[Im]) -> Vec<Im> {
+    google
+        .iter()
+        .map(|e| {
+            let (username, protocol, ty) = (text(e, "username"), text(e, "protocol"), text(e, "type"));
+            ours.iter()
+                .find(|o| o.username == username && o.protocol == protocol && place_type(&o.types) == ty)
+                .cloned()
+                .unwrap_or(Im { username, protocol, types: place_types(&ty) })
+        })
+        .collect()
+}
+
+/// Ours, then theirs that ours does not hold: for a field we never agreed on, nothing either side has is lost.
+fn union<T: PartialEq + Clone>(ours: &[T], theirs: Vec<T>) -> Vec<T> {
+    let mut out = ours.to_vec();
+    out.extend(theirs.into_iter().filter(|t| !ours.contains(t)));
+    out
+}
+
+/// A patch carrying Google's value of each field in `changed` (nothing else), applied over `ours`. A field
+/// `base` (what we last agreed) does not hold is merged: ours and theirs.
+pub fn patch_from(google: &Map<String, Value>, changed: &[&str], ours: &Fields, base: &Map<String, Value>) -> Patch {
     let mut p = Patch::default();
+    let merge = |f: &str| !base.contains_key(f);
     for field in changed {
         match *field {
             "names" => {
@@ -342,10 +435,28 @@ pub fn patch_from(google: &Map<String, Value>, changed: &[&str], ours: &Fields) 
                 )
             }
             "organizations" => {
-                let e = entries(google, field).first().cloned().unwrap_or(Value::Null);
-                p.organization = Some(text(&e, "name"));
-                p.department = Some(text(&e, "department"));
-                p.title = Some(text(&e, "title"));
+                let mut orgs = entries(google, field).iter().map(|e| Organization {
+                    name: text(e, "name"),
+                    department: text(e, "department"),
+                    title: text(e, "title"),
+                });
+                let first = orgs.next().unwrap_or_default();
+                p.organization = Some(first.name);
+                p.department = Some(first.department);
+                p.title = Some(first.title);
+                p.more_organizations = Some(orgs.collect());
+            }
+            "events" => {
+                let theirs = events_from(entries(google, field));
+                p.events = Some(if merge(field) { union(&ours.events, theirs) } else { theirs });
+            }
+            "relations" => {
+                let theirs = relations_from(entries(google, field));
+                p.relations = Some(if merge(field) { union(&ours.relations, theirs) } else { theirs });
+            }
+            "imClients" => {
+                let theirs = ims_from(entries(google, field), &ours.ims);
+                p.ims = Some(if merge(field) { union(&ours.ims, theirs) } else { theirs });
             }
             "birthdays" => {
                 let d = entries(google, field).first().and_then(|e| e.get("date")).and_then(vcard_date);
@@ -383,6 +494,14 @@ pub fn sent_form(mapped: &Map<String, Value>, groups: &[String], photo: Option<&
     m.insert("memberships".into(), json!(groups));
     m.insert("photo".into(), json!(photo));
     Value::Object(m).to_string()
+}
+
+/// Whether a `sent_form` was recorded before some of today's fields were mapped.
+pub fn sent_lacks_fields(sent: &str) -> bool {
+    serde_json::from_str::<Value>(sent)
+        .ok()
+        .and_then(|v| v.as_object().map(|m| MAPPED_LATER.iter().any(|f| !m.contains_key(*f))))
+        .unwrap_or(false)
 }
 
 /// The photo digest a `sent_form` records.
@@ -465,11 +584,66 @@ mod tests {
         google["phoneNumbers"][1]["value"] = json!("+44 3");
         let changed = changed_fields(&sent, &project(&google));
         assert_eq!(changed, vec!["phoneNumbers"]);
-        let patch = patch_from(&project(&google), &changed, &ours);
+        let patch = patch_from(&project(&google), &changed, &ours, &sent);
         let phones = patch.phones.expect("phones");
         assert_eq!(phones[0], ours.phones[0], "an unchanged number stays as ours was");
         assert_eq!(phones[1], Item { value: "+44 3".into(), types: vec!["cell".into()], pref: false });
         assert!(patch.note.is_none() && patch.name.is_none(), "fields Google did not change are not touched");
+    }
+
+    const MORE: &str = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:u2\r\nFN:Grace Hopper\r\nN:Hopper;Grace;;;\r\n\
+        ORG:Navy\r\nTITLE:Rear Admiral\r\nORG:Harvard;Computation Lab\r\nitem1.X-ABDATE:1930-06-15\r\n\
+        item1.X-ABLabel:_$!<Anniversary>!$_\r\nitem2.X-ABRELATEDNAMES:Vincent\r\nitem2.X-ABLabel:_$!<Spouse>!$_\r\n\
+        IMPP;X-SERVICE-TYPE=Jabber;TYPE=work:xmpp:grace@navy.test\r\nEND:VCARD\r\n";
+
+    #[test]
+    fn events_relations_im_and_every_organization_map() {
+        let g = to_google(&fields(MORE));
+        assert_eq!(
+            g["organizations"],
+            json!([{"name": "Navy", "title": "Rear Admiral"}, {"name": "Harvard", "department": "Computation Lab"}])
+        );
+        assert_eq!(g["events"], json!([{"date": {"year": 1930, "month": 6, "day": 15}, "type": "anniversary"}]));
+        assert_eq!(g["relations"], json!([{"person": "Vincent", "type": "spouse"}]));
+        assert_eq!(g["imClients"], json!([{"username": "grace@navy.test", "protocol": "jabber", "type": "work"}]));
+        // And back: an edit in Google of each comes back whole into the card.
+        let ours = fields(MORE);
+        let mut google = Value::Object(g.clone());
+        google["events"][0]["date"]["day"] = json!(16);
+        google["relations"] = json!([{"person": "Vincent", "type": "spouse"}, {"person": "Mary", "type": "sister"}]);
+        google["imClients"][0]["protocol"] = json!("skype");
+        google["organizations"][1]["title"] = json!("Research Fellow");
+        let changed = changed_fields(&g, &project(&google));
+        assert_eq!(changed, vec!["organizations", "events", "relations", "imClients"]);
+        let patch = patch_from(&project(&google), &changed, &ours, &g);
+        let card = parse(MORE.as_bytes()).expect("card");
+        let out = json::apply(Some(&card), "", &patch).expect("applies");
+        let back = to_google(&json::read(&parse(&out).expect("card")));
+        assert_eq!(Value::Object(back), Value::Object(project(&google)));
+    }
+
+    #[test]
+    fn fields_mapped_later_are_merged_not_overwritten() {
+        // What was agreed before events were mapped: no "events" key at all.
+        let ours = fields(MORE);
+        let mut before = to_google(&ours);
+        for f in MAPPED_LATER {
+            before.remove(*f);
+        }
+        assert!(sent_lacks_fields(&sent_form(&before, &[], None)));
+        assert!(!sent_lacks_fields(&sent_form(&to_google(&ours), &[], None)));
+        let mut google = Value::Object(before.clone());
+        google["events"] = json!([{"date": {"month": 1, "day": 2}, "type": "other"}]);
+        let changed = changed_fields(&before, &project(&google));
+        assert_eq!(changed, vec!["events"], "an empty field Google never had from us is not a change");
+        let patch = patch_from(&project(&google), &changed, &ours, &before);
+        assert_eq!(
+            patch.events.expect("events"),
+            vec![
+                Event { date: "1930-06-15".into(), label: "anniversary".into() },
+                Event { date: "--01-02".into(), label: "other".into() },
+            ]
+        );
     }
 
     #[test]

@@ -92,6 +92,9 @@ enum Took {
     Undone,
 }
 
+/// Goes up by one whenever `person::MAPPED` grows.
+const MAPPING_VERSION: &str = "2";
+
 pub async fn run(bridge: &Bridge, service: &Service, account: &GoogleAccount) -> Result<Report> {
     let user = service
         .store
@@ -180,7 +183,8 @@ impl Ctx<'_> {
     fn cursor(&self, token: i64) -> String {
         let reach = self.view.combined.as_ref().map(|c| c.reach.as_str()).unwrap_or("");
         let mine = if self.account.my_contacts { "m" } else { "l" };
-        format!("{token}-{reach}-{mine}")
+        // The mapping's version: a release that maps more fields reconciles everyone once (`catch_up`).
+        format!("{token}-{reach}-{mine}{MAPPING_VERSION}")
     }
 
     async fn push(&mut self) -> Result<()> {
@@ -222,8 +226,31 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// Contacts last agreed on before fields were added to the mapping: what Google holds in those fields is
+    /// merged into ours first, or our next update (whose mask names them) would write over it.
+    async fn catch_up(&mut self) -> Result<()> {
+        let links = self.store().google_people(self.account.user_id).await.map_err(|e| service_err(e.into()))?;
+        let behind: HashMap<&str, &PersonLink> = links
+            .iter()
+            .filter(|l| person::sent_lacks_fields(&l.sent))
+            .map(|l| (l.resource_name.as_str(), l))
+            .collect();
+        if behind.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(user = %self.email(), contacts = behind.len(), "google: taking fields newly mapped from Google");
+        let (all, _) = self.bridge.people.connections(self.email(), None).await?;
+        for p in &all {
+            let Some(link) = p["resourceName"].as_str().and_then(|n| behind.get(n)) else { continue };
+            self.keep_lease().await?;
+            self.take_edit(link, p).await?;
+        }
+        Ok(())
+    }
+
     /// Reconciles everything: each label's group, each visible contact, and nothing else of ours.
     async fn push_full(&mut self) -> Result<()> {
+        self.catch_up().await?;
         let state = self.service.state(&self.view).await.map_err(service_err)?;
         let groups = self.ensure_groups().await?;
         let members = self.memberships(&groups).await?;
@@ -694,7 +721,7 @@ impl Ctx<'_> {
                 Err(e) => return Err(service_err(e)),
             };
             let Ok(parsed) = vcard::parse(&card.vcard) else { return Ok(Took::Nothing) };
-            let patch = person::patch_from(&theirs, &changed, &json::read(&parsed));
+            let patch = person::patch_from(&theirs, &changed, &json::read(&parsed), &base);
             let written = match json::apply(Some(&parsed), "", &patch) {
                 Ok(bytes) => {
                     let pre = Precondition { if_match: Some(vec![card.meta.etag.clone()]), if_none_match: None };

@@ -47,6 +47,41 @@ pub struct Address {
     pub country: String,
 }
 
+/// A dated event other than the birthday: `date` as BDAY writes it; `label` is `anniversary`, `other` or one's
+/// own words.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Event {
+    pub date: String,
+    pub label: String,
+}
+
+/// A related person by name; `label` says what they are to the contact (`spouse`, `manager`, ... or one's own
+/// words).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Relation {
+    pub name: String,
+    pub label: String,
+}
+
+/// An instant-messaging address: the service (`jabber`, `skype`, ... or its own name) and the username there.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Im {
+    pub username: String,
+    pub protocol: String,
+    pub types: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Organization {
+    pub name: String,
+    pub department: String,
+    pub title: String,
+}
+
 /// Everything the API models of a contact, as read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Fields {
@@ -66,6 +101,16 @@ pub struct Fields {
     /// A `data:image/…;base64,` URL or an http(s) URL; absent when the contact has no photo.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub photo: Option<String>,
+    // Read and written by the Google bridge (`super::extra`); not part of the API's documented shape yet.
+    #[serde(skip)]
+    pub events: Vec<Event>,
+    #[serde(skip)]
+    pub relations: Vec<Relation>,
+    #[serde(skip)]
+    pub ims: Vec<Im>,
+    /// The organizations after the first (`organization`, `department`, `title`).
+    #[serde(skip)]
+    pub more_organizations: Vec<Organization>,
 }
 
 /// A change to a contact: each field present replaces that field, absent fields stay as they are. An empty
@@ -86,6 +131,14 @@ pub struct Patch {
     pub birthday: Option<String>,
     pub note: Option<String>,
     pub photo: Option<String>,
+    #[serde(skip)]
+    pub events: Option<Vec<Event>>,
+    #[serde(skip)]
+    pub relations: Option<Vec<Relation>>,
+    #[serde(skip)]
+    pub ims: Option<Vec<Im>>,
+    #[serde(skip)]
+    pub more_organizations: Option<Vec<Organization>>,
 }
 
 /// A patch that cannot be applied, naming the field (`emails[2].value`) for the problem document.
@@ -199,6 +252,11 @@ pub fn read(card: &VCard) -> Fields {
             _ => {}
         }
     }
+    let extra = super::extra::read(&card.props);
+    f.events = extra.events;
+    f.relations = extra.relations;
+    f.ims = extra.ims;
+    f.more_organizations = extra.more_organizations;
     f
 }
 
@@ -361,6 +419,18 @@ fn check(patch: &Patch) -> Result<(), FieldError> {
     }
     if let Some(p) = &patch.photo {
         check_photo(p.trim())?;
+    }
+    if let Some(e) = &patch.events {
+        super::extra::check_events(e)?;
+    }
+    if let Some(r) = &patch.relations {
+        super::extra::check_relations(r)?;
+    }
+    if let Some(m) = &patch.ims {
+        super::extra::check_ims(m)?;
+    }
+    if let Some(o) = &patch.more_organizations {
+        super::extra::check_organizations(o)?;
     }
     Ok(())
 }
@@ -564,6 +634,8 @@ pub fn apply(base: Option<&VCard>, new_uid: &str, patch: &Patch) -> Result<Vec<u
             vec![build_plain("PRODID", "-//Labelbook//API//EN"), build_plain("UID", new_uid)],
         ),
     };
+    // Replacing the first ORG or TITLE drops the others; they are written back after.
+    let more_organizations = super::extra::read(&props).more_organizations;
     if let Some(n) = &patch.name {
         let value = components(&[&n.family, &n.given, &n.additional, &n.prefix, &n.suffix]);
         let empty = value.chars().all(|c| c == ';');
@@ -616,6 +688,19 @@ pub fn apply(base: Option<&VCard>, new_uid: &str, patch: &Patch) -> Result<Vec<u
             vec![Wanted { value: b.clone(), types: Vec::new(), pref: false, form: Vec::new() }]
         };
         replace(&mut props, "BDAY", &wanted, version, &|p, _| p.value.trim() == b);
+    }
+    super::extra::set_more_organizations(
+        &mut props,
+        patch.more_organizations.as_deref().unwrap_or(&more_organizations),
+    );
+    if let Some(e) = &patch.events {
+        super::extra::set_events(&mut props, e, version);
+    }
+    if let Some(r) = &patch.relations {
+        super::extra::set_relations(&mut props, r, version);
+    }
+    if let Some(m) = &patch.ims {
+        super::extra::set_ims(&mut props, m);
     }
     if let Some(photo) = &patch.photo {
         let want = photo.trim().to_string();

@@ -6,6 +6,7 @@
 
 mod convert;
 pub mod csv;
+mod extra;
 pub mod group;
 pub mod hide;
 pub mod json;
