@@ -362,6 +362,61 @@ async fn rename_revoke_and_toggle_reach_the_collaborators_google() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_a_label_takes_it_out_of_that_collaborators_google_only() {
+    let w = world(Level::Edit).await;
+    w.sync(&w.ann).await;
+    w.sync(&w.bob).await;
+    assert!(w.jane_in(&w.bob).is_some());
+    w.s.app.service.leave(&w.bob, &w.label).await.unwrap();
+    let r = w.sync(&w.bob).await;
+    assert_eq!((r.deleted, r.removed_here), (1, 0), "{r:?}");
+    assert!(w.google.people(&w.bob.email).is_empty());
+    assert!(group_of(&w.google.groups(&w.bob.email), "Press").is_none());
+    // The label and its contacts stay for everyone else.
+    w.sync(&w.ann).await;
+    assert!(w.jane_in(&w.ann).is_some());
+    assert!(group_of(&w.google.groups(&w.ann.email), "Press").is_some());
+    w.s.as_user(&w.ann.email, "GET", &w.card(), &[], "").await.assert(200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transferred_label_stays_in_both_googles_as_the_same_contacts() {
+    let w = world(Level::Edit).await;
+    w.sync(&w.ann).await;
+    w.sync(&w.bob).await;
+    let before: Vec<(Value, Value)> = [&w.ann, &w.bob]
+        .iter()
+        .map(|u| {
+            (
+                w.jane_in(u).unwrap()["resourceName"].clone(),
+                group_of(&w.google.groups(&u.email), "Press").unwrap()["resourceName"].clone(),
+            )
+        })
+        .collect();
+    assert!(w.jane_in(&w.bob).unwrap().get("biographies").is_none());
+    w.s.app.service.transfer_label(&w.ann, &w.label, &w.bob.email, true).await.unwrap();
+    for u in [&w.ann, &w.bob] {
+        let r = w.sync(u).await;
+        assert_eq!((r.created, r.deleted, r.removed_here), (0, 0, 0), "{}: {r:?}", u.email);
+    }
+    for (u, (person, group)) in [&w.ann, &w.bob].iter().zip(&before) {
+        assert_eq!(w.google.people(&u.email).len(), 1, "{}", u.email);
+        assert_eq!(&w.jane_in(u).unwrap()["resourceName"], person, "the same Google contact for {}", u.email);
+        assert_eq!(&group_of(&w.google.groups(&u.email), "Press").unwrap()["resourceName"], group);
+    }
+    // Bob owns Jane now: nothing is hidden from him, so the note reaches his Google.
+    assert_eq!(w.jane_in(&w.bob).unwrap()["biographies"][0]["value"], "met at the fair");
+    // And an edit Ann makes in her Google, now as a collaborator, reaches the new owner's card.
+    let name = w.jane_in(&w.ann).unwrap()["resourceName"].as_str().unwrap().to_string();
+    w.google.edit(&w.ann.email, &name, |p| {
+        p.insert("nicknames".into(), json!([{"value": "JD"}]));
+    });
+    assert_eq!(w.sync(&w.ann).await.applied, 1);
+    w.sync(&w.bob).await;
+    assert_eq!(w.jane_in(&w.bob).unwrap()["nicknames"][0]["value"], "JD");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_name_the_user_already_has_gets_a_suffix_and_theirs_is_untouched() {
     let w = world(Level::Edit).await;
     w.google.add_group(&w.bob.email, "Clients");

@@ -51,6 +51,7 @@ fn service_err(e: ServiceError) -> GoogleError {
 /// A contact as it should be in Google.
 struct Wanted {
     contact_id: i64,
+    uid: String,
     href: String,
     /// The photo Google should show (digest, bytes), when the card carries one it takes.
     photo: Option<Photo>,
@@ -324,9 +325,9 @@ impl Ctx<'_> {
         Ok(links)
     }
 
-    fn wanted(&self, card: &Card, members: &HashMap<String, Vec<String>>) -> Option<Wanted> {
+    fn wanted(&self, card: &Card, members: &HashMap<i64, Vec<String>>) -> Option<Wanted> {
         let (uid, fields, photo) = uid_of(card)?;
-        let labels = members.get(&uid).cloned().unwrap_or_default();
+        let labels = members.get(&card.meta.contact_id).cloned().unwrap_or_default();
         let own = card.meta.via.is_none() && !card.meta.href.starts_with(crate::store::combined::SHARED_PREFIX);
         if labels.is_empty() && !(self.account.my_contacts && own) {
             return None;
@@ -337,6 +338,7 @@ impl Ctx<'_> {
         groups.dedup();
         Some(Wanted {
             contact_id: card.meta.contact_id,
+            uid,
             href: card.meta.href.clone(),
             photo,
             mapped: person::to_google(&fields),
@@ -344,16 +346,17 @@ impl Ctx<'_> {
         })
     }
 
-    /// Each contact's groups in Google (by UID), from the labels' members.
-    async fn memberships(&self, groups: &HashMap<String, String>) -> Result<HashMap<String, Vec<String>>> {
+    /// Each contact's groups in Google (by contact id), from the labels' members. By contact, not UID: after a
+    /// label is handed to another owner, the previous owner's own copy (same UID) is not in the label.
+    async fn memberships(&self, groups: &HashMap<String, String>) -> Result<HashMap<i64, Vec<String>>> {
         let ids: Vec<String> = groups.keys().cloned().collect();
-        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        let mut out: HashMap<i64, Vec<String>> = HashMap::new();
         if ids.is_empty() {
             return Ok(out);
         }
-        for (label, uid) in self.store().member_uids(&ids).await.map_err(|e| service_err(e.into()))? {
+        for (label, contact) in self.store().member_contact_ids(&ids).await.map_err(|e| service_err(e.into()))? {
             if let Some(g) = groups.get(&label) {
-                out.entry(uid).or_default().push(g.clone());
+                out.entry(contact).or_default().push(g.clone());
             }
         }
         Ok(out)
@@ -458,9 +461,41 @@ impl Ctx<'_> {
         Err(GoogleError::Refused(format!("no free group name for '{name}'")))
     }
 
+    /// A contact of ours that went away while another with its UID arrives (a label handed to another owner
+    /// copies its contacts to them): its Google contact moves to the newcomer, keeping what only Google holds,
+    /// rather than being deleted and made again.
+    async fn rehome(
+        &mut self,
+        wanted: &[Wanted],
+        mut links: Vec<PersonLink>,
+        mut gone: Vec<PersonLink>,
+    ) -> Result<(Vec<PersonLink>, Vec<PersonLink>)> {
+        let linked: HashSet<i64> = links.iter().map(|l| l.contact_id).collect();
+        let arriving: Vec<&Wanted> = wanted.iter().filter(|w| !linked.contains(&w.contact_id)).collect();
+        if arriving.is_empty() || gone.is_empty() {
+            return Ok((links, gone));
+        }
+        let ids: Vec<i64> = gone.iter().map(|l| l.contact_id).collect();
+        let uids: HashMap<i64, String> =
+            self.store().contact_uids(&ids).await.map_err(|e| service_err(e.into()))?.into_iter().collect();
+        let mut moved = Vec::new();
+        for w in arriving {
+            let Some(at) = gone.iter().position(|l| uids.get(&l.contact_id) == Some(&w.uid)) else { continue };
+            let old = gone.swap_remove(at);
+            links.retain(|l| l.contact_id != old.contact_id);
+            moved.push(PersonLink { contact_id: w.contact_id, href: w.href.clone(), ..old });
+        }
+        if !moved.is_empty() {
+            self.store().google_link_people(self.account.user_id, &moved).await.map_err(|e| service_err(e.into()))?;
+            links.extend(moved);
+        }
+        Ok((links, gone))
+    }
+
     /// Sends creations, updates and deletions, recording each as it is done.
     async fn apply(&mut self, wanted: Vec<Wanted>, links: &[PersonLink], gone: Vec<PersonLink>) -> Result<()> {
         let user_id = self.account.user_id;
+        let (links, gone) = self.rehome(&wanted, links.to_vec(), gone).await?;
         let by_contact: HashMap<i64, &PersonLink> = links.iter().map(|l| (l.contact_id, l)).collect();
         let mut creates = Vec::new();
         let mut updates = Vec::new();

@@ -254,6 +254,37 @@ impl Store {
         Ok(changes)
     }
 
+    /// Each label's live members, as (label, contact id).
+    pub async fn member_contact_ids(&self, labels: &[String]) -> Result<Vec<(String, i64)>> {
+        if labels.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT m.label_id, m.contact_id FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.removed_at IS NULL AND c.deleted_at IS NULL AND m.label_id IN ({}) ORDER BY m.label_id, m.contact_id",
+            marks(1, labels.len())
+        );
+        Ok(on_pool!(self, p => {
+            let mut q = sqlx::query_as::<_, (String, i64)>(AssertSqlSafe(sql.clone()));
+            for l in labels { q = q.bind(l.clone()); }
+            q.fetch_all(p).await?
+        }))
+    }
+
+    /// The UIDs of these contacts (deleted ones too), as (contact id, UID).
+    pub async fn contact_uids(&self, ids: &[i64]) -> Result<Vec<(i64, String)>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let sql = format!("SELECT id, uid FROM contacts WHERE id IN ({})", marks(1, chunk.len()));
+            let rows: Vec<(i64, String)> = on_pool!(self, p => {
+                let mut q = sqlx::query_as::<_, (i64, String)>(AssertSqlSafe(sql.clone()));
+                for id in chunk { q = q.bind(*id); }
+                q.fetch_all(p).await?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
     /// The UIDs of each label's live members, for the group cards.
     pub async fn member_uids(&self, labels: &[String]) -> Result<Vec<(String, String)>> {
         if labels.is_empty() {
