@@ -15,7 +15,7 @@ pub struct App {
     /// Set once the server stops accepting connections: long-lived responses (event streams) end on it.
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// The Google Contacts bridge, when a service-account key is configured.
-    pub bridge: Option<std::sync::Arc<crate::bridge::Bridge>>,
+    pub bridge: std::sync::Arc<crate::bridge::Bridge>,
     /// Open event streams per user, to bound what one account can hold open.
     pub streams: std::sync::Mutex<std::collections::HashMap<i64, usize>>,
 }
@@ -77,45 +77,44 @@ impl App {
             .map(|path| crate::bridge::auth::ServiceAccount::from_file(path))
             .transpose()
             .map_err(|e| anyhow::anyhow!("google.service_account_key: {e}"))?;
+        // Seals people's refresh tokens and an uploaded delegation key. On PostgreSQL every server needs the same
+        // one, so it is configured; on SQLite a key file in the data directory does.
+        let seal = match (&g.token_key, &config.database_url) {
+            (Some(k), _) => Some(crate::bridge::sealed::SealKey::from_base64(k)),
+            (None, None) => Some(crate::bridge::sealed::SealKey::from_file(&config.data_dir.join("google-token.key"))),
+            (None, Some(_)) => None,
+        }
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("google.token_key: {e}"))?;
         let oauth = match (&g.oauth_client_id, &g.oauth_client_secret) {
             (Some(id), Some(secret)) => {
-                let seal = match (&g.token_key, &config.database_url) {
-                    (Some(k), _) => crate::bridge::sealed::SealKey::from_base64(k),
-                    (None, None) => {
-                        crate::bridge::sealed::SealKey::from_file(&config.data_dir.join("google-token.key"))
-                    }
-                    (None, Some(_)) => {
-                        Err("set google.token_key (the same on every server) to use OAuth on PostgreSQL".into())
-                    }
+                if seal.is_none() {
+                    anyhow::bail!("google.token_key: set it (the same on every server) to use OAuth on PostgreSQL");
                 }
-                .map_err(|e| anyhow::anyhow!("google.token_key: {e}"))?;
-                let client = crate::bridge::auth::OAuthClient {
+                Some(crate::bridge::auth::OAuthClient {
                     client_id: id.clone(),
                     client_secret: secret.clone(),
                     auth_url: g.oauth_auth_url.clone(),
                     token_url: g.oauth_token_url.clone(),
-                };
-                Some((client, seal))
+                })
             }
             _ => None,
         };
-        let bridge = match (key, oauth) {
-            (None, None) => None,
-            (key, oauth) => {
-                let settings = crate::bridge::Settings {
-                    people_api_url: g.people_api_url.clone(),
-                    poll: Duration::from_secs(g.poll_secs.max(1)),
-                    max_deletes_per_sync: g.max_deletes_per_sync,
-                    retry: crate::bridge::people::Retry {
-                        base: Duration::from_millis(g.retry_base_ms),
-                        cap: Duration::from_secs(g.retry_max_secs),
-                        attempts: g.retry_attempts.max(1),
-                    },
-                    lease_secs: g.lease_secs.clamp(3, 86_400) as i64,
-                };
-                Some(std::sync::Arc::new(crate::bridge::Bridge::new(key, oauth, settings)))
-            }
+        // Always there: an administrator may upload a delegation key while the server runs.
+        let settings = crate::bridge::Settings {
+            people_api_url: g.people_api_url.clone(),
+            poll: Duration::from_secs(g.poll_secs.max(1)),
+            max_deletes_per_sync: g.max_deletes_per_sync,
+            retry: crate::bridge::people::Retry {
+                base: Duration::from_millis(g.retry_base_ms),
+                cap: Duration::from_secs(g.retry_max_secs),
+                attempts: g.retry_attempts.max(1),
+            },
+            lease_secs: g.lease_secs.clamp(3, 86_400) as i64,
         };
+        let bridge = crate::bridge::Bridge::new(key, oauth, seal, settings);
+        bridge.load_uploaded(&store).await;
+        let bridge = std::sync::Arc::new(bridge);
         Ok(App {
             config,
             store,

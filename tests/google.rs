@@ -93,7 +93,7 @@ async fn world(level: Level) -> World {
 impl World {
     /// Syncs a user now (waiting for the background worker if it holds them).
     async fn sync(&self, u: &User) -> labelbook::bridge::Report {
-        let bridge = self.s.app.bridge.clone().expect("the bridge is on");
+        let bridge = self.s.app.bridge.clone();
         for _ in 0..200 {
             let a = self.s.app.store.google_account(u.id).await.unwrap().unwrap();
             if let Some(r) = bridge.sync_user(&self.s.app.service, &a).await.unwrap() {
@@ -478,7 +478,7 @@ async fn a_revoked_delegation_is_permission_lost_until_it_is_back() {
     w.sync(&w.bob).await;
     w.google.revoke(&w.bob.email);
     w.s.app.service.rename_label(&w.ann, &w.label, "Press 2").await.unwrap();
-    let bridge = w.s.app.bridge.clone().unwrap();
+    let bridge = w.s.app.bridge.clone();
     let a = w.s.app.store.google_account(w.bob.id).await.unwrap().unwrap();
     // The background worker may be at it too; either way the state ends as permission lost.
     let _ = bridge.sync_user(&w.s.app.service, &a).await.unwrap();
@@ -512,7 +512,7 @@ async fn mass_deletes_in_google_pause_the_bridge_until_someone_confirms() {
         w.google.delete(&w.bob.email, p["resourceName"].as_str().unwrap());
     }
     // Four deletions at once, past the limit of three: nothing is deleted here, the bridge pauses with a reason.
-    let bridge = w.s.app.bridge.clone().unwrap();
+    let bridge = w.s.app.bridge.clone();
     let start = std::time::Instant::now();
     loop {
         let a = w.s.app.store.google_account(w.bob.id).await.unwrap().unwrap();
@@ -763,13 +763,94 @@ async fn the_api_manages_a_mirror_and_refuses_whoever_may_not() {
     w.s.app.accounts.create_user("root@example.com", PASSWORD, true).await.unwrap();
     let r = api(&w.s, "root@example.com", "GET", "/admin/google", None).await;
     let overview: Value = serde_json::from_str(&r.assert(200).body).unwrap();
-    assert_eq!(overview["service_account"], "labelbook-bridge@labelbook-tests.iam.gserviceaccount.com");
+    assert_eq!(overview["delegation"]["service_account"], "labelbook-bridge@labelbook-tests.iam.gserviceaccount.com");
+    assert_eq!(overview["delegation"]["source"], "config");
+    // A key the configuration names is changed there, not here.
+    api(&w.s, "root@example.com", "PUT", "/admin/google/key", Some(serde_json::from_slice(KEY).unwrap()))
+        .await
+        .assert(409)
+        .contains("configuration");
+    api(&w.s, "root@example.com", "DELETE", "/admin/google/key", None).await.assert(409);
     let users: Vec<&str> = overview["items"].as_array().unwrap().iter().map(|i| i["user"].as_str().unwrap()).collect();
     assert_eq!(users, ["ann@example.com", "bob@example.com"]);
     api(&w.s, "root@example.com", "GET", "/admin/google/users/nobody@example.com", None).await.assert(404);
     api(&w.s, "root@example.com", "POST", "/admin/google/users/ann@example.com/sync", None).await.assert(202);
     api(&w.s, "root@example.com", "DELETE", "/admin/google/users/ann@example.com", None).await.assert(202);
     w.eventually("Ann's mirror removed by the administrator", |w| w.google.people(&w.ann.email).is_empty()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_uploads_the_key_and_mirrors_people_without_a_restart() {
+    let dir = std::env::temp_dir().join(unique("labelbook-google-key"));
+    let (google, key_path) = emulator(&dir).await;
+    let key: Value = serde_json::from_slice(&std::fs::read(&key_path).unwrap()).unwrap();
+    let base = google.base();
+    let s = Server::start_with(move |c| {
+        c.google.people_api_url = base;
+        c.google.poll_secs = 3600;
+    })
+    .await;
+    s.app.accounts.create_user("root@example.com", PASSWORD, true).await.unwrap();
+    s.user("bob@example.com").await;
+    let root = "root@example.com";
+    let r = api(&s, root, "GET", "/admin/google", None).await;
+    let overview: Value = serde_json::from_str(&r.assert(200).body).unwrap();
+    assert_eq!((overview["available"].as_bool(), &overview["delegation"]), (Some(false), &Value::Null));
+    api(&s, root, "PUT", "/admin/google/users/bob@example.com", None).await.assert(409);
+
+    // Only an administrator, as the person, may set it; what is not a service-account key is refused, and
+    // nothing is stored.
+    api(&s, "bob@example.com", "PUT", "/admin/google/key", Some(key.clone())).await.assert(403);
+    use labelbook::service::access::Credential;
+    let admin = s.app.store.user_by_email(root).await.unwrap().unwrap();
+    let (_, token) = s.app.accounts.create_token(&admin, Credential::Password, "ci", "write", None).await.unwrap();
+    let bearer = format!("Bearer {token}");
+    s.request("PUT", "/api/v1/admin/google/key", None, &[("authorization", bearer.as_str()), JSON], key.to_string())
+        .await
+        .assert(403);
+    let mut wrong = key.clone();
+    wrong["type"] = json!("authorized_user");
+    api(&s, root, "PUT", "/admin/google/key", Some(wrong)).await.assert(422).contains("service_account");
+    let mut broken = key.clone();
+    broken["private_key"] = json!("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+    api(&s, root, "PUT", "/admin/google/key", Some(broken)).await.assert(422);
+    s.as_user(root, "PUT", "/api/v1/admin/google/key", &[JSON], "{not json").await.assert(400);
+    assert!(s.app.store.settings().await.unwrap().is_empty());
+    assert!(!s.app.bridge.available());
+
+    // Uploaded: in use at once, kept sealed (the private key is not in the database as text).
+    let r = api(&s, root, "PUT", "/admin/google/key", Some(key.clone())).await;
+    let overview: Value = serde_json::from_str(&r.assert(200).body).unwrap();
+    let d = &overview["delegation"];
+    assert_eq!(d["service_account"], "labelbook-bridge@labelbook-tests.iam.gserviceaccount.com");
+    assert_eq!(
+        (d["source"].as_str(), d["scope"].as_str()),
+        (Some("uploaded"), Some("https://www.googleapis.com/auth/contacts"))
+    );
+    assert_eq!(d["client_id"], key["client_id"]);
+    let stored = s.app.store.settings().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(!stored[0].1.contains("PRIVATE KEY") && !stored[0].1.contains("labelbook-bridge"), "sealed");
+    api(&s, root, "PUT", "/admin/google/users/bob@example.com", None).await.assert(200);
+    let bob = s.app.store.user_by_email("bob@example.com").await.unwrap().unwrap();
+    let label = s.app.service.create_label(&bob, None, "Suppliers", "").await.unwrap().id;
+    s.put_card("bob@example.com", &format!("/dav/addressbooks/bob@example.com/{label}/jane.vcf"), JANE)
+        .await
+        .assert(201);
+    let start = std::time::Instant::now();
+    while !google.people("bob@example.com").iter().any(|p| p["names"][0]["givenName"] == "Jane") {
+        assert!(start.elapsed() < Duration::from_secs(15), "Jane never reached Bob's Google");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Another server of the same database opens it too.
+    let other = labelbook::app::App::open(s.app.config.clone()).await.unwrap();
+    assert_eq!(other.bridge.key_source(), labelbook::bridge::key::Source::Uploaded);
+
+    // Removed: nobody can be mirrored through the delegation any more, here at once.
+    let r = api(&s, root, "DELETE", "/admin/google/key", None).await;
+    r.assert(200).contains("\"delegation\":null");
+    assert!(s.app.store.settings().await.unwrap().is_empty());
+    api(&s, "bob@example.com", "GET", "/google", None).await.assert(200).contains("\"delegation\":false");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -781,7 +862,7 @@ async fn without_a_key_the_api_says_the_bridge_is_off() {
         .assert(200)
         .contains("\"available\":false")
         .contains("\"off\"");
-    api(&s, "ann@example.com", "PUT", "/google", None).await.assert(409).contains("google.service_account_key");
+    api(&s, "ann@example.com", "PUT", "/google", None).await.assert(409).contains("service-account key");
     assert!(s.app.store.google_account(s.app.user("ann@example.com").await.unwrap().id).await.unwrap().is_none());
 }
 

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 const require = createRequire(`${process.env.NODE_DIR}/`);
 const { chromium } = require("playwright-core");
 
-const { BASE, SHOTS, ADMIN, ADMIN_PASSWORD, BOB, SMTP_PORT, MAIL_FILE, GOOGLE } = process.env;
+const { BASE, SHOTS, ADMIN, ADMIN_PASSWORD, BOB, SMTP_PORT, MAIL_FILE, GOOGLE, GOOGLE_KEY } = process.env;
 /** What `user`'s Google Contacts hold (the People API stand-in's own view). */
 async function inGoogle(user, what) {
   const r = await fetch(`${GOOGLE}/_emulator/${encodeURIComponent(user)}/${what}`);
@@ -310,6 +310,15 @@ try {
   assert.match(await ann.getByRole("status").filter({ hasText: "Token “backup”" }).locator(".secret").textContent(), /^lbt_/);
   await ann.getByRole("list", { name: "Your API tokens" }).getByText("read only").waitFor();
   await snap(ann, "devices");
+
+  // The administrator uploads the Workspace delegation's key on People and domains: in use at once, with what
+  // to authorise in the Google Admin console shown.
+  await ann.getByRole("link", { name: "People and domains" }).click();
+  const keyPanel = ann.getByRole("region", { name: "Google Workspace" });
+  await keyPanel.getByLabel("Service-account key (JSON)").setInputFiles(GOOGLE_KEY);
+  await keyPanel.getByText("100000000000000000001").waitFor();
+  await keyPanel.getByText("https://www.googleapis.com/auth/contacts").waitFor();
+  await ann.getByRole("link", { name: "Devices" }).click();
 
   // Google Contacts: Ann connects hers on this page, the administrator's page mirrors Bob's; the label and its
   // contacts reach both within seconds, and the state shows live.

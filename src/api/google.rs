@@ -2,6 +2,7 @@
 //! `/admin/google` (every mirrored account, and the same actions for any of them).
 
 use super::{ApiResult, Problem, Request, json_response, rfc3339};
+use crate::bridge::key::{KeyRefusal, Source};
 use crate::store::google::GoogleAccount;
 use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -29,12 +30,12 @@ struct StateJson {
 }
 
 fn state(req: &Request<'_>, email: &str, a: Option<&GoogleAccount>) -> StateJson {
-    let bridge = req.app.bridge.as_deref();
+    let bridge = &req.app.bridge;
     StateJson {
         user: email.to_string(),
-        available: bridge.is_some(),
-        delegation: bridge.is_some_and(|b| b.people.tokens.account().is_some()),
-        own_account: bridge.is_some_and(|b| b.people.tokens.oauth.is_some()),
+        available: bridge.available(),
+        delegation: bridge.people.tokens.account().is_some(),
+        own_account: bridge.people.tokens.oauth.is_some(),
         connected_with: a
             .filter(|a| a.status != "removing")
             .map(|a| if a.oauth_token.is_some() { "own_account" } else { "delegation" }),
@@ -57,12 +58,12 @@ struct Connect {
 }
 
 fn require_available(req: &Request<'_>) -> Result<(), Problem> {
-    if req.app.bridge.is_some() {
+    if req.app.bridge.available() {
         Ok(())
     } else {
         Err(Problem::new(
             StatusCode::CONFLICT,
-            "the Google bridge is off on this server: an administrator sets google.service_account_key or an OAuth client",
+            "the Google bridge is off on this server: an administrator uploads a service-account key (People and domains) or sets up an OAuth client",
         ))
     }
 }
@@ -70,11 +71,11 @@ fn require_available(req: &Request<'_>) -> Result<(), Problem> {
 /// Connecting through the Workspace delegation needs the service-account key.
 fn require_delegation(req: &Request<'_>) -> Result<(), Problem> {
     require_available(req)?;
-    match req.app.bridge.as_deref().and_then(|b| b.people.tokens.account()) {
+    match req.app.bridge.people.tokens.account() {
         Some(_) => Ok(()),
         None => Err(Problem::new(
             StatusCode::CONFLICT,
-            "this server has no Workspace delegation (google.service_account_key): connect with your own Google account",
+            "this server has no Workspace delegation (a service-account key): connect with your own Google account",
         )),
     }
 }
@@ -134,7 +135,7 @@ pub async fn authorize(req: &Request<'_>) -> ApiResult {
     }
     let user = req.app.service.google_may_connect(req.user, req.credential).await?;
     let body: Connect = if req.body.is_empty() { Connect::default() } else { req.json()? };
-    let bridge = req.app.bridge.as_deref().filter(|b| b.people.tokens.oauth.is_some()).ok_or_else(|| {
+    let bridge = Some(&*req.app.bridge).filter(|b| b.people.tokens.oauth.is_some()).ok_or_else(|| {
         Problem::new(
             StatusCode::CONFLICT,
             "connecting your own Google account is not set up on this server (google.oauth_client_id)",
@@ -158,8 +159,7 @@ pub async fn callback(req: &Request<'_>) -> ApiResult {
         return Err(Problem::method_not_allowed("GET"));
     }
     let user = req.app.service.google_may_connect(req.user, req.credential).await?;
-    let bridge =
-        req.app.bridge.as_deref().ok_or_else(|| Problem::new(StatusCode::CONFLICT, "the Google bridge is off"))?;
+    let bridge = &req.app.bridge;
     let state = req.param("state").unwrap_or("");
     let outcome = match (req.param("code"), req.param("error")) {
         (Some(code), None) => crate::bridge::oauth::finish(bridge, &req.app.store, &user, state, code).await,
@@ -191,9 +191,32 @@ pub async fn callback(req: &Request<'_>) -> ApiResult {
 #[derive(Serialize)]
 struct Overview {
     available: bool,
-    /// The service account's e-mail (its client ID is what the Workspace administrator authorises).
-    service_account: Option<String>,
+    /// The Workspace delegation's service account, when there is one.
+    delegation: Option<Delegation>,
     items: Vec<StateJson>,
+}
+
+#[derive(Serialize)]
+struct Delegation {
+    /// The service account's e-mail.
+    service_account: String,
+    /// What a Workspace administrator authorises under Security › API controls › Domain-wide delegation, with
+    /// `scope`.
+    client_id: String,
+    scope: &'static str,
+    /// `config` (a file the configuration names; not replaceable here) or `uploaded`.
+    source: &'static str,
+}
+
+fn overview_json(req: &Request<'_>, items: Vec<StateJson>) -> Overview {
+    let bridge = &req.app.bridge;
+    let delegation = bridge.people.tokens.account().map(|a| Delegation {
+        service_account: a.client_email.clone(),
+        client_id: a.client_id.clone(),
+        scope: crate::bridge::auth::SCOPE,
+        source: bridge.key_source().as_str().unwrap_or("uploaded"),
+    });
+    Overview { available: bridge.available(), delegation, items }
 }
 
 /// `GET /admin/google`: every mirrored account.
@@ -203,11 +226,49 @@ pub async fn overview(req: &Request<'_>) -> ApiResult {
         return Err(Problem::method_not_allowed("GET"));
     }
     let accounts = req.app.service.google_accounts(req.user, req.credential).await?;
-    let mut items = Vec::with_capacity(accounts.len());
-    for a in &accounts {
-        items.push(state(req, &a.email, Some(a)));
+    let items = accounts.iter().map(|a| state(req, &a.email, Some(a))).collect();
+    json_response(StatusCode::OK, &overview_json(req, items))
+}
+
+/// `PUT /admin/google/key` (the service-account JSON key file as the body) and `DELETE /admin/google/key`.
+pub async fn key(req: &Request<'_>) -> ApiResult {
+    req.params(&[])?;
+    let service = &req.app.service;
+    let bridge = &req.app.bridge;
+    let refused = |e: KeyRefusal| match e {
+        KeyRefusal::Configured => Problem::new(
+            StatusCode::CONFLICT,
+            "this server's key is the file google.service_account_key names in its configuration: change it there",
+        ),
+        KeyRefusal::NoSealKey => Problem::new(
+            StatusCode::CONFLICT,
+            "set google.token_key (the same on every server) to keep an uploaded key in the database",
+        ),
+        KeyRefusal::Invalid(why) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, why),
+    };
+    match req.parts.method {
+        Method::PUT => {
+            // Who may, before the body is looked at.
+            service.google_may_administer(req.user, req.credential)?;
+            // JSON at all (400, or 415 for another media type) before it is read as a key (422).
+            let _: serde_json::Value = req.json()?;
+            let (account, sealed) = bridge.seal_key(&req.body).map_err(refused)?;
+            service.google_put_key(req.user, req.credential, Some(sealed.clone())).await?;
+            tracing::info!(by = %req.user.email, service_account = %account.client_email, "google: service-account key uploaded");
+            bridge.use_uploaded(Some((account, sealed)));
+        }
+        Method::DELETE => {
+            service.google_may_administer(req.user, req.credential)?;
+            if bridge.key_source() == Source::Config {
+                return Err(refused(KeyRefusal::Configured));
+            }
+            service.google_put_key(req.user, req.credential, None).await?;
+            tracing::info!(by = %req.user.email, "google: service-account key removed");
+            bridge.use_uploaded(None);
+        }
+        _ => return Err(Problem::method_not_allowed("PUT, DELETE")),
     }
-    let service_account =
-        req.app.bridge.as_deref().and_then(|b| b.people.tokens.account()).map(|a| a.client_email.clone());
-    json_response(StatusCode::OK, &Overview { available: req.app.bridge.is_some(), service_account, items })
+    let accounts = service.google_accounts(req.user, req.credential).await?;
+    let items = accounts.iter().map(|a| state(req, &a.email, Some(a))).collect();
+    json_response(StatusCode::OK, &overview_json(req, items))
 }

@@ -275,6 +275,7 @@ async fn route(req: &Request<'_>) -> ApiResult {
         ["google", "oauth"] => google::authorize(req).await,
         ["google", "oauth", "callback"] => google::callback(req).await,
         ["admin", "google"] => google::overview(req).await,
+        ["admin", "google", "key"] => google::key(req).await,
         ["admin", "google", "users", email] => google::account(req, Some(email)).await,
         ["admin", "google", "users", email, "sync"] => google::sync(req, Some(email)).await,
         ["directory"] => match m {

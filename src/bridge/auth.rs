@@ -28,10 +28,14 @@ struct KeyFile {
     client_email: String,
     private_key: String,
     token_uri: String,
+    /// The number a Workspace administrator authorises under Domain-wide delegation.
+    #[serde(default)]
+    client_id: String,
 }
 
 pub struct ServiceAccount {
     pub client_email: String,
+    pub client_id: String,
     pub token_uri: String,
     key: RsaKeyPair,
 }
@@ -55,7 +59,7 @@ impl ServiceAccount {
         if !(k.token_uri.starts_with("https://") || k.token_uri.starts_with("http://")) {
             return Err(format!("the key's token_uri '{}' is not an http(s) address", k.token_uri));
         }
-        Ok(ServiceAccount { client_email: k.client_email, token_uri: k.token_uri, key })
+        Ok(ServiceAccount { client_email: k.client_email, client_id: k.client_id, token_uri: k.token_uri, key })
     }
 
     pub fn from_file(path: &std::path::Path) -> std::result::Result<ServiceAccount, String> {
@@ -204,7 +208,9 @@ impl OAuthClient {
 /// Tokens per user, fetched on demand: through the user's own grant when they connected one, else through the
 /// Workspace delegation.
 pub struct Tokens {
-    account: Option<ServiceAccount>,
+    /// The Workspace delegation's key: from the configuration, or uploaded by an administrator (and then
+    /// changed while the server runs).
+    account: std::sync::RwLock<Option<std::sync::Arc<ServiceAccount>>>,
     pub oauth: Option<OAuthClient>,
     cache: Mutex<HashMap<String, (String, i64)>>,
     /// Users' refresh tokens, opened from the database by the sync that needs them.
@@ -213,11 +219,20 @@ pub struct Tokens {
 
 impl Tokens {
     pub fn new(account: Option<ServiceAccount>, oauth: Option<OAuthClient>) -> Tokens {
+        let account = std::sync::RwLock::new(account.map(std::sync::Arc::new));
         Tokens { account, oauth, cache: Mutex::default(), grants: Mutex::default() }
     }
 
-    pub fn account(&self) -> Option<&ServiceAccount> {
-        self.account.as_ref()
+    pub fn account(&self) -> Option<std::sync::Arc<ServiceAccount>> {
+        self.account.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Uses another delegation key (or none): every access token it gave is forgotten.
+    pub fn set_account(&self, account: Option<ServiceAccount>) {
+        *self.account.write().unwrap_or_else(|e| e.into_inner()) = account.map(std::sync::Arc::new);
+        let grants = self.grants.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        // Tokens of people's own grants stay good; the delegation's are the key's.
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).retain(|user, _| grants.contains_key(user));
     }
 
     /// Forgets a user's access token (Google refused it: revoked, or the delegation changed).
@@ -249,7 +264,7 @@ impl Tokens {
             return Ok(t.clone());
         }
         let grant = self.grants.lock().unwrap_or_else(|e| e.into_inner()).get(user).cloned();
-        let answer = match (grant, &self.oauth, &self.account) {
+        let answer = match (grant, &self.oauth, self.account()) {
             (Some(refresh), Some(client), _) => client.refresh(http, &refresh, user).await?,
             (_, _, Some(account)) => {
                 let assertion = account.assertion(user, now).map_err(GoogleError::Refused)?;

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod http;
+pub mod key;
 pub mod oauth;
 pub mod people;
 pub mod person;
@@ -21,6 +22,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use sync::Report;
+
+/// How often a server looks for an uploaded delegation key changed elsewhere.
+const KEY_RELOAD: Duration = Duration::from_secs(60);
 
 /// Users synced at once by one server (each user's mutations stay serial, as Google asks).
 const PARALLEL_USERS: usize = 8;
@@ -77,8 +81,13 @@ pub struct Settings {
 pub struct Bridge {
     pub people: people::People,
     pub settings: Settings,
-    /// Seals people's refresh tokens; present when an OAuth client is configured.
+    /// Seals people's refresh tokens and an uploaded delegation key: the configured `google.token_key`, or on
+    /// SQLite a key file in the data directory.
     pub seal: Option<sealed::SealKey>,
+    /// The configuration names the delegation key's file (`key::Source::Config`).
+    key_from_config: bool,
+    /// The sealed uploaded key in use, as the settings hold it.
+    loaded_key: Mutex<Option<String>>,
     /// This process, as a lease holder.
     pub owner: String,
     /// Users whose books changed since their last sync (from the change bus), or everyone after a lag.
@@ -108,10 +117,11 @@ struct Dirty {
 impl Bridge {
     pub fn new(
         account: Option<auth::ServiceAccount>,
-        oauth: Option<(auth::OAuthClient, sealed::SealKey)>,
+        client: Option<auth::OAuthClient>,
+        seal: Option<sealed::SealKey>,
         settings: Settings,
     ) -> Bridge {
-        let (client, seal) = oauth.map(|(c, k)| (Some(c), Some(k))).unwrap_or((None, None));
+        let key_from_config = account.is_some();
         let people = people::People {
             http: http::Http::default(),
             tokens: Arc::new(auth::Tokens::new(account, client)),
@@ -122,6 +132,8 @@ impl Bridge {
             people,
             settings,
             seal,
+            key_from_config,
+            loaded_key: Mutex::default(),
             owner: uuid::Uuid::new_v4().to_string(),
             dirty: Mutex::new(Dirty { all: true, ..Default::default() }),
             wake: tokio::sync::Notify::new(),
@@ -247,7 +259,13 @@ impl Bridge {
     pub async fn run(self: Arc<Self>, app: Arc<crate::app::App>, mut stopping: tokio::sync::watch::Receiver<bool>) {
         let mut events = app.store.subscribe();
         let mut last: HashMap<i64, tokio::time::Instant> = HashMap::new();
+        let mut key_read = tokio::time::Instant::now();
         loop {
+            // A key uploaded (or removed) on another server of the same database is used here within a minute.
+            if key_read.elapsed() >= KEY_RELOAD {
+                self.load_uploaded(&app.store).await;
+                key_read = tokio::time::Instant::now();
+            }
             match app.store.google_accounts().await {
                 Ok(accounts) => {
                     let due: Vec<GoogleAccount> =
@@ -298,10 +316,11 @@ impl Bridge {
 
 /// Turns the bridge off for a user: removes from their Google what the bridge made (when it can reach Google),
 /// then forgets them.
-pub async fn disable(bridge: Option<&Bridge>, service: &Service, user_id: i64) -> anyhow::Result<()> {
+pub async fn disable(b: &Bridge, service: &Service, user_id: i64) -> anyhow::Result<()> {
     let store = &service.store;
     let Some(account) = store.google_account(user_id).await? else { return Ok(()) };
-    if let Some(b) = bridge {
+    // Without a way to reach Google (no key any more), there is nothing to take out: forgotten here only.
+    if b.available() {
         if !store.google_claim(user_id, &b.owner, b.settings.lease_secs).await? {
             anyhow::bail!("another server is syncing {} right now; try again in a moment", account.email);
         }

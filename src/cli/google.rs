@@ -41,8 +41,11 @@ pub enum GoogleCmd {
 }
 
 fn bridge_of(app: &App) -> Result<&Bridge> {
-    app.bridge.as_deref().ok_or_else(|| {
-        anyhow!("the Google bridge is off: set google.service_account_key (env LABELBOOK_GOOGLE_SERVICE_ACCOUNT_KEY)")
+    Some(&*app.bridge).filter(|b| b.available()).ok_or_else(|| {
+        anyhow!(
+            "the Google bridge is off: upload a service-account key (dashboard, People and domains) or set \
+             google.service_account_key (env LABELBOOK_GOOGLE_SERVICE_ACCOUNT_KEY)"
+        )
     })
 }
 
@@ -74,7 +77,7 @@ pub async fn google(app: &App, cmd: GoogleCmd, json: bool) -> Result<()> {
         }
         GoogleCmd::Disable { user } => {
             let u = app.user(&user).await?;
-            bridge::disable(app.bridge.as_deref(), &app.service, u.id).await?;
+            bridge::disable(&app.bridge, &app.service, u.id).await?;
             if json {
                 print_json(serde_json::json!({"user": u.email, "enabled": false}));
             } else {

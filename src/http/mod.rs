@@ -45,10 +45,7 @@ pub async fn serve(
     // And it sends the mail queued on any of them.
     let outbox = app.clone();
     tokio::spawn(async move { outbox.service.run_outbox(outbox.stopping.subscribe()).await });
-    if let Some(bridge) = app.bridge.clone() {
-        let stopping = app.stopping.subscribe();
-        tokio::spawn(bridge.run(app.clone(), stopping));
-    }
+    tokio::spawn(app.bridge.clone().run(app.clone(), app.stopping.subscribe()));
     let mut builder = auto::Builder::new(TokioExecutor::new());
     let header_timeout = Duration::from_secs(app.config.header_timeout_secs.max(1));
     // A request head must arrive in time; hyper also applies this while an HTTP/1.1 connection waits idle for

@@ -8,6 +8,9 @@ use super::{Result, Service, ServiceError};
 use crate::store::User;
 use crate::store::google::GoogleAccount;
 
+/// The setting holding an uploaded delegation key, sealed (read by `bridge::key`).
+pub const GOOGLE_KEY_SETTING: &str = "google.service_account_key";
+
 impl Service {
     /// The account `email` names (the actor's own when `None`), once the actor may act on its bridge.
     async fn bridge_user(
@@ -95,6 +98,20 @@ impl Service {
         }
         self.store.google_want_sync(user.id).await?;
         self.store.google_account(user.id).await?.ok_or(ServiceError::NotFound)
+    }
+
+    /// Whether the actor may change the server's Google set-up (its delegation key): administrators, as the
+    /// person.
+    pub fn google_may_administer(&self, actor: &User, credential: Credential) -> Result<()> {
+        require_admin(actor, credential)
+    }
+
+    /// Stores the delegation key an administrator uploaded (sealed by the bridge), or with `None` forgets it.
+    pub async fn google_put_key(&self, actor: &User, credential: Credential, sealed: Option<String>) -> Result<()> {
+        require_admin(actor, credential)?;
+        let value = sealed.map(|s| serde_json::Value::String(s).to_string());
+        self.store.put_settings(&[(GOOGLE_KEY_SETTING, value)], &actor.email).await?;
+        Ok(())
     }
 
     /// Every mirrored account, for administrators.

@@ -11,7 +11,7 @@ pub use contacts::{ContactPage, read_for_edit};
 pub use labels::{Invitation, LabelSummary, Share};
 pub mod cpu;
 pub mod directory;
-mod google;
+pub mod google;
 pub mod history;
 pub mod import;
 pub mod invites;

@@ -57,6 +57,8 @@ impl Service {
                 PUBLIC_URL => serde_json::from_str(&value).map(|v| settings.public_url = Some(v)).is_ok(),
                 INVITE_ANY_DOMAIN => serde_json::from_str(&value).map(|v| settings.invite_any_domain = v).is_ok(),
                 SMTP => serde_json::from_str(&value).map(|v| settings.smtp = Some(v)).is_ok(),
+                // The bridge's, not a setting of this page.
+                super::google::GOOGLE_KEY_SETTING => continue,
                 _ => false,
             };
             if applied {

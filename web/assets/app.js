@@ -1386,13 +1386,43 @@ async function renderAdmin(main) {
         await again();
       }, err) }, "Stop"));
   });
+  // The Workspace delegation's key: uploaded here (kept sealed on the server) unless the configuration names one.
+  const d = google.delegation;
+  const keyErr = h("p", { class: "error", hidden: true, role: "alert" });
+  const keyId = nextId("gkey");
+  const keyInput = h("input", { type: "file", id: keyId, accept: ".json,application/json" });
+  keyInput.addEventListener("change", act(async () => {
+    const file = keyInput.files[0];
+    if (!file) return;
+    let key;
+    try { key = JSON.parse(await file.text()); } catch { throw new Error(`${file.name} is not a JSON key file: download the service account's key as JSON.`); }
+    await api("PUT", "/admin/google/key", key);
+    await again();
+  }, keyErr));
+  const keyUpload = (label) => h("div", {}, h("label", { for: keyId }, label), keyInput);
+  const delegation = d
+    ? [h("p", { class: "hint" }, `Labels are mirrored into people's Google Contacts through the service account ${d.service_account}. In the Google Admin console, under Security › API controls › Domain-wide delegation, add its client ID with the scope below.`),
+      h("dl", { class: "facts" },
+        h("dt", {}, "Client ID"), h("dd", {}, h("code", {}, d.client_id || "(not in the key)")),
+        h("dt", {}, "Scope"), h("dd", {}, h("code", {}, d.scope)),
+        h("dt", {}, "Key"), h("dd", {}, d.source === "config" ? "set in the server's configuration (google.service_account_key)" : "uploaded here")),
+      d.source === "uploaded"
+        ? h("div", { class: "actions" }, keyUpload("Replace the key"),
+            h("button", { type: "button", class: "link danger", onclick: act(async () => {
+              if (!confirm("Remove the service-account key? Nobody can be mirrored through the Workspace delegation until a key is uploaded again.")) return;
+              await api("DELETE", "/admin/google/key");
+              await again();
+            }, keyErr) }, "Remove key"))
+        : null]
+    : [h("p", { class: "hint" }, "To mirror labels into your Workspace users' Google Contacts, create a service account in Google Cloud with domain-wide delegation, download its key as JSON, and upload it here."),
+      keyUpload("Service-account key (JSON)")];
   const googlePanel = h("section", { class: "panel", "aria-label": "Google Workspace" }, h("h2", {}, "Google Workspace"),
+    delegation, keyErr,
     google.available
-      ? [h("p", { class: "hint" }, `Labels are mirrored into people's Google Contacts through the service account ${google.service_account}: in the Google Admin console, under Security › API controls › Domain-wide delegation, allow its client ID the scope https://www.googleapis.com/auth/contacts.`),
-        googleRows.length ? h("ul", { class: "list" }, googleRows) : h("p", { class: "hint" }, "Nobody is mirrored yet."),
+      ? [googleRows.length ? h("ul", { class: "list" }, googleRows) : h("p", { class: "hint" }, "Nobody is mirrored yet."),
         h("form", { onsubmit: async (ev) => { ev.preventDefault(); mirrorErr(null); try { await api("PUT", `/admin/google/users/${encodeURIComponent(mirrorEmail.value.trim())}`, {}); await again(); } catch (e) { mirrorErr(msgFor(e, "email")); } } },
           mirrorWrap, h("div", { class: "actions" }, h("button", { type: "submit" }, "Mirror")))]
-      : h("p", { class: "hint" }, "Off: set google.service_account_key in the configuration to a service-account key with domain-wide delegation, and restart."));
+      : null);
 
   main.replaceChildren(h("div", { class: "head" }, h("h1", {}, "People and domains")), h("div", { id: "admin-secret" }), shown,
     h("section", { class: "panel", "aria-label": "People" }, h("h2", {}, "People"), h("ul", { class: "list" }, userRows), addUser),
