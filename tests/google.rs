@@ -417,6 +417,32 @@ async fn a_transferred_label_stays_in_both_googles_as_the_same_contacts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_google_is_slow_for_holds_back_nobody_else() {
+    let w = world(Level::Edit).await;
+    w.eventually("Jane in Bob's Google", |w| w.jane_in(&w.bob).is_some()).await;
+    // Every answer to Ann takes 2 s: her sync of an edit takes several of them.
+    w.google.slow_down(&w.ann.email, Duration::from_secs(2));
+    let edit = |from: &str, to: &str| -> &'static str { JANE.replace(from, to).leak() };
+    let r = w.s.as_user(&w.ann.email, "GET", &w.card(), &[], "").await;
+    let first = edit("+1 555 0100", "+1 555 0101");
+    w.s.as_user(&w.ann.email, "PUT", &w.card(), &[("If-Match", &r.etag())], first).await.assert(204);
+    w.eventually("the first edit in Bob's Google", |w| w.google.has_phone(&w.bob.email, "+1 555 0101")).await;
+    // Ann's sync is still under way; a second edit reaches Bob without waiting for it.
+    let r = w.s.as_user(&w.ann.email, "GET", &w.card(), &[], "").await;
+    let second = edit("+1 555 0100", "+1 555 0102");
+    let started = std::time::Instant::now();
+    w.s.as_user(&w.ann.email, "PUT", &w.card(), &[("If-Match", &r.etag())], second).await.assert(204);
+    w.eventually("the second edit in Bob's Google", |w| w.google.has_phone(&w.bob.email, "+1 555 0102")).await;
+    let took = started.elapsed();
+    assert!(
+        !w.google.has_phone(&w.ann.email, "+1 555 0102"),
+        "Ann's Google already has it: the test did not hold her back long enough"
+    );
+    assert!(took < Duration::from_secs(3), "Bob waited {took:?} for Ann's slow sync");
+    w.eventually("both edits in Ann's Google in the end", |w| w.google.has_phone(&w.ann.email, "+1 555 0102")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_name_the_user_already_has_gets_a_suffix_and_theirs_is_untouched() {
     let w = world(Level::Edit).await;
     w.google.add_group(&w.bob.email, "Clients");
@@ -785,9 +811,12 @@ async fn an_administrator_uploads_the_key_and_mirrors_people_without_a_restart()
     let (google, key_path) = emulator(&dir).await;
     let key: Value = serde_json::from_slice(&std::fs::read(&key_path).unwrap()).unwrap();
     let base = google.base();
+    // On PostgreSQL the key sealing it is configured (every server needs the same); SQLite makes one.
+    let token_key = labelbook::bridge::sealed::SealKey::generate().unwrap();
     let s = Server::start_with(move |c| {
         c.google.people_api_url = base;
         c.google.poll_secs = 3600;
+        c.google.token_key = Some(token_key);
     })
     .await;
     s.app.accounts.create_user("root@example.com", PASSWORD, true).await.unwrap();

@@ -151,6 +151,8 @@ struct State {
     /// that one user's mutations be sent one at a time).
     in_flight: HashMap<String, usize>,
     overlaps: usize,
+    /// Users whose every request is answered only after this long (an account Google is slow for).
+    slow: HashMap<String, Duration>,
     codes: HashMap<String, Code>,
     /// Refresh tokens issued: the user each acts for.
     refresh_tokens: HashMap<String, String>,
@@ -553,6 +555,11 @@ impl Emulator {
         s.expired_before = epoch() + 1;
     }
 
+    /// Answers every request of `user` only after `delay` (Google slow for that one account).
+    pub fn slow_down(&self, user: &str, delay: Duration) {
+        self.state().slow.insert(user.to_string(), delay);
+    }
+
     /// Answers mutations only after `hold` (they take effect at once).
     pub fn hold_answers(&self, hold: Duration) {
         self.state().hold = hold;
@@ -653,6 +660,15 @@ async fn handle(
         return reply(StatusCode::BAD_REQUEST, json!({}));
     };
     let opts = opts.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let slow = {
+        let s = state.lock().unwrap_or_else(|e| e.into_inner());
+        let bearer =
+            parts.headers.get("authorization").and_then(|h| h.to_str().ok()).and_then(|h| h.strip_prefix("Bearer "));
+        bearer.and_then(|t| s.tokens.get(t)).and_then(|(user, _)| s.slow.get(user).copied())
+    };
+    if let Some(delay) = slow {
+        tokio::time::sleep(delay).await;
+    }
     let (answer, held) = answer_now(&parts, &body, &state, &opts, &public_key, &client_email);
     // A mutation is answered after the hold, and counts as in flight until then, or until the client goes away
     // (the connection closing drops this future mid-sleep).

@@ -23,6 +23,9 @@ use std::time::Duration;
 
 pub use sync::Report;
 
+/// How long a stopping server lets the syncs under way end.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
 /// How often a server looks for an uploaded delegation key changed elsewhere.
 const KEY_RELOAD: Duration = Duration::from_secs(60);
 
@@ -254,39 +257,51 @@ impl Bridge {
         d.all || d.users.contains(&a.user_id) || last.is_none_or(|t| t.elapsed() >= self.settings.poll)
     }
 
-    /// The worker: syncs due users (several at once, each serially), then waits for a change, a request or the
-    /// next poll; ends when the server stops.
+    /// The worker: syncs users as they fall due (several at once, each serially), waking for a change, a
+    /// request, a sync ending or the next poll; ends when the server stops.
     pub async fn run(self: Arc<Self>, app: Arc<crate::app::App>, mut stopping: tokio::sync::watch::Receiver<bool>) {
         let mut events = app.store.subscribe();
         let mut last: HashMap<i64, tokio::time::Instant> = HashMap::new();
         let mut key_read = tokio::time::Instant::now();
+        let mut running: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
+        let mut working: HashMap<tokio::task::Id, i64> = HashMap::new();
         loop {
             // A key uploaded (or removed) on another server of the same database is used here within a minute.
             if key_read.elapsed() >= KEY_RELOAD {
                 self.load_uploaded(&app.store).await;
                 key_read = tokio::time::Instant::now();
             }
-            match app.store.google_accounts().await {
-                Ok(accounts) => {
-                    let due: Vec<GoogleAccount> =
-                        accounts.into_iter().filter(|a| self.due(a, last.get(&a.user_id))).collect();
-                    self.dirty().all = false;
-                    let mut running = tokio::task::JoinSet::new();
-                    for a in due {
-                        while running.len() >= PARALLEL_USERS {
-                            running.join_next().await;
-                        }
-                        last.insert(a.user_id, tokio::time::Instant::now());
-                        let (bridge, app) = (self.clone(), app.clone());
-                        running.spawn(async move {
-                            if let Err(e) = bridge.sync_user(&app.service, &a).await {
-                                tracing::warn!(user = %a.email, error = %e, "google: cannot record the sync");
+            // Users are started as they fall due, up to PARALLEL_USERS at once: one slow user (a large first
+            // mirror, Google's backoff) holds one place, never the others' changes.
+            if running.len() < PARALLEL_USERS {
+                match app.store.google_accounts().await {
+                    Ok(accounts) => {
+                        {
+                            let mut d = self.dirty();
+                            if d.all {
+                                d.all = false;
+                                d.users.extend(accounts.iter().map(|a| a.user_id));
                             }
-                        });
+                        }
+                        for a in accounts {
+                            if running.len() >= PARALLEL_USERS {
+                                break;
+                            }
+                            if working.values().any(|u| *u == a.user_id) || !self.due(&a, last.get(&a.user_id)) {
+                                continue;
+                            }
+                            last.insert(a.user_id, tokio::time::Instant::now());
+                            let (bridge, app, user_id) = (self.clone(), app.clone(), a.user_id);
+                            let task = running.spawn(async move {
+                                if let Err(e) = bridge.sync_user(&app.service, &a).await {
+                                    tracing::warn!(user = %a.email, error = %e, "google: cannot record the sync");
+                                }
+                            });
+                            working.insert(task.id(), user_id);
+                        }
                     }
-                    while running.join_next().await.is_some() {}
+                    Err(e) => tracing::warn!(error = %e, "google: cannot read the mirrored users"),
                 }
-                Err(e) => tracing::warn!(error = %e, "google: cannot read the mirrored users"),
             }
             // Requests from the CLI or another server arrive through the database: look at least every second
             // while a poll is short, every 5 s otherwise.
@@ -295,20 +310,28 @@ impl Bridge {
                 tokio::select! {
                     _ = tokio::time::sleep(tick) => break,
                     _ = self.wake.notified() => break,
+                    Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                        let id = match done { Ok((id, ())) => id, Err(e) => e.id() };
+                        working.remove(&id);
+                        break;
+                    }
                     e = events.recv() => match e {
                         Ok(e) => { self.observe(&e); }
                         Err(_) => { self.observe(&Event::Resync); }
                     },
-                    _ = stopping.changed() => return,
+                    _ = stopping.changed() => break,
                 }
+            }
+            if *stopping.borrow() {
+                // A sync cut short is safe (the next one adopts what it made), but one given a moment to end
+                // leaves no lease behind for the next start to wait out.
+                let _ = tokio::time::timeout(STOP_GRACE, async { while running.join_next().await.is_some() {} }).await;
+                return;
             }
             // Let a burst of writes settle into one sync.
             tokio::time::sleep(Duration::from_millis(50)).await;
             while let Ok(e) = events.try_recv() {
                 self.observe(&e);
-            }
-            if *stopping.borrow() {
-                return;
             }
         }
     }

@@ -205,8 +205,27 @@ impl Ctx<'_> {
             return self.push_full().await;
         }
         let groups = self.ensure_groups().await?;
-        let members = self.memberships(&groups).await?;
-        let links = self.store().google_people(self.account.user_id).await.map_err(|e| service_err(e.into()))?;
+        // Only what these changes touch is read: a change to one contact of a large label costs a few rows.
+        let ids: Vec<i64> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Present(card) => Some(card.meta.contact_id),
+                Change::Removed { .. } => None,
+            })
+            .collect();
+        let hrefs: Vec<String> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Removed { href, .. } => Some(href.clone()),
+                Change::Present(_) => None,
+            })
+            .collect();
+        let members = self.memberships(&groups, Some(&ids)).await?;
+        let links = self
+            .store()
+            .google_people_of(self.account.user_id, &ids, &hrefs)
+            .await
+            .map_err(|e| service_err(e.into()))?;
         let by_href: HashMap<&str, &PersonLink> = links.iter().map(|l| (l.href.as_str(), l)).collect();
         let mut wanted = Vec::new();
         let mut gone = Vec::new();
@@ -254,7 +273,7 @@ impl Ctx<'_> {
         self.catch_up().await?;
         let state = self.service.state(&self.view).await.map_err(service_err)?;
         let groups = self.ensure_groups().await?;
-        let members = self.memberships(&groups).await?;
+        let members = self.memberships(&groups, None).await?;
         let mut wanted = Vec::new();
         let mut after = 0;
         loop {
@@ -348,13 +367,19 @@ impl Ctx<'_> {
 
     /// Each contact's groups in Google (by contact id), from the labels' members. By contact, not UID: after a
     /// label is handed to another owner, the previous owner's own copy (same UID) is not in the label.
-    async fn memberships(&self, groups: &HashMap<String, String>) -> Result<HashMap<i64, Vec<String>>> {
+    async fn memberships(
+        &self,
+        groups: &HashMap<String, String>,
+        contacts: Option<&[i64]>,
+    ) -> Result<HashMap<i64, Vec<String>>> {
         let ids: Vec<String> = groups.keys().cloned().collect();
         let mut out: HashMap<i64, Vec<String>> = HashMap::new();
         if ids.is_empty() {
             return Ok(out);
         }
-        for (label, contact) in self.store().member_contact_ids(&ids).await.map_err(|e| service_err(e.into()))? {
+        for (label, contact) in
+            self.store().member_contact_ids(&ids, contacts).await.map_err(|e| service_err(e.into()))?
+        {
             if let Some(g) = groups.get(&label) {
                 out.entry(contact).or_default().push(g.clone());
             }
@@ -586,7 +611,8 @@ impl Ctx<'_> {
     /// Sets or removes each contact's photo in Google, recording what Google shows after each.
     async fn send_photos(&mut self, photos: Vec<(i64, Option<Photo>)>) -> Result<()> {
         let user_id = self.account.user_id;
-        let links = self.store().google_people(user_id).await.map_err(|e| service_err(e.into()))?;
+        let ids: Vec<i64> = photos.iter().map(|(id, _)| *id).collect();
+        let links = self.store().google_people_of(user_id, &ids, &[]).await.map_err(|e| service_err(e.into()))?;
         let by_contact: HashMap<i64, &PersonLink> = links.iter().map(|l| (l.contact_id, l)).collect();
         for (contact_id, photo) in photos {
             let Some(l) = by_contact.get(&contact_id) else { continue };
@@ -669,7 +695,10 @@ impl Ctx<'_> {
             }
             other => other?,
         };
-        let links = self.store().google_people(self.account.user_id).await.map_err(|e| service_err(e.into()))?;
+        let names: Vec<String> =
+            changed.iter().filter_map(|p| p["resourceName"].as_str().map(str::to_string)).collect();
+        let links =
+            self.store().google_people_named(self.account.user_id, &names).await.map_err(|e| service_err(e.into()))?;
         let by_name: HashMap<&str, &PersonLink> = links.iter().map(|l| (l.resource_name.as_str(), l)).collect();
         let ours = |p: &Value| -> Option<PersonLink> { by_name.get(p["resourceName"].as_str()?).map(|l| (*l).clone()) };
         let deleted: Vec<PersonLink> =

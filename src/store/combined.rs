@@ -254,20 +254,33 @@ impl Store {
         Ok(changes)
     }
 
-    /// Each label's live members, as (label, contact id).
-    pub async fn member_contact_ids(&self, labels: &[String]) -> Result<Vec<(String, i64)>> {
+    /// Each label's live members, as (label, contact id); only among `contacts` when given.
+    pub async fn member_contact_ids(&self, labels: &[String], contacts: Option<&[i64]>) -> Result<Vec<(String, i64)>> {
         if labels.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT m.label_id, m.contact_id FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.removed_at IS NULL AND c.deleted_at IS NULL AND m.label_id IN ({}) ORDER BY m.label_id, m.contact_id",
+        let base = format!(
+            "SELECT m.label_id, m.contact_id FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.removed_at IS NULL AND c.deleted_at IS NULL AND m.label_id IN ({})",
             marks(1, labels.len())
         );
-        Ok(on_pool!(self, p => {
-            let mut q = sqlx::query_as::<_, (String, i64)>(AssertSqlSafe(sql.clone()));
-            for l in labels { q = q.bind(l.clone()); }
-            q.fetch_all(p).await?
-        }))
+        let chunks: Vec<&[i64]> = match contacts {
+            None => vec![&[]],
+            Some(ids) => ids.chunks(500).collect(),
+        };
+        let mut out = Vec::new();
+        for chunk in chunks {
+            let sql = match contacts {
+                None => base.clone(),
+                Some(_) => format!("{base} AND m.contact_id IN ({})", marks(labels.len() + 1, chunk.len())),
+            };
+            out.extend(on_pool!(self, p => {
+                let mut q = sqlx::query_as::<_, (String, i64)>(AssertSqlSafe(sql.clone()));
+                for l in labels { q = q.bind(l.clone()); }
+                for id in chunk { q = q.bind(*id); }
+                q.fetch_all(p).await?
+            }));
+        }
+        Ok(out)
     }
 
     /// The UIDs of these contacts (deleted ones too), as (contact id, UID).

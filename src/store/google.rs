@@ -269,13 +269,57 @@ impl Store {
     }
 
     pub async fn google_people(&self, user_id: i64) -> Result<Vec<PersonLink>> {
-        let rows: Vec<(i64, String, String, String, String)> = on_pool!(self, p => sqlx::query_as(
-            "SELECT contact_id, href, resource_name, etag, sent FROM google_people WHERE user_id = $1 ORDER BY contact_id")
+        let rows: Vec<LinkRow> = on_pool!(self, p => sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {LINK_COLS} FROM google_people WHERE user_id = $1 ORDER BY contact_id")))
             .bind(user_id).fetch_all(p).await?);
-        Ok(rows
-            .into_iter()
-            .map(|r| PersonLink { contact_id: r.0, href: r.1, resource_name: r.2, etag: r.3, sent: r.4 })
-            .collect())
+        Ok(rows.into_iter().map(link_of).collect())
+    }
+
+    /// The links of these contacts, and of the contacts linked under these hrefs (a card removed from a book is
+    /// known by its name only): what a sync of a few changes needs, not every link of the user.
+    pub async fn google_people_of(
+        &self,
+        user_id: i64,
+        contact_ids: &[i64],
+        hrefs: &[String],
+    ) -> Result<Vec<PersonLink>> {
+        let mut rows: Vec<LinkRow> = Vec::new();
+        for chunk in contact_ids.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT {LINK_COLS} FROM google_people WHERE user_id = $1 AND contact_id IN ({})",
+                marks(2, chunk.len())
+            );
+            rows.extend(on_pool!(self, p => {
+                let mut q = sqlx::query_as::<_, LinkRow>(AssertSqlSafe(sql.clone())).bind(user_id);
+                for id in chunk { q = q.bind(*id); }
+                q.fetch_all(p).await?
+            }));
+        }
+        rows.extend(self.links_by(user_id, "href", hrefs).await?);
+        rows.sort_by_key(|r| r.0);
+        rows.dedup_by_key(|r| r.0);
+        Ok(rows.into_iter().map(link_of).collect())
+    }
+
+    /// The links of these Google contacts (`people/c…`).
+    pub async fn google_people_named(&self, user_id: i64, names: &[String]) -> Result<Vec<PersonLink>> {
+        Ok(self.links_by(user_id, "resource_name", names).await?.into_iter().map(link_of).collect())
+    }
+
+    async fn links_by(&self, user_id: i64, column: &'static str, values: &[String]) -> Result<Vec<LinkRow>> {
+        let mut rows = Vec::new();
+        for chunk in values.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT {LINK_COLS} FROM google_people WHERE user_id = $1 AND {column} IN ({})",
+                marks(2, chunk.len())
+            );
+            rows.extend(on_pool!(self, p => {
+                let mut q = sqlx::query_as::<_, LinkRow>(AssertSqlSafe(sql.clone())).bind(user_id);
+                for v in chunk { q = q.bind(v.clone()); }
+                q.fetch_all(p).await?
+            }));
+        }
+        Ok(rows)
     }
 
     /// Records (or updates) what the bridge made for contacts, in one transaction.
@@ -317,6 +361,19 @@ impl Store {
         });
         Ok(())
     }
+}
+
+type LinkRow = (i64, String, String, String, String);
+const LINK_COLS: &str = "contact_id, href, resource_name, etag, sent";
+/// Values bound per statement (SQLite allows 32,766; PostgreSQL 65,535).
+const CHUNK: usize = 500;
+
+fn link_of(r: LinkRow) -> PersonLink {
+    PersonLink { contact_id: r.0, href: r.1, resource_name: r.2, etag: r.3, sent: r.4 }
+}
+
+fn marks(from: usize, n: usize) -> String {
+    (0..n).map(|i| format!("${}", from + i)).collect::<Vec<_>>().join(", ")
 }
 
 /// Milliseconds since the epoch: a sync asked for and one finished within the same second are told apart.
