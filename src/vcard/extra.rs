@@ -193,16 +193,19 @@ fn ims_at(props: &[Property]) -> Vec<(usize, Im)> {
         let value = p.value.trim();
         let Some((scheme, user)) = value.split_once(':') else { continue };
         let service = p.param("X-SERVICE-TYPE").and_then(|x| x.values.first()).map(|s| s.trim().to_string());
-        let protocol = IM_SCHEMES
-            .iter()
-            .find(|(s, _)| s.eq_ignore_ascii_case(scheme))
-            .map(|(_, w)| w.to_string())
-            .or_else(|| {
-                let service = service.as_deref()?;
-                let known = IM_SCHEMES.iter().map(|(_, w)| *w).find(|w| w.eq_ignore_ascii_case(service));
-                Some(known.map(str::to_string).unwrap_or_else(|| service.to_string()))
-            })
-            .unwrap_or_else(|| scheme.to_ascii_lowercase());
+        // The scheme says the protocol; Apple's own scheme (`x-apple:`) leaves it to X-SERVICE-TYPE.
+        let protocol = match IM_SCHEMES.iter().find(|(s, _)| s.eq_ignore_ascii_case(scheme)) {
+            Some((_, word)) => word.to_string(),
+            None if scheme.eq_ignore_ascii_case("x-apple") => match service.as_deref() {
+                Some(service) => IM_SCHEMES
+                    .iter()
+                    .map(|(_, w)| *w)
+                    .find(|w| w.eq_ignore_ascii_case(service))
+                    .map_or_else(|| service.to_string(), str::to_string),
+                None => String::new(),
+            },
+            None => scheme.to_ascii_lowercase(),
+        };
         let username = user.trim_start_matches("//").trim().to_string();
         if !username.is_empty() {
             out.push((i, Im { username, protocol, types: place_types(p) }));
@@ -496,7 +499,14 @@ pub fn set_ims(props: &mut Vec<Property>, ims: &[Im]) {
         .collect();
     let old = ims_at(props);
     sync(props, old, &wanted, |m, _, _| {
-        let scheme = IM_SCHEMES.iter().find(|(_, w)| *w == m.protocol).map(|(s, _)| *s);
+        // A protocol that is a URI scheme of its own (`sip`, read from `sip:…`) is written back as one.
+        let own_scheme = m.protocol.starts_with(|c: char| c.is_ascii_lowercase())
+            && m.protocol.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+.-".contains(c));
+        let scheme = IM_SCHEMES
+            .iter()
+            .find(|(_, w)| *w == m.protocol)
+            .map(|(s, _)| *s)
+            .or(own_scheme.then_some(m.protocol.as_str()));
         // Apple shows the service from X-SERVICE-TYPE; a service with no URI scheme goes under Apple's own.
         let service = if m.protocol.is_empty() { "Other" } else { &m.protocol };
         let mut c = service.chars();
@@ -699,6 +709,24 @@ mod tests {
             f.more_organizations,
             vec![Organization { name: "B".into(), department: "Lab".into(), title: "Fellow".into() }]
         );
+    }
+
+    #[test]
+    fn a_messaging_scheme_of_its_own_stays_one() {
+        let text = card("IMPP:sip:ada@voip.test\r\n");
+        let f = read_of(&text);
+        assert_eq!(f.ims[0].protocol, "sip");
+        let patch = json::Patch {
+            ims: Some(vec![
+                Im { username: "ada@voip.test".into(), protocol: "sip".into(), types: vec!["work".into()] },
+                Im { username: "ada.l".into(), protocol: "Facebook".into(), types: vec![] },
+            ]),
+            ..Default::default()
+        };
+        let out = String::from_utf8(json::apply(Some(&parse(text.as_bytes()).unwrap()), "", &patch).unwrap()).unwrap();
+        assert!(out.contains("IMPP;X-SERVICE-TYPE=Sip;TYPE=work:sip:ada@voip.test\r\n"), "{out}");
+        assert!(out.contains("IMPP;X-SERVICE-TYPE=Facebook:x-apple:ada.l\r\n"), "{out}");
+        assert_eq!(read_of(&out).ims, patch.ims.unwrap());
     }
 
     #[test]
