@@ -96,6 +96,7 @@ impl App {
                     client_secret: secret.clone(),
                     auth_url: g.oauth_auth_url.clone(),
                     token_url: g.oauth_token_url.clone(),
+                    revoke_url: g.oauth_revoke_url.clone(),
                 })
             }
             _ => None,

@@ -87,6 +87,8 @@ pub struct GoogleConfig {
     pub oauth_client_secret: Option<String>,
     pub oauth_auth_url: String,
     pub oauth_token_url: String,
+    /// Where a disconnected user's grant is revoked (RFC 7009), so the server keeps no access it no longer uses.
+    pub oauth_revoke_url: String,
     /// The key (32 bytes, base64) refresh tokens are sealed with in the database. Unset on SQLite: a key file
     /// made beside the database; required on PostgreSQL, where every server must share it.
     pub token_key: Option<String>,
@@ -107,6 +109,7 @@ impl Default for GoogleConfig {
             oauth_client_secret: None,
             oauth_auth_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
             oauth_token_url: "https://oauth2.googleapis.com/token".into(),
+            oauth_revoke_url: "https://oauth2.googleapis.com/revoke".into(),
             token_key: None,
         }
     }
@@ -330,6 +333,9 @@ impl Config {
         }
         if let Some(v) = get("LABELBOOK_GOOGLE_OAUTH_TOKEN_URL") {
             g.oauth_token_url = v;
+        }
+        if let Some(v) = get("LABELBOOK_GOOGLE_OAUTH_REVOKE_URL") {
+            g.oauth_revoke_url = v;
         }
         if let Some(v) = get("LABELBOOK_GOOGLE_TOKEN_KEY") {
             g.token_key = (!v.is_empty()).then_some(v);

@@ -723,6 +723,28 @@ fn answer_now(
     if parts.uri.path() == "/o/oauth2/v2/auth" {
         return (consent(&mut s, opts, &query_of(&parts.uri)), None);
     }
+    // RFC 7009: a grant given back; Google answers 400 invalid_token for one it does not know.
+    if parts.uri.path() == "/revoke" {
+        let form_type = parts.headers.get("content-type").and_then(|h| h.to_str().ok()).unwrap_or("");
+        if parts.method != Method::POST || !form_type.starts_with("application/x-www-form-urlencoded") {
+            return (reply(StatusCode::BAD_REQUEST, json!({ "error": "invalid_request" })), None);
+        }
+        let form = query_of(&format!("/?{}", String::from_utf8_lossy(body)).parse().unwrap_or_default());
+        return match form.get("token").and_then(|t| s.refresh_tokens.remove(t)) {
+            Some(user) => {
+                // The access tokens it gave go with it.
+                s.tokens.retain(|_, (u, _)| *u != user);
+                (reply(StatusCode::OK, json!({})), None)
+            }
+            None => (
+                reply(
+                    StatusCode::BAD_REQUEST,
+                    json!({ "error": "invalid_token", "error_description": "Token expired or revoked" }),
+                ),
+                None,
+            ),
+        };
+    }
     if parts.uri.path() == "/token" {
         let form = query_of(&format!("/?{}", String::from_utf8_lossy(body)).parse().unwrap_or_default());
         let (status, v) = match form.get("grant_type").map(String::as_str) {

@@ -136,6 +136,7 @@ pub struct OAuthClient {
     pub client_secret: String,
     pub auth_url: String,
     pub token_url: String,
+    pub revoke_url: String,
 }
 
 /// A PKCE verifier and its S256 challenge (RFC 7636 §4.1–4.2).
@@ -194,6 +195,26 @@ impl OAuthClient {
         }
     }
 
+    /// RFC 7009 §2: gives a grant back. A token Google no longer knows (revoked by the user, expired) is as good
+    /// as revoked; only an unavailable Google is an error, to be tried again.
+    pub async fn revoke(&self, http: &Http, refresh_token: &str) -> Result<()> {
+        let body = form(&[("token", refresh_token)]);
+        let r = http
+            .send(http::Method::POST, &self.revoke_url, None, Some(("application/x-www-form-urlencoded", body)))
+            .await?;
+        if r.status.is_server_error() || r.status.as_u16() == 429 {
+            return Err(GoogleError::Transient(
+                format!("the revocation endpoint answered {}", r.status),
+                r.retry_after,
+            ));
+        }
+        if !r.status.is_success() {
+            let e: Option<TokenError> = serde_json::from_slice(&r.body).ok();
+            tracing::info!(status = %r.status, error = ?e.map(|e| e.error), "google: the grant was already gone");
+        }
+        Ok(())
+    }
+
     async fn refresh(&self, http: &Http, refresh_token: &str, user: &str) -> Result<TokenAnswer> {
         let body = form(&[
             ("grant_type", "refresh_token"),
@@ -238,6 +259,11 @@ impl Tokens {
     /// Forgets a user's access token (Google refused it: revoked, or the delegation changed).
     pub fn forget(&self, user: &str) {
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(user);
+    }
+
+    /// The user's own grant in use, if they connected one.
+    pub fn grant(&self, user: &str) -> Option<String> {
+        self.grants.lock().unwrap_or_else(|e| e.into_inner()).get(user).cloned()
     }
 
     /// The user's own grant to use (none: the delegation), as the database holds it now.

@@ -230,7 +230,11 @@ impl Bridge {
     /// reached any more (permission lost) is forgotten all the same: nothing else could remove it.
     async fn remove(&self, service: &Service, account: &GoogleAccount, started: i64) -> crate::store::Result<Report> {
         let store = &service.store;
-        match sync::teardown(self, service, account).await {
+        let torn = match sync::teardown(self, service, account).await {
+            Ok(()) => self.give_back(account).await,
+            other => other,
+        };
+        match torn {
             Ok(()) | Err(GoogleError::PermissionLost(_)) => {
                 tracing::info!(user = %account.email, "google: mirror removed");
                 store.google_forget(account.user_id).await?;
@@ -242,6 +246,33 @@ impl Bridge {
             }
         }
         Ok(Report::default())
+    }
+
+    /// Revokes the user's own grant (RFC 7009) once what it served is taken out: the server keeps no access to
+    /// an account that is no longer mirrored. Mirrors through the Workspace delegation have nothing to give back.
+    async fn give_back(&self, account: &GoogleAccount) -> Result<()> {
+        let (Some(client), Some(grant)) = (&self.people.tokens.oauth, self.people.tokens.grant(&account.email)) else {
+            return Ok(());
+        };
+        client.revoke(&self.people.http, &grant).await?;
+        self.people.tokens.set_grant(&account.email, None);
+        tracing::info!(user = %account.email, "google: the user's grant is revoked");
+        Ok(())
+    }
+
+    /// Whether a user picked for a change or a request still has one waiting.
+    async fn still_due(&self, store: &crate::store::Store, user_id: i64) -> bool {
+        {
+            let d = self.dirty();
+            if d.all || d.users.contains(&user_id) {
+                return true;
+            }
+        }
+        match store.google_account(user_id).await {
+            Ok(Some(a)) => a.wanted_at > a.done_at || a.status == "removing",
+            Ok(None) => false,
+            Err(_) => true,
+        }
     }
 
     /// Whether `a` should be synced now: asked for, changed, or its poll is due. A user whose permission is
@@ -290,9 +321,15 @@ impl Bridge {
                             if working.values().any(|u| *u == a.user_id) || !self.due(&a, last.get(&a.user_id)) {
                                 continue;
                             }
+                            let polled = last.get(&a.user_id).is_none_or(|t| t.elapsed() >= self.settings.poll);
                             last.insert(a.user_id, tokio::time::Instant::now());
                             let (bridge, app, user_id) = (self.clone(), app.clone(), a.user_id);
                             let task = running.spawn(async move {
+                                // Picked for a change that a sync begun meanwhile elsewhere (the command line,
+                                // "Sync now" on another server) has taken: once is enough.
+                                if !polled && !bridge.still_due(&app.store, user_id).await {
+                                    return;
+                                }
                                 if let Err(e) = bridge.sync_user(&app.service, &a).await {
                                     tracing::warn!(user = %a.email, error = %e, "google: cannot record the sync");
                                 }
@@ -348,7 +385,10 @@ pub async fn disable(b: &Bridge, service: &Service, user_id: i64) -> anyhow::Res
             anyhow::bail!("another server is syncing {} right now; try again in a moment", account.email);
         }
         let torn = match b.use_grant(&account) {
-            Ok(()) => sync::teardown(b, service, &account).await,
+            Ok(()) => match sync::teardown(b, service, &account).await {
+                Ok(()) => b.give_back(&account).await,
+                e => e,
+            },
             Err(why) => Err(GoogleError::PermissionLost(why.into())),
         };
         if let Err(e) = torn {
