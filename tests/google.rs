@@ -362,6 +362,37 @@ async fn rename_revoke_and_toggle_reach_the_collaborators_google() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_put_on_a_label_and_taken_off_reaches_both_googles() {
+    let w = world(Level::Edit).await;
+    let svc = &w.s.app.service;
+    let kim = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Kim Lee\r\nN:Lee;Kim;;;\r\nEMAIL:kim@example.com\r\nUID:kim-1\r\nEND:VCARD\r\n";
+    let mine = svc.open_book(&w.ann, "contacts").await.unwrap();
+    svc.put_card(&mine, "kim.vcf", kim.as_bytes(), &Default::default()).await.unwrap();
+    w.sync(&w.ann).await;
+    w.sync(&w.bob).await;
+    let has_kim = |w: &World, u: &User| w.google.people(&u.email).iter().any(|p| p["names"][0]["givenName"] == "Kim");
+    assert!(!has_kim(&w, &w.ann) && !has_kim(&w, &w.bob), "Ann's own contacts stay home (My contacts off)");
+    // On the label: only its membership changes, the card itself does not.
+    let id = w.s.app.store.own_contact_by_uid(w.ann.id, "kim-1").await.unwrap().unwrap();
+    let press = svc.open_book(&w.ann, &w.label).await.unwrap();
+    let added = svc.add_to_label(&press, &mine, &[id]).await.unwrap();
+    assert!(added[0].1.is_ok(), "{added:?}");
+    w.sync(&w.ann).await;
+    w.sync(&w.bob).await;
+    for u in [&w.ann, &w.bob] {
+        assert!(has_kim(&w, u), "Kim in {}'s Google", u.email);
+        let group = group_of(&w.google.groups(&u.email), "Press").unwrap().clone();
+        assert_eq!(group["memberResourceNames"].as_array().unwrap().len(), 2, "{}: {group}", u.email);
+    }
+    // Off the label again (still in Ann's My contacts): out of both Googles.
+    svc.delete_card(&press, "kim.vcf", &Default::default()).await.unwrap();
+    w.sync(&w.ann).await;
+    w.sync(&w.bob).await;
+    assert!(!has_kim(&w, &w.ann) && !has_kim(&w, &w.bob));
+    assert!(w.jane_in(&w.ann).is_some() && w.jane_in(&w.bob).is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaving_a_label_takes_it_out_of_that_collaborators_google_only() {
     let w = world(Level::Edit).await;
     w.sync(&w.ann).await;

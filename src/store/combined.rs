@@ -283,6 +283,24 @@ impl Store {
         Ok(out)
     }
 
+    /// The contacts whose membership of one of `labels` changed after `since` (added, removed, or touched by an
+    /// edit of the contact), by the memberships' change index.
+    pub async fn memberships_changed_since(&self, labels: &[String], since: i64) -> Result<Vec<i64>> {
+        if labels.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT DISTINCT contact_id FROM memberships WHERE label_id IN ({}) AND modseq > ${}",
+            marks(1, labels.len()),
+            labels.len() + 1
+        );
+        Ok(on_pool!(self, p => {
+            let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql.clone()));
+            for l in labels { q = q.bind(l.clone()); }
+            q.bind(since).fetch_all(p).await?
+        }))
+    }
+
     /// The UIDs of these contacts (deleted ones too), as (contact id, UID).
     pub async fn contact_uids(&self, ids: &[i64]) -> Result<Vec<(i64, String)>> {
         let mut out = Vec::with_capacity(ids.len());
