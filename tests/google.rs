@@ -393,6 +393,61 @@ async fn a_contact_put_on_a_label_and_taken_off_reaches_both_googles() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_made_in_google_inside_the_labels_group_joins_the_label() {
+    let w = world(Level::Edit).await;
+    w.sync(&w.bob).await;
+    let press =
+        group_of(&w.google.groups(&w.bob.email), "Press").unwrap()["resourceName"].as_str().unwrap().to_string();
+    let in_group = |g: &str| json!([{ "contactGroupMembership": { "contactGroupResourceName": g } }, { "contactGroupMembership": { "contactGroupResourceName": "contactGroups/myContacts" } }]);
+    let made = w.google.create(
+        &w.bob.email,
+        json!({ "names": [{ "givenName": "Lou", "familyName": "Reed" }], "phoneNumbers": [{ "value": "+1 555 0300", "type": "work" }], "memberships": in_group(&press) }),
+    );
+    // A contact of Bob's own, in no group of ours, stays his.
+    w.google.create(&w.bob.email, json!({ "names": [{ "givenName": "Private" }] }));
+    w.sync(&w.bob).await;
+    // In the label now, for Ann too; and the same Google contact carries our tag (no second copy in Bob's).
+    let members = w.s.app.store.member_contact_ids(std::slice::from_ref(&w.label), None).await.unwrap();
+    assert_eq!(members.len(), 2, "Jane and Lou in Press: {members:?}");
+    w.sync(&w.ann).await;
+    assert!(
+        w.google.people(&w.ann.email).iter().any(|p| p["names"][0]["givenName"] == "Lou"),
+        "Lou reaches Ann's Google"
+    );
+    let bobs: Vec<Value> =
+        w.google.people(&w.bob.email).into_iter().filter(|p| p["names"][0]["givenName"] == "Lou").collect();
+    assert_eq!(bobs.len(), 1);
+    assert_eq!(bobs[0]["resourceName"], json!(made));
+    assert!(bobs[0]["clientData"][0]["value"].as_str().is_some(), "tagged as ours: {}", bobs[0]);
+    assert!(!w.google.people(&w.ann.email).iter().any(|p| p["names"][0]["givenName"] == "Private"));
+    let again = w.sync(&w.bob).await;
+    assert_eq!((again.created, again.applied), (0, 0), "{again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_made_in_google_beyond_ones_level_leaves_the_group_only() {
+    let w = world(Level::View).await;
+    w.sync(&w.bob).await;
+    let press =
+        group_of(&w.google.groups(&w.bob.email), "Press").unwrap()["resourceName"].as_str().unwrap().to_string();
+    let made = w.google.create(
+        &w.bob.email,
+        json!({ "names": [{ "givenName": "Lou" }], "memberships": [{ "contactGroupMembership": { "contactGroupResourceName": press } }] }),
+    );
+    let r = w.sync(&w.bob).await;
+    assert_eq!(r.undone, 1, "{r:?}");
+    let lou = w
+        .google
+        .people(&w.bob.email)
+        .into_iter()
+        .find(|p| p["resourceName"] == json!(made))
+        .expect("Lou stays in Bob's Google");
+    assert!(!lou["memberships"].to_string().contains(&press), "out of the label's group: {lou}");
+    w.sync(&w.ann).await;
+    assert!(!w.google.people(&w.ann.email).iter().any(|p| p["names"][0]["givenName"] == "Lou"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaving_a_label_takes_it_out_of_that_collaborators_google_only() {
     let w = world(Level::Edit).await;
     w.sync(&w.ann).await;

@@ -59,33 +59,22 @@ const PERSON_FIELDS: &[&str] = &[
     "urls",
     "userDefined",
 ];
-/// Fields `updatePersonFields` may name (read-only ones excluded).
-const UPDATABLE: &[&str] = &[
-    "addresses",
-    "biographies",
-    "birthdays",
-    "calendarUrls",
-    "clientData",
-    "emailAddresses",
-    "events",
-    "externalIds",
-    "genders",
-    "imClients",
-    "interests",
-    "locales",
-    "locations",
-    "memberships",
-    "miscKeywords",
-    "names",
-    "nicknames",
-    "occupations",
-    "organizations",
-    "phoneNumbers",
-    "relations",
-    "sipAddresses",
-    "urls",
-    "userDefined",
-];
+/// Fields a read may name but `updatePersonFields` may not (output only, or changed by other methods).
+const NOT_UPDATABLE: &[&str] = &["ageRanges", "coverPhotos", "metadata", "photos", "skills"];
+
+/// Which fields a mask may name: every Person field, or (for updates) those that are not `NOT_UPDATABLE`.
+#[derive(Clone, Copy)]
+enum Mask {
+    Read,
+    Update,
+}
+
+impl Mask {
+    fn allows(self, field: &str) -> bool {
+        PERSON_FIELDS.contains(&field) && (matches!(self, Mask::Read) || !NOT_UPDATABLE.contains(&field))
+    }
+}
+
 /// Fields Google allows one entry of on a contact.
 const SINGLE: &[&str] = &["names", "birthdays", "biographies", "genders"];
 
@@ -212,7 +201,7 @@ fn etag() -> String {
 fn mask(
     query: &HashMap<String, String>,
     key: &str,
-    allowed: &[&str],
+    allowed: Mask,
     required: bool,
 ) -> Result<Vec<String>, (StatusCode, Value)> {
     let Some(v) = query.get(key).filter(|v| !v.is_empty()) else {
@@ -224,7 +213,7 @@ fn mask(
     };
     let fields: Vec<String> = v.split(',').map(|s| s.trim().to_string()).collect();
     for f in &fields {
-        if !allowed.contains(&f.as_str()) {
+        if !allowed.allows(f) {
             return Err(bad(&format!("Invalid {key} mask path: \"{f}\".")));
         }
     }
@@ -614,6 +603,12 @@ impl Emulator {
         p.changed = Some(Instant::now());
     }
 
+    /// The user makes a contact in Google Contacts; answers its resource name.
+    pub fn create(&self, user: &str, person: Value) -> String {
+        let body = person.as_object().cloned().expect("a person is an object");
+        self.state().create(user, body).expect("a valid person").0
+    }
+
     /// The user deletes a contact in Google Contacts.
     pub fn delete(&self, user: &str, name: &str) {
         self.state().delete(user, name).expect("the person exists");
@@ -991,7 +986,7 @@ fn route(
     let not_found = || error(404, "NOT_FOUND", "Requested entity was not found.", None);
     match (method.as_str(), path) {
         ("GET", "people/me/connections") => {
-            let fields = mask(q, "personFields", PERSON_FIELDS, true)?;
+            let fields = mask(q, "personFields", Mask::Read, true)?;
             let page_size: usize = q.get("pageSize").and_then(|v| v.parse().ok()).unwrap_or(100);
             if !(1..=1000).contains(&page_size) {
                 return Err(bad("pageSize must be between 1 and 1000"));
@@ -1210,7 +1205,7 @@ fn route(
             }
         }
         ("POST", "people:createContact") => {
-            let fields = mask(q, "personFields", PERSON_FIELDS, false)?;
+            let fields = mask(q, "personFields", Mask::Read, false)?;
             let body = body.as_object().cloned().ok_or_else(|| bad("A person is required"))?;
             let (name, id) = s.create(user, body)?;
             let p = &s.account(user).people[&id];
@@ -1250,7 +1245,7 @@ fn route(
             let fields = mask(
                 &HashMap::from([("updateMask".to_string(), body["updateMask"].as_str().unwrap_or("").to_string())]),
                 "updateMask",
-                UPDATABLE,
+                Mask::Update,
                 true,
             )?;
             let read: Vec<String> = body["readMask"]
@@ -1312,14 +1307,14 @@ fn route(
             };
             match (method.as_str(), action) {
                 ("GET", None) => {
-                    let fields = mask(q, "personFields", PERSON_FIELDS, true)?;
+                    let fields = mask(q, "personFields", Mask::Read, true)?;
                     let id = person_id(&name)?;
                     let p = s.account(user).people.get(&id).filter(|p| !p.deleted).ok_or_else(not_found)?;
                     Ok(render(&name, p, &fields))
                 }
                 ("PATCH", Some("updateContact")) => {
-                    let fields = mask(q, "updatePersonFields", UPDATABLE, true)?;
-                    let read = mask(q, "personFields", PERSON_FIELDS, false)?;
+                    let fields = mask(q, "updatePersonFields", Mask::Update, true)?;
+                    let read = mask(q, "personFields", Mask::Read, false)?;
                     let body = body.as_object().cloned().ok_or_else(|| bad("A person is required"))?;
                     let id = s.update(user, &name, &body, &fields)?;
                     let p = &s.account(user).people[&id];
@@ -1356,7 +1351,7 @@ fn route(
                     Ok(json!({ "person": render(&name, p, &read) }))
                 }
                 ("DELETE", Some("deleteContactPhoto")) => {
-                    let read = mask(q, "personFields", PERSON_FIELDS, false)?;
+                    let read = mask(q, "personFields", Mask::Read, false)?;
                     let id = person_id(&name)?;
                     let a = s.account(user);
                     let seq = a.bump();

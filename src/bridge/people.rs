@@ -168,6 +168,20 @@ impl People {
     }
 
     /// Sets a contact's photo (JPEG or PNG bytes); answers the Person after it.
+    /// Sets only a contact's groups (the rest of it is left as Google has it).
+    pub async fn set_memberships(
+        &self,
+        user: &str,
+        resource: &str,
+        etag: &str,
+        memberships: Vec<Value>,
+    ) -> Result<Value> {
+        let path =
+            format!("{resource}:updateContact?updatePersonFields=memberships&personFields={}", person::read_mask());
+        let body = json!({ "etag": etag, "memberships": memberships });
+        self.call(user, Method::PATCH, &path, Some(&body)).await
+    }
+
     pub async fn update_photo(&self, user: &str, resource: &str, bytes: &[u8]) -> Result<Value> {
         use base64::Engine;
         let body = json!({

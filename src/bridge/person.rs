@@ -523,6 +523,18 @@ pub fn photo_for_google(card: &crate::vcard::VCard) -> Option<Photo> {
     Some((digest, bytes))
 }
 
+/// The groups (`contactGroups/…`) a Google contact is in.
+pub fn group_names(p: &Value) -> Vec<String> {
+    p["memberships"]
+        .as_array()
+        .map(|ms| {
+            ms.iter()
+                .filter_map(|m| m["contactGroupMembership"]["contactGroupResourceName"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Our tag on a Google contact or group, when it carries one.
 pub fn tag(v: &Value, key: &str) -> Option<String> {
     v.get("clientData")?

@@ -8,7 +8,7 @@ use crate::store::combined::GROUP_PREFIX;
 use crate::store::google::{GoogleAccount, GroupLink, PersonLink};
 use crate::store::{Card, Change, Precondition};
 use crate::vcard::{self, json};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
 
 /// Every contact is a member of the user's main list too, so the mirror shows under Contacts, not only under
@@ -74,6 +74,7 @@ struct Ctx<'a> {
     bridge: &'a Bridge,
     service: &'a Service,
     account: &'a GoogleAccount,
+    user: crate::store::User,
     view: BookView,
     report: Report,
     /// Something must be sent again over what Google holds (an edit or deletion there was undone).
@@ -108,6 +109,7 @@ pub async fn run(bridge: &Bridge, service: &Service, account: &GoogleAccount) ->
         bridge,
         service,
         account,
+        user,
         view,
         report: Report::default(),
         resend: false,
@@ -731,8 +733,35 @@ impl Ctx<'_> {
             self.report.paused = Some(why);
             return Ok(());
         }
+        // Our groups, for contacts made in Google inside one of them.
+        let mut groups: Option<HashMap<String, String>> = None;
         for p in &changed {
-            let Some(link) = ours(p) else { continue };
+            let Some(link) = ours(p) else {
+                let made_there =
+                    p["metadata"]["deleted"].as_bool() != Some(true) && person::tag(p, CONTACT_KEY).is_none();
+                if made_there {
+                    if groups.is_none() {
+                        let links = self
+                            .store()
+                            .google_groups(self.account.user_id)
+                            .await
+                            .map_err(|e| service_err(e.into()))?;
+                        groups = Some(links.into_iter().map(|g| (g.resource_name, g.label_id)).collect());
+                    }
+                    let ours =
+                        groups.as_ref().map(|g| person::group_names(p).into_iter().find_map(|n| g.get(&n).cloned()));
+                    if let Some(Some(label)) = ours {
+                        self.keep_lease().await?;
+                        self.take_new(
+                            p,
+                            &label,
+                            groups.as_ref().map(|g| g.keys().cloned().collect()).unwrap_or_default(),
+                        )
+                        .await?;
+                    }
+                }
+                continue;
+            };
             self.keep_lease().await?;
             if p["metadata"]["deleted"].as_bool() == Some(true) {
                 self.take_delete(&link).await?;
@@ -744,6 +773,75 @@ impl Ctx<'_> {
             self.store().google_pulled(self.account.user_id, &next).await.map_err(|e| service_err(e.into()))?;
         }
         Ok(())
+    }
+
+    /// A contact made in Google inside one of our groups: made here in that label, as this user's write (their
+    /// level decides). Beyond it, the contact only leaves our group in their Google; it is theirs and stays.
+    async fn take_new(&mut self, p: &Value, label_id: &str, our_groups: HashSet<String>) -> Result<()> {
+        let user_id = self.account.user_id;
+        let resource = p["resourceName"].as_str().unwrap_or("").to_string();
+        let etag = p["etag"].as_str().unwrap_or("").to_string();
+        let theirs = person::project(p);
+        let patch = person::patch_from(&theirs, person::MAPPED, &json::Fields::default(), &theirs);
+        let uid = uuid::Uuid::new_v4().to_string();
+        let name = format!("{uid}.vcf");
+        let pre = Precondition { if_match: None, if_none_match: Some(vec!["*".into()]) };
+        let written = match json::apply(None, &uid, &patch) {
+            Ok(bytes) => match self.service.open_book(&self.user, label_id).await {
+                Ok(view) => self.service.put_card(&view, &name, &bytes, &pre).await.map(|_| view),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(ServiceError::Field(e)),
+        };
+        match written {
+            Ok(view) => {
+                let contact_id = self
+                    .store()
+                    .own_contact_by_uid(view.owner.id, &uid)
+                    .await
+                    .map_err(|e| service_err(e.into()))?
+                    .ok_or_else(|| GoogleError::Refused("a contact made here is not found".into()))?;
+                let href =
+                    if view.owner.id == user_id { name } else { crate::store::combined::shared_href(contact_id) };
+                // What was agreed is unknown: the next push sends ours (with our tag) over it.
+                let link = PersonLink { contact_id, href, resource_name: resource, etag, sent: String::new() };
+                self.store().google_link_people(user_id, &[link]).await.map_err(|e| service_err(e.into()))?;
+                tracing::info!(user = %self.email(), contact = contact_id, "google: a contact made in Google is taken");
+                self.report.applied += 1;
+                self.resend = true;
+                Ok(())
+            }
+            Err(
+                e @ (ServiceError::Forbidden(_)
+                | ServiceError::Field(_)
+                | ServiceError::InvalidCard(_)
+                | ServiceError::TooLarge(_)
+                | ServiceError::NotFound),
+            ) => {
+                tracing::info!(user = %self.email(), why = %e, "google: a contact made in Google cannot be taken; it leaves our group there");
+                let keep: Vec<Value> = p["memberships"]
+                    .as_array()
+                    .map(|ms| {
+                        ms.iter()
+                            .filter(|m| {
+                                m["contactGroupMembership"]["contactGroupResourceName"]
+                                    .as_str()
+                                    .is_none_or(|g| !our_groups.contains(g))
+                            })
+                            .map(|m| json!({ "contactGroupMembership": m["contactGroupMembership"].clone() }))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                match self.bridge.people.set_memberships(self.email(), &resource, &etag, keep).await {
+                    // Changed or gone meanwhile: the next pull sees it again.
+                    Ok(_) | Err(GoogleError::Stale(_) | GoogleError::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
+                self.report.undone += 1;
+                Ok(())
+            }
+            Err(e) => Err(service_err(e)),
+        }
     }
 
     /// A contact deleted in Google: deleted here as this user's write when their level allows; otherwise it is
