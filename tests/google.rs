@@ -448,6 +448,65 @@ async fn a_contact_made_in_google_beyond_ones_level_leaves_the_group_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_a_contact_between_groups_in_google_moves_it_between_labels_within_ones_level() {
+    let w = world(Level::Delete).await;
+    let svc = &w.s.app.service;
+    let clients = svc.create_label(&w.ann, None, "Clients", "").await.unwrap().id;
+    let g = svc.share(&w.ann, &clients, &Grantee::parse(&w.bob.email), Level::Delete, true).await.unwrap();
+    svc.respond(&w.bob, g.id, true).await.unwrap();
+    w.sync(&w.bob).await;
+    let groups = w.google.groups(&w.bob.email);
+    let press = group_of(&groups, "Press").unwrap()["resourceName"].as_str().unwrap().to_string();
+    let clients_group = group_of(&groups, "Clients").unwrap()["resourceName"].as_str().unwrap().to_string();
+    let jane = w.jane_in(&w.bob).unwrap()["resourceName"].as_str().unwrap().to_string();
+    let member_of = |gs: &[&str]| -> Value {
+        let mut ms: Vec<Value> =
+            gs.iter().map(|g| json!({ "contactGroupMembership": { "contactGroupResourceName": g } })).collect();
+        ms.push(json!({ "contactGroupMembership": { "contactGroupResourceName": "contactGroups/myContacts" } }));
+        Value::Array(ms)
+    };
+    // Bob moves Jane from Press to Clients in his Google.
+    w.google.edit(&w.bob.email, &jane, |p| {
+        p.insert("memberships".into(), member_of(&[&clients_group]));
+    });
+    let r = w.sync(&w.bob).await;
+    assert_eq!((r.applied, r.undone), (2, 0), "{r:?}");
+    let on = |label: &str| {
+        let store = w.s.app.store.clone();
+        let label = label.to_string();
+        async move { store.member_contact_ids(&[label], None).await.unwrap().len() }
+    };
+    assert_eq!((on(&w.label).await, on(&clients).await), (0, 1), "Jane moved from Press to Clients");
+    w.sync(&w.ann).await;
+    let ann_groups = w.google.groups(&w.ann.email);
+    assert_eq!(group_of(&ann_groups, "Clients").unwrap()["memberResourceNames"].as_array().unwrap().len(), 1);
+    assert_eq!(group_of(&ann_groups, "Press").unwrap()["memberResourceNames"].as_array().unwrap().len(), 0);
+    let again = w.sync(&w.bob).await;
+    assert_eq!((again.created, again.deleted, again.applied, again.undone), (0, 0, 0, 0), "{again:?}");
+    assert_eq!(w.jane_in(&w.bob).unwrap()["resourceName"], json!(jane), "the same Google contact");
+    let _ = press;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taking_a_contact_out_of_a_group_beyond_ones_level_is_undone() {
+    let w = world(Level::Edit).await;
+    w.sync(&w.bob).await;
+    let jane = w.jane_in(&w.bob).unwrap()["resourceName"].as_str().unwrap().to_string();
+    w.google.edit(&w.bob.email, &jane, |p| {
+        p.insert(
+            "memberships".into(),
+            json!([{ "contactGroupMembership": { "contactGroupResourceName": "contactGroups/myContacts" } }]),
+        );
+    });
+    let r = w.sync(&w.bob).await;
+    assert_eq!(r.undone, 1, "{r:?}");
+    let press = group_of(&w.google.groups(&w.bob.email), "Press").unwrap().clone();
+    assert_eq!(press["memberResourceNames"], json!([jane]), "back in Press in Bob's Google");
+    let members = w.s.app.store.member_contact_ids(std::slice::from_ref(&w.label), None).await.unwrap();
+    assert_eq!(members.len(), 1, "still on the label");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaving_a_label_takes_it_out_of_that_collaborators_google_only() {
     let w = world(Level::Edit).await;
     w.sync(&w.ann).await;

@@ -767,11 +767,87 @@ impl Ctx<'_> {
                 self.take_delete(&link).await?;
             } else if p["etag"].as_str() != Some(link.etag.as_str()) {
                 self.take_edit(&link, p).await?;
+                self.take_groups(&link, p).await?;
             }
         }
         if !next.is_empty() {
             self.store().google_pulled(self.account.user_id, &next).await.map_err(|e| service_err(e.into()))?;
         }
+        Ok(())
+    }
+
+    /// A contact of ours put in or taken out of one of our groups in Google: put on or taken off that label here,
+    /// as this user's write. Refused (their level) or impossible, ours is sent again over theirs.
+    async fn take_groups(&mut self, link: &PersonLink, p: &Value) -> Result<()> {
+        let Some(sent) = serde_json::from_str::<Value>(&link.sent).ok().filter(|v| v.is_object()) else {
+            return Ok(());
+        };
+        let before: Vec<String> = serde_json::from_value(sent["memberships"].clone()).unwrap_or_default();
+        let links = self.store().google_groups(self.account.user_id).await.map_err(|e| service_err(e.into()))?;
+        let label_of: HashMap<String, String> = links.into_iter().map(|g| (g.resource_name, g.label_id)).collect();
+        let ours = |names: Vec<String>| -> HashSet<String> {
+            names.into_iter().filter_map(|n| label_of.get(&n).cloned()).collect()
+        };
+        let (before, after) = (ours(before), ours(person::group_names(p)));
+        if before == after {
+            return Ok(());
+        }
+        let mut refused = false;
+        // Put on first, from a label it is on (before it may be taken off that one), or from My contacts.
+        let from = match before.intersection(&after).next().or(before.iter().next()) {
+            Some(label) => self.service.open_book(&self.user, label).await.ok(),
+            None => None,
+        };
+        let from = match from {
+            Some(v) => Some(v),
+            None => self.service.open_book(&self.user, crate::service::MY_CONTACTS).await.ok(),
+        };
+        for label in after.difference(&before) {
+            let (Some(from), Ok(view)) = (&from, self.service.open_book(&self.user, label).await) else {
+                refused = true;
+                continue;
+            };
+            match self.service.add_to_label(&view, from, &[link.contact_id]).await {
+                Ok(answers) if answers.iter().all(|(_, a)| a.is_ok()) => self.report.applied += 1,
+                Ok(_) | Err(ServiceError::Forbidden(_) | ServiceError::Field(_)) => refused = true,
+                Err(e) => return Err(service_err(e)),
+            }
+        }
+        for label in before.difference(&after) {
+            let names = self
+                .store()
+                .membership_names(link.contact_id, std::slice::from_ref(label))
+                .await
+                .map_err(|e| service_err(e.into()))?;
+            let view = match self.service.open_book(&self.user, label).await {
+                Ok(v) => v,
+                Err(_) => {
+                    refused = true;
+                    continue;
+                }
+            };
+            for (_, name) in names {
+                match self.service.delete_card(&view, &name, &Precondition::default()).await {
+                    Ok(()) | Err(ServiceError::NotFound) => self.report.applied += 1,
+                    Err(ServiceError::Forbidden(_)) => refused = true,
+                    Err(e) => return Err(service_err(e)),
+                }
+            }
+        }
+        if refused {
+            tracing::info!(user = %self.email(), contact = link.contact_id, "google: a change of groups beyond the user's level is undone");
+            self.report.undone += 1;
+            let current = self
+                .store()
+                .google_people_of(self.account.user_id, &[link.contact_id], &[])
+                .await
+                .map_err(|e| service_err(e.into()))?;
+            let unknown: Vec<PersonLink> =
+                current.into_iter().map(|l| PersonLink { sent: String::new(), ..l }).collect();
+            self.store().google_link_people(self.account.user_id, &unknown).await.map_err(|e| service_err(e.into()))?;
+        }
+        // Either way, what Google shows is sent again as Labelbook has it now.
+        self.resend = true;
         Ok(())
     }
 
