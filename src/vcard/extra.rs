@@ -409,27 +409,32 @@ fn sync<T: PartialEq>(
     if drop.is_empty() && new.is_empty() {
         return;
     }
-    // New lines go after the last kept entry (or where the first dropped one was, or at the end).
-    let removed_before = |i: usize| drop.iter().filter(|&&d| d < i).count();
+    // New lines go after the last kept entry and its label (or where the first dropped one was, or at the end).
+    // The place is marked before anything is removed: removing drops the dropped entries' labels too, wherever
+    // they stand, so indices taken before would drift.
     let at = match kept_last {
         Some(i) => {
-            remove(props, &drop);
-            let i = i - removed_before(i);
-            // After the kept entry and its label.
-            let g = props[i].group.clone();
+            let same = |p: &Property, g: &str| p.group.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(g));
             let mut j = i + 1;
-            while j < props.len()
-                && g.as_deref().is_some_and(|g| props[j].group.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(g)))
+            while let Some(g) = props[i].group.as_deref()
+                && j < props.len()
+                && same(&props[j], g)
             {
                 j += 1;
             }
             j
         }
-        None if drop.is_empty() => props.len(),
-        None => remove(props, &drop),
+        None => drop.iter().copied().min().unwrap_or(props.len()),
     };
-    props.splice(at..at, new);
+    props.insert(at, line(None, PLACE, Vec::new(), String::new()));
+    let drop: Vec<usize> = drop.into_iter().map(|d| if d >= at { d + 1 } else { d }).collect();
+    remove(props, &drop);
+    let at = props.iter().position(|p| p.name == PLACE).unwrap_or(props.len());
+    props.splice(at..(at + 1).min(props.len()), new);
 }
+
+/// A stand-in property marking where new lines go; never a real property name (vCard names have no spaces).
+const PLACE: &str = "PLACE HOLDER";
 
 pub fn set_events(props: &mut Vec<Property>, events: &[Event], version: Version) {
     let wanted: Vec<Event> = events
@@ -727,6 +732,27 @@ mod tests {
         assert!(out.contains("IMPP;X-SERVICE-TYPE=Sip;TYPE=work:sip:ada@voip.test\r\n"), "{out}");
         assert!(out.contains("IMPP;X-SERVICE-TYPE=Facebook:x-apple:ada.l\r\n"), "{out}");
         assert_eq!(read_of(&out).ims, patch.ims.unwrap());
+    }
+
+    #[test]
+    fn new_entries_follow_the_kept_ones_even_when_a_dropped_one_stood_before() {
+        let text =
+            card("item1.X-ABDATE:2000-01-01\r\nitem1.X-ABLabel:first met\r\nX-ANNIVERSARY:2001-01-01\r\nX-KEEP:x\r\n");
+        let patch = json::Patch {
+            events: Some(vec![
+                Event { date: "2001-01-01".into(), label: "anniversary".into() },
+                Event { date: "--07-04".into(), label: "other".into() },
+            ]),
+            ..Default::default()
+        };
+        let out = String::from_utf8(json::apply(Some(&parse(text.as_bytes()).unwrap()), "", &patch).unwrap()).unwrap();
+        assert!(
+            out.contains(
+                "X-ANNIVERSARY:2001-01-01\r\nitem2.X-ABDATE:--07-04\r\nitem2.X-ABLabel:_$!<Other>!$_\r\nX-KEEP:x\r\n"
+            ),
+            "{out}"
+        );
+        assert!(!out.contains("first met") && !out.contains("2000-01-01"), "{out}");
     }
 
     #[test]
