@@ -621,6 +621,24 @@ async fn an_expired_sync_token_reconciles_without_duplicates() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_google_cut_short_is_tried_again_soon_not_at_the_next_poll() {
+    let w = world(Level::Edit).await;
+    w.eventually("Jane in Bob's Google", |w| w.jane_in(&w.bob).is_some()).await;
+    // More failures than one sync's retries (8): the sync ends in error with the edit unsent. The poll is an
+    // hour away; the edit still arrives within seconds.
+    w.google.fail_next(20);
+    let r = w.s.as_user(&w.ann.email, "GET", &w.card(), &[], "").await;
+    let edited: &'static str = JANE.replace("+1 555 0100", "+1 555 0177").leak();
+    w.s.as_user(&w.ann.email, "PUT", &w.card(), &[("If-Match", &r.etag())], edited).await.assert(204);
+    // Two syncs spend their retries (about 2.3 s each here) before Google answers again: well under the poll.
+    until("the edit in Bob's Google after Google came back", Duration::from_secs(40), || {
+        w.google.has_phone(&w.bob.email, "+1 555 0177")
+    })
+    .await;
+    assert_eq!(w.google.people(&w.bob.email).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quota_storm_still_delivers_everything() {
     let w = world(Level::Edit).await;
     // Bob is mirrored from scratch once everything is in place: 31 contacts and a group, against a quota of one

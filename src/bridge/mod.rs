@@ -115,6 +115,9 @@ struct Dirty {
     users: HashSet<i64>,
     /// The labels each mirrored user saw at their last sync, to tell whom a card change concerns.
     labels: HashMap<i64, HashSet<String>>,
+    /// Users whose last sync Google cut short (unavailable, over quota), and when to try them again: soon, not
+    /// at the next poll, so what was left to send does not wait a poll's length.
+    retry: HashMap<i64, std::time::Instant>,
 }
 
 impl Bridge {
@@ -195,6 +198,15 @@ impl Bridge {
         }
         self.dirty().users.remove(&account.user_id);
         let outcome = sync::run(self, service, account).await;
+        match &outcome {
+            Err(GoogleError::Transient(_, after)) => {
+                let wait = after.unwrap_or(self.settings.retry.cap).max(self.settings.retry.base);
+                self.dirty().retry.insert(account.user_id, std::time::Instant::now() + wait);
+            }
+            _ => {
+                self.dirty().retry.remove(&account.user_id);
+            }
+        }
         let (status, error) = match &outcome {
             Ok(r) if r.paused.is_some() => ("paused", r.paused.clone()),
             Ok(_) => ("ok", None),
@@ -264,7 +276,7 @@ impl Bridge {
     async fn still_due(&self, store: &crate::store::Store, user_id: i64) -> bool {
         {
             let d = self.dirty();
-            if d.all || d.users.contains(&user_id) {
+            if d.all || d.users.contains(&user_id) || d.retry.contains_key(&user_id) {
                 return true;
             }
         }
@@ -285,7 +297,8 @@ impl Bridge {
             return false;
         }
         let d = self.dirty();
-        d.all || d.users.contains(&a.user_id) || last.is_none_or(|t| t.elapsed() >= self.settings.poll)
+        let retry_now = d.retry.get(&a.user_id).is_some_and(|at| *at <= std::time::Instant::now());
+        d.all || d.users.contains(&a.user_id) || retry_now || last.is_none_or(|t| t.elapsed() >= self.settings.poll)
     }
 
     /// The worker: syncs users as they fall due (several at once, each serially), waking for a change, a
