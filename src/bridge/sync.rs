@@ -205,23 +205,8 @@ impl Ctx<'_> {
         // A group card changes with every edit of a member (its label's change index moves); only a change of
         // members (a contact added to or taken from a label) needs the full reconcile. Renames are ensure_groups'.
         let is_group = |c: &Change| matches!(c, Change::Present(card) if card.meta.href.starts_with(GROUP_PREFIX));
-        if changes.iter().any(is_group) {
-            let edited: HashSet<i64> = changes
-                .iter()
-                .filter_map(|c| match c {
-                    Change::Present(card) => Some(card.meta.contact_id),
-                    Change::Removed { .. } => None,
-                })
-                .collect();
-            let labels: Vec<String> = self.combined_labels().into_iter().map(|(id, _)| id).collect();
-            let touched =
-                self.store().memberships_changed_since(&labels, since).await.map_err(|e| service_err(e.into()))?;
-            if touched.iter().any(|id| !edited.contains(id)) {
-                return self.push_full().await;
-            }
-        }
+        let group_changed = changes.iter().any(is_group);
         let changes: Vec<Change> = changes.into_iter().filter(|c| !is_group(c)).collect();
-        let groups = self.ensure_groups().await?;
         // Only what these changes touch is read: a change to one contact of a large label costs a few rows.
         let ids: Vec<i64> = changes
             .iter()
@@ -237,6 +222,16 @@ impl Ctx<'_> {
                 Change::Present(_) => None,
             })
             .collect();
+        if group_changed {
+            let edited: HashSet<i64> = ids.iter().copied().collect();
+            let labels: Vec<String> = self.combined_labels().into_iter().map(|(id, _)| id).collect();
+            let touched =
+                self.store().memberships_changed_since(&labels, since).await.map_err(|e| service_err(e.into()))?;
+            if touched.iter().any(|id| !edited.contains(id)) {
+                return self.push_full().await;
+            }
+        }
+        let groups = self.ensure_groups().await?;
         let members = self.memberships(&groups, Some(&ids)).await?;
         let links = self
             .store()

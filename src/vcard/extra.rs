@@ -354,23 +354,10 @@ fn free_group(props: &[Property], taken: &mut usize) -> String {
     }
 }
 
-/// Removes the properties at `at`, and the Apple labels of their groups when nothing else in the group is left.
-/// Answers where the first removed one was.
+/// Removes the properties at `at` (with their orphaned Apple labels); answers where the first removed one was.
 fn remove(props: &mut Vec<Property>, at: &[usize]) -> usize {
-    let groups: Vec<String> = at.iter().filter_map(|&i| props[i].group.clone()).collect();
     let first = at.iter().copied().min().unwrap_or(props.len());
-    let mut i = 0;
-    props.retain(|_| {
-        let keep = !at.contains(&i);
-        i += 1;
-        keep
-    });
-    for g in groups {
-        let same = |p: &Property| p.group.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(&g));
-        if !props.iter().any(|p| same(p) && !p.name.starts_with("X-AB")) {
-            props.retain(|p| !same(p));
-        }
-    }
+    super::json::remove_with_labels(props, at);
     first.min(props.len())
 }
 

@@ -476,7 +476,6 @@ fn replace(
     same: &dyn Fn(&Property, usize) -> bool,
 ) {
     let positions: Vec<usize> = props.iter().enumerate().filter(|(_, p)| p.name == name).map(|(i, _)| i).collect();
-    let mut dropped_groups = Vec::new();
     let mut remove = Vec::new();
     for (k, &at) in positions.iter().enumerate() {
         match wanted.get(k) {
@@ -487,28 +486,30 @@ fn replace(
                 props[at] = build(name, old.group.clone(), kept, w, version);
             }
             Some(_) => {}
-            None => {
-                if let Some(g) = &props[at].group {
-                    dropped_groups.push(g.clone());
-                }
-                remove.push(at);
-            }
+            None => remove.push(at),
         }
     }
     let insert_at = positions.last().map_or(props.len(), |&i| i + 1);
     let extra: Vec<Property> =
         wanted.iter().skip(positions.len()).map(|w| build(name, None, Vec::new(), w, version)).collect();
     props.splice(insert_at..insert_at, extra);
+    remove_with_labels(props, &remove);
+}
+
+/// Removes the properties at `at`, and the Apple annotations of their groups (`itemN.X-ABLabel`) when nothing
+/// else is left in the group: a label whose property is gone would label nothing (Apple shows an empty field).
+pub(super) fn remove_with_labels(props: &mut Vec<Property>, at: &[usize]) {
+    let groups: Vec<String> = at.iter().filter_map(|&i| props[i].group.clone()).collect();
     let mut i = 0;
     props.retain(|_| {
-        let keep = !remove.contains(&i);
+        let keep = !at.contains(&i);
         i += 1;
         keep
     });
-    // An item label whose property is gone would label nothing (and Apple shows it as an empty field).
-    for g in dropped_groups {
-        if !props.iter().any(|p| p.group.as_deref() == Some(&g) && !p.name.starts_with("X-AB")) {
-            props.retain(|p| p.group.as_deref() != Some(&g));
+    for g in groups {
+        let same = |p: &Property| p.group.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(&g));
+        if !props.iter().any(|p| same(p) && !p.name.starts_with("X-AB")) {
+            props.retain(|p| !same(p));
         }
     }
 }
