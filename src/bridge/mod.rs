@@ -29,8 +29,10 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 /// How often a server looks for an uploaded delegation key changed elsewhere.
 const KEY_RELOAD: Duration = Duration::from_secs(60);
 
-/// Users synced at once by one server (each user's mutations stay serial, as Google asks).
-const PARALLEL_USERS: usize = 8;
+/// Users synced at once by one server (each user's mutations stay serial, as Google asks). A sync mostly waits
+/// on Google (and under a binding per-user quota, sleeps out its backoff), so the places are many; each holds a
+/// database connection only for one short query at a time.
+const PARALLEL_USERS: usize = 16;
 
 const UNREADABLE_GRANT: &str =
     "the Google grant stored for this account cannot be opened with this server's token key: reconnect";
