@@ -728,32 +728,22 @@ impl Ctx<'_> {
             self.report.paused = Some(why);
             return Ok(());
         }
-        // Our groups, for contacts made in Google inside one of them.
-        let mut groups: Option<HashMap<String, String>> = None;
+        // Our groups (resource name → label), read once: contacts made in Google inside one of them, and contacts
+        // of ours moved between them.
+        let label_of: HashMap<String, String> = if changed.is_empty() {
+            HashMap::new()
+        } else {
+            let links = self.store().google_groups(self.account.user_id).await.map_err(|e| service_err(e.into()))?;
+            links.into_iter().map(|g| (g.resource_name, g.label_id)).collect()
+        };
         for p in &changed {
             let Some(link) = ours(p) else {
                 let made_there =
                     p["metadata"]["deleted"].as_bool() != Some(true) && person::tag(p, CONTACT_KEY).is_none();
-                if made_there {
-                    if groups.is_none() {
-                        let links = self
-                            .store()
-                            .google_groups(self.account.user_id)
-                            .await
-                            .map_err(|e| service_err(e.into()))?;
-                        groups = Some(links.into_iter().map(|g| (g.resource_name, g.label_id)).collect());
-                    }
-                    let ours =
-                        groups.as_ref().map(|g| person::group_names(p).into_iter().find_map(|n| g.get(&n).cloned()));
-                    if let Some(Some(label)) = ours {
-                        self.keep_lease().await?;
-                        self.take_new(
-                            p,
-                            &label,
-                            groups.as_ref().map(|g| g.keys().cloned().collect()).unwrap_or_default(),
-                        )
-                        .await?;
-                    }
+                let label = person::group_names(p).into_iter().find_map(|n| label_of.get(&n).cloned());
+                if let (true, Some(label)) = (made_there, label) {
+                    self.keep_lease().await?;
+                    self.take_new(p, &label, &label_of).await?;
                 }
                 continue;
             };
@@ -762,7 +752,7 @@ impl Ctx<'_> {
                 self.take_delete(&link).await?;
             } else if p["etag"].as_str() != Some(link.etag.as_str()) {
                 self.take_edit(&link, p).await?;
-                self.take_groups(&link, p).await?;
+                self.take_groups(&link, p, &label_of).await?;
             }
         }
         if !next.is_empty() {
@@ -773,13 +763,11 @@ impl Ctx<'_> {
 
     /// A contact of ours put in or taken out of one of our groups in Google: put on or taken off that label here,
     /// as this user's write. Refused (their level) or impossible, ours is sent again over theirs.
-    async fn take_groups(&mut self, link: &PersonLink, p: &Value) -> Result<()> {
+    async fn take_groups(&mut self, link: &PersonLink, p: &Value, label_of: &HashMap<String, String>) -> Result<()> {
         let Some(sent) = serde_json::from_str::<Value>(&link.sent).ok().filter(|v| v.is_object()) else {
             return Ok(());
         };
         let before: Vec<String> = serde_json::from_value(sent["memberships"].clone()).unwrap_or_default();
-        let links = self.store().google_groups(self.account.user_id).await.map_err(|e| service_err(e.into()))?;
-        let label_of: HashMap<String, String> = links.into_iter().map(|g| (g.resource_name, g.label_id)).collect();
         let ours = |names: Vec<String>| -> HashSet<String> {
             names.into_iter().filter_map(|n| label_of.get(&n).cloned()).collect()
         };
@@ -848,7 +836,7 @@ impl Ctx<'_> {
 
     /// A contact made in Google inside one of our groups: made here in that label, as this user's write (their
     /// level decides). Beyond it, the contact only leaves our group in their Google; it is theirs and stays.
-    async fn take_new(&mut self, p: &Value, label_id: &str, our_groups: HashSet<String>) -> Result<()> {
+    async fn take_new(&mut self, p: &Value, label_id: &str, our_groups: &HashMap<String, String>) -> Result<()> {
         let user_id = self.account.user_id;
         let resource = p["resourceName"].as_str().unwrap_or("").to_string();
         let etag = p["etag"].as_str().unwrap_or("").to_string();
@@ -897,7 +885,7 @@ impl Ctx<'_> {
                             .filter(|m| {
                                 m["contactGroupMembership"]["contactGroupResourceName"]
                                     .as_str()
-                                    .is_none_or(|g| !our_groups.contains(g))
+                                    .is_none_or(|g| !our_groups.contains_key(g))
                             })
                             .map(|m| json!({ "contactGroupMembership": m["contactGroupMembership"].clone() }))
                             .collect()
