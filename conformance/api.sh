@@ -14,7 +14,7 @@ fi
 WORK="$(mktemp -d)"
 trap 'stop_server; rm -rf "$WORK"' EXIT
 # Generated sign-ins with wrong passwords must not lock the run's own Basic logins out (the limiter has its own
-# tests in tests/session.rs).
+# tests in tests/it/session.rs).
 LABELBOOK_LOGIN_MAX_FAILURES=1000000 start_server "$WORK"
 AUTH=admin@localhost:admin-password
 
@@ -28,8 +28,8 @@ curl -sf -u "$AUTH" -H 'content-type: application/json' -d '{"grantee":"bob@loca
     "$BASE/api/v1/labels/$label/grants" > /dev/null
 
 cd "$WORK"
-# /events is left out: a stream that stays open is what it is for (tests/live.rs checks it). The SMTP test is
-# left out: generated settings would send it to hosts off this machine (tests/mail.rs checks it).
+# /events is left out: a stream that stays open is what it is for (tests/it/live.rs checks it). The SMTP test is
+# left out: generated settings would send it to hosts off this machine (tests/it/mail.rs checks it).
 "$VENV/bin/st" run "$BASE/api/v1/openapi.yaml" --url "$BASE/api/v1" -a "$AUTH" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
     --max-examples "${API_EXAMPLES:-25}" --max-time "${API_MAX_SECONDS:-180}" --seed "${API_SEED:-20261125}" \

@@ -2,9 +2,7 @@
 //! contact the user can see once, and each label as an Apple group card (X-ADDRESSBOOKSERVER-KIND:group,
 //! X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:…); editing a group edits the label, within the user's level.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use labelbook::service::Grantee;
 use labelbook::service::access::Level;
 
@@ -29,8 +27,8 @@ async fn world() -> World {
     let s = Server::start().await;
     let ann = s.user("ann@example.com").await;
     let bob = s.user("bob@example.com").await;
-    let ann_u = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
-    let bob_u = s.app.store.user_by_email(&bob).await.unwrap().unwrap();
+    let ann_u = s.record(&ann).await;
+    let bob_u = s.record(&bob).await;
     let svc = &s.app.service;
     let team = svc.create_label(&ann_u, None, "Team", "").await.unwrap().id;
     let clients = svc.create_label(&bob_u, None, "Clients", "").await.unwrap().id;
@@ -164,7 +162,7 @@ async fn changes_anywhere_show_in_the_next_sync_and_a_new_reach_starts_it_again(
     let token = token_of(&delta);
     // A share revoked changes what the book can hold: the old token is refused, so the Mac starts again
     // (RFC 6578 §3.2) and no longer sees Partners.
-    let bob = w.s.app.store.user_by_email("bob@example.com").await.unwrap().unwrap();
+    let bob = w.s.record("bob@example.com").await;
     let grant = w.s.app.service.grants(&bob, &w.partners).await.unwrap().remove(0);
     w.s.app.service.revoke(&bob, grant.id).await.unwrap();
     let r = w.sync(&token).await;

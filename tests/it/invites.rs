@@ -1,9 +1,7 @@
 //! Invitations by link (issue 3 §2): single-use, replaced by a resend, answered by the invitee signed in. A copied
 //! link never creates an account; a mailed one does (tests/mail.rs).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use labelbook::service::Grantee;
 use labelbook::service::access::Level;
 use serde_json::json;
@@ -13,7 +11,7 @@ async fn world() -> (Server, String, labelbook::store::User, String) {
     let s = Server::start().await;
     s.app.service.add_domain("example.com", true, false).await.unwrap();
     let ann = s.user("ann@example.com").await;
-    let owner = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
+    let owner = s.record(&ann).await;
     let label = s.app.service.create_label(&owner, None, "Team", "").await.unwrap().id;
     (s, ann, owner, label)
 }
@@ -100,7 +98,7 @@ async fn an_existing_account_answers_its_link_signed_in_and_a_resend_replaces_th
 async fn links_are_made_by_managers_only_and_answered_by_the_invitee() {
     let (s, ann, owner, label) = world().await;
     let viewer = s.user("vi@example.com").await;
-    let vi = s.app.store.user_by_email(&viewer).await.unwrap().unwrap();
+    let vi = s.record(&viewer).await;
     let g = s.app.service.share(&owner, &label, &Grantee::User(viewer.clone()), Level::View, true).await.unwrap();
     s.app.service.respond(&vi, g.id, true).await.unwrap();
     let someone = s.user("someone@example.com").await;

@@ -1,8 +1,6 @@
 //! The command line, as scripts use it: no prompts, --password-stdin, --json, exit codes.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 

@@ -26,6 +26,13 @@ pub fn use_postgres() -> bool {
     std::env::var("LABELBOOK_TEST_BACKEND").is_ok_and(|b| b == "postgres")
 }
 
+/// For tests marked `#[ignore = "PostgreSQL only …"]`: run on SQLite anyway, they fail instead of passing
+/// without testing anything.
+#[track_caller]
+pub fn require_postgres() {
+    assert!(use_postgres(), "this test needs PostgreSQL: LABELBOOK_TEST_BACKEND=postgres");
+}
+
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
@@ -36,6 +43,8 @@ pub fn unique(prefix: &str) -> String {
 pub struct TestDb {
     pub dir: PathBuf,
     pub pg_db: Option<String>,
+    /// Set once `drop_db` removed everything, so dropping does not do it again.
+    removed: std::sync::atomic::AtomicBool,
 }
 
 impl TestDb {
@@ -51,7 +60,7 @@ impl TestDb {
         } else {
             None
         };
-        TestDb { dir, pg_db }
+        TestDb { dir, pg_db, removed: Default::default() }
     }
 
     pub fn database_url(&self) -> Option<String> {
@@ -71,15 +80,40 @@ impl TestDb {
         }
     }
 
+    /// Removes the data directory and the PostgreSQL database now (dropping the `TestDb` does the same).
     pub async fn drop_db(&self) {
         let _ = std::fs::remove_dir_all(&self.dir);
-        if let Some(name) = &self.pg_db
-            && let Ok(pool) = sqlx::PgPool::connect(&pg_admin_url()).await
-        {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                .execute(&pool)
-                .await;
-            pool.close().await;
+        if let Some(name) = &self.pg_db {
+            drop_pg_database(name).await;
+        }
+        self.removed.store(true, Ordering::Relaxed);
+    }
+}
+
+async fn drop_pg_database(name: &str) {
+    if let Ok(pool) = sqlx::PgPool::connect(&pg_admin_url()).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+            .execute(&pool)
+            .await;
+        pool.close().await;
+    }
+}
+
+/// A test that fails (panics) before its cleanup still leaves nothing behind: no directory, no database.
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if self.removed.load(Ordering::Relaxed) {
+            return;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(name) = self.pg_db.take() {
+            // Drop cannot await, and may run inside the test's runtime: a thread with a runtime of its own can.
+            let _ = std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    rt.block_on(drop_pg_database(&name));
+                }
+            })
+            .join();
         }
     }
 }
@@ -153,6 +187,17 @@ impl Server {
     pub async fn user(&self, email: &str) -> String {
         self.app.accounts.create_user(email, PASSWORD, false).await.unwrap();
         email.to_string()
+    }
+
+    /// Creates a user with the test password and returns the account's record.
+    pub async fn new_user(&self, email: &str) -> labelbook::store::User {
+        self.user(email).await;
+        self.record(email).await
+    }
+
+    /// The record of an existing account.
+    pub async fn record(&self, email: &str) -> labelbook::store::User {
+        self.app.store.user_by_email(email).await.unwrap().unwrap_or_else(|| panic!("no account {email}"))
     }
 
     pub async fn request(
@@ -230,6 +275,7 @@ impl Server {
         between(&r.body, "<d:sync-token>", "</d:sync-token>").expect("a sync-token").to_string()
     }
 
+    /// Stops serving, waits for requests in flight, closes the database, and removes it.
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
@@ -239,6 +285,18 @@ impl Server {
         }
         self.app.store.close().await;
         self.db.drop_db().await;
+    }
+}
+
+/// A test that panics before `stop` still stops its server (and `TestDb`'s drop then removes its data).
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
     }
 }
 

@@ -1,9 +1,7 @@
 //! DESIGN §5: a write answered 2xx survives `kill -9` of the server. Runs the real binary, streams PUTs from
 //! several clients, kills the process mid-stream, restarts it on the same data, and checks every acknowledged card.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::sync::{Arc, Mutex};
 
 fn start(db: &TestDb) -> Binary {

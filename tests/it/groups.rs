@@ -2,9 +2,7 @@
 //! highest level winning, members leaving and toggling devices on their own, and the administration of domains
 //! and groups. Observed over CardDAV in each member's own home.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use labelbook::service::access::Level;
 use labelbook::service::{Grantee, ServiceError};
 use labelbook::store::User;
@@ -22,7 +20,7 @@ impl World {
 
     async fn user(&self, email: &str) -> User {
         self.s.user(email).await;
-        self.s.app.store.user_by_email(email).await.unwrap().unwrap()
+        self.s.record(email).await
     }
 
     /// The status `who` gets for a Depth 0 PROPFIND of the label in their home (404: not there for them).
@@ -44,7 +42,7 @@ async fn world() -> World {
     s.app.service.add_domain("example.com", false, false).await.unwrap();
     s.app.service.add_domain("example.org", false, false).await.unwrap();
     s.user("ann@example.com").await;
-    let ann = s.app.store.user_by_email("ann@example.com").await.unwrap().unwrap();
+    let ann = s.record("ann@example.com").await;
     let label = s.app.service.create_label(&ann, None, "Partners", "").await.unwrap().id;
     let w = World { s, ann, label };
     w.s.put_card(&w.ann.email, &format!("{}p.vcf", w.book(&w.ann.email)), &vcard3("p", "Partner")).await.assert(201);

@@ -2,9 +2,7 @@
 //! their level. A permission matrix: every level, plus pending / declined / revoked / stranger, against every
 //! DAV method on the shared label, asserting the status and that a refusal changes nothing.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use labelbook::service::Grantee;
 use labelbook::service::access::Level;
 
@@ -24,7 +22,7 @@ impl World {
 async fn world() -> World {
     let s = Server::start().await;
     let owner = s.user("ann@example.com").await;
-    let ann = s.app.store.user_by_email(&owner).await.unwrap().unwrap();
+    let ann = s.record(&owner).await;
     let label = s.app.service.create_label(&ann, None, "Clients", "").await.unwrap();
     let w = World { s, owner, label: label.id.clone() };
     w.s.put_card(&w.owner, &format!("{}c.vcf", w.book(&w.owner)), &vcard3("c", "Client")).await.assert(201);
@@ -32,7 +30,7 @@ async fn world() -> World {
         let (s, ann, label) = (&w.s, ann.clone(), label.id.clone());
         async move {
             let email = s.user(who).await;
-            let user = s.app.store.user_by_email(&email).await.unwrap().unwrap();
+            let user = s.record(&email).await;
             let g = s.app.service.share(&ann, &label, &Grantee::User(email.clone()), level, true).await.unwrap();
             match then {
                 "accept" => {
@@ -178,7 +176,7 @@ async fn permission_matrix_over_every_dav_method() {
     let w = world().await;
     // A label of Zed's that nobody is invited to: "someone else's label" for everyone, the owner included.
     let zed = w.s.user("zed@example.net").await;
-    let zed_user = w.s.app.store.user_by_email(&zed).await.unwrap().unwrap();
+    let zed_user = w.s.record(&zed).await;
     let private = w.s.app.service.create_label(&zed_user, None, "Zed's", "").await.unwrap().id;
     w.s.put_card(&zed, &format!("/dav/addressbooks/{zed}/{private}/c.vcf"), &vcard3("zc", "Client Z"))
         .await
@@ -187,7 +185,7 @@ async fn permission_matrix_over_every_dav_method() {
     let everyone = ["view", "edit", "delete", "share", "pending", "declined", "revoked", "stranger", "owner"];
     for who in everyone {
         let email = who_email(who);
-        let user = w.s.app.store.user_by_email(&email).await.unwrap().unwrap();
+        let user = w.s.record(&email).await;
         let own = w.s.app.service.create_label(&user, None, &format!("Own of {who}"), "").await.unwrap().id;
         let own_book = format!("{}{own}/", home(&email));
         for uid in ["c".to_string(), format!("del-{who}")] {
@@ -264,7 +262,7 @@ async fn collaborators_find_the_label_in_their_own_home_with_their_privileges() 
     // Through the owner's path a collaborator gets 404, as for any other home.
     w.s.propfind("share@example.org", &w.book(&w.owner), "0", "").await.assert(404);
     // The device toggle off: gone from the collaborator's CardDAV home, back when on.
-    let view_user = w.s.app.store.user_by_email("view@example.com").await.unwrap().unwrap();
+    let view_user = w.s.record("view@example.com").await;
     let g = user_grant(&w, "view@example.com").await;
     w.s.app.service.set_devices(&view_user, g.id, false).await.unwrap();
     w.s.propfind("view@example.com", &home("view@example.com"), "1", propfind).await.lacks(&w.label);

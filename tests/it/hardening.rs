@@ -1,9 +1,7 @@
 //! Denial of service, bounded: what a client sends can cost the server only time and memory in proportion to
 //! it, and never the other requests' answers. Each test is bounded in count and in time.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::time::{Duration, Instant};
 
 /// Two 1.9 MB vCard 2.1 cards whose parameters never reach a colon but are soft-broken (quoted-printable) a

@@ -1,15 +1,13 @@
 //! The trash, contact history and label activity through the API: who may see and restore what.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use labelbook::service::Grantee;
 use labelbook::service::access::Level;
 use serde_json::{Value, json};
 
 /// Ann's label "Team" with one contact, shared with Bob at `level` (accepted); returns (label, contact id).
 async fn team(s: &Server, ann: &str, bob: &str, level: Level) -> (String, i64) {
-    let owner = s.app.store.user_by_email(ann).await.unwrap().unwrap();
+    let owner = s.record(ann).await;
     let label = s.app.service.create_label(&owner, None, "Team", "").await.unwrap().id;
     let c = parse(
         api(
@@ -23,7 +21,7 @@ async fn team(s: &Server, ann: &str, bob: &str, level: Level) -> (String, i64) {
         .assert(201),
     );
     let g = s.app.service.share(&owner, &label, &Grantee::User(bob.into()), level, true).await.unwrap();
-    let bob_user = s.app.store.user_by_email(bob).await.unwrap().unwrap();
+    let bob_user = s.record(bob).await;
     s.app.service.respond(&bob_user, g.id, true).await.unwrap();
     (label, c["id"].as_i64().unwrap())
 }

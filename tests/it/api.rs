@@ -1,9 +1,7 @@
 //! The JSON API (/api/v1) through real HTTP: contacts round trips with CardDAV, the JSON form keeping what it does
 //! not model, If-Match, pages and search, problem documents, sharing, and the permission matrix over API writes.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use labelbook::service::Grantee;
 use labelbook::service::access::Level;
 use serde_json::{Value, json};
@@ -453,7 +451,7 @@ struct Fixture {
 }
 
 async fn fixture(s: &Server, owner: &str, name: &str, actors: &[&str]) -> Fixture {
-    let user = s.app.store.user_by_email(owner).await.unwrap().unwrap();
+    let user = s.record(owner).await;
     let label = s.app.service.create_label(&user, None, name, "").await.unwrap().id;
     let book = format!("/labels/{label}");
     let new_contact = |full_name: String| {
@@ -500,7 +498,7 @@ fn unique_email(prefix: &str) -> String {
 async fn permission_matrix_over_every_api_write() {
     let s = Server::start().await;
     let owner = s.user("ann@example.com").await;
-    let ann = s.app.store.user_by_email(&owner).await.unwrap().unwrap();
+    let ann = s.record(&owner).await;
     let who_email = |who: &str| if who == "owner" { owner.clone() } else { format!("{who}@example.com") };
     // The owner comes last: the last call of each row deletes (or leaves) the label.
     let everyone = ["view", "edit", "delete", "share", "pending", "declined", "revoked", "stranger", "owner"];
@@ -520,7 +518,7 @@ async fn permission_matrix_over_every_api_write() {
         ("revoked", Level::Edit, "revoke"),
     ] {
         let email = who_email(who);
-        let user = s.app.store.user_by_email(&email).await.unwrap().unwrap();
+        let user = s.record(&email).await;
         let g = s.app.service.share(&ann, &shared.label, &Grantee::User(email), level, true).await.unwrap();
         match then {
             "accept" => drop(s.app.service.respond(&user, g.id, true).await.unwrap()),

@@ -1,9 +1,7 @@
 //! `/api/v1/events` (server-sent events, HTML Living Standard §9.2): every change a user may see reaches their
 //! open stream, nothing of anybody else's does, and a reconnect with Last-Event-ID resumes without a gap.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use labelbook::service::Grantee;
 use labelbook::service::access::Level;
 use std::time::Duration;
@@ -22,8 +20,8 @@ async fn a_stream_hears_what_its_user_may_see_and_nothing_else() {
     let ann_email = s.user("ann@example.com").await;
     let bob_email = s.user("bob@example.com").await;
     let cy_email = s.user("cy@example.com").await;
-    let ann = s.app.store.user_by_email(&ann_email).await.unwrap().unwrap();
-    let bob = s.app.store.user_by_email(&bob_email).await.unwrap().unwrap();
+    let ann = s.record(&ann_email).await;
+    let bob = s.record(&bob_email).await;
 
     let mut bob_sees = s.open_stream("/api/v1/events", Some(&bob_email), &[]).await;
     assert_eq!(bob_sees.status.as_u16(), 200);
@@ -87,7 +85,7 @@ async fn a_reconnect_with_last_event_id_gets_what_it_missed_or_a_resync() {
 
     // Changes while the page is away...
     s.put_card(&ann, &format!("{}two.vcf", contacts(&ann)), &vcard3("two", "Two")).await.assert(201);
-    s.app.service.create_label(&s.app.store.user_by_email(&ann).await.unwrap().unwrap(), None, "L", "").await.unwrap();
+    s.app.service.create_label(&s.record(&ann).await, None, "L", "").await.unwrap();
     // ...are sent first on reconnect (§9.2.4: the browser sends Last-Event-ID), each once, then live ones.
     let mut again = s.open_stream("/api/v1/events", Some(&ann), &[("last-event-id", &id)]).await;
     assert!(again.wait_for(0, "event: labels", SOON).await, "{}", again.text);
@@ -128,7 +126,7 @@ async fn streams_need_credentials_and_read_tokens_suffice() {
     // A new password ends the stream: the browser reconnects and must authenticate again.
     let mut mine = s.open_stream("/api/v1/events", Some(&ann), &[]).await;
     assert!(mine.wait_for(0, "id: ", SOON).await);
-    let user = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
+    let user = s.record(&ann).await;
     s.app.accounts.set_password(&user, "another-password-1", false).await.unwrap();
     assert!(mine.wait_for(0, "event: account", SOON).await, "{}", mine.text);
     assert!(mine.ends_within(SOON).await, "the stream ended");

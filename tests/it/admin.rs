@@ -1,9 +1,7 @@
 //! The admin API (accounts, groups, domains) and the directory search, through real HTTP: administrators do
 //! it as people, everyone else is refused and changes nothing.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 async fn call(s: &Server, who: (&str, &str), method: &str, path: &str, body: Option<Value>) -> Resp {
@@ -47,7 +45,7 @@ async fn administrators_manage_accounts_and_nobody_else_can() {
 
     // Not an administrator, or an administrator's device or script: refused, and nothing changes.
     let bob = ("bob@example.com", bob_pw.as_str());
-    let root_user = s.app.store.user_by_email(&root).await.unwrap().unwrap();
+    let root_user = s.record(&root).await;
     let (_, device) = s.app.accounts.add_app_password(&root_user, "phone", "books").await.unwrap();
     let (_, token) = s
         .app
@@ -95,7 +93,7 @@ async fn administrators_manage_accounts_and_nobody_else_can() {
     call(&s, me, "DELETE", &format!("/admin/users/{root}"), None).await.assert(409);
     call(&s, me, "GET", "/admin/users/nobody@example.com", None).await.assert(404);
 
-    let bob_user = s.app.store.user_by_email("bob@example.com").await.unwrap().unwrap();
+    let bob_user = s.record("bob@example.com").await;
     let label = s.app.service.create_label(&bob_user, None, "Bob's", "").await.unwrap().id;
     call(&s, me, "DELETE", "/admin/users/bob@example.com", None).await.assert(409).contains("Bob's");
     s.app.service.delete_label(&bob_user, &label).await.unwrap();
@@ -238,7 +236,7 @@ async fn the_directory_shows_ones_domain_and_ones_collaborators_only() {
         assert_eq!(finds(&bob, "cy").await.len(), usize::from(everyone), "another domain, nothing shared");
         assert_eq!(finds(&root, "cy").await, [cy.as_str()], "an administrator finds everyone");
         // Cy shares a label with Bob: each now finds the other.
-        let cy_user = s.app.store.user_by_email(&cy).await.unwrap().unwrap();
+        let cy_user = s.record(&cy).await;
         let label = s.app.service.create_label(&cy_user, None, "Joint", "").await.unwrap().id;
         let grantee = labelbook::service::Grantee::parse(&bob);
         s.app.service.share(&cy_user, &label, &grantee, labelbook::service::access::Level::View, true).await.unwrap();

@@ -1,8 +1,6 @@
 //! Imports as jobs (vCard files, Google Contacts and Outlook CSV) and exports (.vcf, CSV) through the API.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use labelbook::service::Grantee;
 use labelbook::service::access::Level;
 use serde_json::{Value, json};
@@ -70,7 +68,7 @@ Bo Chen,Bo,Chen,,bo@chen.io,,,,,,\r\n";
 async fn google_and_outlook_csv_come_in_with_their_fields() {
     let s = Server::start().await;
     let ann = s.user("ann@example.com").await;
-    let owner = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
+    let owner = s.record(&ann).await;
     let label = s.app.service.create_label(&owner, None, "Fair", "").await.unwrap().id;
     let r = import(&s, &ann, &format!("?book={label}"), "text/csv", GOOGLE).await;
     let job = finished(&s, &ann, r.assert(202)).await;
@@ -110,8 +108,8 @@ async fn imports_are_refused_below_edit_level_and_for_bad_files() {
     let s = Server::start_with(|c| c.max_import_size = 64 * 1024).await;
     let ann = s.user("ann@example.com").await;
     let bob = s.user("bob@example.com").await;
-    let owner = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
-    let viewer = s.app.store.user_by_email(&bob).await.unwrap().unwrap();
+    let owner = s.record(&ann).await;
+    let viewer = s.record(&bob).await;
     let label = s.app.service.create_label(&owner, None, "Shared", "").await.unwrap().id;
     let g = s.app.service.share(&owner, &label, &Grantee::User(bob.clone()), Level::View, true).await.unwrap();
     s.app.service.respond(&viewer, g.id, true).await.unwrap();
@@ -139,8 +137,8 @@ async fn exports_are_whole_books_without_what_is_hidden() {
     let s = Server::start().await;
     let ann = s.user("ann@example.com").await;
     let bob = s.user("bob@example.com").await;
-    let owner = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
-    let viewer = s.app.store.user_by_email(&bob).await.unwrap().unwrap();
+    let owner = s.record(&ann).await;
+    let viewer = s.record(&bob).await;
     let label = s.app.service.create_label(&owner, None, "Größe Kunden", "").await.unwrap().id;
     let book = format!("/dav/addressbooks/{ann}/{label}/");
     for i in 0..1500 {

@@ -1,9 +1,7 @@
 //! Dashboard sessions (cookie + CSRF header), API tokens (Bearer, scoped), app passwords through the API, adding
 //! existing contacts to a label, and the dashboard's own files: through real HTTP.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use labelbook::service::Grantee;
 use labelbook::service::access::Level;
 use serde_json::{Value, json};
@@ -120,14 +118,14 @@ async fn sessions_end_with_a_new_password_a_disabled_account_or_idleness() {
     // Idle expiry in 4 s: room for a loaded CI machine to make the first requests in time.
     let s = Server::start_with(|c| c.session_idle_secs = 4).await;
     let ann = s.user("ann@example.com").await;
-    let user = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
+    let user = s.record(&ann).await;
     let (cookie, _) = login(&s, &ann, PASSWORD).await;
     s.request("GET", "/api/v1/me", None, &[("cookie", &cookie)], "").await.assert(200);
     s.app.accounts.set_password(&user, "a-new-password-1", false).await.unwrap();
     s.request("GET", "/api/v1/me", None, &[("cookie", &cookie)], "").await.assert(401);
 
     let (cookie, _) = login(&s, &ann, "a-new-password-1").await;
-    let user = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
+    let user = s.record(&ann).await;
     s.app.accounts.set_disabled(&user, true).await.unwrap();
     s.request("GET", "/api/v1/me", None, &[("cookie", &cookie)], "").await.assert(401);
     s.app.accounts.set_disabled(&user, false).await.unwrap();
@@ -167,7 +165,7 @@ async fn api_tokens_are_scoped_revocable_and_cannot_mint_credentials() {
     s.request("POST", "/api/v1/tokens", None, &h, new("write")).await.assert(403);
     let body = json!({"name": "phone"}).to_string();
     s.request("POST", "/api/v1/app-passwords", None, &h, body.clone()).await.assert(403);
-    let user = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
+    let user = s.record(&ann).await;
     let (_, device) = s.app.accounts.add_app_password(&user, "iPad", "books").await.unwrap();
     s.request("POST", "/api/v1/tokens", Some((&ann, &device)), &[JSON], new("write")).await.assert(403);
 
@@ -258,8 +256,8 @@ async fn existing_contacts_go_on_a_label_and_collaborators_add_copies() {
     assert!(j["items"][0]["error"].as_str().unwrap().contains("already"), "{j}");
 
     // Bob, at edit level, adds one of his own: it goes in as a copy owned by Ann, and his stays his.
-    let owner = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
-    let bob_user = s.app.store.user_by_email(&bob).await.unwrap().unwrap();
+    let owner = s.record(&ann).await;
+    let bob_user = s.record(&bob).await;
     let g = s.app.service.share(&owner, &label, &Grantee::User(bob.clone()), Level::Edit, true).await.unwrap();
     s.app.service.respond(&bob_user, g.id, true).await.unwrap();
     let his = parse(api(&bob, "POST", "/contacts".into(), json!({"full_name": "Dee Eng"})).await.assert(201));
@@ -292,8 +290,8 @@ async fn existing_contacts_can_come_from_any_label_one_can_read() {
         let s = &s;
         async move { s.as_user(&who, method, &format!("/api/v1{path}"), &[JSON], body.to_string()).await }
     };
-    let owner = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
-    let bob_user = s.app.store.user_by_email(&bob).await.unwrap().unwrap();
+    let owner = s.record(&ann).await;
+    let bob_user = s.record(&bob).await;
     let label = |who: String, name: &'static str| {
         let api = &api;
         async move {

@@ -1,8 +1,6 @@
 //! Label transfer and contact photos through the API.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use labelbook::service::Grantee;
 use labelbook::service::access::Level;
 use serde_json::json;
@@ -16,8 +14,8 @@ async fn the_owner_transfers_a_label_to_a_collaborator_and_nobody_else_can() {
     let ann = s.user("ann@example.com").await;
     let bob = s.user("bob@example.com").await;
     let cy = s.user("cy@example.com").await;
-    let owner = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
-    let bob_user = s.app.store.user_by_email(&bob).await.unwrap().unwrap();
+    let owner = s.record(&ann).await;
+    let bob_user = s.record(&bob).await;
     let label = s.app.service.create_label(&owner, None, "Team", "").await.unwrap().id;
     let g = s.app.service.share(&owner, &label, &Grantee::User(bob.clone()), Level::Share, true).await.unwrap();
     let path = format!("/api/v1/labels/{label}/transfer");
@@ -82,13 +80,13 @@ async fn two_managers_and_vic(s: &Server) -> Managed {
     let ann = s.user("ann@example.com").await;
     let sam = s.user("sam@example.com").await;
     let vic = s.user("vic@example.com").await;
-    let owner = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
+    let owner = s.record(&ann).await;
     let label = s.app.service.create_label(&owner, None, "Team", "").await.unwrap().id;
     let mut vic_grant = 0;
     for (who, level) in [(&sam, Level::Share), (&vic, Level::View)] {
         let g = s.app.service.share(&owner, &label, &Grantee::User(who.clone()), level, true).await.unwrap();
         vic_grant = g.id;
-        let user = s.app.store.user_by_email(who).await.unwrap().unwrap();
+        let user = s.record(who).await;
         s.app.service.respond(&user, g.id, true).await.unwrap();
     }
     Managed { ann, sam, vic, label, vic_grant }

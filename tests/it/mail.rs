@@ -2,10 +2,8 @@
 //! server on 127.0.0.1 (tests/common/smtp.rs): STARTTLS (RFC 3207) with a private CA, AUTH PLAIN (RFC 4616),
 //! retries after 4xx and no retry after 5xx (RFC 5321 §4.2.1), and the links in the messages answered.
 
-mod common;
-
-use common::smtp::{SinkOptions, SmtpSink};
-use common::*;
+use crate::common::smtp::{SinkOptions, SmtpSink};
+use crate::common::*;
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -19,7 +17,7 @@ async fn world(tweak: impl FnOnce(&mut labelbook::config::Config)) -> (Server, S
     s.app.accounts.create_user(ADMIN, PASSWORD, true).await.unwrap();
     s.user("ann@example.com").await;
     s.user("bob@example.com").await;
-    let ann = s.app.store.user_by_email("ann@example.com").await.unwrap().unwrap();
+    let ann = s.record("ann@example.com").await;
     let label = s.app.service.create_label(&ann, None, "Team", "").await.unwrap().id;
     (s, label)
 }

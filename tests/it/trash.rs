@@ -1,8 +1,6 @@
 //! Trash and restore (DESIGN §5: nothing a collaborator deletes is beyond the owner's undo), and purging.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use labelbook::service::Grantee;
 use labelbook::service::access::Level;
 
@@ -10,7 +8,7 @@ use labelbook::service::access::Level;
 async fn a_deleted_contact_comes_back_with_its_labels() {
     let s = Server::start().await;
     let ann = s.user("ann@example.com").await;
-    let user = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
+    let user = s.record(&ann).await;
     let label = s.app.service.create_label(&user, None, "Team", "").await.unwrap();
     let book = format!("{}{}/", home(&ann), label.id);
     s.put_card(&ann, &format!("{book}m.vcf"), &vcard3("m", "Mia")).await.assert(201);
@@ -35,14 +33,14 @@ async fn a_deleted_contact_comes_back_with_its_labels() {
 async fn what_a_collaborator_removes_the_owner_and_managers_can_put_back() {
     let s = Server::start().await;
     let ann = s.user("ann@example.com").await;
-    let owner = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
+    let owner = s.record(&ann).await;
     let label = s.app.service.create_label(&owner, None, "Clients", "").await.unwrap();
     let mut users = Vec::new();
     for (email, level) in
         [("del@example.com", Level::Delete), ("edit@example.com", Level::Edit), ("mgr@example.com", Level::Share)]
     {
         s.user(email).await;
-        let u = s.app.store.user_by_email(email).await.unwrap().unwrap();
+        let u = s.record(email).await;
         let g = s.app.service.share(&owner, &label.id, &Grantee::User(email.to_string()), level, true).await.unwrap();
         s.app.service.respond(&u, g.id, true).await.unwrap();
         users.push(u);
@@ -75,7 +73,7 @@ async fn what_a_collaborator_removes_the_owner_and_managers_can_put_back() {
 async fn restoring_never_overwrites_what_took_the_place() {
     let s = Server::start().await;
     let ann = s.user("ann@example.com").await;
-    let user = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
+    let user = s.record(&ann).await;
     let url = format!("{}x.vcf", contacts(&ann));
     s.put_card(&ann, &url, &vcard3("x-old", "Old")).await.assert(201);
     s.as_user(&ann, "DELETE", &url, &[], "").await.assert(204);
@@ -101,7 +99,7 @@ async fn purged_trash_invalidates_older_sync_tokens() {
     let after_delete = s.sync_token(&ann, &book).await;
     // Purge everything in the trash, whatever its age.
     assert!(s.app.store.purge_trash(-1).await.unwrap() >= 1);
-    let user = s.app.store.user_by_email(&ann).await.unwrap().unwrap();
+    let user = s.record(&ann).await;
     assert!(s.app.service.trash(&user).await.unwrap().contacts.is_empty());
     // RFC 6578 §3.2: a token from before the purged delete cannot be answered exactly any more...
     s.report(&ann, &book, &sync_body(&old, "")).await.assert(403).contains("valid-sync-token");

@@ -1,9 +1,7 @@
 //! Group commit: several card writes in one transaction must behave exactly as if they ran one after another.
 //! Runs on SQLite, and on PostgreSQL with LABELBOOK_TEST_BACKEND=postgres.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use labelbook::store::{Adopt, Book, CardWrite, CardWritten, Change, NewCard, Precondition, Store, WriteError};
 use labelbook::vcard;
 

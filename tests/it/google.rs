@@ -2,12 +2,8 @@
 //! contact groups in each collaborator's Google Contacts with what that collaborator may see, and edits made in
 //! Google come back as that collaborator's writes.
 
-mod common;
-#[path = "../conformance/google/emulator.rs"]
-mod emulator;
-
-use common::*;
-use emulator::{Emulator, Options};
+use crate::common::*;
+use crate::emulator::{Emulator, Options};
 use labelbook::service::Grantee;
 use labelbook::service::access::Level;
 use labelbook::store::User;
@@ -16,7 +12,7 @@ use std::time::Duration;
 
 const JANE: &str = "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Doe;Jane;;;\r\nFN:Jane Doe\r\nTEL;TYPE=CELL:+1 555 0100\r\n\
     EMAIL;TYPE=WORK:jane@example.com\r\nORG:Fair Ltd\r\nNOTE:met at the fair\r\nUID:jane-1\r\nEND:VCARD\r\n";
-const KEY: &[u8] = include_bytes!("../conformance/google/test-service-account.json");
+const KEY: &[u8] = include_bytes!("../../conformance/google/test-service-account.json");
 
 struct World {
     s: Server,
@@ -64,8 +60,8 @@ async fn world(level: Level) -> World {
     .await;
     s.user("ann@example.com").await;
     s.user("bob@example.com").await;
-    let ann = s.app.store.user_by_email("ann@example.com").await.unwrap().unwrap();
-    let bob = s.app.store.user_by_email("bob@example.com").await.unwrap().unwrap();
+    let ann = s.record("ann@example.com").await;
+    let bob = s.record("bob@example.com").await;
     let label = s.app.service.create_label(&ann, None, "Press", "").await.unwrap().id;
     let g = s.app.service.share(&ann, &label, &Grantee::parse(&bob.email), level, true).await.unwrap();
     s.app.service.respond(&bob, g.id, true).await.unwrap();
@@ -995,7 +991,7 @@ async fn an_administrator_uploads_the_key_and_mirrors_people_without_a_restart()
     // nothing is stored.
     api(&s, "bob@example.com", "PUT", "/admin/google/key", Some(key.clone())).await.assert(403);
     use labelbook::service::access::Credential;
-    let admin = s.app.store.user_by_email(root).await.unwrap().unwrap();
+    let admin = s.record(root).await;
     let (_, token) = s.app.accounts.create_token(&admin, Credential::Password, "ci", "write", None).await.unwrap();
     let bearer = format!("Bearer {token}");
     s.request("PUT", "/api/v1/admin/google/key", None, &[("authorization", bearer.as_str()), JSON], key.to_string())
@@ -1025,7 +1021,7 @@ async fn an_administrator_uploads_the_key_and_mirrors_people_without_a_restart()
     assert_eq!(stored.len(), 1);
     assert!(!stored[0].1.contains("PRIVATE KEY") && !stored[0].1.contains("labelbook-bridge"), "sealed");
     api(&s, root, "PUT", "/admin/google/users/bob@example.com", None).await.assert(200);
-    let bob = s.app.store.user_by_email("bob@example.com").await.unwrap().unwrap();
+    let bob = s.record("bob@example.com").await;
     let label = s.app.service.create_label(&bob, None, "Suppliers", "").await.unwrap().id;
     s.put_card("bob@example.com", &format!("/dav/addressbooks/bob@example.com/{label}/jane.vcf"), JANE)
         .await

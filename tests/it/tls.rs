@@ -1,8 +1,6 @@
 //! TLS from PEM files with rustls: HTTP/1.1 and HTTP/2 (ALPN) on the same port, through the real binary.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::process::{Command, Stdio};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
