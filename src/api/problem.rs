@@ -137,9 +137,15 @@ impl From<ServiceError> for Problem {
                     "the server has no room left to store this; nothing was changed",
                 )
             }
+            ServiceError::Store(e) if e.is_transient() => {
+                tracing::error!(error = %e, "the database cannot answer now");
+                let mut p = Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable; try again");
+                p.retry_after = crate::http::RETRY_AFTER_UNAVAILABLE.parse().ok();
+                p
+            }
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
-                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable; try again")
+                Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "an internal error; it has been logged")
             }
         }
     }

@@ -142,7 +142,13 @@ impl DavError {
 
     pub fn response(&self) -> Response<Body> {
         let Some((ns, name, inner)) = &self.condition else {
-            return text(self.status, &self.message);
+            let mut r = text(self.status, &self.message);
+            if self.status == StatusCode::SERVICE_UNAVAILABLE {
+                // RFC 9110 §10.2.3: how long the client should wait before it tries again.
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static(crate::http::RETRY_AFTER_UNAVAILABLE));
+            }
+            return r;
         };
         let body = format!(
             "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:error {}>{}<lb:message xmlns:lb=\"urn:labelbook\">{}</lb:message></d:error>\n",
@@ -199,9 +205,13 @@ impl From<ServiceError> for DavError {
                     "the server has no room left to store this; nothing was changed",
                 )
             }
+            ServiceError::Store(e) if e.is_transient() => {
+                tracing::error!(error = %e, "the database cannot answer now");
+                DavError::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable; try again")
+            }
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
-                DavError::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable; try again")
+                DavError::new(StatusCode::INTERNAL_SERVER_ERROR, "an internal error; it has been logged")
             }
         }
     }

@@ -22,7 +22,18 @@ pub enum Refusal {
     /// 403: authenticated, but this credential may not make this request.
     Forbidden(&'static str),
     RateLimited(Duration),
+    /// 503: the database cannot answer now; trying again may work.
     Unavailable,
+    /// 500: the database failed in a way trying again will not fix.
+    Internal,
+}
+
+impl Refusal {
+    /// A failed credential check: 503 when trying again may work, else 500 (logged here, once).
+    fn store(what: &str, e: &crate::store::StoreError) -> Refusal {
+        tracing::error!(error = %e, "{what} failed on the database");
+        if e.is_transient() { Refusal::Unavailable } else { Refusal::Internal }
+    }
 }
 
 const CHALLENGE: &str = "Basic realm=\"Labelbook\", charset=\"UTF-8\"";
@@ -34,6 +45,7 @@ impl Refusal {
             Refusal::Forbidden(_) => StatusCode::FORBIDDEN,
             Refusal::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -41,7 +53,8 @@ impl Refusal {
         match self {
             Refusal::Challenge(m) | Refusal::Unauthorized(m, _) | Refusal::Forbidden(m) => m,
             Refusal::RateLimited(_) => "too many failed logins; try again later",
-            Refusal::Unavailable => "the database is unavailable",
+            Refusal::Unavailable => "the database is unavailable; try again",
+            Refusal::Internal => "an internal error; it has been logged",
         }
     }
 
@@ -58,7 +71,11 @@ impl Refusal {
             Refusal::Unauthorized(_, Some(challenge)) => {
                 r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
             }
-            Refusal::Unauthorized(_, None) | Refusal::Forbidden(_) | Refusal::Unavailable => {}
+            Refusal::Unavailable => {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static(crate::http::RETRY_AFTER_UNAVAILABLE));
+            }
+            Refusal::Unauthorized(_, None) | Refusal::Forbidden(_) | Refusal::Internal => {}
         }
     }
 
@@ -120,10 +137,7 @@ pub async fn authenticate_api<B>(app: &App, req: &Request<B>, peer: SocketAddr) 
     if let Some(value) = req.headers().get(header::AUTHORIZATION) {
         let bearer = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
         if let Some(token) = bearer {
-            let found = app.accounts.bearer(token.trim()).await.map_err(|e| {
-                tracing::error!(error = %e, "token check failed on the database");
-                Refusal::Unavailable
-            })?;
+            let found = app.accounts.bearer(token.trim()).await.map_err(|e| Refusal::store("token check", &e))?;
             let Some((token, user)) = found else {
                 return Err(Refusal::Unauthorized("unknown, expired or revoked API token", Some(BEARER_INVALID)));
             };
@@ -148,10 +162,7 @@ pub async fn authenticate_api<B>(app: &App, req: &Request<B>, peer: SocketAddr) 
             Refusal::Challenge("authentication required")
         });
     };
-    let found = app.accounts.session(secret).await.map_err(|e| {
-        tracing::error!(error = %e, "session check failed on the database");
-        Refusal::Unavailable
-    })?;
+    let found = app.accounts.session(secret).await.map_err(|e| Refusal::store("session check", &e))?;
     let Some((session, user)) = found else {
         return Err(Refusal::Unauthorized("your session has ended; sign in again", None));
     };
@@ -192,10 +203,7 @@ async fn basic(app: &App, value: &HeaderValue, peer: SocketAddr) -> Result<Princ
             Err(Refusal::Challenge("wrong e-mail or password"))
         }
         Err(AuthError::RateLimited(wait)) => Err(Refusal::RateLimited(wait)),
-        Err(AuthError::Store(e)) => {
-            tracing::error!(error = %e, "authentication failed on the database");
-            Err(Refusal::Unavailable)
-        }
+        Err(AuthError::Store(e)) => Err(Refusal::store("authentication", &e)),
     }
 }
 

@@ -22,6 +22,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
+/// Seconds a client is asked to wait (Retry-After) when the database cannot answer now.
+pub const RETRY_AFTER_UNAVAILABLE: &str = "5";
+
 pub use tls::load_tls;
 
 pub use body::{Body, empty, full};

@@ -105,7 +105,6 @@ const LABEL_CHANGES_DATA: &str = "SELECT c.id, m.href, c.etag, CAST(length(c.vca
 
 /// Two index lookups in one round trip (an `OR` here would scan every contact of the owner).
 const LOOKUP_NAME_AND_UID: &str = "SELECT id, etag, href, uid FROM contacts WHERE owner_id = $1 AND href = $2 AND deleted_at IS NULL UNION ALL SELECT id, etag, href, uid FROM contacts WHERE owner_id = $1 AND uid = $3 AND deleted_at IS NULL";
-const NEXT_SEQ_N: &str = "UPDATE change_seq SET value = value + $1 WHERE id = 1 RETURNING value";
 const UPDATE_CONTACT: &str = "UPDATE contacts SET uid = $1, vcard = $2, etag = $3, fn = $4, sort_key = $5, emails = $6, tels = $7, org = $8, kind = $9, updated_at = $10, modseq = $11, actor_id = $12 WHERE id = $13";
 const INSERT_CONTACT: &str = "INSERT INTO contacts (owner_id, href, uid, vcard, etag, fn, sort_key, emails, tels, org, kind, created_at, updated_at, modseq, actor_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14) RETURNING id";
 const INSERT_MEMBERSHIP: &str =
@@ -443,10 +442,9 @@ impl Store {
         let started = std::time::Instant::now();
         let outcome: std::result::Result<Vec<std::result::Result<Done, WriteError>>, StoreError> = on_pool!(self, p => {
             async {
-                let mut tx = p.begin().await?;
-                let _turn = self.write_turn().await;
                 // One statement reserves a change sequence value for every write of the batch, in order.
-                let last: i64 = sqlx::query_scalar(NEXT_SEQ_N).bind(jobs.len() as i64).fetch_one(&mut *tx).await?;
+                let mut tx = self.write(p, jobs.len() as i64).await?;
+                let last = tx.seq();
                 let base = last - jobs.len() as i64 + 1;
                 // Each book's token is stamped once, after the batch, with its last change.
                 let mut books: HashMap<i64, i64> = HashMap::new();

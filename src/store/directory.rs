@@ -1,7 +1,7 @@
 //! The server's domains and its groups of users.
 
 use super::events::{Event, commit_publishing};
-use super::{BeginWrite, NEXT_SEQ, Result, Store, StoreError, now, on_pool};
+use super::{Result, Store, StoreError, now, on_pool};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Domain {
@@ -49,10 +49,7 @@ impl Store {
     /// Adds a domain; the first one, or one added with `primary`, becomes the primary domain.
     pub async fn add_domain(&self, name: &str, primary: bool, auto_accept: bool) -> Result<Domain> {
         on_pool!(self, p => {
-            // It reads before it writes (see `BeginWrite`).
-            let mut conn = p.acquire().await?;
-            let _turn = self.write_turn().await;
-            let mut tx = conn.begin_write().await?;
+            let mut tx = self.write(p, 0).await?;
             let count = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM domains").fetch_one(&mut *tx).await?;
             let primary = primary || count == 0;
             if primary {
@@ -73,8 +70,7 @@ impl Store {
     /// Makes a domain primary and/or sets its auto-accept switch.
     pub async fn set_domain(&self, name: &str, primary: bool, auto_accept: Option<bool>) -> Result<Domain> {
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
+            let mut tx = self.write(p, 0).await?;
             let n = sqlx::query("UPDATE domains SET auto_accept = COALESCE($1, auto_accept) WHERE name = $2")
                 .bind(auto_accept).bind(name).execute(&mut *tx).await?.rows_affected();
             if n == 0 {
@@ -94,10 +90,7 @@ impl Store {
         let pattern = format!("%@{}", name.replace(['%', '_'], ""));
         let now = now();
         on_pool!(self, p => {
-            // It reads before it writes (see `BeginWrite`).
-            let mut conn = p.acquire().await?;
-            let _turn = self.write_turn().await;
-            let mut tx = conn.begin_write().await?;
+            let mut tx = self.write(p, 1).await?;
             let primary: Option<bool> = sqlx::query_scalar("SELECT is_primary FROM domains WHERE name = $1")
                 .bind(name).fetch_optional(&mut *tx).await?;
             let primary = primary.ok_or(StoreError::NotFound)?;
@@ -111,8 +104,7 @@ impl Store {
             if primary && others > 0 {
                 return Err(StoreError::Conflict(format!("{name} is the primary domain; make another one primary first")));
             }
-            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ)
-                .fetch_one(&mut *tx).await?;
+            let seq = tx.seq();
             sqlx::query("UPDATE grants SET status = 'revoked', updated_at = $1, modseq = $2 WHERE grantee_kind = 'domain' AND grantee = $3 AND status <> 'revoked'")
                 .bind(now).bind(seq).bind(name).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM domains WHERE name = $1").bind(name).execute(&mut *tx).await?;
@@ -149,10 +141,8 @@ impl Store {
     pub async fn remove_group(&self, name: &str) -> Result<()> {
         let now = now();
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
-            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ)
-                .fetch_one(&mut *tx).await?;
+            let mut tx = self.write(p, 1).await?;
+            let seq = tx.seq();
             let n = sqlx::query("DELETE FROM user_groups WHERE name = $1").bind(name).execute(&mut *tx).await?.rows_affected();
             if n == 0 {
                 return Err(StoreError::NotFound);

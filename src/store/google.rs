@@ -87,8 +87,8 @@ fn account_of(r: AccountRow) -> GoogleAccount {
     }
 }
 
-// Single statements here take no writer turn: a turn taken before a pooled connection could wait on a
-// transaction that holds a connection while it waits for the turn (transactions take the connection first).
+// Single statements here take no writer turn: each is its own transaction, which SQLite's busy timeout and
+// PostgreSQL's row locks order against the turn's holder.
 impl Store {
     /// Turns the bridge on for a user (or changes whether My contacts go too), and asks for a sync; a user
     /// already mirrored keeps what was mirrored, and one being removed is kept after all.
@@ -127,8 +127,7 @@ impl Store {
     ) -> Result<()> {
         let t = now();
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
+            let mut tx = self.write(p, 0).await?;
             sqlx::query("DELETE FROM google_oauth_states WHERE expires_at <= $1").bind(t).execute(&mut *tx).await?;
             sqlx::query(
                 "INSERT INTO google_oauth_states (state_hash, user_id, verifier, my_contacts, redirect_uri, expires_at)
@@ -162,8 +161,7 @@ impl Store {
     /// Forgets a user's bridge and what it made (once that is removed from their Google, or given up).
     pub async fn google_forget(&self, user_id: i64) -> Result<()> {
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
+            let mut tx = self.write(p, 0).await?;
             for table in ["google_people", "google_groups", "google_accounts"] {
                 sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE user_id = $1"))).bind(user_id).execute(&mut *tx).await?;
             }
@@ -328,8 +326,7 @@ impl Store {
             return Ok(());
         }
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
+            let mut tx = self.write(p, 0).await?;
             for l in links {
                 // A Google contact adopted for another of our contacts (after a crash) moves with its name.
                 sqlx::query("DELETE FROM google_people WHERE user_id = $1 AND resource_name = $2 AND contact_id <> $3")
@@ -351,8 +348,7 @@ impl Store {
             return Ok(());
         }
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
+            let mut tx = self.write(p, 0).await?;
             for id in contact_ids {
                 sqlx::query("DELETE FROM google_people WHERE user_id = $1 AND contact_id = $2")
                     .bind(user_id).bind(id).execute(&mut *tx).await?;

@@ -1,7 +1,7 @@
 //! Grants: a label shared with a user at a level, with an invitation status and the device toggle.
 
 use super::events::{Event, commit_publishing};
-use super::{BeginWrite, Label, NEXT_SEQ, Result, Store, StoreError, now, on_pool};
+use super::{Label, Result, Store, StoreError, now, on_pool};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
@@ -132,9 +132,8 @@ impl Store {
         let NewGrant { label_id, kind, grantee, level, status, sync_devices, invited_by } = *new;
         let now = now();
         let id = on_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
-            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ).fetch_one(&mut *tx).await?;
+            let mut tx = self.write(p, 1).await?;
+            let seq = tx.seq();
             let existing: Option<(i64, String)> = sqlx::query_as("SELECT id, status FROM grants WHERE label_id = $1 AND grantee_kind = $2 AND grantee = $3")
                 .bind(label_id).bind(kind).bind(grantee).fetch_optional(&mut *tx).await?;
             let id = match existing {
@@ -203,10 +202,7 @@ impl Store {
         declined: Option<bool>,
     ) -> Result<()> {
         on_pool!(self, p => {
-            // It reads before it writes (see `BeginWrite`).
-            let mut conn = p.acquire().await?;
-            let _turn = self.write_turn().await;
-            let mut tx = conn.begin_write().await?;
+            let mut tx = self.write(p, 0).await?;
             let label: Option<String> = sqlx::query_scalar("SELECT label_id FROM grants WHERE id = $1").bind(grant_id).fetch_optional(&mut *tx).await?;
             let label = label.ok_or(StoreError::NotFound)?;
             sqlx::query("INSERT INTO grant_members (grant_id, user_id, sync_devices, declined, updated_at) SELECT id, $2, COALESCE($3, sync_devices), COALESCE($4, FALSE), $5 FROM grants WHERE id = $1 ON CONFLICT (grant_id, user_id) DO UPDATE SET sync_devices = COALESCE($3, grant_members.sync_devices), declined = COALESCE($4, grant_members.declined), updated_at = $5")
@@ -227,9 +223,8 @@ impl Store {
     ) -> Result<Grant> {
         let now = now();
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
-            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ).fetch_one(&mut *tx).await?;
+            let mut tx = self.write(p, 1).await?;
+            let seq = tx.seq();
             let row = sqlx::query_as::<_, GrantRow>(concat!("SELECT ", grant_cols!(), " FROM grants g WHERE g.id = $1"))
                 .bind(id).fetch_optional(&mut *tx).await?;
             let current = grant(row.ok_or(StoreError::NotFound)?);

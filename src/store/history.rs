@@ -88,8 +88,7 @@ impl Store {
     pub async fn purge_history(&self, days: i64) -> Result<u64> {
         let cutoff = now() - days * 86_400;
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
+            let mut tx = self.write(p, 0).await?;
             let v = sqlx::query("DELETE FROM contact_versions WHERE replaced_at < $1").bind(cutoff).execute(&mut *tx).await?.rows_affected();
             let a = sqlx::query("DELETE FROM activity WHERE at < $1").bind(cutoff).execute(&mut *tx).await?.rows_affected();
             tx.commit().await?;

@@ -18,8 +18,7 @@ impl Store {
     /// mailed are replaced only by a new mail (`queue_mail`), so the two ways never break each other.
     pub async fn replace_invite_link(&self, grant_id: i64, token_hash: &str, by: i64, expires_at: i64) -> Result<()> {
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
+            let mut tx = self.write(p, 0).await?;
             sqlx::query("DELETE FROM invite_links WHERE grant_id = $1 AND via = 'copy'").bind(grant_id).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO invite_links (grant_id, token_hash, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
                 .bind(grant_id).bind(token_hash).bind(by).bind(now()).bind(expires_at).execute(&mut *tx).await?;

@@ -55,8 +55,7 @@ impl Store {
     pub async fn queue_mail(&self, mail: &NewMail<'_>, link: Option<&MailedLink<'_>>) -> Result<i64> {
         let t = now();
         let id = on_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
+            let mut tx = self.write(p, 0).await?;
             if let (Some(link), Some(grant_id)) = (link, mail.grant_id) {
                 sqlx::query("DELETE FROM invite_links WHERE grant_id = $1 AND via = 'mail'")
                     .bind(grant_id).execute(&mut *tx).await?;
@@ -176,8 +175,7 @@ impl Store {
     pub async fn put_settings(&self, changes: &[(&str, Option<String>)], by: &str) -> Result<()> {
         let t = now();
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
+            let mut tx = self.write(p, 0).await?;
             for (name, value) in changes {
                 sqlx::query("DELETE FROM settings WHERE name = $1").bind(name).execute(&mut *tx).await?;
                 if let Some(v) = value {

@@ -36,7 +36,7 @@ pub async fn run(store: &Store) -> Result<()> {
         sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
             .execute(p).await?;
         for (version, sql) in steps {
-            let mut tx = p.begin().await?;
+            let mut tx = store.write(p, 0).await?;
             if matches!(store.pool, Pool::Postgres(_)) {
                 // Several servers may start at once against one database: the first migrates, the others wait.
                 sqlx::raw_sql("LOCK TABLE schema_migrations IN EXCLUSIVE MODE").execute(&mut *tx).await?;

@@ -20,6 +20,7 @@ mod search;
 mod sessions;
 mod transfer;
 mod trash;
+mod write;
 
 pub use cards::{CardWrite, CardWritten, Precondition, PutOutcome, WriteError};
 pub use directory::{Domain, Group};
@@ -46,34 +47,6 @@ use std::time::Duration;
 pub(crate) enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
-}
-
-/// How a write transaction that reads before it writes begins. On SQLite a deferred BEGIN would take its read
-/// snapshot at the first read, and a write committed by another connection before its own write makes that write
-/// fail at once ("database is locked", whatever the busy timeout); BEGIN IMMEDIATE takes the write lock first.
-/// Take the writer turn between acquiring the connection and this (see `Store::writer`).
-pub(crate) trait BeginWrite: sqlx::Connection {
-    fn begin_write(
-        &mut self,
-    ) -> impl std::future::Future<Output = std::result::Result<sqlx::Transaction<'_, Self::Database>, sqlx::Error>> + Send + '_;
-}
-
-impl BeginWrite for sqlx::SqliteConnection {
-    fn begin_write(
-        &mut self,
-    ) -> impl std::future::Future<Output = std::result::Result<sqlx::Transaction<'_, sqlx::Sqlite>, sqlx::Error>> + Send + '_
-    {
-        sqlx::Connection::begin_with(self, "BEGIN IMMEDIATE")
-    }
-}
-
-impl BeginWrite for sqlx::PgConnection {
-    fn begin_write(
-        &mut self,
-    ) -> impl std::future::Future<Output = std::result::Result<sqlx::Transaction<'_, sqlx::Postgres>, sqlx::Error>> + Send + '_
-    {
-        sqlx::Connection::begin(self)
-    }
 }
 
 /// Runs the same body against whichever pool the store holds; the body is type-checked once per backend.
@@ -117,6 +90,18 @@ impl fmt::Display for StoreError {
 impl std::error::Error for StoreError {}
 
 impl StoreError {
+    /// Whether the same request may succeed if tried again: the database unreachable, overloaded, shutting down
+    /// or busy, or a transaction that lost a race. Clients are told 503 "try again" only for these; any other
+    /// failure is a fault (a query the schema refuses, a value that cannot be decoded) and an internal error,
+    /// since trying again would fail the same way.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Db(e) => is_transient_db(e),
+            StoreError::Conflict(_) | StoreError::NotFound | StoreError::Stale | StoreError::Full(_) => false,
+        }
+    }
+
     /// The same failure told to another write that shared its transaction (a group commit's other writes).
     pub(crate) fn for_another(&self) -> StoreError {
         match self {
@@ -143,6 +128,35 @@ fn is_disk_full(db: &dyn sqlx::error::DatabaseError) -> bool {
     }
 }
 
+/// See `StoreError::is_transient`. SQLite: SQLITE_BUSY (5), SQLITE_LOCKED (6), SQLITE_NOMEM (7), SQLITE_IOERR (10),
+/// SQLITE_CANTOPEN (14) by their primary code. PostgreSQL (Appendix A, "PostgreSQL Error Codes"): class 08
+/// connection exception, 40001 serialization_failure, 40P01 deadlock_detected, 53200 out_of_memory, 53300
+/// too_many_connections, 55P03 lock_not_available, class 57 operator intervention (57014 query_canceled by a
+/// statement timeout, 57P01-57P05 shutdowns and idle timeouts).
+fn is_transient_db(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::BeginFailed => true,
+        sqlx::Error::Database(db) => match db.code() {
+            Some(code) if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() => {
+                code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 7 | 10 | 14))
+            }
+            Some(code) => {
+                code.starts_with("08")
+                    || code.starts_with("57")
+                    || matches!(code.as_ref(), "40001" | "40P01" | "53200" | "53300" | "55P03")
+            }
+            None => false,
+        },
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &e {
@@ -159,19 +173,13 @@ impl From<sqlx::Error> for StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// Takes the next change sequence value (DESIGN.md §1); a write transaction's first statement, which also
-/// serialises writers so that modseq order is commit order.
-pub(crate) const NEXT_SEQ: &str = "UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value";
-
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pool: Pool,
-    /// Every write transaction takes this turn before its first statement. Most also take the change_seq row
-    /// first, so writes are serialised anyway; queueing them here keeps SQLite off its busy-wait backoff (which
-    /// under contention sleeps for whole seconds) and PostgreSQL backends from piling up on one hot row (16
-    /// writers: 387/s without, 664/s with). On SQLite a transaction that reads before it writes also needs it:
-    /// if another write commits between its read and its write, SQLite refuses the write at once
-    /// ("database is locked", whatever the busy timeout).
+    /// The writer turn every write transaction holds from before it begins to its end (`Store::write`, the only
+    /// way to begin one). Most also take the change_seq row first, so writes are serialised anyway; queueing them
+    /// here keeps SQLite off its busy-wait backoff (which under contention sleeps for whole seconds) and
+    /// PostgreSQL backends from piling up on one hot row (16 writers: 387/s without, 664/s with).
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
     /// Card writes go to one task that commits them in groups (see `cards::spawn_writer`).
     batcher: Option<tokio::sync::mpsc::Sender<cards::Job>>,
@@ -261,14 +269,6 @@ impl Store {
             Store { pool, writer: Some(Arc::new(tokio::sync::Mutex::new(()))), batcher: None, bus: events::Bus::new() };
         let batcher = Some(cards::spawn_writer(inner.clone()));
         Store { batcher, ..inner }
-    }
-
-    /// Held for the length of a write transaction.
-    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.writer {
-            Some(m) => Some(m.lock().await),
-            None => None,
-        }
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -385,8 +385,7 @@ impl Store {
     /// the change holds on all of them at once.
     pub async fn set_password(&self, user_id: i64, password_hash: &str, revoke_devices: bool) -> Result<()> {
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
+            let mut tx = self.write(p, 0).await?;
             let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                 .bind(password_hash).bind(user_id).execute(&mut *tx).await?.rows_affected();
             if n == 0 {
@@ -488,11 +487,8 @@ impl Store {
         let id = id.map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let now = now();
         on_pool!(self, p => {
-            // Check out a connection and BEGIN before queueing: only the statements wait their turn.
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
-            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ)
-                .fetch_one(&mut *tx).await?;
+            let mut tx = self.write(p, 1).await?;
+            let seq = tx.seq();
             sqlx::query("INSERT INTO labels (id, owner_id, name, description, created_at, modseq) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(&id).bind(owner_id).bind(name).bind(description).bind(now).bind(seq).execute(&mut *tx).await?;
             let events = vec![events::Event::Label { label_id: id.clone(), owner_id }];
@@ -516,11 +512,8 @@ impl Store {
     /// Changes a label's name and/or description; both advance its sync-token (clients refresh the displayname).
     pub async fn update_label(&self, id: &str, name: Option<&str>, description: Option<&str>) -> Result<()> {
         on_pool!(self, p => {
-            // Check out a connection and BEGIN before queueing: only the statements wait their turn.
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
-            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ)
-                .fetch_one(&mut *tx).await?;
+            let mut tx = self.write(p, 1).await?;
+            let seq = tx.seq();
             let owner: Option<i64> = sqlx::query_scalar("UPDATE labels SET name = COALESCE($1, name), description = COALESCE($2, description), modseq = $3 WHERE id = $4 RETURNING owner_id")
                 .bind(name).bind(description).bind(seq).bind(id).fetch_optional(&mut *tx).await?;
             let owner_id = owner.ok_or(StoreError::NotFound)?;
@@ -534,10 +527,7 @@ impl Store {
     pub async fn delete_label(&self, id: &str) -> Result<()> {
         let key = format!("label:{id}");
         on_pool!(self, p => {
-            // Check out a connection and BEGIN before queueing: only the statements wait their turn.
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
-            sqlx::query(NEXT_SEQ).execute(&mut *tx).await?;
+            let mut tx = self.write(p, 1).await?;
             sqlx::query("DELETE FROM dead_props WHERE collection = $1").bind(&key).execute(&mut *tx).await?;
             let owner: Option<i64> = sqlx::query_scalar("DELETE FROM labels WHERE id = $1 RETURNING owner_id").bind(id).fetch_optional(&mut *tx).await?;
             let owner_id = owner.ok_or(StoreError::NotFound)?;
@@ -550,11 +540,8 @@ impl Store {
     /// My contacts' own properties (displayname, description).
     pub async fn update_book(&self, owner_id: i64, name: Option<&str>, description: Option<&str>) -> Result<()> {
         on_pool!(self, p => {
-            // Check out a connection and BEGIN before queueing: only the statements wait their turn.
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
-            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ)
-                .fetch_one(&mut *tx).await?;
+            let mut tx = self.write(p, 1).await?;
+            let seq = tx.seq();
             sqlx::query("UPDATE users SET book_name = COALESCE($1, book_name), book_description = COALESCE($2, book_description), book_modseq = $3 WHERE id = $4")
                 .bind(name).bind(description).bind(seq).bind(owner_id).execute(&mut *tx).await?;
             let events = vec![events::Event::Book { owner_id }];
@@ -575,9 +562,7 @@ impl Store {
     /// Applies a PROPPATCH's dead-property sets (`Some(xml)`) and removes (`None`) atomically (RFC 4918 §9.2).
     pub async fn patch_dead_props(&self, collection: &str, changes: &[(String, String, Option<String>)]) -> Result<()> {
         on_pool!(self, p => {
-            // Check out a connection and BEGIN before queueing: only the statements wait their turn.
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
+            let mut tx = self.write(p, 0).await?;
             for (ns, name, xml) in changes {
                 match xml {
                     Some(xml) => sqlx::query("INSERT INTO dead_props (collection, ns, name, xml) VALUES ($1, $2, $3, $4) ON CONFLICT (collection, ns, name) DO UPDATE SET xml = excluded.xml")

@@ -6,7 +6,7 @@
 //! with its history). The previous owner keeps their own contacts as they were.
 
 use super::events::{Event, commit_publishing};
-use super::{BeginWrite, NEXT_SEQ, Result, Store, StoreError, now, on_pool};
+use super::{Result, Store, StoreError, now, on_pool};
 
 impl Store {
     /// Makes `new_owner` the owner of a label, giving them its contacts, in one transaction. With
@@ -22,9 +22,8 @@ impl Store {
     ) -> Result<()> {
         let now = now();
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
-            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ).fetch_one(&mut *tx).await?;
+            let mut tx = self.write(p, 1).await?;
+            let seq = tx.seq();
             let owner: Option<(i64, String)> = sqlx::query_as("SELECT l.owner_id, u.email FROM labels l JOIN users u ON u.id = l.owner_id WHERE l.id = $1")
                 .bind(label_id).fetch_optional(&mut *tx).await?;
             let (old_owner, old_email) = owner.ok_or(StoreError::NotFound)?;
@@ -100,17 +99,13 @@ impl Store {
     /// its group memberships. What it did stays in other labels' activity logs, by e-mail.
     pub async fn delete_user(&self, user_id: i64) -> Result<()> {
         on_pool!(self, p => {
-            // It reads before it writes (see `BeginWrite`).
-            let mut conn = p.acquire().await?;
-            let _turn = self.write_turn().await;
-            let mut tx = conn.begin_write().await?;
+            let mut tx = self.write(p, 1).await?;
             let email: Option<String> = sqlx::query_scalar("SELECT email FROM users WHERE id = $1").bind(user_id).fetch_optional(&mut *tx).await?;
             let email = email.ok_or(StoreError::NotFound)?;
             let owned = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM labels WHERE owner_id = $1").bind(user_id).fetch_one(&mut *tx).await?;
             if owned > 0 {
                 return Err(StoreError::Conflict(format!("{email} owns {owned} label(s): transfer or delete them first")));
             }
-            sqlx::query(NEXT_SEQ).execute(&mut *tx).await?;
             let shared: Vec<String> = sqlx::query_scalar("DELETE FROM grants WHERE grantee_kind = 'user' AND grantee = $1 RETURNING label_id")
                 .bind(&email).fetch_all(&mut *tx).await?;
             sqlx::query("UPDATE grants SET invited_by = NULL WHERE invited_by = $1").bind(user_id).execute(&mut *tx).await?;

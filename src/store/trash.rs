@@ -1,7 +1,7 @@
 //! The trash: deleted contacts and contacts taken off labels stay restorable until purged.
 
 use super::events::{Event, commit_publishing};
-use super::{BeginWrite, NEXT_SEQ, Result, Store, StoreError, now, on_pool};
+use super::{Result, Store, StoreError, now, on_pool};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrashedContact {
@@ -64,9 +64,8 @@ impl Store {
     /// its name or UID has been taken by another contact since.
     pub async fn restore_contact(&self, owner_id: i64, contact_id: i64) -> Result<()> {
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
-            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ).fetch_one(&mut *tx).await?;
+            let mut tx = self.write(p, 1).await?;
+            let seq = tx.seq();
             let row: Option<(String, String, Option<i64>)> = sqlx::query_as("SELECT href, uid, deleted_at FROM contacts WHERE id = $1 AND owner_id = $2")
                 .bind(contact_id).bind(owner_id).fetch_optional(&mut *tx).await?;
             let (href, uid, deleted_at) = row.ok_or(StoreError::NotFound)?;
@@ -97,9 +96,8 @@ impl Store {
     /// Puts a contact back on a label it was taken off; `actor_id` restores it.
     pub async fn restore_membership(&self, label_id: &str, membership_id: i64, actor_id: i64) -> Result<()> {
         on_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            let _turn = self.write_turn().await;
-            let seq = sqlx::query_scalar::<_, i64>(NEXT_SEQ).fetch_one(&mut *tx).await?;
+            let mut tx = self.write(p, 1).await?;
+            let seq = tx.seq();
             let row: Option<RemovedRow> = sqlx::query_as(
                 "SELECT m.contact_id, m.href, m.removed_at, c.deleted_at, c.owner_id = l.owner_id FROM memberships m JOIN contacts c ON c.id = m.contact_id \
                  JOIN labels l ON l.id = m.label_id WHERE m.id = $1 AND m.label_id = $2")
@@ -132,10 +130,7 @@ impl Store {
     pub async fn purge_trash(&self, days: i64) -> Result<u64> {
         let cutoff = now() - days * 86_400;
         on_pool!(self, p => {
-            // It reads before it writes (see `BeginWrite`).
-            let mut conn = p.acquire().await?;
-            let _turn = self.write_turn().await;
-            let mut tx = conn.begin_write().await?;
+            let mut tx = self.write(p, 0).await?;
             let newest: Option<i64> = sqlx::query_scalar(
                 "SELECT MAX(modseq) FROM (SELECT modseq FROM memberships WHERE removed_at < $1 UNION ALL SELECT modseq FROM contacts WHERE deleted_at < $1) gone")
                 .bind(cutoff).fetch_one(&mut *tx).await?;

@@ -14,6 +14,7 @@ mod combined;
 mod dav;
 mod durability;
 mod events;
+mod failures;
 mod google;
 mod groups;
 mod hardening;
