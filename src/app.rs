@@ -22,6 +22,15 @@ pub struct App {
 
 impl App {
     /// Opens the database the config names (SQLite under data_dir by default), migrates it, and builds the state.
+    /// What runs beside a serving server, until `stopping`: hearing the changes other servers on the same
+    /// PostgreSQL database commit, sending the mail queued on any of them, and the Google bridge.
+    pub fn start_background(self: &std::sync::Arc<Self>) {
+        self.store.spawn_listener();
+        let outbox = self.clone();
+        tokio::spawn(async move { outbox.service.run_outbox(outbox.stopping.subscribe()).await });
+        tokio::spawn(self.bridge.clone().run(self.clone(), self.stopping.subscribe()));
+    }
+
     pub async fn open(config: Config) -> anyhow::Result<App> {
         let store = match &config.database_url {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {

@@ -81,9 +81,7 @@ pub async fn stream(req: &Request<'_>) -> ApiResult {
         return Err(p);
     };
     let last_id = req.parts.headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_string);
-    // Subscribe before reading the user's reach: nothing committed in between is missed.
-    let sub = req.app.store.subscribe_since(last_id.as_deref());
-    let watch = req.app.service.watch(req.user).await?;
+    let (sub, watch) = req.app.service.watch(req.user, last_id.as_deref()).await?;
     let (tx, body) = channel();
     let app = req.app.clone();
     let session = req.session.map(|s| s.id);
@@ -162,7 +160,7 @@ async fn run(
             },
             _ = heartbeat.tick() => {
                 if let Some(id) = session
-                    && app.store.session_expiry(id).await.map_err(|_| "the database failed")?.is_none()
+                    && !app.accounts.session_alive(id).await.map_err(|_| "the database failed")?
                 {
                     return Err("the session ended");
                 }

@@ -145,7 +145,7 @@ pub async fn authorize(req: &Request<'_>) -> ApiResult {
     let base =
         settings.public_url.clone().or_else(|| req.origin()).unwrap_or_else(|| req.app.service.local_url.clone());
     let redirect = format!("{}/api/v1/google/oauth/callback", base.trim_end_matches('/'));
-    let url = crate::bridge::oauth::begin(bridge, &req.app.store, &user, body.my_contacts, &redirect)
+    let url = crate::bridge::oauth::begin(bridge, &req.app.service, &user, body.my_contacts, &redirect)
         .await
         .map_err(|e| Problem::new(StatusCode::SERVICE_UNAVAILABLE, e))?;
     json_response(StatusCode::OK, &Authorize { url })
@@ -162,10 +162,10 @@ pub async fn callback(req: &Request<'_>) -> ApiResult {
     let bridge = &req.app.bridge;
     let state = req.param("state").unwrap_or("");
     let outcome = match (req.param("code"), req.param("error")) {
-        (Some(code), None) => crate::bridge::oauth::finish(bridge, &req.app.store, &user, state, code).await,
+        (Some(code), None) => crate::bridge::oauth::finish(bridge, &req.app.service, &user, state, code).await,
         (_, error) => {
             // Used up either way, so a refused state cannot be replayed with a code later.
-            crate::bridge::oauth::abandon(&req.app.store, state).await;
+            crate::bridge::oauth::abandon(&req.app.service, state).await;
             Err(crate::bridge::oauth::Refusal::Google(error.unwrap_or("no code").to_string()))
         }
     };

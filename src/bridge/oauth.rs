@@ -3,7 +3,8 @@
 //! is exchanged for is sealed into the database.
 
 use super::Bridge;
-use crate::store::{Store, User};
+use crate::service::Service;
+use crate::store::User;
 use sha2::{Digest, Sha256};
 
 fn digest(state: &str) -> String {
@@ -13,7 +14,7 @@ fn digest(state: &str) -> String {
 /// Where to send `user`'s browser to grant access; the grant comes back to `redirect_uri`.
 pub async fn begin(
     bridge: &Bridge,
-    store: &Store,
+    service: &Service,
     user: &User,
     my_contacts: bool,
     redirect_uri: &str,
@@ -23,7 +24,8 @@ pub async fn begin(
     getrandom::fill(&mut raw).map_err(|e| format!("no randomness: {e}"))?;
     let state: String = raw.iter().map(|b| format!("{b:02x}")).collect();
     let (verifier, challenge) = super::auth::pkce()?;
-    store
+    service
+        .store
         .google_oauth_begin(&digest(&state), user.id, &verifier, my_contacts, redirect_uri)
         .await
         .map_err(|e| e.to_string())?;
@@ -31,8 +33,8 @@ pub async fn begin(
 }
 
 /// Forgets a connection Google did not grant.
-pub async fn abandon(store: &Store, state: &str) {
-    let _ = store.google_oauth_take(&digest(state)).await;
+pub async fn abandon(service: &Service, state: &str) {
+    let _ = service.store.google_oauth_take(&digest(state)).await;
 }
 
 /// Why a connection did not complete.
@@ -48,7 +50,8 @@ pub enum Refusal {
 
 /// Completes a connection: redeems the code Google sent back with `state` for a refresh token, seals it and
 /// mirrors `user` through it.
-pub async fn finish(bridge: &Bridge, store: &Store, user: &User, state: &str, code: &str) -> Result<(), Refusal> {
+pub async fn finish(bridge: &Bridge, service: &Service, user: &User, state: &str, code: &str) -> Result<(), Refusal> {
+    let store = &service.store;
     let (owner, verifier, my_contacts, redirect_uri) = store
         .google_oauth_take(&digest(state))
         .await

@@ -148,20 +148,8 @@ pub async fn propfind(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult 
             }
         }
         Target::Principal(email) => {
-            let other;
-            let user = if *email == me.email {
-                me
-            } else {
-                other = ctx
-                    .app
-                    .store
-                    .user_by_email(email)
-                    .await
-                    .map_err(ServiceError::from)?
-                    .ok_or_else(DavError::not_found)?;
-                &other
-            };
-            emit(&mut ms, &Res::Principal(user))?;
+            let user = ctx.app.service.person(me, email).await?;
+            emit(&mut ms, &Res::Principal(&user))?;
         }
         Target::Homes => {
             emit(&mut ms, &Res::Homes)?;

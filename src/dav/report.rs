@@ -9,7 +9,6 @@ use super::stream::{self, Members};
 use super::xml::{self, CARDDAV, DAV, Element, element};
 use super::{Ctx, DavError, DavResult, Target, parse_target, parse_xml};
 use crate::http::Body;
-use crate::service::ServiceError;
 use crate::store::{Change, User};
 use http::{HeaderValue, Response, StatusCode, header};
 use std::collections::HashSet;
@@ -148,7 +147,7 @@ async fn sync_collection(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavR
         let n: i64 = number.parse().map_err(|_| invalid_token())?;
         // Older than the newest purged tombstone, what was deleted since can no longer be told (RFC 6578 §3.2);
         // above the current sequence, the token was never issued.
-        let (oldest, current) = ctx.app.store.token_window().await.map_err(ServiceError::from)?;
+        let (oldest, current) = ctx.app.service.token_window().await?;
         if n < oldest || n > current {
             return Err(invalid_token());
         }
@@ -218,9 +217,7 @@ async fn resolve(ctx: &Ctx<'_>, target: &Target) -> Result<Owned, DavError> {
     Ok(match target {
         Target::Root => Owned::Root,
         Target::Principals => Owned::Principals,
-        Target::Principal(email) => Owned::Principal(
-            ctx.app.store.user_by_email(email).await.map_err(ServiceError::from)?.ok_or_else(DavError::not_found)?,
-        ),
+        Target::Principal(email) => Owned::Principal(ctx.app.service.person(&ctx.who.user, email).await?),
         Target::Homes => Owned::Homes,
         Target::Home(email) => {
             ctx.own_home(email)?;

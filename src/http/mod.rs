@@ -43,12 +43,7 @@ pub async fn serve(
     tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) {
-    // While it serves, a server hears the changes other servers on the same PostgreSQL database commit.
-    app.store.spawn_listener();
-    // And it sends the mail queued on any of them.
-    let outbox = app.clone();
-    tokio::spawn(async move { outbox.service.run_outbox(outbox.stopping.subscribe()).await });
-    tokio::spawn(app.bridge.clone().run(app.clone(), app.stopping.subscribe()));
+    app.start_background();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     let header_timeout = Duration::from_secs(app.config.header_timeout_secs.max(1));
     // A request head must arrive in time; hyper also applies this while an HTTP/1.1 connection waits idle for

@@ -106,11 +106,23 @@ impl Service {
     /// Accounts whose address or name contains `needle`, among those `viewer` may find (see
     /// `access::may_search_everyone`).
     pub async fn find_people(&self, viewer: &User, needle: &str, limit: i64) -> Result<Vec<User>> {
-        let within = if super::access::may_search_everyone(viewer.is_admin, self.directory_everyone) {
+        Ok(self.store.search_users(needle, limit, &self.directory_of(viewer)).await?)
+    }
+
+    /// One account by address (a DAV principal), by the same rule as `find_people`: a stranger cannot tell an
+    /// account it may not find from one that does not exist (`NotFound` for both).
+    pub async fn person(&self, viewer: &User, email: &str) -> Result<User> {
+        if email == viewer.email {
+            return Ok(viewer.clone());
+        }
+        self.store.find_user_within(email, &self.directory_of(viewer)).await?.ok_or(ServiceError::NotFound)
+    }
+
+    fn directory_of(&self, viewer: &User) -> crate::store::UserScope {
+        if super::access::may_search_everyone(viewer.is_admin, self.directory_everyone) {
             crate::store::UserScope::Everyone
         } else {
             crate::store::UserScope::Near { viewer_id: viewer.id, viewer_email: viewer.email.clone() }
-        };
-        Ok(self.store.search_users(needle, limit, &within).await?)
+        }
     }
 }

@@ -212,7 +212,7 @@ pub fn etag_of(bytes: &[u8]) -> String {
 }
 
 pub struct Service {
-    pub store: Store,
+    pub(crate) store: Store,
     pub limits: CardLimits,
     /// The config file's settings; an administrator's changes in the dashboard override them (`settings.rs`).
     pub defaults: settings::Settings,

@@ -94,6 +94,11 @@ impl Accounts {
         Ok(Some((session, user)))
     }
 
+    /// Whether a session is still live (not ended, expired, or its account disabled).
+    pub async fn session_alive(&self, id: i64) -> std::result::Result<bool, StoreError> {
+        Ok(self.store.session_expiry(id).await?.is_some())
+    }
+
     pub async fn logout(&self, session: &Session) -> std::result::Result<(), StoreError> {
         self.store.delete_session(session.id).await
     }

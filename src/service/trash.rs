@@ -23,6 +23,12 @@ fn conflict(e: StoreError) -> ServiceError {
 }
 
 impl Service {
+    /// The sync tokens answerable exactly (RFC 6578 §3.2): from the newest purged tombstone up to the newest
+    /// change handed out; a token outside them is refused as invalid.
+    pub async fn token_window(&self) -> Result<(i64, i64)> {
+        Ok(self.store.token_window().await?)
+    }
+
     pub async fn trash(&self, user: &User) -> Result<Trash> {
         let contacts = self.store.trashed_contacts(user.id).await?;
         let mut labels = self.store.labels_owned(user.id).await?;

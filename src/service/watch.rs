@@ -4,7 +4,7 @@
 
 use super::{Result, Service};
 use crate::store::User;
-use crate::store::events::Event;
+use crate::store::events::{Event, Numbered};
 use std::collections::HashSet;
 
 /// What a user is told, in the words of the API's event stream.
@@ -32,9 +32,12 @@ pub struct Watch {
 }
 
 impl Service {
-    pub async fn watch(&self, user: &User) -> Result<Watch> {
+    /// The bus from just after event `since` (an event stream's Last-Event-ID) or from now, and the user's reach
+    /// read after subscribing, so nothing committed in between is missed.
+    pub async fn watch(&self, user: &User, since: Option<&str>) -> Result<(Numbered, Watch)> {
+        let sub = self.store.subscribe_since(since);
         let (labels, invitations) = self.reach_of(user).await?;
-        Ok(Watch { user: user.clone(), labels, invitations })
+        Ok((sub, Watch { user: user.clone(), labels, invitations }))
     }
 
     async fn reach_of(&self, user: &User) -> Result<(HashSet<String>, usize)> {

@@ -60,6 +60,19 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// The accounts a viewer may find, as SQL over `users` with $1 = everyone, $2 = the viewer's domain as a LIKE
+/// pattern, $3 = the viewer's e-mail, $4 = the viewer's id: everyone, or (`UserScope::Near`) the viewer's own
+/// domain and anyone a label is shared between them and the viewer, either way.
+macro_rules! within_scope {
+    () => {
+        "($1 OR LOWER(email) LIKE $2 ESCAPE '\\'
+           OR id IN (SELECT l.owner_id FROM grants g JOIN labels l ON l.id = g.label_id
+                     WHERE g.grantee_kind = 'user' AND g.grantee = $3 AND g.status IN ('pending', 'accepted'))
+           OR email IN (SELECT g.grantee FROM grants g JOIN labels l ON l.id = g.label_id
+                        WHERE g.grantee_kind = 'user' AND l.owner_id = $4 AND g.status IN ('pending', 'accepted')))"
+    };
+}
+
 #[derive(Debug)]
 pub enum StoreError {
     Db(sqlx::Error),
@@ -357,27 +370,22 @@ impl Store {
 
     /// Users whose e-mail or display name contains `needle` (case-insensitive), among those `within` allows.
     pub async fn search_users(&self, needle: &str, limit: i64, within: &UserScope) -> Result<Vec<User>> {
-        let pattern = format!("%{}%", needle.to_lowercase().replace(['%', '_', '\\'], ""));
-        let (everyone, viewer_id, viewer_email, domain) = match within {
-            UserScope::Everyone => (true, 0, String::new(), String::new()),
-            UserScope::Near { viewer_id, viewer_email } => (
-                false,
-                *viewer_id,
-                viewer_email.clone(),
-                format!("%@{}", domain_of(viewer_email).replace(['%', '_', '\\'], "")),
-            ),
-        };
-        // Near: the viewer's own domain, and anyone a label is shared between them and the viewer (either way).
+        let pattern = format!("%{}%", escape_like(&needle.to_lowercase()));
+        let (everyone, domain, viewer_email, viewer_id) = scope_binds(within);
         let rows = on_pool!(self, p => sqlx::query_as::<_, UserRow>(concat!("SELECT ", user_cols!(),
-            " FROM users WHERE NOT disabled AND (LOWER(email) LIKE $1 OR LOWER(display_name) LIKE $1)
-              AND ($3 OR LOWER(email) LIKE $4
-                   OR id IN (SELECT l.owner_id FROM grants g JOIN labels l ON l.id = g.label_id
-                             WHERE g.grantee_kind = 'user' AND g.grantee = $5 AND g.status IN ('pending', 'accepted'))
-                   OR email IN (SELECT g.grantee FROM grants g JOIN labels l ON l.id = g.label_id
-                                WHERE g.grantee_kind = 'user' AND l.owner_id = $6 AND g.status IN ('pending', 'accepted')))
-              ORDER BY email LIMIT $2"))
-            .bind(&pattern).bind(limit).bind(everyone).bind(&domain).bind(&viewer_email).bind(viewer_id).fetch_all(p).await?);
+            " FROM users WHERE NOT disabled AND (LOWER(email) LIKE $5 ESCAPE '\\' OR LOWER(display_name) LIKE $5 ESCAPE '\\')
+              AND ", within_scope!(), " ORDER BY email LIMIT $6"))
+            .bind(everyone).bind(&domain).bind(&viewer_email).bind(viewer_id).bind(&pattern).bind(limit).fetch_all(p).await?);
         Ok(rows.into_iter().map(User::from).collect())
+    }
+
+    /// The enabled account with this e-mail address, if `within` allows the viewer to find it.
+    pub async fn find_user_within(&self, email: &str, within: &UserScope) -> Result<Option<User>> {
+        let (everyone, domain, viewer_email, viewer_id) = scope_binds(within);
+        let row = on_pool!(self, p => sqlx::query_as::<_, UserRow>(concat!("SELECT ", user_cols!(),
+            " FROM users WHERE NOT disabled AND email = $5 AND ", within_scope!()))
+            .bind(everyone).bind(&domain).bind(&viewer_email).bind(viewer_id).bind(email).fetch_optional(p).await?);
+        Ok(row.map(User::from))
     }
 
     /// A new password, and in the same transaction the end of every dashboard session of the account and, with
@@ -575,6 +583,28 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// The binds `within_scope!` reads ($1 to $4).
+fn scope_binds(within: &UserScope) -> (bool, String, String, i64) {
+    match within {
+        UserScope::Everyone => (true, String::new(), String::new(), 0),
+        UserScope::Near { viewer_id, viewer_email } => {
+            (false, format!("%@{}", escape_like(domain_of(viewer_email))), viewer_email.clone(), *viewer_id)
+        }
+    }
+}
+
+/// `s` matched literally inside a LIKE pattern written with `ESCAPE '\'` (an address may hold `_`).
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 type AppPasswordRow = (i64, i64, String, String, String, i64, Option<i64>);

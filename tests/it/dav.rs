@@ -657,6 +657,37 @@ async fn label_books_sync_membership_changes() {
     s.stop().await;
 }
 
+/// RFC 3744 §2 principals are found by the directory's one rule (service/admin.rs `person`, the same as the
+/// API's directory search): the viewer's own domain and anyone a label is shared between them. Outside it, a
+/// principal URL answers 404, the same as an address with no account, so a stranger learns nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_principal_is_found_only_by_those_the_directory_lets_find_it() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    s.user("cy_ril@example.com").await;
+    s.user("bob@example.org").await;
+    let name = r#"<d:propfind xmlns:d="DAV:"><d:prop><d:displayname/></d:prop></d:propfind>"#;
+    for (path, verb) in
+        [("/dav/principals/bob@example.org/", "PROPFIND"), ("/dav/principals/nobody@example.org/", "PROPFIND")]
+    {
+        let r = s.as_user(&ann, verb, path, &[("depth", "0")], name).await;
+        r.assert(404).lacks("bob@");
+    }
+    let expand = r#"<d:expand-property xmlns:d="DAV:"><d:property name="displayname"/></d:expand-property>"#;
+    s.report(&ann, "/dav/principals/bob@example.org/", expand).await.assert(404);
+    // Her own domain, an address holding a LIKE wildcard included.
+    s.propfind(&ann, "/dav/principals/cy_ril@example.com/", "0", name).await.assert(207).contains("cy_ril@example.com");
+    let d = parse(api(&s, &ann, "GET", "/directory?q=cy_r", None).await.assert(200));
+    assert!(d.to_string().contains("cy_ril@example.com"), "{d}");
+    // A sharing partner in another domain, once a label is shared between them.
+    let owner = s.record(&ann).await;
+    let label = s.app.service.create_label(&owner, None, "Partners", "").await.unwrap().id;
+    let grantee = labelbook::service::Grantee::parse("bob@example.org");
+    s.app.service.share(&owner, &label, &grantee, labelbook::service::access::Level::View, true).await.unwrap();
+    s.propfind(&ann, "/dav/principals/bob@example.org/", "0", name).await.assert(207).contains("bob@example.org");
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn principal_search_and_expand_property() {
     let s = Server::start().await;

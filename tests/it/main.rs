@@ -9,6 +9,7 @@ mod admin;
 mod api;
 mod api_history;
 mod api_more;
+mod architecture;
 mod cli;
 mod combined;
 mod dav;
