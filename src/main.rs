@@ -5,6 +5,7 @@ use clap::{Args, Parser, Subcommand};
 use labelbook::app::App;
 use labelbook::config::Config;
 use labelbook::service::accounts;
+use labelbook::service::admin::Admin;
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -778,16 +779,16 @@ async fn domain(app: &App, cmd: DomainCmd, json: bool) -> Result<()> {
     };
     match cmd {
         DomainCmd::Add { name, primary, auto_accept } => {
-            show(&app.service.add_domain(&name, primary, auto_accept).await?)
+            show(&app.service.add_domain(&Admin::console(), &name, primary, auto_accept).await?)
         }
         DomainCmd::Set { name, primary, auto_accept } => {
             if !primary && auto_accept.is_none() {
                 bail!("nothing to set: give --primary and/or --auto-accept on|off");
             }
-            show(&app.service.set_domain(&name, primary, auto_accept.map(|a| a == "on")).await?)
+            show(&app.service.set_domain(&Admin::console(), &name, primary, auto_accept.map(|a| a == "on")).await?)
         }
         DomainCmd::List => {
-            let list = app.service.domains().await?;
+            let list = app.service.domains(&Admin::console()).await?;
             if json {
                 print_json(serde_json::Value::Array(
                     list.iter()
@@ -799,7 +800,7 @@ async fn domain(app: &App, cmd: DomainCmd, json: bool) -> Result<()> {
             }
         }
         DomainCmd::Remove { name } => {
-            app.service.remove_domain(&name).await?;
+            app.service.remove_domain(&Admin::console(), &name).await?;
             if json {
                 print_json(serde_json::json!({"name": name, "removed": true}));
             } else {
@@ -821,11 +822,11 @@ async fn group(app: &App, cmd: GroupCmd, json: bool) -> Result<()> {
     };
     match cmd {
         GroupCmd::Add { name } => {
-            let g = app.service.add_group(&name).await?;
+            let g = app.service.add_group(&Admin::console(), &name).await?;
             done(group_json(&g), format!("created group {}", g.name));
         }
         GroupCmd::List => {
-            let list = app.service.groups().await?;
+            let list = app.service.groups(&Admin::console()).await?;
             if json {
                 print_json(serde_json::Value::Array(list.iter().map(group_json).collect()));
             } else {
@@ -835,18 +836,18 @@ async fn group(app: &App, cmd: GroupCmd, json: bool) -> Result<()> {
             }
         }
         GroupCmd::Remove { name } => {
-            app.service.remove_group(&name).await?;
+            app.service.remove_group(&Admin::console(), &name).await?;
             done(serde_json::json!({"name": name, "removed": true}), format!("removed group {name}"));
         }
         GroupCmd::MemberAdd { group, email } => {
-            app.service.set_group_member(&group, &email, true).await?;
+            app.service.set_group_member(&Admin::console(), &group, &email, true).await?;
             done(
                 serde_json::json!({"group": group, "member": email, "added": true}),
                 format!("added {email} to {group}"),
             );
         }
         GroupCmd::MemberRemove { group, email } => {
-            app.service.set_group_member(&group, &email, false).await?;
+            app.service.set_group_member(&Admin::console(), &group, &email, false).await?;
             done(
                 serde_json::json!({"group": group, "member": email, "removed": true}),
                 format!("removed {email} from {group}"),

@@ -2,7 +2,7 @@
 //! and `/directory`, the completion of whom to share with, for everyone.
 
 use super::{ApiResult, Items, Problem, Request, json_response, no_content, rfc3339};
-use crate::service::admin::require_admin;
+use crate::service::admin::Admin;
 use crate::store::{Domain, Group, User};
 use http::{HeaderValue, Method, StatusCode, header};
 use serde::{Deserialize, Serialize};
@@ -34,17 +34,17 @@ struct UserAnswer<'a> {
     password: Option<String>,
 }
 
-fn gate(req: &Request<'_>) -> Result<(), Problem> {
-    Ok(require_admin(req.user, req.credential)?)
+fn admin(req: &Request<'_>) -> Result<Admin, Problem> {
+    Ok(Admin::check(req.user, req.credential)?)
 }
 
 /// `/admin/users`
 pub async fn users(req: &Request<'_>) -> ApiResult {
     req.params(&[])?;
-    gate(req)?;
+    let admin = admin(req)?;
     match req.parts.method {
         Method::GET => {
-            let users = req.app.service.users().await?;
+            let users = req.app.service.users(&admin).await?;
             json_response(StatusCode::OK, &Items { items: users.iter().map(user_json).collect() })
         }
         Method::POST => {
@@ -59,7 +59,7 @@ pub async fn users(req: &Request<'_>) -> ApiResult {
             }
             let body: NewUser = req.json()?;
             let (user, password) =
-                req.app.accounts.add_user(&body.email, body.password.as_deref(), body.is_admin).await?;
+                req.app.accounts.add_user(&admin, &body.email, body.password.as_deref(), body.is_admin).await?;
             let mut r = json_response(StatusCode::CREATED, &UserAnswer { user: user_json(&user), password })?;
             if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/admin/users/{}", user.email)) {
                 r.headers_mut().insert(header::LOCATION, loc);
@@ -73,8 +73,8 @@ pub async fn users(req: &Request<'_>) -> ApiResult {
 /// `/admin/users/{email}`
 pub async fn user(req: &Request<'_>, email: &str) -> ApiResult {
     req.params(&[])?;
-    gate(req)?;
-    let user = req.app.service.user_named(email).await?;
+    let admin = admin(req)?;
+    let user = req.app.service.user_named(&admin, email).await?;
     match req.parts.method {
         Method::GET => json_response(StatusCode::OK, &UserAnswer { user: user_json(&user), password: None }),
         Method::PATCH => {
@@ -92,13 +92,13 @@ pub async fn user(req: &Request<'_>, email: &str) -> ApiResult {
             let password = req
                 .app
                 .accounts
-                .change_user(req.user, &user, body.disabled, body.reset_password, body.keep_devices)
+                .change_user(&admin, &user, body.disabled, body.reset_password, body.keep_devices)
                 .await?;
-            let user = req.app.service.user_named(&user.email).await?;
+            let user = req.app.service.user_named(&admin, &user.email).await?;
             json_response(StatusCode::OK, &UserAnswer { user: user_json(&user), password })
         }
         Method::DELETE => {
-            req.app.service.remove_user(req.user, &user).await?;
+            req.app.service.remove_user(&admin, &user).await?;
             no_content()
         }
         _ => Err(Problem::method_not_allowed("GET, PATCH, DELETE")),
@@ -119,10 +119,10 @@ fn group_json(g: &Group) -> GroupJson<'_> {
 /// `/admin/groups`
 pub async fn groups(req: &Request<'_>) -> ApiResult {
     req.params(&[])?;
-    gate(req)?;
+    let admin = admin(req)?;
     match req.parts.method {
         Method::GET => {
-            let groups = req.app.service.groups().await?;
+            let groups = req.app.service.groups(&admin).await?;
             json_response(StatusCode::OK, &Items { items: groups.iter().map(group_json).collect() })
         }
         Method::POST => {
@@ -132,7 +132,7 @@ pub async fn groups(req: &Request<'_>) -> ApiResult {
                 name: String,
             }
             let body: NewGroup = req.json()?;
-            let g = req.app.service.add_group(&body.name).await?;
+            let g = req.app.service.add_group(&admin, &body.name).await?;
             json_response(StatusCode::CREATED, &group_json(&g))
         }
         _ => Err(Problem::method_not_allowed("GET, POST")),
@@ -142,10 +142,10 @@ pub async fn groups(req: &Request<'_>) -> ApiResult {
 /// `/admin/groups/{name}`
 pub async fn group(req: &Request<'_>, name: &str) -> ApiResult {
     req.params(&[])?;
-    gate(req)?;
+    let admin = admin(req)?;
     match req.parts.method {
         Method::DELETE => {
-            req.app.service.remove_group(name).await?;
+            req.app.service.remove_group(&admin, name).await?;
             no_content()
         }
         _ => Err(Problem::method_not_allowed("DELETE")),
@@ -155,13 +155,13 @@ pub async fn group(req: &Request<'_>, name: &str) -> ApiResult {
 /// `/admin/groups/{name}/members/{email}`: PUT adds, DELETE removes.
 pub async fn member(req: &Request<'_>, name: &str, email: &str) -> ApiResult {
     req.params(&[])?;
-    gate(req)?;
+    let admin = admin(req)?;
     let add = match req.parts.method {
         Method::PUT => true,
         Method::DELETE => false,
         _ => return Err(Problem::method_not_allowed("PUT, DELETE")),
     };
-    req.app.service.set_group_member(name, email, add).await?;
+    req.app.service.set_group_member(&admin, name, email, add).await?;
     no_content()
 }
 
@@ -191,10 +191,10 @@ struct DomainFields {
 /// `/admin/domains`
 pub async fn domains(req: &Request<'_>) -> ApiResult {
     req.params(&[])?;
-    gate(req)?;
+    let admin = admin(req)?;
     match req.parts.method {
         Method::GET => {
-            let domains = req.app.service.domains().await?;
+            let domains = req.app.service.domains(&admin).await?;
             json_response(StatusCode::OK, &Items { items: domains.iter().map(domain_json).collect() })
         }
         Method::POST => {
@@ -204,7 +204,7 @@ pub async fn domains(req: &Request<'_>) -> ApiResult {
             let d = req
                 .app
                 .service
-                .add_domain(&name, body.primary.unwrap_or(false), body.auto_accept.unwrap_or(false))
+                .add_domain(&admin, &name, body.primary.unwrap_or(false), body.auto_accept.unwrap_or(false))
                 .await?;
             json_response(StatusCode::CREATED, &domain_json(&d))
         }
@@ -215,7 +215,7 @@ pub async fn domains(req: &Request<'_>) -> ApiResult {
 /// `/admin/domains/{name}`
 pub async fn domain(req: &Request<'_>, name: &str) -> ApiResult {
     req.params(&[])?;
-    gate(req)?;
+    let admin = admin(req)?;
     match req.parts.method {
         Method::PATCH => {
             let body: DomainFields = req.json()?;
@@ -225,11 +225,11 @@ pub async fn domain(req: &Request<'_>, name: &str) -> ApiResult {
             if body.primary == Some(false) {
                 return Err(Problem::unprocessable("primary", "make another domain primary instead"));
             }
-            let d = req.app.service.set_domain(name, body.primary == Some(true), body.auto_accept).await?;
+            let d = req.app.service.set_domain(&admin, name, body.primary == Some(true), body.auto_accept).await?;
             json_response(StatusCode::OK, &domain_json(&d))
         }
         Method::DELETE => {
-            req.app.service.remove_domain(name).await?;
+            req.app.service.remove_domain(&admin, name).await?;
             no_content()
         }
         _ => Err(Problem::method_not_allowed("PATCH, DELETE")),

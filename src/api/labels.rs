@@ -1,7 +1,7 @@
 //! Me, labels, collaborators (grants) and invitations.
 
 use super::{ApiResult, Items, Problem, Request, json_response, no_content, rfc3339};
-use crate::service::access::Level;
+use crate::service::access::{self, Level};
 use crate::service::{Grantee, Invitation, LabelSummary, MY_CONTACTS, Share};
 use crate::store::{Grant, MailStatus};
 use http::{HeaderValue, StatusCode, header};
@@ -24,6 +24,33 @@ struct LabelJson<'a> {
     contact_count: i64,
     /// What is hidden from the caller on this label (empty for most).
     hidden_fields: Vec<String>,
+    /// What the caller may do here: clients show controls by it and never compare levels.
+    may: MayJson,
+}
+
+#[derive(Serialize)]
+struct MayJson {
+    edit_contacts: bool,
+    add_contacts: bool,
+    remove_contacts: bool,
+    change_properties: bool,
+    share: bool,
+    administer: bool,
+    restore: bool,
+    grant_levels: Vec<&'static str>,
+}
+
+fn may_json(a: access::Allowed) -> MayJson {
+    MayJson {
+        edit_contacts: a.edit_contacts,
+        add_contacts: a.add_contacts,
+        remove_contacts: a.remove_contacts,
+        change_properties: a.change_properties,
+        share: a.share,
+        administer: a.administer,
+        restore: a.restore,
+        grant_levels: a.grant_levels.into_iter().map(|l| l.as_str()).collect(),
+    }
 }
 
 fn label_json(s: &LabelSummary) -> LabelJson<'_> {
@@ -40,6 +67,7 @@ fn label_json(s: &LabelSummary) -> LabelJson<'_> {
         sync_devices: v.on_devices,
         contact_count: s.count,
         hidden_fields: hidden,
+        may: may_json(access::allowed(v.level, v.segment != MY_CONTACTS)),
     }
 }
 
@@ -207,7 +235,7 @@ pub fn mail_json(m: &MailStatus) -> MailJson<'_> {
 pub async fn grants(req: &Request<'_>, id: &str) -> ApiResult {
     req.params(&[])?;
     let id = label_id(id)?;
-    let grants = req.app.service.grants(req.user, id).await?;
+    let grants = req.app.service.grants_managed(req.user, id).await?;
     let mail = req.app.service.mail_of_label(req.user, id).await?;
     #[derive(Serialize)]
     struct Listed<'a> {
@@ -215,10 +243,16 @@ pub async fn grants(req: &Request<'_>, id: &str) -> ApiResult {
         grant: GrantJson<'a>,
         /// The last invitation or notice mailed about this grant; null when none was.
         mail: Option<MailJson<'a>>,
+        /// Whether the caller may change or revoke this grant.
+        manageable: bool,
     }
     let items: Vec<Listed> = grants
         .iter()
-        .map(|g| Listed { grant: grant_json(g), mail: mail.iter().find(|m| m.grant_id == g.id).map(mail_json) })
+        .map(|(g, manageable)| Listed {
+            grant: grant_json(g),
+            mail: mail.iter().find(|m| m.grant_id == g.id).map(mail_json),
+            manageable: *manageable,
+        })
         .collect();
     json_response(StatusCode::OK, &Items { items })
 }

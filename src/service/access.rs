@@ -93,6 +93,44 @@ pub fn may_manage_grant(actor: Level, target: Level) -> bool {
     allows(actor, Action::Share) && target <= actor && target < Level::Owner
 }
 
+/// What a level lets its holder do on a label (`label`) or on My contacts, for clients to show or hide
+/// controls by: they read this and never compare levels themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allowed {
+    pub edit_contacts: bool,
+    pub add_contacts: bool,
+    pub remove_contacts: bool,
+    /// Rename the book and change its description.
+    pub change_properties: bool,
+    pub share: bool,
+    /// Delete, transfer and hide fields: the owner's alone.
+    pub administer: bool,
+    pub restore: bool,
+    /// The levels this holder may give a collaborator, lowest first (empty when they cannot share).
+    pub grant_levels: Vec<Level>,
+}
+
+pub fn allowed(level: Level, label: bool) -> Allowed {
+    let share = label && allows(level, Action::Share);
+    Allowed {
+        edit_contacts: allows(level, Action::EditCard),
+        add_contacts: allows(level, Action::AddCard),
+        remove_contacts: allows(level, Action::RemoveCard),
+        change_properties: allows(level, Action::WriteProperties),
+        share,
+        administer: label && allows(level, Action::Administer),
+        restore: allows(level, Action::Restore),
+        grant_levels: if share {
+            [Level::View, Level::Edit, Level::Delete, Level::Share]
+                .into_iter()
+                .filter(|l| may_manage_grant(level, *l))
+                .collect()
+        } else {
+            Vec::new()
+        },
+    }
+}
+
 /// The RFC 3744 privileges a level holds, as reported in DAV:current-user-privilege-set.
 pub fn dav_privileges(level: Level) -> Vec<&'static str> {
     let mut p = vec!["read", "read-current-user-privilege-set"];
@@ -233,6 +271,13 @@ mod tests {
     #[test]
     fn managers_grant_up_to_their_own_level_never_owner() {
         assert!(may_manage_grant(Level::Owner, Level::Share));
+        // What clients are told agrees with the rule.
+        assert_eq!(allowed(Level::Share, true).grant_levels, [Level::View, Level::Edit, Level::Delete, Level::Share]);
+        assert_eq!(allowed(Level::Owner, true).grant_levels.len(), 4);
+        assert!(allowed(Level::Delete, true).grant_levels.is_empty() && !allowed(Level::Delete, true).share);
+        assert!(!allowed(Level::Owner, false).share, "My contacts is not shared as a whole");
+        assert!(allowed(Level::Owner, false).remove_contacts && !allowed(Level::Owner, false).administer);
+        assert!(allowed(Level::Edit, true).edit_contacts && !allowed(Level::Edit, true).remove_contacts);
         assert!(!may_manage_grant(Level::Owner, Level::Owner));
         assert!(may_manage_grant(Level::Share, Level::Share));
         assert!(may_manage_grant(Level::Share, Level::View));

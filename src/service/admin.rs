@@ -1,5 +1,5 @@
-//! Running the server: accounts, for administrators. Groups and domains are in `directory.rs`; every entry point
-//! of the admin API checks `require_admin` first.
+//! Running the server: accounts, for administrators. Groups and domains are in `directory.rs`. Every
+//! administration function takes an `Admin`, which only the check makes, so none can be called without it.
 
 use super::access::{self, Credential};
 use super::accounts::{Accounts, generate_password};
@@ -16,10 +16,35 @@ pub fn require_admin(user: &User, credential: Credential) -> Result<()> {
     }
 }
 
+/// An administrator at work: the first argument of every administration function, made only by `Admin::check`
+/// (or `Admin::console` for the command line), so that no caller can forget the check.
+pub struct Admin {
+    /// Who; `None` on the command line, run by whoever holds the server's database.
+    actor: Option<User>,
+}
+
+impl Admin {
+    /// An administrator signed in with their account password or a dashboard session (`access::may_administer`).
+    pub fn check(user: &User, credential: Credential) -> Result<Admin> {
+        require_admin(user, credential)?;
+        Ok(Admin { actor: Some(user.clone()) })
+    }
+
+    /// The command line (`labelbook user …`, `domain …`): it runs with the database in hand, so it is trusted.
+    pub fn console() -> Admin {
+        Admin { actor: None }
+    }
+
+    fn is(&self, user: &User) -> bool {
+        self.actor.as_ref().is_some_and(|a| a.id == user.id)
+    }
+}
+
 impl Accounts {
     /// A new account; with no password given, one is generated and returned (to hand to the person once).
     pub async fn add_user(
         &self,
+        _admin: &Admin,
         email: &str,
         password: Option<&str>,
         is_admin: bool,
@@ -37,19 +62,19 @@ impl Accounts {
     /// generates the new password and returns it.
     pub async fn change_user(
         &self,
-        actor: &User,
+        admin: &Admin,
         user: &User,
         disabled: Option<bool>,
         reset_password: bool,
         keep_devices: bool,
     ) -> Result<Option<String>> {
-        if actor.id == user.id && disabled == Some(true) {
+        if admin.is(user) && disabled == Some(true) {
             return Err(field("disabled", "you cannot disable your own account"));
         }
         if keep_devices && !reset_password {
             return Err(field("keep_devices", "keep_devices goes with reset_password"));
         }
-        if actor.id == user.id && reset_password {
+        if admin.is(user) && reset_password {
             // A reset would sign the administrator out everywhere with a password only this answer shows.
             return Err(field("reset_password", "change your own password with your current one, not by a reset"));
         }
@@ -66,18 +91,18 @@ impl Accounts {
 }
 
 impl Service {
-    pub async fn user_named(&self, email: &str) -> Result<User> {
+    pub async fn user_named(&self, _admin: &Admin, email: &str) -> Result<User> {
         let email = super::accounts::normalize_email(email).ok_or(ServiceError::NotFound)?;
         self.store.user_by_email(&email).await?.ok_or(ServiceError::NotFound)
     }
 
-    pub async fn users(&self) -> Result<Vec<User>> {
+    pub async fn users(&self, _admin: &Admin) -> Result<Vec<User>> {
         Ok(self.store.list_users().await?)
     }
 
     /// Deletes an account (never one's own); refused while it owns labels.
-    pub async fn remove_user(&self, actor: &User, user: &User) -> Result<()> {
-        if actor.id == user.id {
+    pub async fn remove_user(&self, admin: &Admin, user: &User) -> Result<()> {
+        if admin.is(user) {
             return Err(ServiceError::Conflict("you cannot delete your own account".into()));
         }
         self.delete_user(user).await

@@ -1,6 +1,7 @@
 //! Administration of the server's domains and groups (issue 3 §3). Callers are administrators: the CLI, and the
 //! admin API, which checks `User::is_admin` first.
 
+use super::admin::Admin;
 use super::{Result, Service, ServiceError};
 use crate::store::{Domain, Group, StoreError};
 
@@ -39,42 +40,48 @@ fn named(e: StoreError, what: String) -> ServiceError {
 }
 
 impl Service {
-    pub async fn domains(&self) -> Result<Vec<Domain>> {
+    pub async fn domains(&self, _admin: &Admin) -> Result<Vec<Domain>> {
         Ok(self.store.domains().await?)
     }
 
-    pub async fn add_domain(&self, name: &str, primary: bool, auto_accept: bool) -> Result<Domain> {
+    pub async fn add_domain(&self, _admin: &Admin, name: &str, primary: bool, auto_accept: bool) -> Result<Domain> {
         let d = domain_name(name)?;
         Ok(self.store.add_domain(&d, primary, auto_accept).await?)
     }
 
-    pub async fn set_domain(&self, name: &str, primary: bool, auto_accept: Option<bool>) -> Result<Domain> {
+    pub async fn set_domain(
+        &self,
+        _admin: &Admin,
+        name: &str,
+        primary: bool,
+        auto_accept: Option<bool>,
+    ) -> Result<Domain> {
         let d = domain_name(name)?;
         self.store.set_domain(&d, primary, auto_accept).await.map_err(|e| named(e, format!("domain {d}")))
     }
 
     /// Removes a domain no account uses; its domain grants are revoked.
-    pub async fn remove_domain(&self, name: &str) -> Result<()> {
+    pub async fn remove_domain(&self, _admin: &Admin, name: &str) -> Result<()> {
         let d = domain_name(name)?;
         self.store.remove_domain(&d).await.map_err(|e| named(e, format!("domain {d}")))
     }
 
-    pub async fn groups(&self) -> Result<Vec<Group>> {
+    pub async fn groups(&self, _admin: &Admin) -> Result<Vec<Group>> {
         Ok(self.store.groups().await?)
     }
 
-    pub async fn add_group(&self, name: &str) -> Result<Group> {
+    pub async fn add_group(&self, _admin: &Admin, name: &str) -> Result<Group> {
         Ok(self.store.add_group(group_name(name)?).await?)
     }
 
     /// Removes a group; labels shared with it are no longer shared with its members (the grants are revoked).
-    pub async fn remove_group(&self, name: &str) -> Result<()> {
+    pub async fn remove_group(&self, _admin: &Admin, name: &str) -> Result<()> {
         let n = group_name(name)?;
         self.store.remove_group(n).await.map_err(|e| named(e, format!("group '{n}'")))
     }
 
     /// Adds or removes a member. Labels shared with the group appear in, or leave, the member's home at once.
-    pub async fn set_group_member(&self, group: &str, email: &str, add: bool) -> Result<()> {
+    pub async fn set_group_member(&self, _admin: &Admin, group: &str, email: &str, add: bool) -> Result<()> {
         let n = group_name(group)?;
         let user = self.existing_user(email).await?;
         self.store.set_group_member(n, user.id, add).await.map_err(|e| named(e, format!("group '{n}'")))

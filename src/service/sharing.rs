@@ -192,6 +192,21 @@ impl Service {
         Ok(self.store.grants_of_label(label_id).await?)
     }
 
+    /// The grants on `label_id`, each with whether `actor` may change or revoke it (`access::may_manage_grant`):
+    /// what the share dialog shows, without comparing levels itself.
+    pub async fn grants_managed(&self, actor: &User, label_id: &str) -> Result<Vec<(Grant, bool)>> {
+        let view = self.managed(actor, label_id).await?;
+        let grants = self.store.grants_of_label(label_id).await?;
+        Ok(grants
+            .into_iter()
+            .map(|g| {
+                let manageable = g.status != "revoked"
+                    && Level::parse(&g.level).is_some_and(|l| access::may_manage_grant(view.level, l));
+                (g, manageable)
+            })
+            .collect())
+    }
+
     /// The invitations waiting for the user.
     pub async fn invitations(&self, user: &User) -> Result<Vec<Grant>> {
         Ok(self.store.grants_of_user(&user.email).await?.into_iter().filter(|g| g.status == "pending").collect())

@@ -570,6 +570,31 @@ async fn permission_matrix_over_every_api_write() {
                 ("DELETE", book.clone(), None, None),
             ];
             let want = api_expected(level);
+            // The label's `may` tells the caller exactly what the server then allows (clients compare no levels).
+            let shown = api(&s, &email, "GET", &book, None).await;
+            if shown.status == 200 {
+                let may = parse(&shown)["may"].clone();
+                for (flag, k) in [
+                    ("add_contacts", 1),
+                    ("edit_contacts", 2),
+                    ("remove_contacts", 3),
+                    ("change_properties", 5),
+                    ("share", 8),
+                    ("restore", 14),
+                ] {
+                    assert_eq!(
+                        may[flag],
+                        want[k] < 400,
+                        "{who} on {column}: may.{flag} but {} is {}",
+                        API_OPS[k],
+                        want[k]
+                    );
+                }
+                // A transfer to someone unknown is refused for what it names (422) once the level allows it.
+                assert_eq!(may["administer"], want[17] != 403, "{who} on {column}: may.administer {may}");
+                let levels = may["grant_levels"].as_array().unwrap().len();
+                assert_eq!(levels > 0, want[8] < 400, "{who} on {column}: grant_levels {may}");
+            }
             let mut got = Vec::new();
             for (k, (method, path, body, file)) in ops.into_iter().enumerate() {
                 let before = fingerprint(&s, f).await;

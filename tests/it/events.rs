@@ -60,8 +60,8 @@ async fn every_kind_of_change_is_published_once_committed() {
     // Accounts (another server's credential checks and the dashboard's user lists follow these).
     s.app.accounts.set_password(&bob, "another-good-password", false).await.unwrap();
     assert_eq!(next(&mut rx).await, Event::Account { user_id: bob.id });
-    s.app.service.add_group("sales").await.unwrap();
-    s.app.service.set_group_member("sales", &bob.email, true).await.unwrap();
+    s.app.service.add_group(&Admin::console(), "sales").await.unwrap();
+    s.app.service.set_group_member(&Admin::console(), "sales", &bob.email, true).await.unwrap();
     assert_eq!(next(&mut rx).await, Event::Directory);
     s.app.service.delete_label(&ann, &label).await.unwrap();
     assert_eq!(next(&mut rx).await, Event::Label { label_id: label.clone(), owner_id: ann.id });

@@ -39,8 +39,8 @@ impl World {
 /// Ann (example.com, the primary domain) owns "Partners" with one card; example.org is a secondary domain.
 async fn world() -> World {
     let s = Server::start().await;
-    s.app.service.add_domain("example.com", false, false).await.unwrap();
-    s.app.service.add_domain("example.org", false, false).await.unwrap();
+    s.app.service.add_domain(&Admin::console(), "example.com", false, false).await.unwrap();
+    s.app.service.add_domain(&Admin::console(), "example.org", false, false).await.unwrap();
     s.user("ann@example.com").await;
     let ann = s.record("ann@example.com").await;
     let label = s.app.service.create_label(&ann, None, "Partners", "").await.unwrap().id;
@@ -55,8 +55,8 @@ async fn a_group_grant_reaches_members_present_and_future() {
     let svc = &w.s.app.service;
     let bob = w.user("bob@example.com").await;
     let carl = w.user("carl@example.org").await;
-    svc.add_group("sales").await.unwrap();
-    svc.set_group_member("sales", &bob.email, true).await.unwrap();
+    svc.add_group(&Admin::console(), "sales").await.unwrap();
+    svc.set_group_member(&Admin::console(), "sales", &bob.email, true).await.unwrap();
     let g = svc.share(&w.ann, &w.label, &Grantee::parse("group:sales"), Level::Edit, true).await.unwrap();
     assert_eq!((g.grantee_kind.as_str(), g.status.as_str()), ("group", "accepted"), "no one to accept it");
 
@@ -66,14 +66,14 @@ async fn a_group_grant_reaches_members_present_and_future() {
     w.s.as_user(&bob.email, "DELETE", &format!("{}p.vcf", w.book(&bob.email)), &[], "").await.assert(403);
     // A future member: Carl, of the other domain, finds it as soon as he joins, and loses it when he leaves.
     assert_eq!(w.sees(&carl.email).await, 404);
-    svc.set_group_member("sales", &carl.email, true).await.unwrap();
+    svc.set_group_member(&Admin::console(), "sales", &carl.email, true).await.unwrap();
     assert_eq!(w.sees(&carl.email).await, 207);
     assert!(w.listed(&carl.email).await);
-    svc.set_group_member("sales", &carl.email, false).await.unwrap();
+    svc.set_group_member(&Admin::console(), "sales", &carl.email, false).await.unwrap();
     assert_eq!(w.sees(&carl.email).await, 404);
     assert!(!w.listed(&carl.email).await);
     // Removing the group revokes its grants.
-    svc.remove_group("sales").await.unwrap();
+    svc.remove_group(&Admin::console(), "sales").await.unwrap();
     assert_eq!(w.sees(&bob.email).await, 404);
     assert_eq!(w.s.app.store.grant(g.id).await.unwrap().unwrap().status, "revoked");
     w.s.stop().await;
@@ -86,8 +86,8 @@ async fn the_highest_level_among_reaching_grants_wins() {
     let bob = w.user("bob@example.com").await;
     let direct = svc.share(&w.ann, &w.label, &Grantee::parse(&bob.email), Level::View, true).await.unwrap();
     svc.respond(&bob, direct.id, true).await.unwrap();
-    svc.add_group("managers").await.unwrap();
-    svc.set_group_member("managers", &bob.email, true).await.unwrap();
+    svc.add_group(&Admin::console(), "managers").await.unwrap();
+    svc.set_group_member(&Admin::console(), "managers", &bob.email, true).await.unwrap();
     let card = format!("{}p.vcf", w.book(&bob.email));
     // RFC 3744 §5.4: the privileges reported are those of the highest level reaching him.
     let privs = r#"<d:propfind xmlns:d="DAV:"><d:prop><d:current-user-privilege-set/></d:prop></d:propfind>"#;
@@ -123,8 +123,8 @@ async fn a_domain_grant_reaches_everyone_in_that_domain_only() {
     let e = w.s.app.accounts.create_user("gus@example.net", PASSWORD, false).await;
     assert!(e.unwrap_err().to_string().contains("not one of this server's domains"));
     // A domain still in use cannot be removed; the primary goes last.
-    assert!(matches!(svc.remove_domain("example.org").await, Err(ServiceError::Conflict(_))));
-    assert!(matches!(svc.remove_domain("nowhere.test").await, Err(ServiceError::Missing(_))));
+    assert!(matches!(svc.remove_domain(&Admin::console(), "example.org").await, Err(ServiceError::Conflict(_))));
+    assert!(matches!(svc.remove_domain(&Admin::console(), "nowhere.test").await, Err(ServiceError::Missing(_))));
     w.s.stop().await;
 }
 
@@ -134,9 +134,9 @@ async fn a_member_leaves_or_hides_a_group_share_on_their_own() {
     let svc = &w.s.app.service;
     let bob = w.user("bob@example.com").await;
     let carl = w.user("carl@example.com").await;
-    svc.add_group("team").await.unwrap();
+    svc.add_group(&Admin::console(), "team").await.unwrap();
     for m in [&bob, &carl] {
-        svc.set_group_member("team", &m.email, true).await.unwrap();
+        svc.set_group_member(&Admin::console(), "team", &m.email, true).await.unwrap();
     }
     let g = svc.share(&w.ann, &w.label, &Grantee::parse("group:team"), Level::Edit, true).await.unwrap();
     // Issue 3 §5: a collaborator's DELETE of the label collection means leaving it, for them only.
@@ -168,8 +168,8 @@ async fn managing_group_and_domain_grants_follows_the_levels() {
     let svc = &w.s.app.service;
     let mia = w.user("mia@example.com").await;
     let ned = w.user("ned@example.com").await;
-    svc.add_group("leads").await.unwrap();
-    svc.set_group_member("leads", &mia.email, true).await.unwrap();
+    svc.add_group(&Admin::console(), "leads").await.unwrap();
+    svc.set_group_member(&Admin::console(), "leads", &mia.email, true).await.unwrap();
     let leads = svc.share(&w.ann, &w.label, &Grantee::parse("group:leads"), Level::Share, true).await.unwrap();
     let direct = svc.share(&w.ann, &w.label, &Grantee::parse(&ned.email), Level::Edit, true).await.unwrap();
     svc.respond(&ned, direct.id, true).await.unwrap();
@@ -177,7 +177,7 @@ async fn managing_group_and_domain_grants_follows_the_levels() {
     let e = svc.share(&ned, &w.label, &Grantee::parse("domain:example.org"), Level::View, true).await;
     assert!(matches!(e, Err(ServiceError::Forbidden(_))), "{e:?}");
     // A manager through a group shares up to that level, and manages other grants ...
-    svc.add_group("interns").await.unwrap();
+    svc.add_group(&Admin::console(), "interns").await.unwrap();
     let interns = svc.share(&mia, &w.label, &Grantee::parse("group:interns"), Level::View, true).await.unwrap();
     svc.set_grant_level(&mia, interns.id, Level::Edit).await.unwrap();
     // ... but not the grant that makes her a manager.
@@ -192,9 +192,12 @@ async fn managing_group_and_domain_grants_follows_the_levels() {
         svc.share(&w.ann, &w.label, &Grantee::parse("group:nobody"), Level::View, true).await,
         Err(ServiceError::Field(f)) if f.field == "grantee"
     ));
-    assert!(matches!(svc.add_group("leads").await, Err(ServiceError::Conflict(_))));
-    assert!(matches!(svc.add_group("a:b").await, Err(ServiceError::Invalid(_))));
-    assert!(matches!(svc.set_group_member("leads", &mia.email, true).await, Err(ServiceError::Conflict(_))));
+    assert!(matches!(svc.add_group(&Admin::console(), "leads").await, Err(ServiceError::Conflict(_))));
+    assert!(matches!(svc.add_group(&Admin::console(), "a:b").await, Err(ServiceError::Invalid(_))));
+    assert!(matches!(
+        svc.set_group_member(&Admin::console(), "leads", &mia.email, true).await,
+        Err(ServiceError::Conflict(_))
+    ));
     w.s.stop().await;
 }
 
@@ -204,7 +207,7 @@ async fn an_auto_accepting_domain_skips_the_invitation() {
     let svc = &w.s.app.service;
     let olga = w.user("olga@example.org").await;
     let pat = w.user("pat@example.com").await;
-    svc.set_domain("example.org", false, Some(true)).await.unwrap();
+    svc.set_domain(&Admin::console(), "example.org", false, Some(true)).await.unwrap();
     let g = svc.share(&w.ann, &w.label, &Grantee::parse(&olga.email), Level::View, true).await.unwrap();
     assert_eq!(g.status, "accepted");
     assert_eq!(w.sees(&olga.email).await, 207);
@@ -212,15 +215,21 @@ async fn an_auto_accepting_domain_skips_the_invitation() {
     assert_eq!(g.status, "pending");
     assert_eq!(w.sees(&pat.email).await, 404);
     // Primary moves; a domain without accounts goes, and its domain grants are revoked.
-    let d = svc.set_domain("example.org", true, None).await.unwrap();
+    let d = svc.set_domain(&Admin::console(), "example.org", true, None).await.unwrap();
     assert!(d.is_primary && d.auto_accept);
-    assert!(svc.domains().await.unwrap().iter().filter(|d| d.is_primary).count() == 1);
-    svc.add_domain("example.net", false, false).await.unwrap();
+    assert!(svc.domains(&Admin::console()).await.unwrap().iter().filter(|d| d.is_primary).count() == 1);
+    svc.add_domain(&Admin::console(), "example.net", false, false).await.unwrap();
     let g = svc.share(&w.ann, &w.label, &Grantee::parse("domain:example.net"), Level::View, true).await.unwrap();
-    svc.remove_domain("example.net").await.unwrap();
+    svc.remove_domain(&Admin::console(), "example.net").await.unwrap();
     assert_eq!(w.s.app.store.grant(g.id).await.unwrap().unwrap().status, "revoked");
-    assert!(matches!(svc.add_domain("example.com", false, false).await, Err(ServiceError::Conflict(_))));
-    assert!(matches!(svc.add_domain("not a domain", false, false).await, Err(ServiceError::Invalid(_))));
+    assert!(matches!(
+        svc.add_domain(&Admin::console(), "example.com", false, false).await,
+        Err(ServiceError::Conflict(_))
+    ));
+    assert!(matches!(
+        svc.add_domain(&Admin::console(), "not a domain", false, false).await,
+        Err(ServiceError::Invalid(_))
+    ));
     w.s.stop().await;
 }
 
@@ -243,8 +252,8 @@ async fn directory_changes_and_card_writes_at_once_all_succeed() {
     let directory = async {
         for i in 0..50 {
             let name = format!("d{i}.example.org");
-            s.app.service.add_domain(&name, false, false).await.unwrap();
-            s.app.service.remove_domain(&name).await.unwrap();
+            s.app.service.add_domain(&Admin::console(), &name, false, false).await.unwrap();
+            s.app.service.remove_domain(&Admin::console(), &name).await.unwrap();
         }
     };
     tokio::join!(writes(0), writes(1), writes(2), writes(3), directory);

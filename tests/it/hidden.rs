@@ -176,8 +176,8 @@ async fn only_the_owner_hides_fields_and_entries_are_checked() {
     // A user reached by a second grant that hides nothing sees everything (the most open grant wins).
     let dom = svc.share(&w.ann, &w.label, &Grantee::parse("group:all"), Level::View, true).await;
     assert!(dom.is_err(), "no such group yet");
-    svc.add_group("all").await.unwrap();
-    svc.set_group_member("all", &w.bob.email, true).await.unwrap();
+    svc.add_group(&Admin::console(), "all").await.unwrap();
+    svc.set_group_member(&Admin::console(), "all", &w.bob.email, true).await.unwrap();
     svc.share(&w.ann, &w.label, &Grantee::parse("group:all"), Level::View, true).await.unwrap();
     let bob = &w.bob.email;
     assert_eq!(w.s.as_user(bob, "GET", &w.card(bob), &[], "").await.body, JANE);

@@ -9,7 +9,7 @@ use serde_json::json;
 /// Ann, with a label "Team", on a server whose domain is example.com.
 async fn world() -> (Server, String, labelbook::store::User, String) {
     let s = Server::start().await;
-    s.app.service.add_domain("example.com", true, false).await.unwrap();
+    s.app.service.add_domain(&Admin::console(), "example.com", true, false).await.unwrap();
     let ann = s.user("ann@example.com").await;
     let owner = s.record(&ann).await;
     let label = s.app.service.create_label(&owner, None, "Team", "").await.unwrap().id;

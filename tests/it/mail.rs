@@ -13,7 +13,7 @@ const ADMIN: &str = "admin@example.com";
 /// A server whose domain is example.com, with an administrator, Ann (owner of "Team") and Bob.
 async fn world(tweak: impl FnOnce(&mut labelbook::config::Config)) -> (Server, String) {
     let s = Server::start_with(tweak).await;
-    s.app.service.add_domain("example.com", true, false).await.unwrap();
+    s.app.service.add_domain(&Admin::console(), "example.com", true, false).await.unwrap();
     s.app.accounts.create_user(ADMIN, PASSWORD, true).await.unwrap();
     s.user("ann@example.com").await;
     s.user("bob@example.com").await;
@@ -276,7 +276,7 @@ async fn resending_needs_a_mail_server_a_pending_person_and_the_share_level() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_share_accepted_at_once_is_announced_by_mail() {
     let (s, label) = world(|_| {}).await;
-    s.app.service.set_domain("example.com", false, Some(true)).await.unwrap();
+    s.app.service.set_domain(&Admin::console(), "example.com", false, Some(true)).await.unwrap();
     let sink = SmtpSink::start(SinkOptions { starttls_in: None, login: None }).await;
     set_smtp(&s, plain_smtp(&sink)).await;
     let g = share(&s, &label, "bob@example.com", "edit").await;

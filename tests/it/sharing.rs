@@ -375,3 +375,20 @@ async fn sharing_rules_and_races_leave_state_consistent() {
     );
     w.s.stop().await;
 }
+
+/// The share dialog is told which grants the caller may change (`manageable`), so it compares no levels.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listed_grants_say_which_the_caller_may_change() {
+    let w = world().await;
+    for who in ["ann@example.com", "share@example.org"] {
+        let r = w.s.as_user(who, "GET", &format!("/api/v1/labels/{}/grants", w.label), &[], "").await;
+        let items = parse(r.assert(200))["items"].as_array().unwrap().clone();
+        assert!(items.len() >= 7, "{items:?}");
+        for g in items {
+            assert_eq!(g["manageable"], g["status"] != "revoked", "{who} on {g}");
+        }
+    }
+    // A collaborator who cannot share does not get the list at all.
+    w.s.as_user("delete@example.com", "GET", &format!("/api/v1/labels/{}/grants", w.label), &[], "").await.assert(403);
+    w.s.stop().await;
+}

@@ -8,7 +8,6 @@ const LEVELS = [
   ["delete", "Delete", "also take contacts off the label"],
   ["share", "Share", "also invite and manage collaborators"],
 ];
-const LEVEL_RANK = { view: 1, edit: 2, delete: 3, share: 4, owner: 5 };
 const DEVICES_TOGGLE = "Sync these contacts with my devices and Outlook";
 
 const state = { csrf: null, me: null, labels: [], invitations: [], view: null, events: null, googleRedraw: null };
@@ -88,10 +87,12 @@ function field(labelText, attrs = {}, hintText = "") {
   return [wrap, input, setError];
 }
 
-function levelSelect(value, max = "share", id) {
+// `allowed`: the levels the server says this user may give (a label's may.grant_levels); the current value is
+// shown even when it is not one of them.
+function levelSelect(value, allowed = LEVELS.map(([v]) => v), id) {
   const sel = h("select", { id });
   for (const [v, name, what] of LEVELS) {
-    if (LEVEL_RANK[v] > LEVEL_RANK[max]) continue;
+    if (!allowed.includes(v) && v !== value) continue;
     sel.append(h("option", { value: v, selected: v === value }, `${name}: ${what}`));
   }
   return sel;
@@ -261,9 +262,10 @@ async function route() {
 async function renderBook(main, id) {
   const label = id === "contacts" ? state.me.my_contacts : await api("GET", `/labels/${encodeURIComponent(id)}`);
   const level = label.level;
-  const canEdit = LEVEL_RANK[level] >= LEVEL_RANK.edit;
+  const may = label.may;
+  const canEdit = may.add_contacts;
   const isLabel = id !== "contacts";
-  const owner = level === "owner";
+  const owner = label.owner.email === state.me.email;
   const base = isLabel ? `/labels/${label.id}` : "";
   const view = { items: [], cursor: null, q: "", sort: "name", selected: null };
 
@@ -311,7 +313,7 @@ async function renderBook(main, id) {
     view.selected = cid;
     drawList();
     const r = await fetchContact(`${base}/contacts/${cid}`);
-    editorBox.replaceChildren(contactEditor({ base, contact: r.contact, etag: r.etag, level, isLabel, done: afterEdit }));
+    editorBox.replaceChildren(contactEditor({ base, contact: r.contact, etag: r.etag, may, isLabel, done: afterEdit }));
   }
 
   async function afterEdit(msg) {
@@ -340,7 +342,7 @@ async function renderBook(main, id) {
       : `Shared by ${label.owner.display_name || label.owner.email} · your level: ${LEVELS.find((l) => l[0] === level)?.[1] || level}`
     : "Every contact you own";
   const headActions = h("div", { class: "row" },
-    canEdit ? h("button", { type: "button", class: "primary", onclick: () => editorBox.replaceChildren(contactEditor({ base, contact: null, level, isLabel, done: afterEdit })) }, "New contact") : null,
+    canEdit ? h("button", { type: "button", class: "primary", onclick: () => editorBox.replaceChildren(contactEditor({ base, contact: null, may, isLabel, done: afterEdit })) }, "New contact") : null,
     isLabel && canEdit ? h("button", { type: "button", onclick: () => editorBox.replaceChildren(existingPicker(label, afterEdit)) }, "Add existing contacts") : null,
     canEdit ? h("button", { type: "button", onclick: () => editorBox.replaceChildren(importPanel(label.id, afterEdit)) }, "Import") : null,
     h("a", { href: `/api/v1/export?book=${encodeURIComponent(label.id)}&format=vcf`, download: "" }, "Export .vcf"),
@@ -349,7 +351,7 @@ async function renderBook(main, id) {
   const view_ = { id: isLabel ? label.id : "contacts", level, name: label.name, reload: () => load(true), redraw: null };
   if (main.isConnected) state.view = view_;
   const panels = [];
-  if (isLabel && LEVEL_RANK[level] >= LEVEL_RANK.share) {
+  if (may.share) {
     const share = await sharePanel(label);
     view_.redraw = share.redraw;
     panels.push(share);
@@ -404,10 +406,10 @@ function multiField(title, key, items, types, inputType, errs) {
   return box;
 }
 
-function contactEditor({ base, contact, etag, level, isLabel, done }) {
+function contactEditor({ base, contact, etag, may, isLabel, done }) {
   const c = contact || { name: {}, emails: [], phones: [], addresses: [], urls: [] };
-  const canEdit = LEVEL_RANK[level] >= LEVEL_RANK.edit;
-  const canRemove = isLabel ? LEVEL_RANK[level] >= LEVEL_RANK.delete : true;
+  const canEdit = contact ? may.edit_contacts : may.add_contacts;
+  const canRemove = may.remove_contacts;
   const errs = {};
   const f = {};
   const text = (key, label, value, attrs = {}) => {
@@ -773,7 +775,8 @@ function contactCheckbox(c, from, chosen, changed) {
 
 // ---- sharing ----
 
-function collaboratorForm(maxLevel, onAdd, submitText) {
+// `levels`: those the user may give (a label's may.grant_levels).
+function collaboratorForm(levels, onAdd, submitText) {
   const [emailWrap, email, emailErr] = field("E-mail, group:NAME or domain:NAME", { type: "text", autocomplete: "off", list: "known-people" }, "");
   const known = h("datalist", { id: "known-people" });
   let asked = "";
@@ -793,7 +796,7 @@ function collaboratorForm(maxLevel, onAdd, submitText) {
     }
   });
   const levelId = nextId("level");
-  const level = levelSelect("edit", maxLevel, levelId);
+  const level = levelSelect(levels.includes("edit") ? "edit" : levels[0], levels, levelId);
   const devices = h("input", { type: "checkbox", checked: true });
   const err = h("p", { class: "error", role: "alert", hidden: true });
   const form = h("form", {
@@ -837,12 +840,12 @@ function mailLine(g) {
 async function sharePanel(label) {
   const panel = h("section", { class: "panel", "aria-label": "Collaborators" });
   const links = new Map();
-  const owner = label.level === "owner";
+  const owner = label.may.administer;
   const draw = async () => {
     const grants = (await api("GET", `/labels/${label.id}/grants`)).items;
     const rows = grants.map((g) => {
-      const mine = LEVEL_RANK[g.level] <= LEVEL_RANK[label.level] && g.status !== "revoked";
-      const sel = levelSelect(g.level, label.level === "owner" ? "share" : label.level);
+      const mine = g.manageable;
+      const sel = levelSelect(g.level, label.may.grant_levels);
       sel.setAttribute("aria-label", `Level of ${g.grantee}`);
       sel.disabled = !mine;
       const err = h("p", { class: "error", hidden: true });
@@ -914,7 +917,7 @@ async function sharePanel(label) {
       h("h2", {}, "Collaborators"),
       rows.length ? h("ul", { class: "list" }, rows) : h("p", { class: "hint" }, "Nobody else yet."),
       h("h2", {}, "Add a collaborator"),
-      collaboratorForm(owner ? "share" : label.level, async (g) => {
+      collaboratorForm(label.may.grant_levels, async (g) => {
         const made = await api("POST", `/labels/${label.id}/grants`, g);
         toast(made.kind !== "user" ? `Shared with ${made.kind} ${made.grantee}`
           : state.me.mail_enabled ? `Invited ${made.grantee}: an e-mail is on its way`
@@ -931,7 +934,7 @@ async function sharePanel(label) {
 }
 
 function labelSettings(label) {
-  const owner = label.level === "owner";
+  const owner = label.may.administer;
   const box = h("section", { class: "panel", "aria-label": "Label settings" }, h("h2", {}, owner ? "Label" : "This share"));
   const err = h("p", { class: "error", role: "alert", hidden: true });
   if (owner) {
@@ -1006,7 +1009,7 @@ function renderWizard(main) {
       h("li", {}, h("span", { class: "avatar", "aria-hidden": "true" }, initials(p.grantee)),
         h("div", { class: "who" }, h("div", { class: "name" }, p.grantee), h("div", { class: "meta" }, `${LEVELS.find((l) => l[0] === p.level)[1]}${p.sync_devices ? " · on their devices" : ""}`)),
         h("button", { type: "button", class: "link", "aria-label": `Do not invite ${p.grantee}`, onclick: () => { w.people.splice(i, 1); draw(); } }, "Remove")))) : h("p", { class: "hint" }, "Add colleagues now, or later from the label."),
-    collaboratorForm("share", async (g) => {
+    collaboratorForm(LEVELS.map(([v]) => v), async (g) => {
       if (g.kind === "user" && !/^[^@\s]+@[^@\s]+$/.test(g.grantee)) throw Object.assign(new ApiError(422, {}), { field: () => "That is not an e-mail address." });
       w.people.push(g);
       draw();
