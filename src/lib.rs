@@ -3,6 +3,7 @@
 pub mod api;
 pub mod app;
 pub mod bridge;
+pub mod clock;
 pub mod config;
 pub mod dav;
 pub mod http;

@@ -46,7 +46,7 @@ fn state(req: &Request<'_>, email: &str, a: Option<&GoogleAccount>) -> StateJson
         last_push: a.and_then(|a| a.pushed_at).map(rfc3339),
         last_pull: a.and_then(|a| a.pulled_at).map(rfc3339),
         sync_requested: a.is_some_and(|a| a.wanted_at > a.done_at),
-        syncing: a.is_some_and(|a| a.lease_until > crate::store::now()),
+        syncing: a.is_some_and(|a| a.lease_until > req.app.service.now()),
     }
 }
 

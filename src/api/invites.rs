@@ -115,7 +115,7 @@ pub async fn route(
             if made && let Some(password) = &form.password {
                 let ua = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
                 if let Ok((session, _, secret)) = app.accounts.login(&user.email, password, ip, ua).await {
-                    cookie = super::session::cookie(&secret, session.expires_at - crate::store::now(), secure).ok();
+                    cookie = super::session::cookie(&secret, session.expires_at - app.service.now(), secure).ok();
                     csrf = Some(session.csrf_token);
                 }
             }

@@ -105,12 +105,9 @@ async fn login_inner(
             p.retry_after = Some(u32::try_from(wait.as_secs().max(1)).unwrap_or(u32::MAX));
             return Err(p);
         }
-        Err(AuthError::Store(e)) => {
-            tracing::error!(error = %e, "login failed on the database");
-            return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable; try again"));
-        }
+        Err(AuthError::Store(e)) => return Err(crate::service::ServiceError::from(e).into()),
     };
-    let max_age = session.expires_at - crate::store::now();
+    let max_age = session.expires_at - app.service.now();
     let mut r = json_response(StatusCode::CREATED, &session_json(&user, "session", Some(&session)))?;
     r.headers_mut().insert(header::SET_COOKIE, cookie(&secret, max_age, secure)?);
     Ok((r, user.email))

@@ -283,7 +283,7 @@ impl Tokens {
     }
 
     pub async fn token(&self, http: &Http, user: &str) -> Result<String> {
-        let now = crate::store::now();
+        let now = crate::clock::system_now();
         if let Some((t, until)) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(user)
             && *until - RENEW_BEFORE > now
         {

@@ -16,7 +16,7 @@ mod sync;
 
 use crate::service::Service;
 use crate::store::events::Event;
-use crate::store::google::{GoogleAccount, now_ms};
+use crate::store::google::GoogleAccount;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -189,7 +189,7 @@ impl Bridge {
         // Read again under the lease: what the caller read may predate another sync's end.
         let Some(account) = store.google_account(account.user_id).await? else { return Ok(None) };
         let account = &account;
-        let started = now_ms();
+        let started = store.clock.now_ms();
         if let Err(why) = self.use_grant(account) {
             store.google_synced(account.user_id, started, "permission_lost", Some(why)).await?;
             store.google_release(account.user_id, &self.owner).await?;

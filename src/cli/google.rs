@@ -7,7 +7,7 @@ use anyhow::{Result, anyhow, bail};
 use clap::Subcommand;
 use labelbook::app::App;
 use labelbook::bridge::{self, Bridge};
-use labelbook::store::google::{GoogleAccount, now_ms};
+use labelbook::store::google::GoogleAccount;
 use std::time::Duration;
 
 #[derive(Subcommand)]
@@ -49,7 +49,7 @@ fn bridge_of(app: &App) -> Result<&Bridge> {
     })
 }
 
-fn account_json(a: &GoogleAccount) -> serde_json::Value {
+fn account_json(a: &GoogleAccount, now: i64) -> serde_json::Value {
     serde_json::json!({
         "user": a.email,
         "status": a.status,
@@ -58,7 +58,7 @@ fn account_json(a: &GoogleAccount) -> serde_json::Value {
         "last_push": a.pushed_at,
         "last_pull": a.pulled_at,
         "sync_requested": a.wanted_at > a.done_at,
-        "syncing": a.lease_until > labelbook::store::now(),
+        "syncing": a.lease_until > now,
     })
 }
 
@@ -89,7 +89,7 @@ pub async fn google(app: &App, cmd: GoogleCmd, json: bool) -> Result<()> {
             let b = bridge_of(app)?;
             let u = app.user(&user).await?;
             let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
-            let asked = now_ms();
+            let asked = app.store.clock.now_ms();
             let account = loop {
                 let a = app.store.google_account(u.id).await?.ok_or_else(|| anyhow!("{} is not mirrored", u.email))?;
                 if a.done_at >= asked {
@@ -108,7 +108,7 @@ pub async fn google(app: &App, cmd: GoogleCmd, json: bool) -> Result<()> {
                 }
             };
             if json {
-                print_json(account_json(&account));
+                print_json(account_json(&account, app.store.clock.now()));
             } else {
                 println!("{}: {}", account.email, account.status);
             }
@@ -126,7 +126,9 @@ pub async fn google(app: &App, cmd: GoogleCmd, json: bool) -> Result<()> {
                 None => app.store.google_accounts().await?,
             };
             if json {
-                print_json(serde_json::Value::Array(accounts.iter().map(account_json).collect()));
+                print_json(serde_json::Value::Array(
+                    accounts.iter().map(|a| account_json(a, app.store.clock.now())).collect(),
+                ));
             } else {
                 for a in &accounts {
                     println!("{}\t{}\t{}", a.email, a.status, a.last_error.as_deref().unwrap_or(""));

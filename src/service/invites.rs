@@ -56,7 +56,7 @@ impl Service {
             return Err(ServiceError::Conflict(format!("the invitation is {}, not pending", grant.status)));
         }
         let secret = super::sessions::secret(LINK_PREFIX).map_err(ServiceError::Store)?;
-        let expires = crate::store::now() + LINK_DAYS * 86_400;
+        let expires = self.store.clock.now() + LINK_DAYS * 86_400;
         self.store.replace_invite_link(grant.id, &super::sessions::digest(&secret), actor.id, expires).await?;
         Ok((secret, expires))
     }
@@ -69,7 +69,7 @@ impl Service {
         if link.used_at.is_some() {
             return Err(ServiceError::Conflict("this invitation link was used already".into()));
         }
-        if link.expires_at <= crate::store::now() {
+        if link.expires_at <= self.store.clock.now() {
             return Err(ServiceError::Conflict("this invitation link has expired: ask for a new one".into()));
         }
         if link.grant.status != "pending" {

@@ -7,7 +7,7 @@ use super::invites::{LINK_DAYS, LINK_PREFIX};
 use super::{Result, Service, ServiceError, access::Level};
 use crate::mail::message::{Message, address_of};
 use crate::mail::{MailError, SmtpConfig, smtp};
-use crate::store::{Grant, MailStatus, MailedLink, NewMail, QueuedMail, User, now};
+use crate::store::{Grant, MailStatus, MailedLink, NewMail, QueuedMail, User};
 use std::time::Duration;
 
 /// Tries before a message is given up.
@@ -130,7 +130,7 @@ impl Service {
         let (kind, subject, body, link) = match grant.status.as_str() {
             "pending" => {
                 let secret = super::sessions::secret(LINK_PREFIX).map_err(ServiceError::Store)?;
-                let expires = now() + LINK_DAYS * 86_400;
+                let expires = self.store.clock.now() + LINK_DAYS * 86_400;
                 let has_account = self.store.user_by_email(&grant.grantee).await?.is_some();
                 let link = format!("{base}/#/invite/{secret}");
                 let body = invitation_text(inviter, &label.name, grant, &link, expires, has_account);
@@ -175,7 +175,7 @@ impl Service {
             ));
         }
         if let Some(last) = self.store.mail_of_grant(grant_id).await? {
-            let wait = last.created_at + self.mail_resend_secs as i64 - now();
+            let wait = last.created_at + self.mail_resend_secs as i64 - self.store.clock.now();
             if wait > 0 {
                 return Err(ServiceError::TooSoon(
                     wait as u32,
@@ -243,7 +243,8 @@ impl Service {
             Err(e) => {
                 let tries = mail.attempts + 1;
                 let retry = (!e.permanent && tries < MAX_ATTEMPTS).then(|| {
-                    now() + (self.mail_retry_secs as i64).saturating_mul(4i64.saturating_pow(tries as u32 - 1))
+                    self.store.clock.now()
+                        + (self.mail_retry_secs as i64).saturating_mul(4i64.saturating_pow(tries as u32 - 1))
                 });
                 tracing::warn!(kind = %mail.kind, to = %mail.recipient, tries, retry = retry.is_some(), error = %e, "mail not sent");
                 self.store.mail_failed(mail.id, &e.message, retry).await?;
@@ -260,14 +261,14 @@ impl Service {
             if let Err(e) = self.deliver_due_mail().await {
                 tracing::warn!(error = %e, "outbox");
             }
-            if now() - last_purge > 3_600 {
-                last_purge = now();
-                if let Err(e) = self.store.purge_mail(now() - KEEP_DAYS * 86_400).await {
+            if self.store.clock.now() - last_purge > 3_600 {
+                last_purge = self.store.clock.now();
+                if let Err(e) = self.store.purge_mail(self.store.clock.now() - KEEP_DAYS * 86_400).await {
                     tracing::warn!(error = %e, "outbox purge");
                 }
             }
             let wait = match self.store.next_mail_due().await {
-                Ok(Some(at)) => (at - now()).clamp(1, 60) as u64,
+                Ok(Some(at)) => (at - self.store.clock.now()).clamp(1, 60) as u64,
                 _ => 60,
             };
             tokio::select! {

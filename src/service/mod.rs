@@ -229,6 +229,11 @@ pub struct Service {
 }
 
 impl Service {
+    /// Seconds since the epoch by the server's clock (`Store::clock`).
+    pub fn now(&self) -> i64 {
+        self.store.clock.now()
+    }
+
     /// My contacts' view, named as `user` was read at login; `state` reads the current name for the properties
     /// that show it.
     pub(super) fn my_contacts(user: &User) -> BookView {

@@ -63,7 +63,7 @@ impl Accounts {
                 user_id: user.id,
                 token_hash: &digest(&token),
                 csrf_token: &csrf,
-                expires_at: crate::store::now() + self.idle_secs(),
+                expires_at: self.store.clock.now() + self.idle_secs(),
                 user_agent: &ua,
                 ip: &ip.to_string(),
             })
@@ -83,7 +83,7 @@ impl Accounts {
         let Some((mut session, user)) = self.store.session_by_hash(&digest(token)).await? else {
             return Ok(None);
         };
-        let now = crate::store::now();
+        let now = self.store.clock.now();
         if now - session.last_seen_at >= TOUCH_EVERY {
             let cap = session.created_at + self.settings.session_max.as_secs() as i64;
             let expires = (now + self.idle_secs()).min(cap);
@@ -110,7 +110,7 @@ impl Accounts {
         }
         let found = self.store.api_token_by_hash(&digest(token)).await?;
         if let Some((t, _)) = &found
-            && t.last_used_at.is_none_or(|at| crate::store::now() - at >= TOUCH_EVERY)
+            && t.last_used_at.is_none_or(|at| self.store.clock.now() - at >= TOUCH_EVERY)
         {
             self.store.touch_api_token(t.id).await?;
         }
@@ -134,7 +134,7 @@ impl Accounts {
         let scope = Scope::parse(scope).ok_or_else(|| field("scope", "read or write"))?;
         let expires_at = match expires_in_days {
             None => None,
-            Some(d) if (1..=3650).contains(&d) => Some(crate::store::now() + d * 86_400),
+            Some(d) if (1..=3650).contains(&d) => Some(self.store.clock.now() + d * 86_400),
             Some(_) => return Err(field("expires_in_days", "between 1 and 3650 days")),
         };
         let token = secret(TOKEN_PREFIX)?;

@@ -2,7 +2,7 @@
 //! every collection showing the contact) and the reads that serve a sync in one query.
 
 use super::events::{Event, notify_in};
-use super::{Book, BookState, Card, CardMeta, Change, NewCard, Result, Store, StoreError, now, on_pool};
+use super::{Book, BookState, Card, CardMeta, Change, NewCard, Result, Store, StoreError, on_pool};
 use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 
@@ -438,7 +438,7 @@ impl Store {
     /// and none is answered before the commit. A refused write (precondition, UID conflict, not found) is decided
     /// by reads before it writes anything, so it leaves the others alone; a database error fails the batch.
     pub(crate) async fn run_batch(&self, jobs: Vec<Job>) {
-        let now = now();
+        let now = self.clock.now();
         let started = std::time::Instant::now();
         let outcome: std::result::Result<Vec<std::result::Result<Done, WriteError>>, StoreError> = on_pool!(self, p => {
             async {

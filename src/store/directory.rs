@@ -1,7 +1,7 @@
 //! The server's domains and its groups of users.
 
 use super::events::{Event, commit_publishing};
-use super::{Result, Store, StoreError, now, on_pool};
+use super::{Result, Store, StoreError, on_pool};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Domain {
@@ -56,7 +56,7 @@ impl Store {
                 sqlx::query("UPDATE domains SET is_primary = FALSE").execute(&mut *tx).await?;
             }
             sqlx::query("INSERT INTO domains (name, is_primary, auto_accept, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(name).bind(primary).bind(auto_accept).bind(now()).execute(&mut *tx).await
+                .bind(name).bind(primary).bind(auto_accept).bind(self.clock.now()).execute(&mut *tx).await
                 .map_err(|e| match StoreError::from(e) {
                     StoreError::Conflict(_) => StoreError::Conflict(format!("domain {name} already exists")),
                     e => e,
@@ -88,7 +88,7 @@ impl Store {
     /// Removes a domain no account uses any more; its domain grants are revoked in the same transaction.
     pub async fn remove_domain(&self, name: &str) -> Result<()> {
         let pattern = format!("%@{}", name.replace(['%', '_'], ""));
-        let now = now();
+        let now = self.clock.now();
         on_pool!(self, p => {
             let mut tx = self.write(p, 1).await?;
             let primary: Option<bool> = sqlx::query_scalar("SELECT is_primary FROM domains WHERE name = $1")
@@ -129,7 +129,7 @@ impl Store {
 
     pub async fn add_group(&self, name: &str) -> Result<Group> {
         on_pool!(self, p => sqlx::query("INSERT INTO user_groups (name, created_at) VALUES ($1, $2)")
-            .bind(name).bind(now()).execute(p).await.map(|_| ())
+            .bind(name).bind(self.clock.now()).execute(p).await.map(|_| ())
             .map_err(|e| match StoreError::from(e) {
                 StoreError::Conflict(_) => StoreError::Conflict(format!("group {name} already exists")),
                 e => e,
@@ -139,7 +139,7 @@ impl Store {
 
     /// Removes a group; its grants are revoked (kept, as every grant is, for the record).
     pub async fn remove_group(&self, name: &str) -> Result<()> {
-        let now = now();
+        let now = self.clock.now();
         on_pool!(self, p => {
             let mut tx = self.write(p, 1).await?;
             let seq = tx.seq();

@@ -2,7 +2,7 @@
 //! groups and contacts it made in their Google Contacts.
 
 use super::events::Event;
-use super::{Result, Store, now, on_pool};
+use super::{Result, Store, on_pool};
 use sqlx::AssertSqlSafe;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,7 +98,7 @@ impl Store {
              ON CONFLICT (user_id) DO UPDATE SET my_contacts = excluded.my_contacts, wanted_at = excluded.wanted_at,
                status = CASE WHEN google_accounts.status = 'removing' THEN 'pending' ELSE google_accounts.status END,
                push_cursor = CASE WHEN google_accounts.my_contacts = excluded.my_contacts THEN google_accounts.push_cursor ELSE '' END")
-            .bind(user_id).bind(my_contacts as i64).bind(now()).bind(now_ms()).execute(p).await?.rows_affected());
+            .bind(user_id).bind(my_contacts as i64).bind(self.clock.now()).bind(self.clock.now_ms()).execute(p).await?.rows_affected());
         self.publish(vec![Event::Google { user_id }]).await;
         Ok(())
     }
@@ -111,7 +111,7 @@ impl Store {
              ON CONFLICT (user_id) DO UPDATE SET my_contacts = excluded.my_contacts, wanted_at = excluded.wanted_at,
                oauth_token = excluded.oauth_token, status = 'pending', last_error = NULL,
                push_cursor = CASE WHEN google_accounts.my_contacts = excluded.my_contacts THEN google_accounts.push_cursor ELSE '' END")
-            .bind(user_id).bind(my_contacts as i64).bind(now()).bind(now_ms()).bind(sealed).execute(p).await?.rows_affected());
+            .bind(user_id).bind(my_contacts as i64).bind(self.clock.now()).bind(self.clock.now_ms()).bind(sealed).execute(p).await?.rows_affected());
         self.publish(vec![Event::Google { user_id }]).await;
         Ok(())
     }
@@ -125,7 +125,7 @@ impl Store {
         my_contacts: bool,
         redirect_uri: &str,
     ) -> Result<()> {
-        let t = now();
+        let t = self.clock.now();
         on_pool!(self, p => {
             let mut tx = self.write(p, 0).await?;
             sqlx::query("DELETE FROM google_oauth_states WHERE expires_at <= $1").bind(t).execute(&mut *tx).await?;
@@ -144,7 +144,7 @@ impl Store {
         let row: Option<(i64, String, i64, String)> = on_pool!(self, p => sqlx::query_as(
             "DELETE FROM google_oauth_states WHERE state_hash = $1 AND expires_at > $2
              RETURNING user_id, verifier, my_contacts, redirect_uri")
-            .bind(state_hash).bind(now()).fetch_optional(p).await?);
+            .bind(state_hash).bind(self.clock.now()).fetch_optional(p).await?);
         Ok(row.map(|r| (r.0, r.1, r.2 != 0, r.3)))
     }
 
@@ -152,7 +152,7 @@ impl Store {
     pub async fn google_remove(&self, user_id: i64) -> Result<bool> {
         let n = {
             on_pool!(self, p => sqlx::query("UPDATE google_accounts SET status = 'removing', last_error = NULL, wanted_at = $1 WHERE user_id = $2")
-                .bind(now_ms()).bind(user_id).execute(p).await?.rows_affected())
+                .bind(self.clock.now_ms()).bind(user_id).execute(p).await?.rows_affected())
         };
         self.publish(vec![Event::Google { user_id }]).await;
         Ok(n == 1)
@@ -189,7 +189,7 @@ impl Store {
 
     /// Takes a user for `lease` seconds unless another worker holds them; true when taken (or renewed).
     pub async fn google_claim(&self, user_id: i64, owner: &str, lease: i64) -> Result<bool> {
-        let t = now();
+        let t = self.clock.now();
         let n = on_pool!(self, p => sqlx::query(
             "UPDATE google_accounts SET lease_owner = $1, lease_until = $2
              WHERE user_id = $3 AND (lease_until <= $4 OR lease_owner = $1)")
@@ -207,7 +207,7 @@ impl Store {
     /// Asks for a sync of the user now (by whichever server holds them); returns the time asked, which
     /// `done_at` reaches once a sync that started after it has finished.
     pub async fn google_want_sync(&self, user_id: i64) -> Result<i64> {
-        let t = now_ms();
+        let t = self.clock.now_ms();
         on_pool!(self, p => sqlx::query("UPDATE google_accounts SET wanted_at = $1 WHERE user_id = $2")
             .bind(t).bind(user_id).execute(p).await?.rows_affected());
         self.publish(vec![Event::Google { user_id }]).await;
@@ -235,13 +235,13 @@ impl Store {
 
     pub async fn google_pushed(&self, user_id: i64, cursor: &str) -> Result<()> {
         on_pool!(self, p => sqlx::query("UPDATE google_accounts SET push_cursor = $1, pushed_at = $2 WHERE user_id = $3")
-            .bind(cursor).bind(now()).bind(user_id).execute(p).await?.rows_affected());
+            .bind(cursor).bind(self.clock.now()).bind(user_id).execute(p).await?.rows_affected());
         Ok(())
     }
 
     pub async fn google_pulled(&self, user_id: i64, token: &str) -> Result<()> {
         on_pool!(self, p => sqlx::query("UPDATE google_accounts SET pull_token = $1, pulled_at = $2 WHERE user_id = $3")
-            .bind(token).bind(now()).bind(user_id).execute(p).await?.rows_affected());
+            .bind(token).bind(self.clock.now()).bind(user_id).execute(p).await?.rows_affected());
         Ok(())
     }
 
@@ -370,9 +370,4 @@ fn link_of(r: LinkRow) -> PersonLink {
 
 fn marks(from: usize, n: usize) -> String {
     (0..n).map(|i| format!("${}", from + i)).collect::<Vec<_>>().join(", ")
-}
-
-/// Milliseconds since the epoch: a sync asked for and one finished within the same second are told apart.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

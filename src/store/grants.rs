@@ -1,7 +1,7 @@
 //! Grants: a label shared with a user at a level, with an invitation status and the device toggle.
 
 use super::events::{Event, commit_publishing};
-use super::{Label, Result, Store, StoreError, now, on_pool};
+use super::{Label, Result, Store, StoreError, on_pool};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
@@ -130,7 +130,7 @@ impl Store {
     /// domains), or the same grantee invited again after declining or being revoked.
     pub async fn invite(&self, new: &NewGrant<'_>) -> Result<Grant> {
         let NewGrant { label_id, kind, grantee, level, status, sync_devices, invited_by } = *new;
-        let now = now();
+        let now = self.clock.now();
         let id = on_pool!(self, p => {
             let mut tx = self.write(p, 1).await?;
             let seq = tx.seq();
@@ -206,7 +206,7 @@ impl Store {
             let label: Option<String> = sqlx::query_scalar("SELECT label_id FROM grants WHERE id = $1").bind(grant_id).fetch_optional(&mut *tx).await?;
             let label = label.ok_or(StoreError::NotFound)?;
             sqlx::query("INSERT INTO grant_members (grant_id, user_id, sync_devices, declined, updated_at) SELECT id, $2, COALESCE($3, sync_devices), COALESCE($4, FALSE), $5 FROM grants WHERE id = $1 ON CONFLICT (grant_id, user_id) DO UPDATE SET sync_devices = COALESCE($3, grant_members.sync_devices), declined = COALESCE($4, grant_members.declined), updated_at = $5")
-                .bind(grant_id).bind(user_id).bind(sync_devices).bind(declined).bind(now()).execute(&mut *tx).await?;
+                .bind(grant_id).bind(user_id).bind(sync_devices).bind(declined).bind(self.clock.now()).execute(&mut *tx).await?;
             let events = vec![Event::Sharing { label_id: label }];
             commit_publishing!(self, tx, events);
             Ok(())
@@ -221,7 +221,7 @@ impl Store {
         expected_status: Option<&[&str]>,
         change: &GrantChange<'_>,
     ) -> Result<Grant> {
-        let now = now();
+        let now = self.clock.now();
         on_pool!(self, p => {
             let mut tx = self.write(p, 1).await?;
             let seq = tx.seq();

@@ -1,6 +1,6 @@
 //! Contact history and label activity, as the triggers of migration 0003 record them.
 
-use super::{Result, Store, now, on_pool};
+use super::{Result, Store, on_pool};
 
 /// One thing that happened to a contact: in a label (added, edited, removed, deleted, restored) or in its owner's
 /// My contacts (created, edited, deleted, restored).
@@ -86,7 +86,7 @@ impl Store {
 
     /// Forgets versions and activity older than `days`.
     pub async fn purge_history(&self, days: i64) -> Result<u64> {
-        let cutoff = now() - days * 86_400;
+        let cutoff = self.clock.now() - days * 86_400;
         on_pool!(self, p => {
             let mut tx = self.write(p, 0).await?;
             let v = sqlx::query("DELETE FROM contact_versions WHERE replaced_at < $1").bind(cutoff).execute(&mut *tx).await?.rows_affected();

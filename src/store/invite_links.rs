@@ -1,6 +1,6 @@
 //! Invitation links: a secret that stands for one pending user grant, used once.
 
-use super::{Grant, Result, Store, StoreError, now, on_pool};
+use super::{Grant, Result, Store, StoreError, on_pool};
 
 /// A link found by its secret's digest.
 #[derive(Debug, Clone)]
@@ -21,7 +21,7 @@ impl Store {
             let mut tx = self.write(p, 0).await?;
             sqlx::query("DELETE FROM invite_links WHERE grant_id = $1 AND via = 'copy'").bind(grant_id).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO invite_links (grant_id, token_hash, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(grant_id).bind(token_hash).bind(by).bind(now()).bind(expires_at).execute(&mut *tx).await?;
+                .bind(grant_id).bind(token_hash).bind(by).bind(self.clock.now()).bind(expires_at).execute(&mut *tx).await?;
             tx.commit().await?;
         });
         Ok(())
@@ -39,7 +39,7 @@ impl Store {
     /// Marks a link used; only the first of two racing uses succeeds.
     pub async fn use_invite_link(&self, id: i64) -> Result<()> {
         let n = on_pool!(self, p => sqlx::query("UPDATE invite_links SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
-            .bind(now()).bind(id).execute(p).await?.rows_affected());
+            .bind(self.clock.now()).bind(id).execute(p).await?.rows_affected());
         if n == 1 { Ok(()) } else { Err(StoreError::Conflict("this invitation link was used already".into())) }
     }
 }

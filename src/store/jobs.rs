@@ -1,6 +1,6 @@
 //! Import jobs: what an import was asked to do and how far it got, so a page (on any server) can follow it.
 
-use super::{Result, Store, StoreError, now, on_pool};
+use super::{Result, Store, StoreError, on_pool};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportJob {
@@ -76,7 +76,7 @@ impl Store {
         let id = on_pool!(self, p => sqlx::query_scalar::<_, i64>(
             "INSERT INTO import_jobs (user_id, book, file_name, format, status, total, unread_columns, created_at)
              VALUES ($1, $2, $3, $4, 'running', $5, $6, $7) RETURNING id")
-            .bind(user_id).bind(book).bind(file_name).bind(format).bind(total).bind(&cols).bind(now())
+            .bind(user_id).bind(book).bind(file_name).bind(format).bind(total).bind(&cols).bind(self.clock.now())
             .fetch_one(p).await?);
         self.import_job(user_id, id).await?.ok_or(StoreError::NotFound)
     }
@@ -85,7 +85,7 @@ impl Store {
     pub async fn update_import_job(&self, id: i64, c: &JobCounts<'_>, finished: Option<(&str, &str)>) -> Result<()> {
         let failures = json(c.failures)?;
         let (status, error, at) = match finished {
-            Some((status, error)) => (status, error, Some(now())),
+            Some((status, error)) => (status, error, Some(self.clock.now())),
             None => ("running", "", None),
         };
         on_pool!(self, p => sqlx::query(
@@ -118,6 +118,6 @@ impl Store {
             "UPDATE import_jobs SET status = 'failed', finished_at = $1,
              error = 'the server stopped during this import; import the file again: what it brought in is updated, not doubled'
              WHERE status = 'running' AND created_at <= $2")
-            .bind(now()).bind(now() - older_than_secs).execute(p).await?.rows_affected()))
+            .bind(self.clock.now()).bind(self.clock.now() - older_than_secs).execute(p).await?.rows_affected()))
     }
 }

@@ -1,7 +1,7 @@
 //! The outbox (messages waiting for the mail server, and what became of them) and the settings administrators
 //! change in the dashboard.
 
-use super::{Result, Store, now, on_pool};
+use super::{Result, Store, on_pool};
 
 /// A message to queue.
 pub struct NewMail<'a> {
@@ -53,7 +53,7 @@ impl Store {
     /// Queues a message (and, for an invitation, the link it carries) in one transaction, so a message is never
     /// queued with a link that does not work, nor a link made that nobody receives.
     pub async fn queue_mail(&self, mail: &NewMail<'_>, link: Option<&MailedLink<'_>>) -> Result<i64> {
-        let t = now();
+        let t = self.clock.now();
         let id = on_pool!(self, p => {
             let mut tx = self.write(p, 0).await?;
             if let (Some(link), Some(grant_id)) = (link, mail.grant_id) {
@@ -79,7 +79,7 @@ impl Store {
     /// message again only once its lease has run out. The outer condition is re-checked on a row another
     /// claimer changed meanwhile, so two servers never both take one message.
     pub async fn claim_due_mail(&self, lease: i64, limit: i64) -> Result<Vec<QueuedMail>> {
-        let t = now();
+        let t = self.clock.now();
         let rows: Vec<QueuedRow> = on_pool!(self, p => sqlx::query_as(
             "UPDATE outbox SET claimed_until = $1
              WHERE status = 'queued' AND next_attempt_at <= $2 AND claimed_until <= $2
@@ -108,7 +108,7 @@ impl Store {
     pub async fn mail_sent(&self, id: i64) -> Result<()> {
         on_pool!(self, p => sqlx::query(
             "UPDATE outbox SET status = 'sent', body = NULL, sent_at = $1, attempts = attempts + 1, last_error = NULL, claimed_until = 0 WHERE id = $2")
-            .bind(now()).bind(id).execute(p).await?.rows_affected());
+            .bind(self.clock.now()).bind(id).execute(p).await?.rows_affected());
         Ok(())
     }
 
@@ -173,7 +173,7 @@ impl Store {
 
     /// Stores (`Some`) or forgets (`None`, back to the config file's value) each named setting, together.
     pub async fn put_settings(&self, changes: &[(&str, Option<String>)], by: &str) -> Result<()> {
-        let t = now();
+        let t = self.clock.now();
         on_pool!(self, p => {
             let mut tx = self.write(p, 0).await?;
             for (name, value) in changes {

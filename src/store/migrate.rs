@@ -48,7 +48,7 @@ pub async fn run(store: &Store) -> Result<()> {
                     StoreError::Conflict(format!("migration {version} failed: {e}"))
                 })?;
                 sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
-                    .bind(version).bind(super::now()).execute(&mut *tx).await?;
+                    .bind(version).bind(store.clock.now()).execute(&mut *tx).await?;
             }
             tx.commit().await?;
         }

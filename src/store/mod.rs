@@ -194,6 +194,8 @@ pub struct Store {
     /// here keeps SQLite off its busy-wait backoff (which under contention sleeps for whole seconds) and
     /// PostgreSQL backends from piling up on one hot row (16 writers: 387/s without, 664/s with).
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// The wall clock every stored time and expiry is read from (tests move it forward).
+    pub clock: crate::clock::Clock,
     /// Card writes go to one task that commits them in groups (see `cards::spawn_writer`).
     batcher: Option<tokio::sync::mpsc::Sender<cards::Job>>,
     bus: events::Bus,
@@ -278,8 +280,13 @@ impl Store {
     }
 
     fn with_writer(pool: Pool) -> Store {
-        let inner =
-            Store { pool, writer: Some(Arc::new(tokio::sync::Mutex::new(()))), batcher: None, bus: events::Bus::new() };
+        let inner = Store {
+            pool,
+            writer: Some(Arc::new(tokio::sync::Mutex::new(()))),
+            batcher: None,
+            bus: events::Bus::new(),
+            clock: Default::default(),
+        };
         let batcher = Some(cards::spawn_writer(inner.clone()));
         Store { batcher, ..inner }
     }
@@ -328,7 +335,7 @@ impl Store {
     }
 
     pub async fn create_user(&self, email: &str, password_hash: &str, is_admin: bool) -> Result<User> {
-        let now = now();
+        let now = self.clock.now();
         let id = on_pool!(self, p => sqlx::query_scalar::<_, i64>(
             "INSERT INTO users (email, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
             .bind(email).bind(password_hash).bind(is_admin).bind(now).fetch_one(p).await?);
@@ -431,7 +438,7 @@ impl Store {
         layout: &str,
         lookup: &str,
     ) -> Result<AppPassword> {
-        let now = now();
+        let now = self.clock.now();
         let id = on_pool!(self, p => sqlx::query_scalar::<_, i64>(
             "INSERT INTO app_passwords (user_id, name, password_hash, layout, created_at, lookup) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
             .bind(user_id).bind(name).bind(hash).bind(layout).bind(now).bind(lookup).fetch_one(p).await?);
@@ -484,7 +491,7 @@ impl Store {
 
     pub async fn touch_app_password(&self, id: i64) -> Result<()> {
         on_pool!(self, p => sqlx::query("UPDATE app_passwords SET last_used_at = $1 WHERE id = $2")
-            .bind(now()).bind(id).execute(p).await.map(|_| ())?);
+            .bind(self.clock.now()).bind(id).execute(p).await.map(|_| ())?);
         Ok(())
     }
 
@@ -493,7 +500,7 @@ impl Store {
     /// Creates a label; `id` is the client's choice (a UUID, from MKCOL) or a fresh one.
     pub async fn create_label(&self, owner_id: i64, id: Option<&str>, name: &str, description: &str) -> Result<Label> {
         let id = id.map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let now = now();
+        let now = self.clock.now();
         on_pool!(self, p => {
             let mut tx = self.write(p, 1).await?;
             let seq = tx.seq();
@@ -611,8 +618,4 @@ type AppPasswordRow = (i64, i64, String, String, String, i64, Option<i64>);
 
 fn app_password((id, user_id, name, password_hash, layout, created_at, last_used_at): AppPasswordRow) -> AppPassword {
     AppPassword { id, user_id, name, password_hash, layout, created_at, last_used_at }
-}
-
-pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }

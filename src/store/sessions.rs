@@ -1,7 +1,7 @@
 //! Browser sessions and API tokens, found by the digest of their secret.
 
 use super::model::{UserRow, user_cols};
-use super::{Result, Store, StoreError, User, now, on_pool};
+use super::{Result, Store, StoreError, User, on_pool};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -61,7 +61,7 @@ fn token_of(r: TokenOnly) -> ApiToken {
 
 impl Store {
     pub async fn create_session(&self, s: &NewSession<'_>) -> Result<Session> {
-        let now = now();
+        let now = self.clock.now();
         let id = on_pool!(self, p => sqlx::query_scalar::<_, i64>(
             "INSERT INTO sessions (user_id, token_hash, csrf_token, created_at, last_seen_at, expires_at, user_agent, ip)
              VALUES ($1, $2, $3, $4, $4, $5, $6, $7) RETURNING id")
@@ -83,7 +83,7 @@ impl Store {
             ", s.id, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at
              FROM sessions s JOIN users ON users.id = s.user_id
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT users.disabled"))
-            .bind(token_hash).bind(now()).fetch_optional(p).await?);
+            .bind(token_hash).bind(self.clock.now()).fetch_optional(p).await?);
         Ok(row.map(|r| {
             let user = User::from((r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9) as UserRow);
             let session = Session {
@@ -100,7 +100,7 @@ impl Store {
 
     pub async fn touch_session(&self, id: i64, expires_at: i64) -> Result<()> {
         on_pool!(self, p => sqlx::query("UPDATE sessions SET last_seen_at = $1, expires_at = $2 WHERE id = $3")
-            .bind(now()).bind(expires_at).bind(id).execute(p).await.map(|_| ())?);
+            .bind(self.clock.now()).bind(expires_at).bind(id).execute(p).await.map(|_| ())?);
         Ok(())
     }
 
@@ -110,7 +110,7 @@ impl Store {
         Ok(on_pool!(self, p => sqlx::query_scalar::<_, i64>(
             "SELECT s.expires_at FROM sessions s JOIN users ON users.id = s.user_id
              WHERE s.id = $1 AND s.expires_at > $2 AND NOT users.disabled")
-            .bind(id).bind(now()).fetch_optional(p).await?))
+            .bind(id).bind(self.clock.now()).fetch_optional(p).await?))
     }
 
     pub async fn delete_session(&self, id: i64) -> Result<()> {
@@ -127,7 +127,7 @@ impl Store {
 
     pub async fn purge_expired_sessions(&self) -> Result<u64> {
         Ok(on_pool!(self, p => sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(now()).execute(p).await?.rows_affected()))
+            .bind(self.clock.now()).execute(p).await?.rows_affected()))
     }
 
     pub async fn create_api_token(
@@ -138,7 +138,7 @@ impl Store {
         scope: &str,
         expires_at: Option<i64>,
     ) -> Result<ApiToken> {
-        let now = now();
+        let now = self.clock.now();
         let id = on_pool!(self, p => sqlx::query_scalar::<_, i64>(
             "INSERT INTO api_tokens (user_id, name, token_hash, scope, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
@@ -174,7 +174,7 @@ impl Store {
             ", t.id, t.name, t.scope, t.created_at, t.last_used_at, t.expires_at
              FROM api_tokens t JOIN users ON users.id = t.user_id
              WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2) AND NOT users.disabled"))
-            .bind(token_hash).bind(now()).fetch_optional(p).await?);
+            .bind(token_hash).bind(self.clock.now()).fetch_optional(p).await?);
         Ok(row.map(|r| {
             let user = User::from((r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9) as UserRow);
             let token = token_of((r.10, user.id, r.11, r.12, r.13, r.14, r.15));
@@ -184,7 +184,7 @@ impl Store {
 
     pub async fn touch_api_token(&self, id: i64) -> Result<()> {
         on_pool!(self, p => sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
-            .bind(now()).bind(id).execute(p).await.map(|_| ())?);
+            .bind(self.clock.now()).bind(id).execute(p).await.map(|_| ())?);
         Ok(())
     }
 }

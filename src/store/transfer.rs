@@ -6,7 +6,7 @@
 //! with its history). The previous owner keeps their own contacts as they were.
 
 use super::events::{Event, commit_publishing};
-use super::{Result, Store, StoreError, now, on_pool};
+use super::{Result, Store, StoreError, on_pool};
 
 impl Store {
     /// Makes `new_owner` the owner of a label, giving them its contacts, in one transaction. With
@@ -20,7 +20,7 @@ impl Store {
         old_owner_keeps: bool,
         actor_id: i64,
     ) -> Result<()> {
-        let now = now();
+        let now = self.clock.now();
         on_pool!(self, p => {
             let mut tx = self.write(p, 1).await?;
             let seq = tx.seq();

@@ -1,7 +1,7 @@
 //! The trash: deleted contacts and contacts taken off labels stay restorable until purged.
 
 use super::events::{Event, commit_publishing};
-use super::{Result, Store, StoreError, now, on_pool};
+use super::{Result, Store, StoreError, on_pool};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrashedContact {
@@ -128,7 +128,7 @@ impl Store {
     /// Deletes trash older than `days` for good. Sync tokens from before the newest purged tombstone can no longer
     /// be answered exactly, so they become invalid (clients resync from scratch, RFC 6578 §3.2).
     pub async fn purge_trash(&self, days: i64) -> Result<u64> {
-        let cutoff = now() - days * 86_400;
+        let cutoff = self.clock.now() - days * 86_400;
         on_pool!(self, p => {
             let mut tx = self.write(p, 0).await?;
             let newest: Option<i64> = sqlx::query_scalar(

@@ -63,7 +63,7 @@ fn jane(name: &str, tel: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_change_keeps_the_version_it_replaced_with_who_and_when() {
     let w = world().await;
-    let before = labelbook::store::now();
+    let before = w.s.app.store.clock.now();
     let v1 = jane("Jane Doe", "+1 555 0100");
     w.s.put_card(&w.ann.email, &w.card(&w.ann), &v1).await.assert(201);
     let id = w.contact_id().await;
