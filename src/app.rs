@@ -10,7 +10,7 @@ use std::time::Duration;
 pub struct App {
     pub config: Config,
     pub store: Store,
-    pub service: Service,
+    pub service: std::sync::Arc<Service>,
     pub accounts: Accounts,
     /// Set once the server stops accepting connections: long-lived responses (event streams) end on it.
     pub stopping: tokio::sync::watch::Sender<bool>,
@@ -24,11 +24,41 @@ impl App {
     /// Opens the database the config names (SQLite under data_dir by default), migrates it, and builds the state.
     /// What runs beside a serving server, until `stopping`: hearing the changes other servers on the same
     /// PostgreSQL database commit, sending the mail queued on any of them, and the Google bridge.
-    pub fn start_background(self: &std::sync::Arc<Self>) {
+    pub async fn start_background(self: &std::sync::Arc<Self>) {
+        // An import a stopped server left running will not finish: say so, before any new one can start. On
+        // PostgreSQL another server may still be running a young one.
+        let abandoned_after = if self.config.database_url.is_some() { 3600 } else { 0 };
+        if let Err(e) = self.store.fail_abandoned_jobs(abandoned_after).await {
+            tracing::warn!(error = %e, "could not mark abandoned imports");
+        }
         self.store.spawn_listener();
         let outbox = self.clone();
         tokio::spawn(async move { outbox.service.run_outbox(outbox.stopping.subscribe()).await });
-        tokio::spawn(self.bridge.clone().run(self.clone(), self.stopping.subscribe()));
+        tokio::spawn(self.bridge.clone().run(self.service.clone(), self.stopping.subscribe()));
+        tokio::spawn(self.clone().housekeeping());
+    }
+
+    /// Purges trash older than `trash_days` and history older than `history_days`, now and every six hours,
+    /// until the server stops.
+    async fn housekeeping(self: std::sync::Arc<Self>) {
+        let mut stopping = self.stopping.subscribe();
+        let mut every = tokio::time::interval(Duration::from_secs(6 * 3600));
+        loop {
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = stopping.changed() => return,
+            }
+            match self.store.purge_trash(self.config.trash_days).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, days = self.config.trash_days, "purged old trash"),
+                Err(e) => tracing::warn!(error = %e, "purging the trash failed"),
+            }
+            match self.store.purge_history(self.config.history_days).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, days = self.config.history_days, "purged old history"),
+                Err(e) => tracing::warn!(error = %e, "purging old history failed"),
+            }
+        }
     }
 
     pub async fn open(config: Config) -> anyhow::Result<App> {
@@ -128,7 +158,7 @@ impl App {
         Ok(App {
             config,
             store,
-            service,
+            service: std::sync::Arc::new(service),
             accounts,
             bridge,
             stopping: tokio::sync::watch::channel(false).0,

@@ -108,11 +108,11 @@ pub async fn photo(req: &Request<'_>, segment: &str, cid: &str) -> ApiResult {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
     let mut r = if unchanged {
-        let mut r = http::Response::new(crate::http::empty());
+        let mut r = http::Response::new(crate::response::empty());
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r
     } else {
-        http::Response::new(crate::http::full(bytes))
+        http::Response::new(crate::response::full(bytes))
     };
     let h = r.headers_mut();
     // Only image types are served, and never sniffed as anything else.
@@ -199,7 +199,7 @@ async fn create(req: &Request<'_>, segment: &str) -> ApiResult {
 async fn update(req: &Request<'_>, segment: &str, cid: i64) -> ApiResult {
     req.params(&[])?;
     let patch: Patch = req.json()?;
-    let pre = crate::http::precondition(&req.parts.headers);
+    let pre = crate::response::precondition(&req.parts.headers);
     if pre.if_none_match.is_some() {
         return Err(Problem::invalid("If-None-Match", "a change to an existing contact takes If-Match"));
     }
@@ -211,7 +211,7 @@ async fn update(req: &Request<'_>, segment: &str, cid: i64) -> ApiResult {
 
 async fn delete(req: &Request<'_>, segment: &str, cid: i64) -> ApiResult {
     req.params(&[])?;
-    let pre = crate::http::precondition(&req.parts.headers);
+    let pre = crate::response::precondition(&req.parts.headers);
     let pre = Precondition { if_match: pre.if_match, if_none_match: None };
     let view = book(req, segment).await?;
     req.app.service.delete_contact(&view, cid, &pre).await?;

@@ -6,7 +6,7 @@
 
 use super::{ApiResult, Request};
 use crate::app::App;
-use crate::http::body::{BoxError, channel};
+use crate::response::{BoxError, channel};
 use crate::service::watch::{Notice, Watch};
 use crate::store::events::Numbered;
 use bytes::Bytes;

@@ -182,7 +182,7 @@ pub async fn callback(req: &Request<'_>) -> ApiResult {
             "/#/devices/google-refused"
         }
     };
-    let mut r = http::Response::new(crate::http::empty());
+    let mut r = http::Response::new(crate::response::empty());
     *r.status_mut() = StatusCode::SEE_OTHER;
     r.headers_mut().insert(http::header::LOCATION, http::HeaderValue::from_static(to));
     Ok(r)

@@ -2,7 +2,7 @@
 //! .vcf or CSV, streamed page by page.
 
 use super::{ApiResult, Items, Problem, Request, json_response, rfc3339};
-use crate::http::body::channel;
+use crate::response::channel;
 use crate::service::MY_CONTACTS;
 use crate::service::import::{Format, decode_text, prepare};
 use crate::store::ImportJob;

@@ -4,7 +4,7 @@
 
 use super::{ApiResult, Problem, json_response, no_content, rfc3339};
 use crate::app::App;
-use crate::http::auth::ApiPrincipal;
+use crate::service::accounts::ApiPrincipal;
 use crate::store::User;
 use bytes::Bytes;
 use http::request::Parts;

@@ -322,7 +322,7 @@ pub async fn change_grant(req: &Request<'_>, gid: &str) -> ApiResult {
     let gid = grant_id(gid)?;
     let patch: GrantPatch = req.json()?;
     let level = patch.level.as_deref().map(|l| parse_level("level", l)).transpose()?;
-    let if_match = crate::http::precondition(&req.parts.headers).if_match;
+    let if_match = crate::response::precondition(&req.parts.headers).if_match;
     let hidden = patch.hidden_fields.as_deref();
     let grant = req.app.service.change_grant(req.user, gid, level, hidden, if_match.as_deref()).await?;
     grant_response(StatusCode::OK, &grant)
@@ -330,7 +330,7 @@ pub async fn change_grant(req: &Request<'_>, gid: &str) -> ApiResult {
 
 pub async fn revoke(req: &Request<'_>, gid: &str) -> ApiResult {
     req.params(&[])?;
-    let if_match = crate::http::precondition(&req.parts.headers).if_match;
+    let if_match = crate::response::precondition(&req.parts.headers).if_match;
     let grant = req.app.service.revoke_if_match(req.user, grant_id(gid)?, if_match.as_deref()).await?;
     grant_response(StatusCode::OK, &grant)
 }

@@ -30,9 +30,9 @@ pub use problem::Problem;
 pub use session::login;
 
 use crate::app::App;
-use crate::http::auth::ApiPrincipal;
-use crate::http::{Body, full};
+use crate::response::{Body, full};
 use crate::service::access::Credential;
+use crate::service::accounts::ApiPrincipal;
 use crate::store::{Session, User};
 use bytes::Bytes;
 use http::request::Parts;
@@ -40,6 +40,7 @@ use http::{HeaderValue, Method, Response, StatusCode, header};
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+pub use session::{CSRF_HEADER, SESSION_COOKIE};
 use std::sync::Arc;
 
 /// The OpenAPI document, served as written.
@@ -134,7 +135,7 @@ pub fn with_etag(mut r: Response<Body>, etag: &str) -> Response<Body> {
 }
 
 pub fn no_content() -> ApiResult {
-    let mut r = Response::new(crate::http::empty());
+    let mut r = Response::new(crate::response::empty());
     *r.status_mut() = StatusCode::NO_CONTENT;
     Ok(r)
 }

@@ -1,7 +1,7 @@
 //! RFC 9457 problem details: every API error is `application/problem+json` with a status, a title, a detail a
 //! person can act on and, for validation errors, the fields at fault.
 
-use crate::http::{Body, full};
+use crate::response::{Body, full};
 use crate::service::ServiceError;
 use crate::service::access::Action;
 use http::{HeaderValue, Response, StatusCode, header};
@@ -140,7 +140,7 @@ impl From<ServiceError> for Problem {
             ServiceError::Store(e) if e.is_transient() => {
                 tracing::error!(error = %e, "the database cannot answer now");
                 let mut p = Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable; try again");
-                p.retry_after = crate::http::RETRY_AFTER_UNAVAILABLE.parse().ok();
+                p.retry_after = crate::response::RETRY_AFTER_UNAVAILABLE.parse().ok();
                 p
             }
             ServiceError::Store(e) => {

@@ -3,8 +3,7 @@
 
 use super::{ApiResult, Items, Problem, Request, json_response, no_content, rfc3339};
 use crate::app::App;
-use crate::http::Body;
-use crate::http::auth::SESSION_COOKIE;
+use crate::response::Body;
 use crate::service::accounts::AuthError;
 use crate::store::{ApiToken, AppPassword, Session, User};
 use bytes::Bytes;
@@ -12,6 +11,11 @@ use http::request::Parts;
 use http::{HeaderValue, Response, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
+
+/// The cookie that carries a dashboard session.
+pub const SESSION_COOKIE: &str = "labelbook_session";
+/// The header a page sends its session's CSRF token in, on every unsafe request.
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 #[derive(Serialize)]
 struct UserJson<'a> {
@@ -89,7 +93,7 @@ async fn login_inner(
     let (session, user, secret) = match app.accounts.login(&form.email, &form.password, ip, ua).await {
         Ok(s) => s,
         Err(AuthError::Invalid) => {
-            crate::http::auth::log_failed_login(form.email.trim(), ip);
+            crate::service::login_log::log_failed_login(form.email.trim(), ip);
             let mut p = Problem::new(StatusCode::UNAUTHORIZED, "wrong e-mail or password");
             p.errors.push(super::problem::FieldProblem {
                 field: "password".into(),

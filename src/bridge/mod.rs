@@ -305,8 +305,12 @@ impl Bridge {
 
     /// The worker: syncs users as they fall due (several at once, each serially), waking for a change, a
     /// request, a sync ending or the next poll; ends when the server stops.
-    pub async fn run(self: Arc<Self>, app: Arc<crate::app::App>, mut stopping: tokio::sync::watch::Receiver<bool>) {
-        let mut events = app.store.subscribe();
+    pub async fn run(
+        self: Arc<Self>,
+        service: Arc<crate::service::Service>,
+        mut stopping: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut events = service.store.subscribe();
         let mut last: HashMap<i64, tokio::time::Instant> = HashMap::new();
         let mut key_read = tokio::time::Instant::now();
         let mut running: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
@@ -314,13 +318,13 @@ impl Bridge {
         loop {
             // A key uploaded (or removed) on another server of the same database is used here within a minute.
             if key_read.elapsed() >= KEY_RELOAD {
-                self.load_uploaded(&app.store).await;
+                self.load_uploaded(&service.store).await;
                 key_read = tokio::time::Instant::now();
             }
             // Users are started as they fall due, up to PARALLEL_USERS at once: one slow user (a large first
             // mirror, Google's backoff) holds one place, never the others' changes.
             if running.len() < PARALLEL_USERS {
-                match app.store.google_accounts().await {
+                match service.store.google_accounts().await {
                     Ok(accounts) => {
                         {
                             let mut d = self.dirty();
@@ -338,14 +342,14 @@ impl Bridge {
                             }
                             let polled = last.get(&a.user_id).is_none_or(|t| t.elapsed() >= self.settings.poll);
                             last.insert(a.user_id, tokio::time::Instant::now());
-                            let (bridge, app, user_id) = (self.clone(), app.clone(), a.user_id);
+                            let (bridge, service, user_id) = (self.clone(), service.clone(), a.user_id);
                             let task = running.spawn(async move {
                                 // Picked for a change that a sync begun meanwhile elsewhere (the command line,
                                 // "Sync now" on another server) has taken: once is enough.
-                                if !polled && !bridge.still_due(&app.store, user_id).await {
+                                if !polled && !bridge.still_due(&service.store, user_id).await {
                                     return;
                                 }
-                                if let Err(e) = bridge.sync_user(&app.service, &a).await {
+                                if let Err(e) = bridge.sync_user(&service, &a).await {
                                     tracing::warn!(user = %a.email, error = %e, "google: cannot record the sync");
                                 }
                             });

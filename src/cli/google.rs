@@ -2,7 +2,7 @@
 //! the configuration alone, with or without a running server; a user a server is syncing is left to it (the
 //! lease), and `sync` then waits for that server to finish a fresh sync.
 
-use crate::print_json;
+use crate::cli::output::print_json;
 use anyhow::{Result, anyhow, bail};
 use clap::Subcommand;
 use labelbook::app::App;

@@ -1,6 +1,6 @@
 //! `labelbook history` and `labelbook activity`: who changed what.
 
-use crate::print_json;
+use crate::cli::output::print_json;
 use anyhow::{Result, bail};
 use clap::Args;
 use labelbook::app::App;

@@ -3,14 +3,14 @@
 use super::collection::open_own_book;
 use super::xml::CARDDAV;
 use super::{Ctx, DavError, DavResult, Target};
-use crate::http::Body;
+use crate::response::Body;
 use crate::store::Precondition;
 use crate::vcard::{self, Version};
 use http::{HeaderValue, Response, StatusCode, header};
 
 /// Splits If-Match / If-None-Match into entity tags without quotes; `W/` tags compare weakly (RFC 9110 §13.1.2).
 fn precondition(ctx: &Ctx<'_>) -> Precondition {
-    crate::http::precondition(ctx.headers)
+    crate::response::precondition(ctx.headers)
 }
 
 /// The vCard version an Accept header asks for, if it names one (`text/vcard; version=4.0`).
@@ -28,7 +28,7 @@ fn accepted_version(ctx: &Ctx<'_>) -> Option<Version> {
 
 fn vcard_response(bytes: Vec<u8>, etag: Option<&str>, head: bool, version: Option<Version>) -> Response<Body> {
     let len = bytes.len();
-    let mut r = Response::new(if head { crate::http::empty() } else { crate::http::full(bytes) });
+    let mut r = Response::new(if head { crate::response::empty() } else { crate::response::full(bytes) });
     let ct = match version {
         Some(Version::V40) => "text/vcard; charset=utf-8; version=4.0",
         _ => "text/vcard; charset=utf-8",
@@ -73,10 +73,10 @@ pub async fn get(ctx: &Ctx<'_>, target: &Target, head: bool) -> DavResult {
         }
         Target::Home(email) => {
             ctx.own_home(email)?;
-            Ok(crate::http::text(StatusCode::OK, "This is a CardDAV server: use a CardDAV client."))
+            Ok(crate::response::text(StatusCode::OK, "This is a CardDAV server: use a CardDAV client."))
         }
         Target::Root | Target::Principals | Target::Homes | Target::Principal(_) => {
-            Ok(crate::http::text(StatusCode::OK, "This is a CardDAV server: use a CardDAV client."))
+            Ok(crate::response::text(StatusCode::OK, "This is a CardDAV server: use a CardDAV client."))
         }
     }
 }
@@ -117,7 +117,7 @@ pub async fn put(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
         }
         r => r?,
     };
-    let mut r = Response::new(crate::http::empty());
+    let mut r = Response::new(crate::response::empty());
     *r.status_mut() = if outcome.created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
     // RFC 6352 §6.3.2.3: the ETag goes back only when what the client reads now is exactly what it sent, which
     // is not so when hidden fields made the server keep lines the client did not send it.
@@ -135,7 +135,7 @@ pub async fn delete(ctx: &Ctx<'_>, target: &Target) -> DavResult {
     };
     let view = open_own_book(ctx, email, segment).await?;
     ctx.app.service.delete_card(&view, name, &precondition(ctx)).await?;
-    let mut r = Response::new(crate::http::empty());
+    let mut r = Response::new(crate::response::empty());
     *r.status_mut() = StatusCode::NO_CONTENT;
     Ok(r)
 }

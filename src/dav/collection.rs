@@ -383,7 +383,7 @@ pub async fn mkcol(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
         let view = svc.open_book(&ctx.who.user, &label.id).await?;
         svc.set_book_props(&view, None, None, &dead).await?;
     }
-    let mut r = crate::http::text(StatusCode::CREATED, "created");
+    let mut r = crate::response::text(StatusCode::CREATED, "created");
     if let Ok(v) = super::book_href(ctx.email(), &label.id).parse() {
         r.headers_mut().insert(header::LOCATION, v);
     }
@@ -395,7 +395,7 @@ pub async fn delete(ctx: &Ctx<'_>, target: &Target) -> DavResult {
         Target::Book(email, segment) => {
             let view = open_own_book(ctx, email, segment).await?;
             ctx.app.service.delete_book(&ctx.who.user, &view).await?;
-            let mut r = Response::new(crate::http::empty());
+            let mut r = Response::new(crate::response::empty());
             *r.status_mut() = StatusCode::NO_CONTENT;
             Ok(r)
         }

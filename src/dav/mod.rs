@@ -11,7 +11,7 @@ mod stream;
 pub mod xml;
 
 use crate::app::App;
-use crate::http::{Body, text};
+use crate::response::{Body, text};
 use crate::service::accounts::Principal;
 use crate::service::{ServiceError, access::Action};
 use bytes::Bytes;
@@ -146,7 +146,7 @@ impl DavError {
             if self.status == StatusCode::SERVICE_UNAVAILABLE {
                 // RFC 9110 §10.2.3: how long the client should wait before it tries again.
                 r.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static(crate::http::RETRY_AFTER_UNAVAILABLE));
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static(crate::response::RETRY_AFTER_UNAVAILABLE));
             }
             return r;
         };
@@ -156,7 +156,7 @@ impl DavError {
             xml::element(ns, name, Some(inner)),
             xml::escape(&self.message)
         );
-        let mut r = Response::new(crate::http::full(body));
+        let mut r = Response::new(crate::response::full(body));
         *r.status_mut() = self.status;
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml; charset=utf-8"));
         r
@@ -220,7 +220,7 @@ impl From<ServiceError> for DavError {
 pub type DavResult = Result<Response<Body>, DavError>;
 
 pub fn options() -> Response<Body> {
-    let mut r = Response::new(crate::http::empty());
+    let mut r = Response::new(crate::response::empty());
     let h = r.headers_mut();
     h.insert("DAV", HeaderValue::from_static("1, 3, addressbook, extended-mkcol"));
     h.insert(header::ALLOW, HeaderValue::from_static(ALLOW));

@@ -1,7 +1,7 @@
 //! Building a 207 Multi-Status body (RFC 4918 §13).
 
 use super::xml::{self, NS_DECLS};
-use crate::http::Body;
+use crate::response::Body;
 use http::{HeaderValue, Response, StatusCode, header};
 
 pub struct Multistatus {
@@ -109,7 +109,7 @@ impl Multistatus {
     }
 
     pub fn finish(self) -> Response<Body> {
-        respond(crate::http::full(self.finish_text()))
+        respond(crate::response::full(self.finish_text()))
     }
 }
 

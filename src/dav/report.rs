@@ -8,7 +8,7 @@ use super::props::{self, BookRes, Res, SYNC_PREFIX};
 use super::stream::{self, Members};
 use super::xml::{self, CARDDAV, DAV, Element, element};
 use super::{Ctx, DavError, DavResult, Target, parse_target, parse_xml};
-use crate::http::Body;
+use crate::response::Body;
 use crate::store::{Change, User};
 use http::{HeaderValue, Response, StatusCode, header};
 use std::collections::HashSet;
@@ -328,7 +328,7 @@ fn principal_search_property_set() -> Response<Body> {
 </d:principal-search-property-set>\n",
         xml::NS_DECLS
     );
-    let mut r = Response::new(crate::http::full(body));
+    let mut r = Response::new(crate::response::full(body));
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml; charset=utf-8"));
     r
 }

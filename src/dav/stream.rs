@@ -7,8 +7,8 @@ use super::collection::{PropReq, prop_stats};
 use super::filter::Filter;
 use super::multistatus::{self, Multistatus};
 use super::props::{self, BookRes, Res};
-use crate::http::Body;
-use crate::http::body::BoxError;
+use crate::response::Body;
+use crate::response::BoxError;
 use crate::vcard::{self, Version};
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
@@ -69,7 +69,7 @@ async fn report_failure(result: Result<(), String>, tx: &Tx) {
 /// A 207 whose head (`ms`, usually the book's own response) is followed by one response per card.
 pub fn members(ctx: &Ctx<'_>, ms: Multistatus, m: Members) -> Response<Body> {
     let owned = Owned::of(ctx);
-    let (tx, body) = crate::http::body::channel();
+    let (tx, body) = crate::response::channel();
     tokio::spawn(async move {
         let ctx = owned.ctx();
         report_failure(write_members(&ctx, ms, m, &tx).await, &tx).await;
@@ -133,7 +133,7 @@ pub struct Multiget {
 /// many large cards never holds them all at once.
 pub fn multiget(ctx: &Ctx<'_>, ms: Multistatus, m: Multiget) -> Response<Body> {
     let owned = Owned::of(ctx);
-    let (tx, body) = crate::http::body::channel();
+    let (tx, body) = crate::response::channel();
     tokio::spawn(async move {
         let ctx = owned.ctx();
         report_failure(write_multiget(&ctx, ms, m, &tx).await, &tx).await;
@@ -192,10 +192,10 @@ async fn write_multiget(ctx: &Ctx<'_>, mut ms: Multistatus, m: Multiget, tx: &Tx
 /// GET of a book: every card, one after the other, as one text/vcard document.
 pub fn book_vcf(ctx: &Ctx<'_>, book: BookRes, version: Option<Version>, head: bool) -> Response<Body> {
     let body = if head {
-        crate::http::empty()
+        crate::response::empty()
     } else {
         let owned = Owned::of(ctx);
-        let (tx, body) = crate::http::body::channel();
+        let (tx, body) = crate::response::channel();
         tokio::spawn(async move {
             let ctx = owned.ctx();
             report_failure(write_vcf(&ctx, &book, version, &tx).await, &tx).await;

@@ -6,7 +6,6 @@ use super::{Body, text};
 use crate::app::App;
 use crate::service::access::{self, Credential, Scope};
 use crate::service::accounts::{AuthError, Principal};
-use crate::store::Session;
 use base64::Engine;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use std::net::SocketAddr;
@@ -73,7 +72,7 @@ impl Refusal {
             }
             Refusal::Unavailable => {
                 r.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static(crate::http::RETRY_AFTER_UNAVAILABLE));
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static(crate::response::RETRY_AFTER_UNAVAILABLE));
             }
             Refusal::Unauthorized(_, None) | Refusal::Forbidden(_) | Refusal::Internal => {}
         }
@@ -99,19 +98,10 @@ pub async fn authenticate<B>(app: &App, req: &Request<B>, peer: SocketAddr) -> R
     basic(app, value, peer).await
 }
 
-/// The cookie that carries a dashboard session.
-pub const SESSION_COOKIE: &str = "labelbook_session";
-/// The header a page sends its session's CSRF token in, on every unsafe request.
-pub const CSRF_HEADER: &str = "x-csrf-token";
-const BEARER_INVALID: &str = "Bearer realm=\"Labelbook\", error=\"invalid_token\"";
+use crate::api::{CSRF_HEADER, SESSION_COOKIE};
+use crate::service::accounts::ApiPrincipal;
 
-/// Who an API request acts as, and how it proved it.
-pub struct ApiPrincipal {
-    pub principal: Principal,
-    pub credential: Credential,
-    /// The dashboard session, when the request came with one.
-    pub session: Option<Session>,
-}
+const BEARER_INVALID: &str = "Bearer realm=\"Labelbook\", error=\"invalid_token\"";
 
 /// A request from a page's script (fetch): browsers mark those with Sec-Fetch-Mode, which curl and scripts do
 /// not send.
@@ -199,71 +189,10 @@ async fn basic(app: &App, value: &HeaderValue, peer: SocketAddr) -> Result<Princ
     match app.accounts.authenticate(email, password, peer.ip()).await {
         Ok(p) => Ok(p),
         Err(AuthError::Invalid) => {
-            log_failed_login(email, peer.ip());
+            crate::service::login_log::log_failed_login(email, peer.ip());
             Err(Refusal::Challenge("wrong e-mail or password"))
         }
         Err(AuthError::RateLimited(wait)) => Err(Refusal::RateLimited(wait)),
         Err(AuthError::Store(e)) => Err(Refusal::store("authentication", &e)),
-    }
-}
-
-/// Failed sign-ins are logged at most this many per minute, so a guessing run cannot fill the disk; the first
-/// line of the next minute says how many were left out.
-const FAILED_LOGIN_LINES_PER_MINUTE: u32 = 60;
-
-/// A budget of log lines per minute.
-#[derive(Debug, Default)]
-struct LineBudget {
-    minute_started: Option<std::time::Instant>,
-    written: u32,
-    left_out: u64,
-}
-
-impl LineBudget {
-    /// Whether a line may be written at `now`, and how many were left out in the minute that just ended.
-    fn take(&mut self, now: std::time::Instant, per_minute: u32) -> (bool, Option<u64>) {
-        let mut ended = None;
-        if self.minute_started.is_none_or(|start| now.duration_since(start) >= std::time::Duration::from_secs(60)) {
-            ended = (self.left_out > 0).then_some(self.left_out);
-            *self = LineBudget { minute_started: Some(now), written: 0, left_out: 0 };
-        }
-        if self.written < per_minute {
-            self.written += 1;
-            (true, ended)
-        } else {
-            self.left_out += 1;
-            (false, ended)
-        }
-    }
-}
-
-/// Logs a failed sign-in (the name as sent, cut to 100 characters and escaped), within the rate above.
-pub fn log_failed_login(email: &str, ip: std::net::IpAddr) {
-    static BUDGET: std::sync::Mutex<LineBudget> =
-        std::sync::Mutex::new(LineBudget { minute_started: None, written: 0, left_out: 0 });
-    let Ok(mut budget) = BUDGET.lock() else { return };
-    let (write, ended) = budget.take(std::time::Instant::now(), FAILED_LOGIN_LINES_PER_MINUTE);
-    drop(budget);
-    if let Some(left_out) = ended {
-        tracing::warn!(left_out, "more failed sign-ins in the last minute than were logged");
-    }
-    if write {
-        let shown: String = email.chars().take(100).collect();
-        tracing::info!(user = ?shown, ip = %ip, "login failed");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn failed_sign_ins_are_logged_within_a_budget_per_minute() {
-        let mut budget = LineBudget::default();
-        let start = std::time::Instant::now();
-        let written = (0..100_000).filter(|_| budget.take(start, 60).0).count();
-        assert_eq!(written, 60, "a guessing run writes at most the minute's lines");
-        let (write, ended) = budget.take(start + std::time::Duration::from_secs(61), 60);
-        assert_eq!((write, ended), (true, Some(99_940)), "the next minute starts by saying how many were left out");
     }
 }

@@ -2,7 +2,6 @@
 //! authentication, body limits and one log line per request.
 
 pub mod auth;
-pub mod body;
 pub mod limits;
 mod tls;
 
@@ -22,19 +21,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
-/// Seconds a client is asked to wait (Retry-After) when the database cannot answer now.
-pub const RETRY_AFTER_UNAVAILABLE: &str = "5";
-
 pub use tls::load_tls;
 
-pub use body::{Body, empty, full};
-
-pub fn text(status: StatusCode, msg: impl Into<String>) -> Response<Body> {
-    let mut r = Response::new(full(msg.into() + "\n"));
-    *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    r
-}
+pub use crate::response::{Body, empty, full, text};
 
 /// Accepts connections until `shutdown` resolves, then lets requests in flight finish (up to 30 s).
 pub async fn serve(
@@ -43,7 +32,7 @@ pub async fn serve(
     tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) {
-    app.start_background();
+    app.start_background().await;
     let mut builder = auto::Builder::new(TokioExecutor::new());
     let header_timeout = Duration::from_secs(app.config.header_timeout_secs.max(1));
     // A request head must arrive in time; hyper also applies this while an HTTP/1.1 connection waits idle for
@@ -244,29 +233,6 @@ async fn route(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> (Res
     };
     let resp = dav::handle(app, &principal, &parts, body).await;
     (resp, Some(email))
-}
-
-fn etag_list(headers: &http::HeaderMap, name: &str) -> Option<Vec<String>> {
-    let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
-    if values.is_empty() {
-        return None;
-    }
-    Some(
-        values
-            .iter()
-            .flat_map(|v| v.split(','))
-            .map(|t| t.trim().trim_start_matches("W/").trim_matches('"').to_string())
-            .filter(|t| !t.is_empty())
-            .collect(),
-    )
-}
-
-/// If-Match and If-None-Match as entity tags (RFC 9110 §13.1.1–2), for DAV and the API alike.
-pub fn precondition(headers: &http::HeaderMap) -> crate::store::Precondition {
-    crate::store::Precondition {
-        if_match: etag_list(headers, "if-match"),
-        if_none_match: etag_list(headers, "if-none-match"),
-    }
 }
 
 async fn api_route(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> (Response<Body>, Option<String>) {

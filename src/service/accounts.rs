@@ -341,6 +341,14 @@ impl Accounts {
     }
 }
 
+/// Who an API request acts as, and how it proved it.
+pub struct ApiPrincipal {
+    pub principal: Principal,
+    pub credential: super::access::Credential,
+    /// The dashboard session, when the request came with one.
+    pub session: Option<crate::store::Session>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@ pub mod history;
 pub mod import;
 pub mod invites;
 pub mod limiter;
+pub mod login_log;
 pub mod mail;
 pub mod passwords;
 pub mod sessions;

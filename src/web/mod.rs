@@ -1,7 +1,7 @@
 //! The dashboard: static files under `web/`, embedded in the binary (read from disk in debug builds, so a page
 //! reloads with its edits). The page talks only to `/api/v1`; nothing here knows about users or data.
 
-use crate::http::{Body, empty, full, text};
+use crate::response::{Body, empty, full, text};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use rust_embed::RustEmbed;
 

@@ -101,3 +101,56 @@ fn write_transactions_begin_only_in_store_write() {
         .collect();
     assert_none("begin write transactions with Store::write", hits);
 }
+
+/// The library's top-level modules, and which of them each one names (`crate::x`), from its code.
+fn module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let top = |path: &Path| -> Option<String> {
+        let rel = path.strip_prefix(&root).ok()?;
+        let first = rel.components().next()?.as_os_str().to_str()?;
+        Some(first.trim_end_matches(".rs").to_string())
+    };
+    let modules: std::collections::BTreeSet<String> = rust_files("src")
+        .iter()
+        .filter_map(|p| top(p))
+        .filter(|m| !matches!(m.as_str(), "main" | "cli" | "lib"))
+        .collect();
+    let mut graph = std::collections::BTreeMap::new();
+    for path in rust_files("src") {
+        let Some(from) = top(&path).filter(|m| modules.contains(m)) else { continue };
+        let text = std::fs::read_to_string(&path).unwrap();
+        let uses: &mut std::collections::BTreeSet<String> = graph.entry(from.clone()).or_default();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for (i, _) in line.match_indices("crate::") {
+                let name: String = line[i + 7..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                if name != from && modules.contains(&name) {
+                    uses.insert(name);
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// ARCHITECTURE.md's layers have no cycles: a module never reaches, through the modules it names, back to
+/// itself. (The response helpers sit at the bottom so that dav/ and api/ need nothing of http/.)
+#[test]
+fn the_library_modules_form_no_cycle() {
+    let graph = module_graph();
+    assert!(graph.get("response").is_some_and(|u| u.iter().all(|m| m == "store")), "response: {graph:?}");
+    for (from, uses) in &graph {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut stack: Vec<(String, Vec<String>)> = uses.iter().map(|u| (u.clone(), vec![u.clone()])).collect();
+        while let Some((at, path)) = stack.pop() {
+            assert!(at != *from, "a cycle: {from} -> {}", path.join(" -> "));
+            if !seen.insert(at.clone()) {
+                continue;
+            }
+            for next in graph.get(&at).into_iter().flatten() {
+                let mut p = path.clone();
+                p.push(next.clone());
+                stack.push((next.clone(), p));
+            }
+        }
+    }
+}
