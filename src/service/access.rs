@@ -87,7 +87,7 @@ pub fn allows(level: Level, action: Action) -> bool {
     level >= action.required_level()
 }
 
-/// Whether someone at `actor` may give, change or take away a grant at `target` (issue 3 §1: share-level
+/// Whether someone at `actor` may give, change or take away a grant at `target` (share-level
 /// collaborators manage others up to their own level; nobody grants owner, which only a transfer moves).
 pub fn may_manage_grant(actor: Level, target: Level) -> bool {
     allows(actor, Action::Share) && target <= actor && target < Level::Owner
@@ -288,7 +288,7 @@ mod tests {
 
     #[test]
     fn privileges_match_levels() {
-        // Issue 3 §5: exactly the level's privileges, each level adding to the one below.
+        // Exactly the level's privileges, each level adding to the one below.
         let read = ["read", "read-current-user-privilege-set"];
         assert_eq!(dav_privileges(Level::View), read);
         assert_eq!(dav_privileges(Level::Edit), [&read[..], &["write-content", "bind"]].concat());

@@ -271,7 +271,7 @@ impl Accounts {
             normalize_email(email).ok_or_else(|| field("email", format!("'{email}' is not an e-mail address")))?;
         check_password(password)?;
         // With no domain listed the server takes any address (a fresh install); once one is, accounts live in
-        // the server's domains (issue 3 §3).
+        // the server's domains.
         let domains = self.store.domains().await?;
         let domain = crate::store::domain_of(&email);
         if !any_domain && !domains.is_empty() && !domains.iter().any(|d| d.name == domain) {
@@ -317,7 +317,7 @@ impl Accounts {
         if name.is_empty() || name.chars().count() > 100 {
             return Err(field("name", "an app password's name is 1 to 100 characters"));
         }
-        // "single": one combined book with labels as groups, for macOS, which reads one book (issue 3 §6).
+        // "single": one combined book with labels as groups, for macOS, which reads one book.
         if layout != "books" && layout != "single" {
             return Err(field("layout", "books (My contacts and each label) or single (one book, labels as groups)"));
         }

@@ -1,4 +1,4 @@
-//! The combined book `all/` (issue 3 §6): macOS reads only the first book of an account, so an app password
+//! The combined book `all/`: macOS reads only the first book of an account, so an app password
 //! with the "single" layout sees one book holding every contact the user can see once, plus one group card per
 //! label (Apple Contacts shows them as groups). Reads come from the store's combined queries; each card shows
 //! as the best label that carries it shows it (highest level, then fewest hidden fields). Writes go to the

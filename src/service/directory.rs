@@ -1,4 +1,4 @@
-//! Administration of the server's domains and groups (issue 3 §3). Callers are administrators: the CLI, and the
+//! Administration of the server's domains and groups. Callers are administrators: the CLI, and the
 //! admin API, which checks `User::is_admin` first.
 
 use super::admin::Admin;

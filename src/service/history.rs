@@ -1,5 +1,5 @@
 //! Who changed what: a contact's history (every earlier version, with who replaced it and when) and a label's
-//! activity log (issue 3 §10).
+//! activity log.
 
 use super::access::Action;
 use super::{BookView, Result, Service, ServiceError, etag_of};

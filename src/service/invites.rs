@@ -1,4 +1,4 @@
-//! Invitations by link (issue 3 §2): a pending grant to a person can be handed over as a link with a single-use
+//! Invitations by link: a pending grant to a person can be handed over as a link with a single-use
 //! secret. Whoever opens it sees what they are invited to; the invitee accepts or declines, signed in as the
 //! invited address, or, when no account has that address yet, by choosing a password, which creates it. Only a
 //! link the server mailed to the address can create its account: opening it proves control of the address. A

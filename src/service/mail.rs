@@ -1,4 +1,4 @@
-//! Invitations by e-mail (issue 3 §2): with a mail server set up, a new invitation is mailed to the invitee
+//! Invitations by e-mail: with a mail server set up, a new invitation is mailed to the invitee
 //! with its own single-use link (a share that is accepted at once gets a notice instead), and a manager can
 //! resend it. Messages go through the outbox, so a mail server that is down delays a message rather than losing
 //! it or failing the share: the sender retries with growing waits and records what became of each message.

@@ -426,7 +426,7 @@ impl Service {
 
     /// Validates and stores a card under the precondition the client sent. For a user from whom fields are
     /// hidden, the precondition is about the card as they read it, and the hidden lines of the stored card are
-    /// kept (issue 3 §7); the ETag answered is then that of what they read back.
+    /// kept; the ETag answered is then that of what they read back.
     pub async fn put_card(&self, view: &BookView, href: &str, body: &[u8], pre: &Precondition) -> Result<PutOutcome> {
         validate_href(href)?;
         if view.combined.is_some() {
@@ -653,7 +653,7 @@ impl Service {
             Book::Label { label_id } if view.allows(Action::Administer) => {
                 Ok(self.store.delete_label(label_id).await?)
             }
-            // A collaborator's DELETE of a shared label means "leave this share", never deleting it (issue 3 §5).
+            // A collaborator's DELETE of a shared label means "leave this share", never deleting it.
             Book::Label { label_id } => self.leave(user, label_id).await,
         }
     }

@@ -30,7 +30,7 @@ impl Grantee {
     }
 }
 
-/// What the grants reaching one user on one label add up to (issue 3 §1: the highest level wins).
+/// What the grants reaching one user on one label add up to (the highest level wins).
 #[derive(Debug, Clone)]
 pub struct Reach {
     pub level: Level,
@@ -338,7 +338,7 @@ impl Service {
         if left { Ok(()) } else { Err(ServiceError::NotFound) }
     }
 
-    /// The owner hides properties from a grantee (issue 3 §7). What that grantee reads from then on omits them,
+    /// The owner hides properties from a grantee. What that grantee reads from then on omits them,
     /// with the ETags of what they read, and their next sync reports every card of the label.
     pub async fn set_hidden_fields<S: AsRef<str>>(&self, actor: &User, grant_id: i64, items: &[S]) -> Result<Grant> {
         let items: Vec<String> = items.iter().map(|i| i.as_ref().to_string()).collect();

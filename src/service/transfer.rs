@@ -1,4 +1,4 @@
-//! Handing a label to another collaborator, and deleting an account (issue 3 §9).
+//! Handing a label to another collaborator, and deleting an account.
 
 use super::access::Action;
 use super::{Result, Service, ServiceError};

@@ -1,4 +1,4 @@
-//! The combined book (issue 3 §6): one collection holding each contact a user can see once — their own under
+//! The combined book: one collection holding each contact a user can see once — their own under
 //! the names they gave them, others' (through shared labels) as `lb-shared-{id}.vcf` — read in the same pages
 //! and deltas as the other books, a few queries each, never one per card.
 

@@ -1,5 +1,5 @@
 //! The change bus: every committed write is published as an `Event`, in this process through a broadcast
-//! channel, and to the other servers on one PostgreSQL database through NOTIFY (issue 3 §8). The live dashboard
+//! channel, and to the other servers on one PostgreSQL database through NOTIFY. The live dashboard
 //! and the bridge subscribe; events say what changed, and subscribers re-read what they need.
 
 use super::{Pool, Store};

@@ -104,7 +104,7 @@ pub struct GrantChange<'a> {
     pub status: Option<&'a str>,
     pub sync_devices: Option<bool>,
     /// The hidden fields as a JSON array; a change stamps every card of the label, so the grantee's next sync
-    /// picks up the new ETags (issue 3 §7).
+    /// picks up the new ETags.
     pub hidden_fields: Option<&'a str>,
     /// `Grant::version` of the grant as the actor read it: `StoreError::Stale` when it has changed since.
     pub version: Option<&'a str>,

@@ -89,7 +89,7 @@ pub enum Book {
     MyContacts { owner_id: i64 },
     /// The contacts carrying a label.
     Label { label_id: String },
-    /// The combined book (issue 3 §6): every contact `owner_id` owns, and every contact of `shared` (labels
+    /// The combined book: every contact `owner_id` owns, and every contact of `shared` (labels
     /// others own that reach the user, best first: a contact is shown as the first of them that carries it).
     /// `labels` is every label with a group card there, the user's own ones included.
     Combined { owner_id: i64, shared: Vec<String>, labels: Vec<String> },

@@ -1,4 +1,4 @@
-//! Moving a label to a new owner, and deleting an account (issue 3 §9).
+//! Moving a label to a new owner, and deleting an account.
 //!
 //! A label's contacts belong to its owner (cards added to a label become contacts of the label's owner, and only
 //! the owner may label one of their own contacts), so a transfer gives the new owner the label's contacts: each

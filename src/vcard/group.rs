@@ -1,4 +1,4 @@
-//! Group cards for Apple's combined book (issue 3 §6): a label shown as an `X-ADDRESSBOOKSERVER-KIND:group`
+//! Group cards for Apple's combined book: a label shown as an `X-ADDRESSBOOKSERVER-KIND:group`
 //! vCard whose `X-ADDRESSBOOKSERVER-MEMBER` lines name its contacts by UID, and reading one back when Apple
 //! Contacts edits a group. Pure.
 

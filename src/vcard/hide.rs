@@ -1,4 +1,4 @@
-//! Hidden fields (issue 3 §7): a label's owner hides properties (`TEL`, or `TEL;TYPE=CELL`, `ADR`, `NOTE` …)
+//! Hidden fields: a label's owner hides properties (`TEL`, or `TEL;TYPE=CELL`, `ADR`, `NOTE` …)
 //! from a collaborator. What that collaborator reads is the card without those lines; what they write back is
 //! merged with the hidden lines they could not see, so their edit never erases them.
 //!

@@ -374,7 +374,7 @@ async fn sharing_through_the_api_invitation_devices_hidden_fields_revocation() {
     let r = api(&s, &ann, "DELETE", &format!("/grants/{g2id}"), None).await;
     assert_eq!(parse(r.assert(200))["status"], "revoked");
     api(&s, &cy, "GET", &path, None).await.assert(404);
-    // Issue 3 §11: accepting a revoked invitation is a clear error (409, saying so), and changes nothing.
+    // Accepting a revoked invitation is a clear error (409, saying so), and changes nothing.
     api(&s, &cy, "POST", &format!("/invitations/{g2id}/accept"), None).await.assert(409).contains("revoked");
     api(&s, &cy, "GET", &path, None).await.assert(404);
     // Bob leaves by deleting the label: it stays for Ann.
@@ -491,7 +491,7 @@ fn unique_email(prefix: &str) -> String {
     format!("{}@example.com", unique(prefix))
 }
 
-/// The issue 3 matrix over the API: every level (and pending, declined, revoked, stranger) × every API call on a
+/// The permission matrix over the API: every level (and pending, declined, revoked, stranger) × every API call on a
 /// label × the user's own label, the label shared with them, and someone else's label. Each status is exact,
 /// every refusal is a problem document, and no refusal changes the label's contacts, details or collaborators.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -92,7 +92,7 @@ async fn two_managers_and_vic(s: &Server) -> Managed {
     Managed { ann, sam, vic, label, vic_grant }
 }
 
-/// Issue 3 §11: two managers changing the same grant. Each grant carries a version (its ETag); a change sent
+/// Two managers changing the same grant. Each grant carries a version (its ETag); a change sent
 /// with an If-Match that is no longer current is refused with 412 and changes nothing (RFC 9110 §13.1.1).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_managers_changing_one_grant_never_overwrite_each_other_unknowingly() {

@@ -1,4 +1,4 @@
-//! The combined book (issue 3 §6): an app password with the "single" layout sees one `all/` book with every
+//! The combined book: an app password with the "single" layout sees one `all/` book with every
 //! contact the user can see once, and each label as an Apple group card (X-ADDRESSBOOKSERVER-KIND:group,
 //! X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:…); editing a group edits the label, within the user's level.
 

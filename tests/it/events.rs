@@ -1,4 +1,4 @@
-//! The change bus (issue 3 §8): every committed change is published to this server's subscribers and, on
+//! The change bus: every committed change is published to this server's subscribers and, on
 //! PostgreSQL, to every other server on the same database through LISTEN/NOTIFY.
 
 use crate::common::*;

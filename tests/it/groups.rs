@@ -1,4 +1,4 @@
-//! Sharing with groups and whole domains (issue 3 §1–3): grants that reach members present and future, the
+//! Sharing with groups and whole domains: grants that reach members present and future, the
 //! highest level winning, members leaving and toggling devices on their own, and the administration of domains
 //! and groups. Observed over CardDAV in each member's own home.
 
@@ -139,7 +139,7 @@ async fn a_member_leaves_or_hides_a_group_share_on_their_own() {
         svc.set_group_member(&Admin::console(), "team", &m.email, true).await.unwrap();
     }
     let g = svc.share(&w.ann, &w.label, &Grantee::parse("group:team"), Level::Edit, true).await.unwrap();
-    // Issue 3 §5: a collaborator's DELETE of the label collection means leaving it, for them only.
+    // A collaborator's DELETE of the label collection means leaving it, for them only.
     w.s.as_user(&bob.email, "DELETE", &w.book(&bob.email), &[], "").await.assert(204);
     assert_eq!(w.sees(&bob.email).await, 404);
     assert_eq!(w.sees(&carl.email).await, 207, "the group's grant stays for the others");

@@ -1,4 +1,4 @@
-//! Hidden fields (issue 3 §7), over CardDAV: everything the collaborator reads omits the hidden properties, with
+//! Hidden fields, over CardDAV: everything the collaborator reads omits the hidden properties, with
 //! the ETags of what they read; their writes keep what they could not see; changing the setting shows in their
 //! next sync.
 
@@ -163,7 +163,7 @@ async fn only_the_owner_hides_fields_and_entries_are_checked() {
     };
     let g = svc.share(&w.ann, &w.label, &Grantee::parse(&carl.email), Level::Share, true).await.unwrap();
     svc.respond(&carl, g.id, true).await.unwrap();
-    // Share level manages collaborators but hiding fields is the owner's (issue 3 §1).
+    // Share level manages collaborators but hiding fields is the owner's.
     assert!(matches!(svc.set_hidden_fields(&carl, w.grant, &["TEL"]).await, Err(ServiceError::Forbidden(_))));
     assert!(matches!(svc.set_hidden_fields(&w.bob, w.grant, &["TEL"]).await, Err(ServiceError::Forbidden(_))));
     for bad in ["UID", "FN", "TEL;LABEL=x", "no such"] {

@@ -1,4 +1,4 @@
-//! Contact history and label activity (issue 3 §10): every change made over CardDAV keeps the version it replaced,
+//! Contact history and label activity: every change made over CardDAV keeps the version it replaced,
 //! with who made it and when; each label logs who added, edited, removed, deleted and restored which contact.
 
 use crate::common::*;

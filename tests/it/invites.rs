@@ -1,4 +1,4 @@
-//! Invitations by link (issue 3 §2): single-use, replaced by a resend, answered by the invitee signed in. A copied
+//! Invitations by link: single-use, replaced by a resend, answered by the invitee signed in. A copied
 //! link never creates an account; a mailed one does (tests/mail.rs).
 
 use crate::common::*;

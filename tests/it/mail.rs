@@ -1,4 +1,4 @@
-//! Invitations by e-mail (issue 3 §2) and the administrators' mail settings (issue 4), against a real SMTP
+//! Invitations by e-mail and the administrators' mail settings, against a real SMTP
 //! server on 127.0.0.1 (tests/common/smtp.rs): STARTTLS (RFC 3207) with a private CA, AUTH PLAIN (RFC 4616),
 //! retries after 4xx and no retry after 5xx (RFC 5321 §4.2.1), and the links in the messages answered.
 
@@ -68,7 +68,7 @@ fn secret_in(text: &str) -> String {
 async fn settings_are_for_administrators_and_never_show_the_password() {
     let (s, _) = world(|_| {}).await;
     let sink = SmtpSink::start(SinkOptions { starttls_in: None, login: None }).await;
-    // Issue 4: administrators only; a collaborator or any other user is refused, and nothing changes.
+    // Administrators only; a collaborator or any other user is refused, and nothing changes.
     api(&s, "ann@example.com", "GET", "/admin/settings", None).await.assert(403);
     api(&s, "ann@example.com", "PATCH", "/admin/settings", Some(json!({"invite_any_domain": true}))).await.assert(403);
     api(&s, "ann@example.com", "POST", "/admin/settings/smtp-test", Some(json!({}))).await.assert(403);

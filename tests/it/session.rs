@@ -280,7 +280,7 @@ async fn existing_contacts_go_on_a_label_and_collaborators_add_copies() {
     s.stop().await;
 }
 
-/// Issue 4: "Add an existing contact" picks from everything the user can see, not only their own contacts.
+/// "Add an existing contact" picks from everything the user can see, not only their own contacts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn existing_contacts_can_come_from_any_label_one_can_read() {
     let s = Server::start().await;

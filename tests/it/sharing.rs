@@ -1,4 +1,4 @@
-//! Sharing over CardDAV (issue 3 §5): each collaborator sees an accepted label inside their own home, at exactly
+//! Sharing over CardDAV: each collaborator sees an accepted label inside their own home, at exactly
 //! their level. A permission matrix: every level, plus pending / declined / revoked / stranger, against every
 //! DAV method on the shared label, asserting the status and that a refusal changes nothing.
 
@@ -123,7 +123,7 @@ fn expected(level: Option<Level>) -> [u16; 14] {
         // Address books do not nest, whatever the level.
         403,
         405,
-        // The owner deletes the label; anyone else leaves it (issue 3 §5).
+        // The owner deletes the label; anyone else leaves it.
         204,
     ]
 }
@@ -168,7 +168,7 @@ async fn label_state(s: &Server, owner: &str, label: &str) -> (String, String) {
     (s.sync_token(owner, &book).await, name)
 }
 
-/// The issue 3 matrix: every level (and pending, declined, revoked, stranger) × every DAV method × the user's
+/// The permission matrix: every level (and pending, declined, revoked, stranger) × every DAV method × the user's
 /// own label, the label shared with them, and someone else's label. Each status is exact, every 403 names the
 /// privilege, and every refusal leaves the label's sync-token and name as they were.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -323,7 +323,7 @@ async fn collaborators_cannot_reach_the_owners_other_contacts_by_uid() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_shared_label_means_leaving_it() {
     let w = world().await;
-    // issue 3 §5: a collaborator's DELETE of the label collection is "leave this share".
+    // A collaborator's DELETE of the label collection is "leave this share".
     w.s.as_user("share@example.org", "DELETE", &w.book("share@example.org"), &[], "").await.assert(204);
     w.s.propfind("share@example.org", &w.book("share@example.org"), "0", "").await.assert(404);
     let g = user_grant(&w, "share@example.org").await;

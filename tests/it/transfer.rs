@@ -1,4 +1,4 @@
-//! Ownership transfer and account deletion (issue 3 §9): a label moves to a collaborator with its contacts, the
+//! Ownership transfer and account deletion: a label moves to a collaborator with its contacts, the
 //! previous owner stays on at share level unless removed, and an account that owns labels cannot be deleted.
 
 use crate::common::*;
