@@ -108,6 +108,10 @@ impl From<ServiceError> for Problem {
                 StatusCode::PRECONDITION_FAILED,
                 "it changed since you read it (If-Match does not match); read it again and retry",
             ),
+            ServiceError::UidChanged => Problem::new(
+                StatusCode::CONFLICT,
+                "a contact's UID cannot change: it names the same contact on every device",
+            ),
             ServiceError::UidConflict(_) => {
                 Problem::new(StatusCode::CONFLICT, "another contact in this book has the same UID")
             }

@@ -88,8 +88,8 @@ fn is_vcard_type(ct: &str) -> bool {
 
 pub async fn put(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
     let Target::Card(email, segment, name) = target else {
-        return Err(DavError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
+        return Err(DavError::method_not_allowed(
+            super::COLLECTION_ALLOW,
             "PUT creates or replaces a card inside an address book",
         ));
     };
@@ -114,6 +114,14 @@ pub async fn put(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
                 &other,
             ))
             .into());
+        }
+        // RFC 6352 §6.3.2.1: no-uid-conflict names the resource already holding the UID: this one.
+        Err(crate::service::ServiceError::UidChanged) => {
+            let mut e = DavError::from(crate::service::ServiceError::UidChanged);
+            if let Some((_, _, inner)) = e.condition.as_mut() {
+                *inner = format!("<d:href>{}</d:href>", super::xml::escape(&super::card_href(ctx.email(), segment, name)));
+            }
+            return Err(e);
         }
         r => r?,
     };

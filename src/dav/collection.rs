@@ -329,8 +329,8 @@ pub async fn mkcol(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
     ctx.own_home(email)?;
     let svc = &ctx.app.service;
     if segment == MY_CONTACTS || segment == COMBINED || svc.open_book(&ctx.who.user, segment).await.is_ok() {
-        return Err(DavError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
+        return Err(DavError::method_not_allowed(
+            super::COLLECTION_ALLOW,
             "a collection already exists here (RFC 4918 §9.3.1)",
         ));
     }

@@ -22,6 +22,8 @@ use std::sync::Arc;
 use xml::{CARDDAV, DAV};
 
 pub const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT, MKCOL";
+/// What a collection (or the paths above the books) answers to once it exists: no PUT onto it, no MKCOL over it.
+pub const COLLECTION_ALLOW: &str = "OPTIONS, GET, HEAD, DELETE, PROPFIND, PROPPATCH, REPORT";
 
 /// Characters a path segment keeps unescaped (RFC 3986 pchar minus what clients mishandle).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -110,15 +112,22 @@ pub struct DavError {
     /// (namespace, element name, inner XML)
     pub condition: Option<(&'static str, &'static str, String)>,
     pub message: String,
+    /// For a 405: the methods the target supports (RFC 9110 §15.5.6); `ALLOW` when not set.
+    pub allow: Option<&'static str>,
 }
 
 impl DavError {
+    /// 405 for a method the target does not support, with the methods it does.
+    pub fn method_not_allowed(allow: &'static str, message: impl Into<String>) -> DavError {
+        DavError { allow: Some(allow), ..DavError::new(StatusCode::METHOD_NOT_ALLOWED, message) }
+    }
+
     pub fn new(status: StatusCode, message: impl Into<String>) -> DavError {
-        DavError { status, condition: None, message: message.into() }
+        DavError { status, condition: None, message: message.into(), allow: None }
     }
 
     pub fn cond(status: StatusCode, ns: &'static str, name: &'static str, message: impl Into<String>) -> DavError {
-        DavError { status, condition: Some((ns, name, String::new())), message: message.into() }
+        DavError { status, condition: Some((ns, name, String::new())), message: message.into(), allow: None }
     }
 
     pub fn bad_request(message: impl Into<String>) -> DavError {
@@ -137,10 +146,19 @@ impl DavError {
             status: StatusCode::FORBIDDEN,
             condition: Some((DAV, "need-privileges", inner)),
             message: format!("your access level does not allow this ({})", action.dav_privilege()),
+            allow: None,
         }
     }
 
     pub fn response(&self) -> Response<Body> {
+        let mut r = self.body();
+        if self.status == StatusCode::METHOD_NOT_ALLOWED {
+            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static(self.allow.unwrap_or(ALLOW)));
+        }
+        r
+    }
+
+    fn body(&self) -> Response<Body> {
         let Some((ns, name, inner)) = &self.condition else {
             let mut r = text(self.status, &self.message);
             if self.status == StatusCode::SERVICE_UNAVAILABLE {
@@ -180,7 +198,15 @@ impl From<ServiceError> for DavError {
                     if href.is_empty() { String::new() } else { format!("<d:href>{}</d:href>", xml::escape(&href)) },
                 )),
                 message: "another card in this address book has the same UID (RFC 6352 §6.3.2.1)".into(),
+                allow: None,
             },
+            // The card at the request's name is the one in conflict; the PUT handler names it (`card.rs`).
+            ServiceError::UidChanged => DavError::cond(
+                StatusCode::FORBIDDEN,
+                CARDDAV,
+                "no-uid-conflict",
+                "a card's UID cannot change (RFC 6352 §6.3.2.1): store a card with a new UID at a new name",
+            ),
             ServiceError::InvalidCard(e) => {
                 DavError::cond(StatusCode::FORBIDDEN, CARDDAV, "valid-address-data", e.to_string())
             }

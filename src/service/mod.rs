@@ -46,6 +46,8 @@ pub enum ServiceError {
     Forbidden(Action),
     PreconditionFailed,
     UidConflict(String),
+    /// A write would change the UID of the card at its name (RFC 6352 §6.3.2.1).
+    UidChanged,
     InvalidCard(VCardError),
     /// A field of an API contact that cannot be written, by its JSON path.
     Field(vcard::json::FieldError),
@@ -73,6 +75,7 @@ impl fmt::Display for ServiceError {
             ServiceError::Forbidden(a) => write!(f, "your level does not allow {a:?}"),
             ServiceError::PreconditionFailed => write!(f, "precondition failed"),
             ServiceError::UidConflict(h) => write!(f, "another card ({h}) has the same UID"),
+            ServiceError::UidChanged => write!(f, "a card's UID cannot change"),
             ServiceError::InvalidCard(e) => write!(f, "{e}"),
             ServiceError::Field(e) => write!(f, "{}: {}", e.field, e.message),
             ServiceError::TooLarge(n) => write!(f, "larger than {n} bytes"),
@@ -105,6 +108,7 @@ impl From<WriteError> for ServiceError {
         match e {
             WriteError::PreconditionFailed => ServiceError::PreconditionFailed,
             WriteError::UidConflict { href } => ServiceError::UidConflict(href),
+            WriteError::UidChanged => ServiceError::UidChanged,
             WriteError::NotFound => ServiceError::NotFound,
             WriteError::Changed => StoreError::Stale.into(),
             WriteError::Store(e) => e.into(),

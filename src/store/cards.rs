@@ -48,6 +48,9 @@ pub enum WriteError {
     UidConflict {
         href: String,
     },
+    /// The card at this name has another UID: a UID names one contact for good, so a write may not change it
+    /// (RFC 6352 §6.3.2.1 no-uid-conflict; RFC 6350 §6.7.6).
+    UidChanged,
     NotFound,
     /// A contact to be put on a label as it is (`Adopt::Unchanged`) changed since it was read.
     Changed,
@@ -497,9 +500,15 @@ impl Store {
                                 if pending.iter().any(|p| p.op.owner_id == owner && (p.op.href == op.href || p.op.indexed.uid == ix.uid)) {
                                     flush_inserts!(tx, pending, overlay, results, now);
                                 }
-                                let existing = overlay.by_href.get(&(owner, op.href.clone())).map(|l| (l.id, l.etag.clone()));
+                                let live = overlay.by_href.get(&(owner, op.href.clone()));
+                                let existing = live.map(|l| (l.id, l.etag.clone()));
+                                let uid_changed = live.is_some_and(|l| l.uid != ix.uid);
                                 if !op.pre.holds(existing.as_ref().map(|e| e.1.as_str())) {
                                     results[i] = Some(Err(WriteError::PreconditionFailed));
+                                    continue;
+                                }
+                                if uid_changed {
+                                    results[i] = Some(Err(WriteError::UidChanged));
                                     continue;
                                 }
                                 let same_uid = overlay.by_uid.get(&(owner, ix.uid.clone())).cloned();
@@ -563,26 +572,29 @@ impl Store {
                             let seq = base + i as i64;
                             // The card at this name, and any live contact of the owner with this UID, in one round trip for
                             // My contacts (the common case) and two for a label.
-                            let (existing, same_uid): (Option<IdAndText>, Option<IdAndText>) = match book {
+                            let (existing, existing_uid, same_uid): (Option<IdAndText>, Option<String>, Option<IdAndText>) = match book {
                                 // The service writes a combined book's cards through the books they are in.
                                 Book::Combined { .. } => return Err(WriteError::NotFound),
                                 Book::MyContacts { owner_id } => {
                                     let rows: Vec<(i64, String, String, String)> = sqlx::query_as(LOOKUP_NAME_AND_UID)
                                         .bind(owner_id).bind(href).bind(&ix.uid).fetch_all(&mut *tx).await?;
-                                    let existing = rows.iter().find(|r| r.2 == href).map(|r| (r.0, r.1.clone()));
+                                    let here = rows.iter().find(|r| r.2 == href);
                                     let same_uid = rows.iter().find(|r| r.3 == ix.uid).map(|r| (r.0, r.2.clone()));
-                                    (existing, same_uid)
+                                    (here.map(|r| (r.0, r.1.clone())), here.map(|r| r.3.clone()), same_uid)
                                 }
                                 Book::Label { label_id } => {
-                                    let existing = sqlx::query_as("SELECT c.id, c.etag FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.href = $2 AND m.removed_at IS NULL")
+                                    let here: Option<(i64, String, String)> = sqlx::query_as("SELECT c.id, c.etag, c.uid FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.href = $2 AND m.removed_at IS NULL")
                                         .bind(label_id).bind(href).fetch_optional(&mut *tx).await?;
                                     let same_uid = sqlx::query_as("SELECT id, href FROM contacts WHERE owner_id = $1 AND uid = $2 AND deleted_at IS NULL")
                                         .bind(owner_id).bind(&ix.uid).fetch_optional(&mut *tx).await?;
-                                    (existing, same_uid)
+                                    (here.as_ref().map(|r| (r.0, r.1.clone())), here.map(|r| r.2), same_uid)
                                 }
                             };
                             if !pre.holds(existing.as_ref().map(|e| e.1.as_str())) {
                                 return Err(WriteError::PreconditionFailed);
+                            }
+                            if existing_uid.is_some_and(|u| u != ix.uid) {
+                                return Err(WriteError::UidChanged);
                             }
                             let (contact_id, created, replace) = match (existing, book, same_uid) {
                                 (_, Book::Combined { .. }, _) => return Err(WriteError::NotFound),

@@ -53,6 +53,8 @@ pub enum VCardError {
     MissingVersion,
     UnsupportedVersion(String),
     MissingUid,
+    /// A vCard 4.0 with more than one UID (RFC 6350 §6.7.6: cardinality *1).
+    SeveralUids,
     BadLine(usize),
     TooManyProperties(usize),
     /// A content line of this property holds a control character other than a tab.
@@ -75,6 +77,7 @@ impl fmt::Display for VCardError {
             VCardError::MissingUid => {
                 write!(f, "the vCard has no UID property (RFC 6352 §6.3.2.3)")
             }
+            VCardError::SeveralUids => write!(f, "a vCard 4.0 has at most one UID (RFC 6350 §6.7.6)"),
             VCardError::BadLine(n) => {
                 write!(f, "line {n} of the vCard is not a valid content line")
             }
@@ -132,6 +135,9 @@ pub fn validate(bytes: &[u8], max_properties: usize) -> Result<(VCard, Indexed),
     // escaped. A NUL or an escape sequence in a stored card would also reach every client's parser (and XML).
     if let Some(p) = card.props.iter().find(|p| p.raw.chars().any(|c| c.is_control() && c != '\t')) {
         return Err(VCardError::ControlCharacter(p.name.clone()));
+    }
+    if card.version == Version::V40 && card.props.iter().filter(|p| p.name.eq_ignore_ascii_case("UID")).count() > 1 {
+        return Err(VCardError::SeveralUids);
     }
     let indexed = card.indexed();
     if indexed.uid.trim().is_empty() {

@@ -890,3 +890,51 @@ async fn control_characters_in_values_are_refused() {
     s.put_card(&ann, &format!("{book}tab.vcf"), tab).await.assert(201);
     s.stop().await;
 }
+
+/// RFC 6352 §6.3.2.1 (no-uid-conflict) and RFC 6350 §6.7.6: a UID names one contact for good. A PUT at a card's
+/// name with another UID is refused with 403, naming the card, and changes nothing, in My contacts and in a
+/// label; a vCard 4.0 with two UIDs is invalid (cardinality *1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_put_may_not_change_a_cards_uid() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    let owner = s.record(&ann).await;
+    let label = s.app.service.create_label(&owner, None, "Team", "").await.unwrap().id;
+    for book in [contacts(&ann), format!("/dav/addressbooks/{ann}/{label}/")] {
+        let href = format!("{book}kim.vcf");
+        s.put_card(&ann, &href, &vcard3("kim-1", "Kim")).await.assert(201);
+        let before = s.as_user(&ann, "GET", &href, &[], "").await;
+        let token = s.sync_token(&ann, &book).await;
+        let r = s.put_card(&ann, &href, &vcard3("kim-2", "Kim")).await;
+        r.assert(403).contains("no-uid-conflict").contains(&format!("<d:href>{href}</d:href>"));
+        let after = s.as_user(&ann, "GET", &href, &[], "").await;
+        assert_eq!(after.body, before.body, "the card is unchanged");
+        assert_eq!(s.sync_token(&ann, &book).await, token, "nothing changed in {book}");
+        // The same UID with other content is an ordinary update.
+        s.put_card(&ann, &href, &vcard3("kim-1", "Kim Lee")).await.assert(204);
+    }
+    let two = "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:a\r\nUID:b\r\nFN:Two\r\nEND:VCARD\r\n";
+    let r = s.put_card(&ann, &format!("{}two.vcf", contacts(&ann)), two).await;
+    r.assert(403).contains("valid-address-data");
+    s.stop().await;
+}
+
+/// RFC 9110 §15.5.6: every 405 names the methods the target supports in Allow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_405_carries_allow() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    let cases: [(&str, String); 4] = [
+        ("MKCOL", contacts(&ann)),
+        ("PUT", contacts(&ann)),
+        ("LOCK", contacts(&ann)),
+        ("POST", "/".to_string()),
+    ];
+    for (method, path) in cases {
+        let r = s.as_user(&ann, method, &path, &[], "").await;
+        r.assert(405);
+        let allow = r.header("allow").unwrap_or_else(|| panic!("{method} {path}: no Allow"));
+        assert!(!allow.split(", ").any(|m| m == method), "{method} {path}: Allow {allow} offers what it refused");
+    }
+    s.stop().await;
+}
