@@ -119,7 +119,8 @@ pub async fn put(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
         Err(crate::service::ServiceError::UidChanged) => {
             let mut e = DavError::from(crate::service::ServiceError::UidChanged);
             if let Some((_, _, inner)) = e.condition.as_mut() {
-                *inner = format!("<d:href>{}</d:href>", super::xml::escape(&super::card_href(ctx.email(), segment, name)));
+                *inner =
+                    format!("<d:href>{}</d:href>", super::xml::escape(&super::card_href(ctx.email(), segment, name)));
             }
             return Err(e);
         }

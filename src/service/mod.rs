@@ -439,7 +439,21 @@ impl Service {
         if body.len() > self.limits.max_resource_size {
             return Err(ServiceError::TooLarge(self.limits.max_resource_size));
         }
-        let indexed = self.validated(body).await?;
+        let added;
+        let (body, indexed) = match self.validated(body).await {
+            Ok(ix) => (body, ix),
+            // RFC 6352 §6.3.2.3: most real exports carry no UID; the server stores the card with one, and the
+            // client, told no ETag, reads it back.
+            Err(ServiceError::InvalidCard(vcard::VCardError::MissingUid)) => {
+                added = vcard::with_uid(body, &self.uid_for(view, href).await?);
+                if added.len() > self.limits.max_resource_size {
+                    return Err(ServiceError::TooLarge(self.limits.max_resource_size));
+                }
+                let ix = self.validated(&added).await?;
+                (&added[..], ix)
+            }
+            Err(e) => return Err(e),
+        };
         let current = if view.hiding() { self.store.get_card(&view.book, href, true).await? } else { None };
         // Creating needs add rights and replacing needs edit rights; only a level holding just one of them pays
         // for the lookup that tells which this is.
@@ -499,6 +513,23 @@ impl Service {
     }
 
     /// Many cards into one book as group commits (imports): each validated and answered on its own.
+    /// The UID for a card sent without one: that of the card already at this name (a UID never changes), or one
+    /// derived from the book and name, so that sending the same card again names the same contact.
+    async fn uid_for(&self, view: &BookView, href: &str) -> Result<String> {
+        if let Some(c) = self.store.get_card(&view.book, href, true).await?
+            && let Ok(card) = vcard::parse(&c.vcard)
+        {
+            let uid = card.indexed().uid;
+            if !uid.trim().is_empty() {
+                return Ok(uid);
+            }
+        }
+        let digest = sha2::Sha256::digest(format!("labelbook-uid:{}:{}:{href}", view.owner.id, view.segment));
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Ok(format!("urn:uuid:{}", uuid::Builder::from_random_bytes(bytes).into_uuid()))
+    }
+
     pub async fn put_cards(
         &self,
         view: &BookView,

@@ -146,6 +146,32 @@ pub fn validate(bytes: &[u8], max_properties: usize) -> Result<(VCard, Indexed),
     Ok((card, indexed))
 }
 
+/// The card with `UID:{uid}` added as its last property, written with the card's own line ending (most real
+/// exports carry no UID; RFC 6352 §6.3.2.3 lets the server store a card other than the one sent).
+pub fn with_uid(bytes: &[u8], uid: &str) -> Vec<u8> {
+    let crlf = bytes.windows(2).any(|w| w == b"\r\n");
+    let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+    // The last END:VCARD that starts a line (a folded line never starts with it: continuations begin with a blank).
+    let at = (0..bytes.len())
+        .rev()
+        .find(|&i| {
+            (i == 0 || bytes[i - 1] == b'\n')
+                && bytes[i..].len() >= 9
+                && bytes[i..i + 9].eq_ignore_ascii_case(b"END:VCARD")
+        })
+        .unwrap_or(bytes.len());
+    let mut out = Vec::with_capacity(bytes.len() + uid.len() + 8);
+    out.extend_from_slice(&bytes[..at]);
+    if at > 0 && bytes[at - 1] != b'\n' {
+        out.extend_from_slice(eol);
+    }
+    out.extend_from_slice(b"UID:");
+    out.extend_from_slice(escape_text(uid).as_bytes());
+    out.extend_from_slice(eol);
+    out.extend_from_slice(&bytes[at..]);
+    out
+}
+
 /// Escapes a TEXT value or component (RFC 6350 §3.4); a line break becomes `\n`, so the value stays on its line.
 pub fn escape_text(v: &str) -> String {
     let mut out = String::with_capacity(v.len() + 4);

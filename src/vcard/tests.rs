@@ -140,3 +140,16 @@ fn quoted_printable_soft_breaks_join_however_the_head_is_split() {
     let card = "BEGIN:VCARD\r\nVERSION:2.1\r\nUID:q\r\nFN:x\r\nNOTE:QUOTED-PRINTABLE=\r\nTEL:1\r\nEND:VCARD\r\n";
     assert_eq!(parse(card.as_bytes()).unwrap().props.len(), 4);
 }
+
+#[test]
+fn a_uid_is_added_before_end_with_the_cards_own_line_ending() {
+    let crlf = b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Kim\r\nEND:VCARD\r\n";
+    assert_eq!(with_uid(crlf, "u-1"), b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Kim\r\nUID:u-1\r\nEND:VCARD\r\n");
+    let lf = b"BEGIN:VCARD\nVERSION:4.0\nFN:Kim\nEND:VCARD";
+    assert_eq!(with_uid(lf, "u;2"), b"BEGIN:VCARD\nVERSION:4.0\nFN:Kim\nUID:u\\;2\nEND:VCARD");
+    // A value that merely contains the words is not the end.
+    let note = b"BEGIN:VCARD\r\nVERSION:3.0\r\nNOTE:END:VCARD here\r\nFN:Kim\r\nend:vcard\r\n";
+    let out = with_uid(note, "u");
+    assert!(out.ends_with(b"FN:Kim\r\nUID:u\r\nend:vcard\r\n"), "{}", String::from_utf8_lossy(&out));
+    assert_eq!(validate(&out, 100).unwrap().1.uid, "u");
+}

@@ -435,11 +435,11 @@ async fn refused_writes_name_their_precondition_and_change_nothing() {
         .assert(415)
         .contains("supported-address-data");
     // RFC 6352 §6.3.2.1: an invalid vCard → valid-address-data, with the reason.
-    s.put_card(&ann, &format!("{book}d.vcf"), "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:x\r\nEND:VCARD\r\n")
+    s.put_card(&ann, &format!("{book}d.vcf"), "BEGIN:VCARD\r\nFN:x\r\nUID:d\r\nEND:VCARD\r\n")
         .await
         .assert(403)
         .contains("valid-address-data")
-        .contains("UID");
+        .contains("VERSION");
     s.put_card(&ann, &format!("{book}e.vcf"), "hello").await.assert(403).contains("valid-address-data");
     s.put_card(&ann, &format!("{book}f.vcf"), &format!("{}{}", vcard3("f1", "F"), vcard3("f2", "F")))
         .await
@@ -924,17 +924,38 @@ async fn a_put_may_not_change_a_cards_uid() {
 async fn every_405_carries_allow() {
     let s = Server::start().await;
     let ann = s.user("ann@example.com").await;
-    let cases: [(&str, String); 4] = [
-        ("MKCOL", contacts(&ann)),
-        ("PUT", contacts(&ann)),
-        ("LOCK", contacts(&ann)),
-        ("POST", "/".to_string()),
-    ];
+    let cases: [(&str, String); 4] =
+        [("MKCOL", contacts(&ann)), ("PUT", contacts(&ann)), ("LOCK", contacts(&ann)), ("POST", "/".to_string())];
     for (method, path) in cases {
         let r = s.as_user(&ann, method, &path, &[], "").await;
         r.assert(405);
         let allow = r.header("allow").unwrap_or_else(|| panic!("{method} {path}: no Allow"));
         assert!(!allow.split(", ").any(|m| m == method), "{method} {path}: Allow {allow} offers what it refused");
     }
+    s.stop().await;
+}
+
+/// RFC 6352 §6.3.2.3: a card PUT without a UID (as most real exports are) is stored with one, stable for its
+/// name, and since the stored bytes are not those sent, the answer carries no ETag; the client reads it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_without_a_uid_is_stored_with_one_and_no_etag() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    let href = format!("{}outlook.vcf", contacts(&ann));
+    let sent = "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Lee;Kim;;;\r\nFN:Kim Lee\r\nEND:VCARD\r\n";
+    let r = s.put_card(&ann, &href, sent).await;
+    r.assert(201);
+    assert!(r.header("etag").is_none(), "the stored card is not the one sent");
+    let got = s.as_user(&ann, "GET", &href, &[], "").await;
+    let uid = got.assert(200).body.lines().find_map(|l| l.strip_prefix("UID:")).expect("a UID").to_string();
+    assert_eq!(got.body, sent.replace("END:VCARD", &format!("UID:{uid}\r\nEND:VCARD")));
+    // Sent again without a UID, it names the same contact: an update, not a conflict or a second contact.
+    s.put_card(&ann, &href, &sent.replace("Kim Lee", "Kim A. Lee")).await.assert(204);
+    let again = s.as_user(&ann, "GET", &href, &[], "").await;
+    again.assert(200).contains(&format!("UID:{uid}")).contains("FN:Kim A. Lee");
+    // A card with a UID keeps it byte for byte, and its ETag comes back.
+    let with = vcard3("kim-2", "Kim");
+    let r = s.put_card(&ann, &format!("{}kim2.vcf", contacts(&ann)), &with).await;
+    assert_eq!(r.assert(201).etag(), format!("\"{}\"", labelbook::service::etag_of(with.as_bytes())));
     s.stop().await;
 }
