@@ -152,6 +152,12 @@ pub fn get(ctx: &Ctx<'_>, res: &Res<'_>, req: &Element) -> Result<Option<String>
             (DAV, "sync-collection"),
             (DAV, "expand-property"),
         ]),
+        // RFC 6352 §8.6, §8.7: both reports apply to an address object resource too.
+        (DAV, "supported-report-set", Res::Card(..)) => reports(&[
+            (CARDDAV, "addressbook-multiget"),
+            (CARDDAV, "addressbook-query"),
+            (DAV, "expand-property"),
+        ]),
         (DAV, "supported-report-set", Res::Principals | Res::Principal(_) | Res::Root) => reports(&[
             (DAV, "expand-property"),
             (DAV, "principal-property-search"),

@@ -51,7 +51,7 @@ fn report_props(root: &Element) -> Result<(PropReq, bool), DavError> {
 }
 
 async fn report_book(ctx: &Ctx<'_>, target: &Target, report: &str) -> Result<BookRes, DavError> {
-    let Target::Book(email, segment) = target else {
+    let (Target::Book(email, segment) | Target::Card(email, segment, _)) = target else {
         return Err(DavError::cond(
             StatusCode::FORBIDDEN,
             DAV,
@@ -89,7 +89,7 @@ async fn multiget(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavResult {
         ));
     }
     let ms = Multistatus::new(minimal(ctx));
-    Ok(stream::multiget(ctx, ms, stream::Multiget { book, req, want_data, wanted }))
+    Ok(stream::multiget(ctx, ms, stream::Multiget { book, req, want_data, wanted, filter: None }))
 }
 
 async fn query(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavResult {
@@ -111,8 +111,18 @@ async fn query(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavResult {
         Some(n) => Some(n.text.trim().parse::<usize>().map_err(|_| DavError::bad_request("nresults is a number"))?),
         None => None,
     };
-    // The filter runs on the parsed cards, read page by page and answered as they match.
     let ms = Multistatus::new(minimal(ctx));
+    // RFC 6352 §8.6: on an address object resource the query tests that one card.
+    if let Target::Card(email, segment, name) = target {
+        let href = super::card_href(email, segment, name);
+        let wanted = vec![(href, Some(name.clone()))];
+        return Ok(stream::multiget(
+            ctx,
+            ms,
+            stream::Multiget { book, req, want_data: true, wanted, filter: Some(filter) },
+        ));
+    }
+    // The filter runs on the parsed cards, read page by page and answered as they match.
     Ok(stream::members(ctx, ms, Members { book, req, want_data: true, filter: Some((filter, limit)), trailer: None }))
 }
 

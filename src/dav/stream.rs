@@ -127,6 +127,8 @@ pub struct Multiget {
     pub want_data: bool,
     /// Each href as the client wrote it, with the card's name when it is one of this book's.
     pub wanted: Vec<(String, Option<String>)>,
+    /// addressbook-query on one card: answered only when the card matches (nothing is said of the others).
+    pub filter: Option<Filter>,
 }
 
 /// A 207 with one response per name, streamed: the cards are read in groups of bounded size, so a request for
@@ -146,7 +148,8 @@ async fn write_multiget(ctx: &Ctx<'_>, mut ms: Multistatus, m: Multiget, tx: &Tx
     for chunk in m.wanted.chunks(NAMES) {
         let names: Vec<String> = chunk.iter().filter_map(|(_, n)| n.clone()).collect();
         // The stored sizes decide the groups; without card bytes a whole chunk is one small read.
-        let sizes = if m.want_data || m.book.view.hiding() {
+        let with_data = m.want_data || m.filter.is_some();
+        let sizes = if with_data || m.book.view.hiding() {
             service.card_sizes(&m.book.view, &names).await.map_err(|e| e.to_string())?
         } else {
             HashMap::new()
@@ -169,11 +172,18 @@ async fn write_multiget(ctx: &Ctx<'_>, mut ms: Multistatus, m: Multiget, tx: &Tx
             let cards = if names.is_empty() {
                 Vec::new()
             } else {
-                service.get_cards(&m.book.view, &names, m.want_data).await.map_err(|e| e.to_string())?
+                service.get_cards(&m.book.view, &names, with_data).await.map_err(|e| e.to_string())?
             };
             let by_name: HashMap<&str, _> = cards.iter().map(|c| (c.meta.href.as_str(), c)).collect();
             for (href, name) in group {
-                match name.as_deref().and_then(|n| by_name.get(n)) {
+                let found = name.as_deref().and_then(|n| by_name.get(n));
+                if let Some(filter) = &m.filter {
+                    let matched = found.and_then(|c| vcard::parse(&c.vcard).ok()).is_some_and(|p| filter.matches(&p));
+                    if !matched {
+                        continue;
+                    }
+                }
+                match found {
                     Some(card) => {
                         let stats = prop_stats(ctx, &Res::Card(&m.book, card), &m.req).map_err(|e| e.message)?;
                         ms.propstats(href, &stats);

@@ -959,3 +959,34 @@ async fn a_card_without_a_uid_is_stored_with_one_and_no_etag() {
     assert_eq!(r.assert(201).etag(), format!("\"{}\"", labelbook::service::etag_of(with.as_bytes())));
     s.stop().await;
 }
+
+/// RFC 6352 §8.6 and §8.7: addressbook-query and addressbook-multiget may be addressed to an address object
+/// resource, and its DAV:supported-report-set says so. A query on a card tests that card alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_addressed_to_a_card() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    let book = contacts(&ann);
+    let card = format!("{book}kim.vcf");
+    s.put_card(&ann, &card, &vcard3("kim-1", "Kim")).await.assert(201);
+    s.put_card(&ann, &format!("{book}lee.vcf"), &vcard3("lee-1", "Lee")).await.assert(201);
+    let multiget = format!(
+        r#"<C:addressbook-multiget xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/><C:address-data/></d:prop><d:href>{card}</d:href></C:addressbook-multiget>"#
+    );
+    s.report(&ann, &card, &multiget).await.assert(207).contains("kim.vcf").contains("FN:Kim").lacks("lee.vcf");
+    let query = |name: &str| {
+        format!(
+            r#"<C:addressbook-query xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/></d:prop><C:filter><C:prop-filter name="FN"><C:text-match collation="i;unicode-casemap" match-type="equals">{name}</C:text-match></C:prop-filter></C:filter></C:addressbook-query>"#
+        )
+    };
+    s.as_user(&ann, "REPORT", &card, &[("depth", "0")], query("kim")).await.assert(207).contains("kim.vcf");
+    let none = s.as_user(&ann, "REPORT", &card, &[("depth", "0")], query("lee")).await;
+    none.assert(207).lacks("kim.vcf").lacks("lee.vcf");
+    let set = r#"<d:propfind xmlns:d="DAV:"><d:prop><d:supported-report-set/></d:prop></d:propfind>"#;
+    s.propfind(&ann, &card, "0", set)
+        .await
+        .assert(207)
+        .contains("<card:addressbook-multiget/>")
+        .contains("<card:addressbook-query/>");
+    s.stop().await;
+}
