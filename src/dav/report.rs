@@ -20,14 +20,29 @@ pub async fn report(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
         (CARDDAV, "addressbook-query") => query(ctx, target, &root).await,
         (DAV, "sync-collection") => sync_collection(ctx, target, &root).await,
         (DAV, "expand-property") => expand_property(ctx, target, &root).await,
-        (DAV, "principal-property-search") => principal_property_search(ctx, &root).await,
-        (DAV, "principal-search-property-set") => Ok(principal_search_property_set()),
+        (DAV, "principal-property-search") => {
+            depth_zero(ctx, "principal-property-search")?;
+            principal_property_search(ctx, &root).await
+        }
+        (DAV, "principal-search-property-set") => {
+            depth_zero(ctx, "principal-search-property-set")?;
+            Ok(principal_search_property_set())
+        }
         (_, name) => Err(DavError::cond(
             StatusCode::FORBIDDEN,
             DAV,
             "supported-report",
             format!("the {name} report is not supported here"),
         )),
+    }
+}
+
+/// RFC 3744 §9.4, §9.5: these reports are defined only for Depth 0 (the default for REPORT, RFC 3253 §3.6);
+/// any other Depth is a 400.
+fn depth_zero(ctx: &Ctx<'_>, report: &str) -> Result<(), DavError> {
+    match ctx.header("depth").map(str::trim) {
+        None | Some("0") => Ok(()),
+        Some(d) => Err(DavError::bad_request(format!("{report} is defined for Depth 0 only, not {d} (RFC 3744 §9.4)"))),
     }
 }
 
@@ -312,7 +327,11 @@ async fn principal_property_search(ctx: &Ctx<'_>, root: &Element) -> DavResult {
     let mut result: Option<Vec<User>> = None;
     for search in root.children_named(DAV, "property-search") {
         let needle = search.child(DAV, "match").map(|m| m.text.trim().to_string()).unwrap_or_default();
-        let found = ctx.app.service.find_people(&ctx.who.user, &needle, 50).await?;
+        // The directory's rule (2 characters at least, 10 at most); a shorter match finds nobody.
+        let found = match ctx.app.service.find_people(&ctx.who.user, &needle).await {
+            Err(crate::service::ServiceError::Field(_)) => Vec::new(),
+            r => r?,
+        };
         result = Some(match result {
             None => found,
             Some(prev) if all_of => prev.into_iter().filter(|u| found.iter().any(|f| f.id == u.id)).collect(),

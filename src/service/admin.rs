@@ -112,10 +112,7 @@ impl Service {
     /// 10 of each, and only for a needle of 2 characters or more (no listing of everyone).
     pub async fn directory_search(&self, viewer: &User, needle: &str) -> Result<(Vec<User>, Vec<String>)> {
         let needle = needle.trim().to_lowercase();
-        if needle.chars().count() < 2 || needle.chars().count() > 200 {
-            return Err(field("q", "2 to 200 characters"));
-        }
-        let users = self.find_people(viewer, &needle, 10).await?;
+        let users = self.find_people(viewer, &needle).await?;
         let groups = self
             .store
             .groups()
@@ -128,10 +125,15 @@ impl Service {
         Ok((users, groups))
     }
 
-    /// Accounts whose address or name contains `needle`, among those `viewer` may find (see
-    /// `access::may_search_everyone`).
-    pub async fn find_people(&self, viewer: &User, needle: &str, limit: i64) -> Result<Vec<User>> {
-        Ok(self.store.search_users(needle, limit, &self.directory_of(viewer)).await?)
+    /// The directory's one rule for finding people, for the API's directory and DAV's principal search alike:
+    /// accounts whose address or name contains `needle` (2 to 200 characters: no listing of everyone), among
+    /// those `viewer` may find (see `access::may_search_everyone`), at most 10.
+    pub async fn find_people(&self, viewer: &User, needle: &str) -> Result<Vec<User>> {
+        let needle = needle.trim();
+        if !(2..=200).contains(&needle.chars().count()) {
+            return Err(field("q", "2 to 200 characters"));
+        }
+        Ok(self.store.search_users(needle, 10, &self.directory_of(viewer)).await?)
     }
 
     /// One account by address (a DAV principal), by the same rule as `find_people`: a stranger cannot tell an

@@ -696,19 +696,30 @@ async fn principal_search_and_expand_property() {
     // RFC 3744 §9.4: principal-property-search.
     let body = r#"<d:principal-property-search xmlns:d="DAV:"><d:property-search><d:prop><d:displayname/></d:prop><d:match>bob</d:match></d:property-search><d:prop><d:displayname/></d:prop></d:principal-property-search>"#;
     // Bob is in another domain and shares nothing with Ann: she cannot find him…
-    s.report(&ann, "/dav/principals/", body).await.assert(207).lacks("bob@example.org");
+    s.report0(&ann, "/dav/principals/", body).await.assert(207).lacks("bob@example.org");
+    // The directory's one rule: a match under 2 characters lists nobody (not everyone in reach).
+    s.user("bea@example.com").await;
+    for m in ["", "b"] {
+        let short = body.replace("<d:match>bob</d:match>", &format!("<d:match>{m}</d:match>"));
+        s.report0(&ann, "/dav/principals/", &short).await.assert(207).lacks("<d:response>");
+    }
+    let be = body.replace("<d:match>bob</d:match>", "<d:match>be</d:match>");
+    s.report0(&ann, "/dav/principals/", &be).await.assert(207).contains("bea@example.com");
+    // Defined for Depth 0 only (RFC 3744 §9.4, §9.5).
+    s.report(&ann, "/dav/principals/", body).await.assert(400);
+    s.report(&ann, "/dav/principals/", r#"<d:principal-search-property-set xmlns:d="DAV:"/>"#).await.assert(400);
     // …until a label is shared between them.
     let owner = s.record(&ann).await;
     let label = s.app.service.create_label(&owner, None, "Partners", "").await.unwrap().id;
     let grantee = labelbook::service::Grantee::parse("bob@example.org");
     s.app.service.share(&owner, &label, &grantee, labelbook::service::access::Level::View, true).await.unwrap();
-    s.report(&ann, "/dav/principals/", body)
+    s.report0(&ann, "/dav/principals/", body)
         .await
         .assert(207)
         .contains("/dav/principals/bob@example.org/")
         .lacks("ann@");
     // RFC 3744 §9.5: principal-search-property-set.
-    s.report(&ann, "/dav/principals/", r#"<d:principal-search-property-set xmlns:d="DAV:"/>"#)
+    s.report0(&ann, "/dav/principals/", r#"<d:principal-search-property-set xmlns:d="DAV:"/>"#)
         .await
         .assert(200)
         .contains("principal-search-property");

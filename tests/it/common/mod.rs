@@ -267,6 +267,12 @@ impl Server {
             .await
     }
 
+    /// A REPORT with Depth 0 (the reports on principals are defined for no other, RFC 3744 §9.4).
+    pub async fn report0(&self, user: &str, path: &str, body: &str) -> Resp {
+        self.as_user(user, "REPORT", path, &[("depth", "0"), ("content-type", "application/xml")], body.to_string())
+            .await
+    }
+
     /// The collection's current sync-token, read through PROPFIND.
     pub async fn sync_token(&self, user: &str, book: &str) -> String {
         let r = self
