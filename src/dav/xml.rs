@@ -221,6 +221,11 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\r' => out.push_str("&#13;"),
+            // XML 1.0 §2.2: no other control character may appear, not even as a reference. A card holding one
+            // (stored before cards were checked for them, or by a path that missed the check) must not make the
+            // whole multistatus unreadable, which would stop the book's sync: it reads as U+FFFD instead.
+            '\t' | '\n' => out.push(c),
+            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
             _ => out.push(c),
         }
     }
@@ -257,6 +262,17 @@ pub fn element(ns: &str, name: &str, inner: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaped_text_is_always_well_formed_xml() {
+        let raw = "a\u{1}b\u{0}c\td\ne\u{1b}f\u{FFFF}<&>\r";
+        let text = escape(raw);
+        assert!(!text.chars().any(|c| c.is_control() && c != '\t' && c != '\n'), "{text:?}");
+        assert_eq!(text.matches('\u{FFFD}').count(), 4);
+        assert!(text.contains("\td\ne") && text.ends_with("&lt;&amp;&gt;&#13;"));
+        let back = parse(format!("<a xmlns=\"DAV:\">{text}</a>").as_bytes()).unwrap();
+        assert_eq!(back.text, raw.replace(['\u{1}', '\u{0}', '\u{1b}', '\u{FFFF}'], "\u{FFFD}"));
+    }
 
     #[test]
     fn attributes_and_namespace_declarations_are_bounded() {

@@ -1001,3 +1001,38 @@ async fn reports_addressed_to_a_card() {
         .contains("<card:addressbook-query/>");
     s.stop().await;
 }
+
+/// XML 1.0 §2.2: nothing stored can make a multistatus unreadable. A card holding a control character (as one
+/// stored before cards were checked for them may) reads as U+FFFD in address-data, and the book still syncs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_control_character_never_breaks_the_books_xml() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    let book = contacts(&ann);
+    s.put_card(&ann, &format!("{book}ok.vcf"), &vcard3("ok-1", "Fine")).await.assert(201);
+    s.put_card(&ann, &format!("{book}bad.vcf"), &vcard3("bad-1", "Bad")).await.assert(201);
+    // RFC 6350 §3.3: a PUT with one is refused (valid-address-data)…
+    let control = vcard3("bad-1", "Bad").replace("FN:Bad", "FN:Bad\u{1}Card");
+    s.put_card(&ann, &format!("{book}bad.vcf"), &control).await.assert(403).contains("valid-address-data");
+    // …so put one in behind the server's back.
+    let sql = "UPDATE contacts SET vcard = $1 WHERE uid = 'bad-1'";
+    match s.db.database_url() {
+        Some(url) => {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            sqlx::query(sql).bind(control.as_bytes()).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+        None => {
+            let url = format!("sqlite://{}", s.db.dir.join("labelbook.db").display());
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            sqlx::query(sql).bind(control.as_bytes()).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
+    let with_data = r#"<d:sync-collection xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:sync-token/><d:sync-level>1</d:sync-level><d:prop><d:getetag/><C:address-data/></d:prop></d:sync-collection>"#;
+    let r = s.report(&ann, &book, with_data).await;
+    r.assert(207).contains("FN:Fine").contains("FN:Bad\u{FFFD}Card");
+    assert!(!r.body.contains('\u{1}'));
+    labelbook::dav::xml::parse(r.body.as_bytes()).expect("a well-formed multistatus");
+    s.stop().await;
+}
