@@ -21,7 +21,6 @@ pub struct App {
 }
 
 impl App {
-    /// Opens the database the config names (SQLite under data_dir by default), migrates it, and builds the state.
     /// What runs beside a serving server, until `stopping`: hearing the changes other servers on the same
     /// PostgreSQL database commit, sending the mail queued on any of them, and the Google bridge.
     pub async fn start_background(self: &std::sync::Arc<Self>) {
@@ -61,6 +60,7 @@ impl App {
         }
     }
 
+    /// Opens the database the config names (SQLite under data_dir by default), migrates it, and builds the state.
     pub async fn open(config: Config) -> anyhow::Result<App> {
         let store = match &config.database_url {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {

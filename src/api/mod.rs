@@ -27,7 +27,7 @@ pub async fn invite_link_route(
 }
 pub use events::MAX_STREAMS_PER_USER;
 pub use problem::Problem;
-pub use session::login;
+pub use session::{CSRF_HEADER, SESSION_COOKIE, login};
 
 use crate::app::App;
 use crate::response::{Body, full};
@@ -40,7 +40,6 @@ use http::{HeaderValue, Method, Response, StatusCode, header};
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-pub use session::{CSRF_HEADER, SESSION_COOKIE};
 use std::sync::Arc;
 
 /// The OpenAPI document, served as written.

@@ -3,9 +3,10 @@
 //! renders a refusal its own way (plain text for DAV clients, problem+json for the API).
 
 use super::{Body, text};
+use crate::api::{CSRF_HEADER, SESSION_COOKIE};
 use crate::app::App;
 use crate::service::access::{self, Credential, Scope};
-use crate::service::accounts::{AuthError, Principal};
+use crate::service::accounts::{ApiPrincipal, AuthError, Principal};
 use base64::Engine;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use std::net::SocketAddr;
@@ -97,9 +98,6 @@ pub async fn authenticate<B>(app: &App, req: &Request<B>, peer: SocketAddr) -> R
     };
     basic(app, value, peer).await
 }
-
-use crate::api::{CSRF_HEADER, SESSION_COOKIE};
-use crate::service::accounts::ApiPrincipal;
 
 const BEARER_INVALID: &str = "Bearer realm=\"Labelbook\", error=\"invalid_token\"";
 
