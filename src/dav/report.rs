@@ -327,11 +327,7 @@ async fn principal_property_search(ctx: &Ctx<'_>, root: &Element) -> DavResult {
     let mut result: Option<Vec<User>> = None;
     for search in root.children_named(DAV, "property-search") {
         let needle = search.child(DAV, "match").map(|m| m.text.trim().to_string()).unwrap_or_default();
-        // The directory's rule (2 characters at least, 10 at most); a shorter match finds nobody.
-        let found = match ctx.app.service.find_people(&ctx.who.user, &needle).await {
-            Err(crate::service::ServiceError::Field(_)) => Vec::new(),
-            r => r?,
-        };
+        let found = ctx.app.service.find_people(&ctx.who.user, &needle).await?;
         result = Some(match result {
             None => found,
             Some(prev) if all_of => prev.into_iter().filter(|u| found.iter().any(|f| f.id == u.id)).collect(),

@@ -314,9 +314,7 @@ impl Accounts {
         layout: &str,
     ) -> Result<(AppPassword, String), ServiceError> {
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(field("name", "an app password's name is 1 to 100 characters"));
-        }
+        super::check_name(name, 100, "an app password's name is 1 to 100 characters")?;
         // "single": one combined book with labels as groups, for macOS, which reads one book.
         if layout != "books" && layout != "single" {
             return Err(field("layout", "books (My contacts and each label) or single (one book, labels as groups)"));

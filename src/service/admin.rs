@@ -40,6 +40,9 @@ impl Admin {
     }
 }
 
+/// How long a search of the directory may be, in characters: a shorter one would list nearly everyone.
+const SEARCH_NEEDLE: std::ops::RangeInclusive<usize> = 2..=200;
+
 impl Accounts {
     /// A new account; with no password given, one is generated and returned (to hand to the person once).
     pub async fn add_user(
@@ -112,6 +115,9 @@ impl Service {
     /// 10 of each, and only for a needle of 2 characters or more (no listing of everyone).
     pub async fn directory_search(&self, viewer: &User, needle: &str) -> Result<(Vec<User>, Vec<String>)> {
         let needle = needle.trim().to_lowercase();
+        if !SEARCH_NEEDLE.contains(&needle.chars().count()) {
+            return Err(field("q", "2 to 200 characters"));
+        }
         let users = self.find_people(viewer, &needle).await?;
         let groups = self
             .store
@@ -126,12 +132,13 @@ impl Service {
     }
 
     /// The directory's one rule for finding people, for the API's directory and DAV's principal search alike:
-    /// accounts whose address or name contains `needle` (2 to 200 characters: no listing of everyone), among
-    /// those `viewer` may find (see `access::may_search_everyone`), at most 10.
+    /// accounts whose address or name contains `needle`, among those `viewer` may find (see
+    /// `access::may_search_everyone`), at most 10. A needle under 2 characters (or over 200) finds nobody: there
+    /// is no listing of everyone.
     pub async fn find_people(&self, viewer: &User, needle: &str) -> Result<Vec<User>> {
         let needle = needle.trim();
-        if !(2..=200).contains(&needle.chars().count()) {
-            return Err(field("q", "2 to 200 characters"));
+        if !SEARCH_NEEDLE.contains(&needle.chars().count()) {
+            return Ok(Vec::new());
         }
         Ok(self.store.search_users(needle, 10, &self.directory_of(viewer)).await?)
     }

@@ -118,6 +118,32 @@ impl From<WriteError> for ServiceError {
 
 pub type Result<T> = std::result::Result<T, ServiceError>;
 
+/// A name people typed (a label's, an app password's, an API token's): 1 to `max` characters once trimmed
+/// (`length_rule` says so when it is not), and no control characters: a NUL would fail on PostgreSQL, and names
+/// reach XML, which may carry none of them.
+fn check_name(name: &str, max: usize, length_rule: &str) -> Result<()> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > max {
+        return Err(field("name", length_rule));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(field("name", "control characters are not allowed here"));
+    }
+    Ok(())
+}
+
+/// A book's name and description, as people typed them: the description may hold line breaks and tabs, and no
+/// other control character.
+fn check_label_text(name: Option<&str>, description: Option<&str>) -> Result<()> {
+    if let Some(n) = name {
+        check_name(n, 200, "a label name is 1 to 200 characters")?;
+    }
+    if description.is_some_and(|d| d.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')) {
+        return Err(field("description", "control characters other than line breaks are not allowed here"));
+    }
+    Ok(())
+}
+
 /// Bad input in one named field of a request (the API names it in its problem document).
 fn field(name: &str, message: impl Into<String>) -> ServiceError {
     ServiceError::Field(vcard::json::FieldError { field: name.to_string(), message: message.into() })
@@ -655,9 +681,7 @@ impl Service {
     /// stable and unguessable.
     pub async fn create_label(&self, user: &User, id: Option<&str>, name: &str, description: &str) -> Result<Label> {
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(field("name", "a label name is 1 to 200 characters"));
-        }
+        check_label_text(Some(name), Some(description))?;
         let id = match id {
             Some(id) => Some(
                 uuid::Uuid::parse_str(id)
@@ -712,11 +736,7 @@ impl Service {
         dead: &[(String, String, Option<String>)],
     ) -> Result<()> {
         view.require(Action::WriteProperties)?;
-        if let Some(n) = name
-            && (n.trim().is_empty() || n.chars().count() > 200)
-        {
-            return Err(field("name", "a label name is 1 to 200 characters"));
-        }
+        check_label_text(name, description)?;
         if !dead.is_empty() {
             let mut after: std::collections::HashMap<(String, String), usize> = self
                 .store

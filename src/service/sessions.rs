@@ -128,9 +128,7 @@ impl Accounts {
     ) -> Result<(ApiToken, String)> {
         require_person(credential)?;
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(field("name", "a token's name is 1 to 100 characters"));
-        }
+        super::check_name(name, 100, "a token's name is 1 to 100 characters")?;
         let scope = Scope::parse(scope).ok_or_else(|| field("scope", "read or write"))?;
         let expires_at = match expires_in_days {
             None => None,

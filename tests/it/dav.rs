@@ -166,21 +166,7 @@ async fn an_app_password_is_picked_by_its_first_group() {
     }
     assert!(s.app.store.app_passwords_for(user.id, None).await.unwrap().is_empty(), "a plain guess checks none");
     // An app password from before lookups: a candidate for every guess until it is used once.
-    let url = s.db.database_url();
-    let forget = "UPDATE app_passwords SET lookup = NULL WHERE name = 'tablet'";
-    match &url {
-        Some(url) => {
-            let pool = sqlx::PgPool::connect(url).await.unwrap();
-            sqlx::query(forget).execute(&pool).await.unwrap();
-            pool.close().await;
-        }
-        None => {
-            use sqlx::ConnectOptions;
-            let path = s.db.dir.join("labelbook.db");
-            let mut c = sqlx::sqlite::SqliteConnectOptions::new().filename(path).connect().await.unwrap();
-            sqlx::query(forget).execute(&mut c).await.unwrap();
-        }
-    }
+    s.db.behind_the_back("UPDATE app_passwords SET lookup = NULL WHERE name = 'tablet'", None).await;
     assert_eq!(s.app.store.app_passwords_for(user.id, None).await.unwrap().len(), 1);
     // As after an upgrade: nothing remembered of earlier sign-ins.
     s.app.accounts.forget_user(user.id);
@@ -1015,20 +1001,7 @@ async fn a_stored_control_character_never_breaks_the_books_xml() {
     let control = vcard3("bad-1", "Bad").replace("FN:Bad", "FN:Bad\u{1}Card");
     s.put_card(&ann, &format!("{book}bad.vcf"), &control).await.assert(403).contains("valid-address-data");
     // …so put one in behind the server's back.
-    let sql = "UPDATE contacts SET vcard = $1 WHERE uid = 'bad-1'";
-    match s.db.database_url() {
-        Some(url) => {
-            let pool = sqlx::PgPool::connect(&url).await.unwrap();
-            sqlx::query(sql).bind(control.as_bytes()).execute(&pool).await.unwrap();
-            pool.close().await;
-        }
-        None => {
-            let url = format!("sqlite://{}", s.db.dir.join("labelbook.db").display());
-            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-            sqlx::query(sql).bind(control.as_bytes()).execute(&pool).await.unwrap();
-            pool.close().await;
-        }
-    }
+    s.db.behind_the_back("UPDATE contacts SET vcard = $1 WHERE uid = 'bad-1'", Some(control.as_bytes())).await;
     let with_data = r#"<d:sync-collection xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:sync-token/><d:sync-level>1</d:sync-level><d:prop><d:getetag/><C:address-data/></d:prop></d:sync-collection>"#;
     let r = s.report(&ann, &book, with_data).await;
     r.assert(207).contains("FN:Fine").contains("FN:Bad\u{FFFD}Card");

@@ -4,30 +4,13 @@
 
 use crate::common::*;
 
-/// Breaks one table the way a bad migration or a hand edit would: the label queries no longer fit the schema.
-async fn break_the_labels_table(s: &Server) {
-    let sql = "ALTER TABLE labels RENAME COLUMN description TO description_gone";
-    match s.db.database_url() {
-        Some(url) => {
-            let pool = sqlx::PgPool::connect(&url).await.unwrap();
-            sqlx::query(sql).execute(&pool).await.unwrap();
-            pool.close().await;
-        }
-        None => {
-            let url = format!("sqlite://{}", s.db.dir.join("labelbook.db").display());
-            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-            sqlx::query(sql).execute(&pool).await.unwrap();
-            pool.close().await;
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fault_trying_again_cannot_fix_is_500_not_503() {
     let s = Server::start().await;
     let ann = s.user("ann@example.com").await;
     api(&s, &ann, "POST", "/labels", Some(serde_json::json!({"name": "Clients"}))).await.assert(201);
-    break_the_labels_table(&s).await;
+    // As a bad migration or a hand edit would: the label queries no longer fit the schema.
+    s.db.behind_the_back("ALTER TABLE labels RENAME COLUMN description TO description_gone", None).await;
     let r = api(&s, &ann, "GET", "/labels", None).await;
     r.assert(500).lacks("try again");
     assert!(r.header("retry-after").is_none());
@@ -50,6 +33,41 @@ async fn a_database_that_cannot_answer_is_503_with_retry_after() {
     ] {
         r.assert(503).contains("try again");
         assert_eq!(r.header("retry-after"), Some("5"));
+    }
+    s.stop().await;
+}
+
+/// Bad input is refused for what it is, never reaching the database as a fault: a NUL in a label's name would
+/// be a PostgreSQL error (invalid byte sequence), and no XML may carry a control character.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_in_a_labels_name_or_description_are_refused() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    let r = api(&s, &ann, "POST", "/labels", Some(serde_json::json!({"name": "a\u{0}b"}))).await;
+    assert_eq!(parse(r.assert(422))["errors"][0]["field"], "name");
+    let made = parse(api(&s, &ann, "POST", "/labels", Some(serde_json::json!({"name": "Team"}))).await.assert(201));
+    let id = made["id"].as_str().unwrap();
+    let r = api(&s, &ann, "PATCH", &format!("/labels/{id}"), Some(serde_json::json!({"description": "x\u{1}y"}))).await;
+    assert_eq!(parse(r.assert(422))["errors"][0]["field"], "description");
+    let fine = serde_json::json!({"description": "two\nlines"});
+    api(&s, &ann, "PATCH", &format!("/labels/{id}"), Some(fine)).await.assert(200);
+    let labels = parse(api(&s, &ann, "GET", "/labels", None).await.assert(200));
+    assert_eq!(labels["items"].as_array().unwrap().len(), 1, "{labels}");
+    s.stop().await;
+}
+
+/// The same for the names of app passwords and API tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_in_credential_names_are_refused() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    for (path, body) in [
+        ("/app-passwords", serde_json::json!({"name": "a\u{0}b"})),
+        ("/tokens", serde_json::json!({"name": "a\u{0}b", "scope": "read"})),
+    ] {
+        let r = api(&s, &ann, "POST", path, Some(body)).await;
+        assert_eq!(parse(r.assert(422))["errors"][0]["field"], "name", "{path}");
+        assert!(parse(api(&s, &ann, "GET", path, None).await.assert(200))["items"].as_array().unwrap().is_empty());
     }
     s.stop().await;
 }

@@ -100,6 +100,36 @@ async fn drop_pg_database(name: &str) {
     }
 }
 
+impl TestDb {
+    /// Runs one statement on the test's database behind the server's back (over a connection of its own), with
+    /// `bytes` bound to `$1` when given: what a hand edit, an old version or a bad migration leaves behind.
+    pub async fn behind_the_back(&self, sql: &str, bytes: Option<&[u8]>) {
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        let bytes = bytes.map(<[u8]>::to_vec);
+        match self.database_url() {
+            Some(url) => {
+                let pool = sqlx::PgPool::connect(&url).await.unwrap();
+                let q = sqlx::query(sql);
+                match bytes {
+                    Some(b) => q.bind(b).execute(&pool).await.unwrap(),
+                    None => q.execute(&pool).await.unwrap(),
+                };
+                pool.close().await;
+            }
+            None => {
+                let url = format!("sqlite://{}", self.dir.join("labelbook.db").display());
+                let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+                let q = sqlx::query(sql);
+                match bytes {
+                    Some(b) => q.bind(b).execute(&pool).await.unwrap(),
+                    None => q.execute(&pool).await.unwrap(),
+                };
+                pool.close().await;
+            }
+        }
+    }
+}
+
 /// A test that fails (panics) before its cleanup still leaves nothing behind: no directory, no database.
 impl Drop for TestDb {
     fn drop(&mut self) {
