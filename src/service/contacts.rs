@@ -5,7 +5,7 @@
 use super::access::Action;
 use super::{BookView, Result, Service, ServiceError};
 use crate::store::{Adopt, Card, PageCursor, Precondition};
-use crate::vcard::{self, Version, json};
+use crate::vcard::{self, json};
 
 /// One page of a book's contacts, and where the next one starts.
 #[derive(Debug)]
@@ -214,13 +214,9 @@ impl Service {
     }
 }
 
-/// The card's parsed form for reading or editing its fields: vCard 2.1's quoted-printable values are decoded by
-/// converting to 3.0 first (an edited 2.1 card is written back as 3.0).
+/// The card's parsed form for reading or editing its fields, its values decoded: quoted-printable and legacy
+/// charsets (which 3.0 cards from old phones carry too) by rewriting the card, a 2.1 card as 3.0 (an edited
+/// 2.1 card is written back as 3.0).
 pub fn read_for_edit(bytes: &[u8]) -> Result<vcard::VCard> {
-    let card = vcard::parse(bytes).map_err(ServiceError::InvalidCard)?;
-    if card.version != Version::V21 {
-        return Ok(card);
-    }
-    let converted = vcard::convert(bytes, Version::V30).map_err(ServiceError::InvalidCard)?;
-    vcard::parse(&converted).map_err(ServiceError::InvalidCard)
+    vcard::decoded(bytes).map_err(ServiceError::InvalidCard)
 }

@@ -49,46 +49,63 @@ impl Format {
     }
 }
 
-/// A file's text: UTF-8 (a BOM is dropped), or else Windows-1252, which older Outlook versions write.
+/// A file's text: UTF-8 (a BOM is dropped), or else, for a vCard file, each line in the charset its CHARSET
+/// parameter names, and otherwise Windows-1252, which older Outlook versions write.
 pub fn decode_text(bytes: &[u8]) -> String {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_string(),
-        Err(_) => bytes.iter().map(|&b| windows_1252(b)).collect(),
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return s.to_string();
     }
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
+    if bytes[start..].get(..11).is_some_and(|b| b.eq_ignore_ascii_case(b"BEGIN:VCARD")) {
+        return crate::vcard::card_text(bytes).into_owned();
+    }
+    encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned()
 }
 
-fn windows_1252(b: u8) -> char {
-    const HIGH: [char; 32] = [
-        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž', '\u{8f}', '\u{90}', '‘',
-        '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}', 'ž', 'Ÿ',
-    ];
-    match b {
-        0x80..=0x9f => HIGH[(b - 0x80) as usize],
-        b => b as char,
-    }
-}
+/// A card of a vCard file: where it starts, and its text or why it cannot be one.
+pub type FileCard = (usize, std::result::Result<String, String>);
 
-/// The cards of a vCard file, each as written (a card without UID gets one after VERSION).
-pub fn split_cards(text: &str) -> Vec<String> {
+/// The cards of a vCard file, each as written, with the line it starts on. A card embedded in another (vCard
+/// 2.1's AGENT) stays inside it; a card that never ends is reported, never dropped.
+pub fn split_cards(text: &str) -> Vec<FileCard> {
     let mut cards = Vec::new();
-    let mut cur: Option<String> = None;
-    for line in text.split_inclusive('\n') {
+    // The card being read: its first line, its text, how deep in embedded cards the reader is.
+    let mut cur: Option<(usize, String, usize)> = None;
+    let mut after_agent = false;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
         let t = line.trim_end();
-        if t.eq_ignore_ascii_case("BEGIN:VCARD") {
-            cur = Some(String::new());
+        let begins = t.eq_ignore_ascii_case("BEGIN:VCARD");
+        if begins && !after_agent {
+            if let Some((at, _, _)) = cur.take() {
+                cards.push((at, Err("the card has no END:VCARD before the next BEGIN:VCARD".to_string())));
+            }
+            cur = Some((i + 1, String::new(), 0));
         }
-        if let Some(c) = cur.as_mut() {
+        if let Some((_, c, depth)) = cur.as_mut() {
             c.push_str(line);
             if !line.ends_with('\n') {
                 c.push_str("\r\n");
             }
+            if begins {
+                *depth += 1;
+            } else if t.eq_ignore_ascii_case("END:VCARD") {
+                *depth -= 1;
+            }
         }
-        if t.eq_ignore_ascii_case("END:VCARD")
-            && let Some(c) = cur.take()
+        if cur.as_ref().is_some_and(|(_, _, depth)| *depth == 0)
+            && let Some((at, c, _)) = cur.take()
         {
-            cards.push(c);
+            cards.push((at, Ok(c)));
         }
+        // vCard 2.1 §2.4.2: "AGENT:" with nothing after it is followed by the agent's card.
+        let head = t.split(':').next().unwrap_or("");
+        after_agent = cur.is_some()
+            && t.ends_with(':')
+            && head.rsplit('.').next().unwrap_or("").split(';').next().is_some_and(|n| n.eq_ignore_ascii_case("AGENT"));
+    }
+    if let Some((at, _, _)) = cur {
+        cards.push((at, Err("the file ends inside this card (no END:VCARD)".to_string())));
     }
     cards
 }
@@ -132,11 +149,17 @@ pub fn prepare(text: &str, format: Format) -> std::result::Result<Prepared, Stri
     let mut out = Prepared::default();
     match format {
         Format::VCard => {
-            for (i, card) in split_cards(text).into_iter().enumerate() {
-                let (card, uid) = ensure_uid(card);
-                out.cards.push((format!("card {}", i + 1), href_for(&uid), card.into_bytes()));
+            for (i, (line, card)) in split_cards(text).into_iter().enumerate() {
+                let at = format!("card {} (line {line})", i + 1);
+                match card {
+                    Ok(card) => {
+                        let (card, uid) = ensure_uid(card);
+                        out.cards.push((at, href_for(&uid), card.into_bytes()));
+                    }
+                    Err(why) => out.failed.push(format!("{at}: {why}")),
+                }
             }
-            if out.cards.is_empty() {
+            if out.cards.is_empty() && out.failed.is_empty() {
                 return Err("the file holds no vCard (BEGIN:VCARD … END:VCARD)".into());
             }
         }
@@ -325,5 +348,32 @@ mod tests {
         assert_eq!(Format::detect("begin:vcard\r\n"), Some(Format::VCard));
         assert_eq!(decode_text(b"\xef\xbb\xbfok"), "ok");
         assert_eq!(decode_text(b"M\xfcller \x80"), "Müller €");
+        // A vCard file's lines are read in the charset each names.
+        let file = b"BEGIN:VCARD\r\nVERSION:2.1\r\nFN;CHARSET=KOI8-R:\xe9\xd7\xc1\xce\r\nNOTE:caf\xe9\r\nEND:VCARD\r\n";
+        assert!(decode_text(file).contains("FN;CHARSET=KOI8-R:Иван\r\nNOTE:café\r\n"));
+    }
+
+    #[test]
+    fn no_card_of_a_file_is_dropped_silently() {
+        let ok = |uid: &str| format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{uid}\r\nEND:VCARD\r\n");
+        // vCard 2.1 §2.4.2: an agent's card inside its card stays there.
+        let agent = "BEGIN:VCARD\r\nVERSION:2.1\r\nN:Okafor;Chidi\r\nAGENT:\r\nBEGIN:VCARD\r\nVERSION:2.1\r\nN:Bello;Ada\r\nEND:VCARD\r\nNOTE:x\r\nEND:VCARD\r\n";
+        let unterminated = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:cut\r\nFN:Cut\r\n";
+        let file = format!("{}{agent}{unterminated}{}{unterminated}", ok("a"), ok("b"));
+        let cards = split_cards(&file);
+        let starts: Vec<usize> = cards.iter().map(|(line, _)| *line).collect();
+        assert_eq!(starts, [1, 6, 16, 20, 25]);
+        assert!(
+            cards[1]
+                .1
+                .as_ref()
+                .unwrap()
+                .contains("AGENT:\r\nBEGIN:VCARD\r\nVERSION:2.1\r\nN:Bello;Ada\r\nEND:VCARD\r\nNOTE:x")
+        );
+        assert!(cards[2].1.as_ref().unwrap_err().contains("no END:VCARD before the next BEGIN:VCARD"));
+        assert!(cards[4].1.as_ref().unwrap_err().contains("the file ends inside this card"));
+        let prepared = prepare(&file, Format::VCard).unwrap();
+        assert_eq!((prepared.cards.len(), prepared.failed.len()), (3, 2));
+        assert!(prepared.failed[0].starts_with("card 3 (line 16): "), "{:?}", prepared.failed);
     }
 }

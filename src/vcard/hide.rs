@@ -114,11 +114,12 @@ fn lines(text: &str) -> Vec<Line<'_>> {
                 head.contains("QUOTED-PRINTABLE") && last.2.ends_with('=')
             };
             if folded || qp_soft {
-                if folded {
-                    last.2.push_str(&content[1..]);
-                } else {
+                // As the parser does: after a soft line break the whole next line is value (RFC 2045 §6.7).
+                if qp_soft {
                     last.2.pop();
                     last.2.push_str(content);
+                } else {
+                    last.2.push_str(&content[1..]);
                 }
                 last.1 = at;
                 continue;

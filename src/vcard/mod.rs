@@ -4,6 +4,7 @@
 //! The stored card is always the client's bytes. This module only reads them; conversion writes a new card in
 //! which every property it does not need to change is copied from its original (unfolded) line.
 
+mod charset;
 mod convert;
 pub mod csv;
 mod extra;
@@ -12,6 +13,7 @@ pub mod hide;
 pub mod json;
 mod parse;
 
+pub use charset::card_text;
 pub use convert::convert;
 pub use parse::{Param, Property, VCard, parse};
 
@@ -146,6 +148,17 @@ pub fn validate(bytes: &[u8], max_properties: usize) -> Result<(VCard, Indexed),
     Ok((card, indexed))
 }
 
+/// The card parsed with its values decoded: quoted-printable and legacy charsets (which 3.0 cards from old
+/// phones carry too) by rewriting the card, a 2.1 card as 3.0.
+pub fn decoded(bytes: &[u8]) -> Result<VCard, VCardError> {
+    let card = parse(bytes)?;
+    if card.version != Version::V21 && !card.needs_decoding() {
+        return Ok(card);
+    }
+    let target = if card.version == Version::V21 { Version::V30 } else { card.version };
+    parse(&convert(bytes, target)?)
+}
+
 /// The card with `UID:{uid}` added as its last property, written with the card's own line ending (most real
 /// exports carry no UID; RFC 6352 §6.3.2.3 lets the server store a card other than the one sent).
 pub fn with_uid(bytes: &[u8], uid: &str) -> Vec<u8> {
@@ -233,10 +246,18 @@ pub fn split_components(v: &str) -> Vec<String> {
 }
 
 impl VCard {
+    /// Whether a value is quoted-printable or in a named charset: readers of its fields want it converted first.
+    pub fn needs_decoding(&self) -> bool {
+        self.props.iter().any(convert::needs_decoding)
+    }
+
     pub fn indexed(&self) -> Indexed {
         let mut ix = Indexed::default();
         let mut n_sort = String::new();
         for p in &self.props {
+            // Search and sorting see the text, not its quoted-printable transfer form.
+            let decoded = if convert::needs_decoding(p) { convert::decoded(p, self.version) } else { None };
+            let p = decoded.as_ref().unwrap_or(p);
             match p.name.as_str() {
                 "UID" if ix.uid.is_empty() => ix.uid = p.value.trim().to_string(),
                 "FN" if ix.fn_.is_empty() => ix.fn_ = unescape_text(&p.value),
@@ -256,6 +277,12 @@ impl VCard {
                 }
                 _ => {}
             }
+        }
+        if ix.fn_.is_empty() && !self.props.iter().any(|p| p.name == "FN") {
+            // vCard 2.1 does not require FN: the name clients show is the one conversion derives.
+            let decoded: Vec<Property> =
+                self.props.iter().map(|p| convert::decoded(p, self.version).unwrap_or_else(|| p.clone())).collect();
+            ix.fn_ = convert::derived_full_name(&decoded.iter().collect::<Vec<_>>());
         }
         ix.sort_key = if n_sort.is_empty() { ix.fn_.to_lowercase() } else { n_sort.to_lowercase() };
         ix

@@ -88,14 +88,15 @@ fn unfold(text: &str) -> Vec<(usize, String)> {
     let mut qp_continues = false;
     for (i, line) in text.split('\n').enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);
-        if let Some(rest) = line.strip_prefix([' ', '\t'])
+        if qp_continues && let Some(last) = out.last_mut() {
+            // What follows a soft line break is value, a leading blank included (RFC 2045 §6.7 rule 5).
+            last.1.push_str(line);
+            head.feed(line);
+        } else if let Some(rest) = line.strip_prefix([' ', '\t'])
             && let Some(last) = out.last_mut()
         {
             last.1.push_str(rest);
             head.feed(rest);
-        } else if qp_continues && let Some(last) = out.last_mut() {
-            last.1.push_str(line);
-            head.feed(line);
         } else {
             if line.is_empty() {
                 continue;
@@ -172,7 +173,13 @@ pub(super) fn parse_line(line: &str) -> Option<Property> {
                     return None;
                 }
                 let param = if has_value {
-                    Param { name: pname.trim().to_ascii_uppercase(), values: split_param_values(&pvalue) }
+                    let name = pname.trim().to_ascii_uppercase();
+                    let mut values = split_param_values(&pvalue);
+                    if name == "TYPE" {
+                        // RFC 6350 §5.6 writes a list of types quoted (`TYPE="work,voice"`): still two types.
+                        values = values.iter().flat_map(|v| v.split(',')).map(str::to_string).collect();
+                    }
+                    Param { name, values }
                 } else {
                     Param { name: "TYPE".to_string(), values: vec![pname.trim().to_string()] }
                 };
@@ -205,19 +212,16 @@ fn split_param_values(v: &str) -> Vec<String> {
     out
 }
 
-/// Parses exactly one vCard. vCard 2.1 may arrive in a legacy charset: it is read lossily, since the stored bytes
-/// stay as received and only indexing sees the decoded text.
+/// How deep embedded cards (AGENT) may nest.
+const MAX_NESTED_CARDS: usize = 3;
+
+/// Parses exactly one vCard. vCard 2.1 may arrive in a legacy charset: each line is decoded in the charset it
+/// names (the stored bytes stay as received).
 pub fn parse(bytes: &[u8]) -> Result<VCard, VCardError> {
-    let text = match std::str::from_utf8(bytes) {
-        Ok(t) => std::borrow::Cow::Borrowed(t),
-        Err(_) => {
-            let lossy = String::from_utf8_lossy(bytes);
-            if !lossy.to_ascii_uppercase().contains("VERSION:2.1") {
-                return Err(VCardError::NotUtf8);
-            }
-            lossy
-        }
-    };
+    let text = super::charset::card_text(bytes);
+    if matches!(text, std::borrow::Cow::Owned(_)) && !text.to_ascii_uppercase().contains("VERSION:2.1") {
+        return Err(VCardError::NotUtf8);
+    }
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let lines = unfold(text);
     let mut iter = lines.into_iter();
@@ -226,9 +230,9 @@ pub fn parse(bytes: &[u8]) -> Result<VCard, VCardError> {
         _ => return Err(VCardError::NoBegin),
     }
     let mut version = None;
-    let mut props = Vec::new();
+    let mut props: Vec<Property> = Vec::new();
     let mut ended = false;
-    for (n, line) in iter.by_ref() {
+    while let Some((n, line)) = iter.next() {
         if line.trim().is_empty() {
             continue;
         }
@@ -237,7 +241,36 @@ pub fn parse(bytes: &[u8]) -> Result<VCard, VCardError> {
             break;
         }
         if line.trim_end().eq_ignore_ascii_case("BEGIN:VCARD") {
-            return Err(VCardError::BadLine(n));
+            // vCard 2.1 §2.4.2: an AGENT's card follows it on lines of its own. It becomes the AGENT's value as
+            // 3.0 writes it (RFC 2426 §3.5.4: the card as one escaped TEXT value), so it stays inside its card.
+            let Some(agent) = props.last_mut().filter(|p| p.name == "AGENT" && p.value.trim().is_empty()) else {
+                return Err(VCardError::BadLine(n));
+            };
+            let mut nested = vec![line];
+            let mut depth = 1;
+            for (_, l) in iter.by_ref() {
+                let t = l.trim_end();
+                if t.eq_ignore_ascii_case("BEGIN:VCARD") {
+                    depth += 1;
+                    // Agents of agents exist; deeper nesting is only a way to make conversion recurse.
+                    if depth > MAX_NESTED_CARDS {
+                        return Err(VCardError::BadLine(n));
+                    }
+                } else if t.eq_ignore_ascii_case("END:VCARD") {
+                    depth -= 1;
+                }
+                nested.push(l);
+                if depth == 0 {
+                    break;
+                }
+            }
+            if depth > 0 {
+                return Err(VCardError::NoEnd);
+            }
+            let value = super::escape_text(&(nested.join("\n") + "\n"));
+            agent.raw = format!("{}{value}", &agent.raw[..agent.raw.len() - agent.value.len()]);
+            agent.value = value;
+            continue;
         }
         let prop = parse_line(&line).ok_or(VCardError::BadLine(n))?;
         if prop.name == "VERSION" && prop.group.is_none() {

@@ -153,3 +153,148 @@ fn a_uid_is_added_before_end_with_the_cards_own_line_ending() {
     assert!(out.ends_with(b"FN:Kim\r\nUID:u\r\nend:vcard\r\n"), "{}", String::from_utf8_lossy(&out));
     assert_eq!(validate(&out, 100).unwrap().1.uid, "u");
 }
+
+fn prop<'a>(card: &'a VCard, name: &str) -> &'a Property {
+    card.props.iter().find(|p| p.name == name).unwrap_or_else(|| panic!("no {name}"))
+}
+
+fn converted(card: &[u8], to: Version) -> String {
+    let out = String::from_utf8(convert(card, to).unwrap()).unwrap();
+    parse(out.as_bytes()).unwrap_or_else(|e| panic!("{e}:\n{out}"));
+    assert!(!out.replace("\r\n", "").chars().any(|c| c.is_control()), "{out}");
+    out
+}
+
+#[test]
+fn decoded_quoted_printable_is_escaped_again_as_text() {
+    // RFC 6350 §3.4 / RFC 2426 §5.8.4: a line break inside a TEXT value is written `\n`; a raw one would end the
+    // content line, and the converted card would not parse (nor would the API list it).
+    let card = b"BEGIN:VCARD\r\nVERSION:2.1\r\nFN:Kim\r\nNOTE;ENCODING=QUOTED-PRINTABLE:a=0D=0Ab, c;d \\ e\r\nADR;ENCODING=QUOTED-PRINTABLE:;;1 Main St=0D=0AFlat 2, rear;Town;;;\r\nEND:VCARD\r\n";
+    let v3 = converted(card, Version::V30);
+    assert!(v3.contains("NOTE:a\\nb\\, c\\;d \\\\ e\r\n"), "{v3}");
+    // A structured value keeps its separators; its commas are text.
+    assert!(v3.contains("ADR:;;1 Main St\\nFlat 2\\, rear;Town;;;\r\n"), "{v3}");
+    let v3 = parse(v3.as_bytes()).unwrap();
+    assert_eq!(unescape_text(&prop(&v3, "NOTE").value), "a\nb, c;d \\ e");
+}
+
+#[test]
+fn a_blank_after_a_soft_line_break_is_value_and_the_next_lines_stay_lines() {
+    // RFC 2045 §6.7 (5): "=" CRLF is a soft line break; what follows is the encoded text, a leading blank included.
+    let card = "BEGIN:VCARD\r\nVERSION:2.1\r\nADR;HOME;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:;;Drottninggatan=\r\n 12;Stockholm;;111 51;Sver=\r\nige\r\nTEL;CELL:+46 70 555 0199\r\nN;ENCODING=QUOTED-PRINTABLE:=C3=85kesson;Bj=C3=B6rn\r\nEND:VCARD\r\n";
+    let parsed = parse(card.as_bytes()).unwrap();
+    assert_eq!(parsed.props.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["ADR", "TEL", "N"]);
+    let v4 = converted(card.as_bytes(), Version::V40);
+    assert!(v4.contains("ADR;TYPE=HOME:;;Drottninggatan 12;Stockholm;;111 51;Sverige\r\n"), "{v4}");
+    assert!(v4.contains("TEL;TYPE=CELL:+46 70 555 0199\r\nN:Åkesson;Björn\r\n"), "{v4}");
+}
+
+#[test]
+fn quoted_printable_in_a_3_0_card_is_decoded_for_every_reader() {
+    let card = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:n\r\nFN;ENCODING=QUOTED-PRINTABLE;CHARSET=UTF-8:J=C3=BCrgen\r\nN:;J=C3=BCrgen;;;\r\nEND:VCARD\r\n";
+    let v4 = converted(card.as_bytes(), Version::V40);
+    assert!(v4.contains("FN:Jürgen\r\n"), "{v4}");
+    // The same version is rewritten too when something in it is only 2.1's.
+    let v3 = converted(card.as_bytes(), Version::V30);
+    assert!(v3.contains("FN:Jürgen\r\n") && !v3.contains("CHARSET"), "{v3}");
+    // Search sees the text.
+    assert_eq!(parse(card.as_bytes()).unwrap().indexed().fn_, "Jürgen");
+    assert!(!parse(IOS_V3.as_bytes()).unwrap().needs_decoding());
+}
+
+#[test]
+fn charset_parameters_are_honoured() {
+    // vCard 2.1 §2.1.5: CHARSET names the character set of the value; here Windows-1252 in quoted-printable,
+    // and a raw ISO-8859-5 line in a card that is not UTF-8.
+    let mut card = b"BEGIN:VCARD\r\nVERSION:2.1\r\nFN:Ivan\r\nNOTE;CHARSET=Windows-1252;ENCODING=QUOTED-PRINTABLE:=93quoted=94 =80 5\r\n".to_vec();
+    card.extend_from_slice(b"N;CHARSET=ISO-8859-5:\xb8\xd2\xd0\xdd\xde\xd2;\xb8\xd2\xd0\xdd\r\nEND:VCARD\r\n");
+    let v3 = converted(&card, Version::V30);
+    assert!(v3.contains("NOTE:“quoted” € 5\r\n"), "{v3}");
+    assert!(v3.contains("N:Иванов;Иван\r\n"), "{v3}");
+}
+
+#[test]
+fn photos_in_every_shape_clients_send() {
+    let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+    // Apple's bare BASE64 without TYPE: the type is sniffed (RFC 6350 §6.2.4 wants a media type).
+    let apple =
+        format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:p\r\nFN:P\r\nN:P;;;;\r\nPHOTO;BASE64:{png}\r\nEND:VCARD\r\n");
+    let v4 = converted(apple.as_bytes(), Version::V40);
+    assert!(v4.contains(&format!("PHOTO:data:image/png;base64,{}", &png[..40])), "{v4}");
+    let v3 = converted(apple.as_bytes(), Version::V30);
+    assert!(v3.contains("PHOTO;ENCODING=b;TYPE=PNG:iVBOR"), "{v3}");
+    // vCard 2.1's ENCODING=BASE64 is 3.0's ENCODING=b (RFC 2426 §5.8.3 allows only "b").
+    let v21 = format!(
+        "BEGIN:VCARD\r\nVERSION:2.1\r\nFN:P\r\nPHOTO;ENCODING=BASE64:\r\n {}\r\n {}\r\n\r\nEND:VCARD\r\n",
+        &png[..40],
+        &png[40..]
+    );
+    let v3 = converted(v21.as_bytes(), Version::V30);
+    assert!(v3.contains("PHOTO;ENCODING=b;TYPE=PNG:iVBOR"), "{v3}");
+    // Every shape gives the API the image's bytes.
+    for card in [apple.as_bytes(), v21.as_bytes(), v4.as_bytes()] {
+        let parsed = decoded(card).unwrap();
+        let (media, bytes) = json::photo_bytes(&parsed).expect("a photo");
+        assert_eq!((media.as_str(), &bytes[..4]), ("image/png", &b"\x89PNG"[..]));
+    }
+}
+
+#[test]
+fn conversion_maps_what_has_a_mapping() {
+    // RFC 6350 §6.3.1 LABEL parameter (RFC 6868 carets) ⇄ RFC 2426 §3.2.2 LABEL; §6.5.2 GEO; §6.2.5 BDAY;
+    // §6.4.1 TEL as a tel: URI; §6.2.1 FN, which a 2.1 card may lack.
+    let v21 = "BEGIN:VCARD\r\nVERSION:2.1\r\nN:Okafor;Chidi;;Dr.;\r\nADR;WORK:;;12 Marina Road;Lagos;;;\r\nLABEL;WORK;ENCODING=QUOTED-PRINTABLE:12 Marina Road=0D=0ALagos\r\nGEO:6.45;3.39\r\nBDAY:1980-05-17\r\nTZ:+01:00\r\nEND:VCARD\r\n";
+    let v4 = converted(v21.as_bytes(), Version::V40);
+    assert!(v4.contains("FN:Dr. Chidi Okafor\r\n"), "{v4}");
+    assert!(v4.contains("ADR;TYPE=WORK;LABEL=12 Marina Road^nLagos:;;12 Marina Road;Lagos;;;\r\n"), "{v4}");
+    assert!(!v4.contains("\r\nLABEL"), "{v4}");
+    assert!(
+        v4.contains("GEO:geo:6.45,3.39\r\n") && v4.contains("BDAY:19800517\r\n") && v4.contains("TZ:+0100\r\n"),
+        "{v4}"
+    );
+    let v3 = converted(v4.as_bytes(), Version::V30);
+    assert!(
+        v3.contains("ADR;TYPE=WORK:;;12 Marina Road;Lagos;;;\r\nLABEL;TYPE=WORK:12 Marina Road\\nLagos\r\n"),
+        "{v3}"
+    );
+    assert!(
+        v3.contains("GEO:6.45;3.39\r\n") && v3.contains("BDAY:1980-05-17\r\n") && v3.contains("TZ:+01:00\r\n"),
+        "{v3}"
+    );
+    let v4 = "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:t\r\nFN:T\r\nTEL;VALUE=uri;TYPE=\"work,voice\";PREF=1:tel:+1-418-656-9254;ext=102\r\nBDAY:--0203\r\nANNIVERSARY:20090808T1430-0500\r\nGENDER:M\r\nCLIENTPIDMAP:1;urn:uuid:x\r\nEND:VCARD\r\n";
+    let v3 = converted(v4.as_bytes(), Version::V30);
+    assert!(v3.contains("TEL;TYPE=work,voice;TYPE=pref:+1-418-656-9254 ext. 102\r\n"), "{v3}");
+    // Apple's year-less birthday; what 3.0 lacks is kept as an x-name, never lost.
+    assert!(v3.contains("BDAY;X-APPLE-OMIT-YEAR=1604:1604-02-03\r\n"), "{v3}");
+    assert!(v3.contains("X-ANNIVERSARY:2009-08-08T14:30:00-05:00\r\nX-GENDER:M\r\n"), "{v3}");
+    assert!(!v3.contains("CLIENTPIDMAP"), "{v3}");
+    assert!(converted(v3.as_bytes(), Version::V40).contains("BDAY:--0203\r\n"));
+}
+
+#[test]
+fn an_agent_keeps_its_embedded_card() {
+    // vCard 2.1 §2.4.2: the agent's card follows AGENT on lines of its own; 3.0 writes it as one TEXT value
+    // (RFC 2426 §3.5.4), itself a valid 3.0 card.
+    let card = "BEGIN:VCARD\r\nVERSION:2.1\r\nN:Okafor;Chidi\r\nAGENT:\r\nBEGIN:VCARD\r\nVERSION:2.1\r\nN:Bello;Ada\r\nTEL;WORK:+234 1\r\nEND:VCARD\r\nNOTE:after\r\nEND:VCARD\r\n";
+    let parsed = parse(card.as_bytes()).unwrap();
+    assert_eq!(parsed.props.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["N", "AGENT", "NOTE"]);
+    let v3 = converted(card.as_bytes(), Version::V30);
+    let v3 = v3.replace("\r\n ", "");
+    assert!(
+        v3.contains(
+            "AGENT:BEGIN:VCARD\\nVERSION:3.0\\nFN:Ada Bello\\nN:Bello\\;Ada\\nTEL\\;TYPE=WORK:+234 1\\nEND:VCARD\\n"
+        ),
+        "{v3}"
+    );
+    // Nesting is bounded: deeper agents only make conversion recurse.
+    let deep = "BEGIN:VCARD\r\nVERSION:2.1\r\nAGENT:\r\n".repeat(6) + &"END:VCARD\r\n".repeat(6);
+    assert!(matches!(parse(deep.as_bytes()), Err(VCardError::BadLine(_))));
+}
+
+#[test]
+fn a_quoted_list_of_types_is_each_type() {
+    // RFC 6350 §5.6 writes `TYPE="work,voice"`.
+    let card = "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:t\r\nFN:T\r\nTEL;TYPE=\"voice,home\":1\r\nEND:VCARD\r\n";
+    let tel = prop(&parse(card.as_bytes()).unwrap(), "TEL").clone();
+    assert!(tel.has_type("voice") && tel.has_type("home"));
+}

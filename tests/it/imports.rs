@@ -178,3 +178,33 @@ async fn exports_are_whole_books_without_what_is_hidden() {
     assert!(r.body.is_empty(), "an empty My contacts exports as an empty file");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_card_of_a_file_is_counted_created_updated_or_failed() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    // An Android-style 2.1 export in Windows-1252 with a BlackBerry agent inside one card, a card cut short by
+    // the next one, and a file that ends inside a card.
+    let mut file = vcard3("first", "First").into_bytes();
+    file.extend_from_slice(b"BEGIN:VCARD\r\nVERSION:2.1\r\nN:Okafor;Chidi\r\nAGENT:\r\nBEGIN:VCARD\r\nVERSION:2.1\r\nN:Bello;Ada\r\nEND:VCARD\r\nNOTE;CHARSET=Windows-1252:\x93caf\xe9\x94\r\nEND:VCARD\r\n");
+    file.extend_from_slice(b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:cut\r\nFN:Cut Short\r\n");
+    file.extend_from_slice(vcard3("second", "Second").as_bytes());
+    file.extend_from_slice(b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:end\r\n");
+    let r = import(&s, &ann, "?name=mixed.vcf", "text/vcard", file).await;
+    r.assert(202);
+    let job = finished(&s, &ann, &r).await;
+    assert_eq!(job["status"], "done", "{job}");
+    let count = |k: &str| job[k].as_i64().unwrap();
+    assert_eq!((count("total"), count("created"), count("updated"), count("failed")), (5, 3, 0, 2), "{job}");
+    let failures: Vec<&str> = job["failures"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    assert!(failures[0].starts_with("card 3 (line 18): the card has no END:VCARD"), "{failures:?}");
+    assert!(failures[1].starts_with("card 5 (line 29): the file ends inside this card"), "{failures:?}");
+    // The agent stayed inside Chidi's card, and its note was read in its charset.
+    let page = parse(s.as_user(&ann, "GET", "/api/v1/contacts?q=Okafor", &[], "").await.assert(200));
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{page}");
+    assert_eq!((items[0]["full_name"].as_str(), items[0]["note"].as_str()), (Some("Chidi Okafor"), Some("“café”")));
+    let page = parse(s.as_user(&ann, "GET", "/api/v1/contacts?q=Bello", &[], "").await.assert(200));
+    assert_eq!(page["items"].as_array().unwrap().len(), 0, "{page}");
+    s.stop().await;
+}

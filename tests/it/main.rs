@@ -12,6 +12,7 @@ mod api_more;
 mod architecture;
 mod cli;
 mod combined;
+mod corpus;
 mod dav;
 mod durability;
 mod events;
