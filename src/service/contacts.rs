@@ -119,7 +119,13 @@ impl Service {
             return Err(ServiceError::PreconditionFailed);
         }
         let card = read_for_edit(&current.vcard)?;
-        let bytes = json::apply(Some(&card), "", patch).map_err(ServiceError::Field)?;
+        let edited = json::apply(Some(&card), "", patch).map_err(ServiceError::Field)?;
+        // An edit that changes nothing writes nothing, so no device downloads a card nobody changed (a 2.1
+        // card is read as 3.0: unchanged, it stays 2.1); lines an edit leaves keep their bytes.
+        if vcard::parse(&edited).is_ok_and(|e| e.props == card.props) {
+            return Ok(current);
+        }
+        let bytes = vcard::splice(&current.vcard, &edited);
         let pre = Precondition { if_match: Some(vec![current.meta.etag.clone()]), if_none_match: None };
         self.put_card(view, &current.meta.href, &bytes, &pre).await?;
         self.contact(view, contact_id).await

@@ -93,14 +93,14 @@ impl HiddenFields {
 }
 
 /// A content line as received: its text (folds and line ending included) and its parsed property.
-struct Line<'a> {
-    text: &'a str,
-    prop: Option<Property>,
+pub(super) struct Line<'a> {
+    pub(super) text: &'a str,
+    pub(super) prop: Option<Property>,
 }
 
 /// Splits a card into content lines, following the parser's unfolding (RFC 6350 §3.2 folds; vCard 2.1
 /// quoted-printable soft line breaks).
-fn lines(text: &str) -> Vec<Line<'_>> {
+pub(super) fn lines(text: &str) -> Vec<Line<'_>> {
     let mut spans: Vec<(usize, usize, String)> = Vec::new();
     let mut at = 0;
     for phys in text.split_inclusive('\n') {

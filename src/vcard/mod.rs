@@ -12,10 +12,12 @@ pub mod group;
 pub mod hide;
 pub mod json;
 mod parse;
+mod splice;
 
 pub use charset::card_text;
 pub use convert::convert;
 pub use parse::{Param, Property, VCard, parse};
+pub use splice::splice;
 
 use std::fmt;
 
