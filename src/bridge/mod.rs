@@ -254,6 +254,14 @@ impl Bridge {
                 store.google_forget(account.user_id).await?;
             }
             Err(e) => {
+                // Tried again after a backoff, as a failed sync is: waiting for the next poll (an hour) would leave
+                // the mirror in the person's Google long after they turned it off.
+                let wait = match &e {
+                    GoogleError::Transient(_, Some(after)) => *after,
+                    _ => self.settings.retry.cap,
+                };
+                let wait = wait.max(self.settings.retry.base);
+                self.dirty().retry.insert(account.user_id, std::time::Instant::now() + wait);
                 tracing::warn!(user = %account.email, error = %e, "google: could not remove the mirror yet");
                 store.google_synced(account.user_id, started, "removing", Some(&e.to_string())).await?;
                 store.google_release(account.user_id, &self.owner).await?;
@@ -294,6 +302,10 @@ impl Bridge {
     fn due(&self, a: &GoogleAccount, last: Option<&tokio::time::Instant>) -> bool {
         if a.wanted_at > a.done_at {
             return true;
+        }
+        if a.status == "removing" {
+            // A removal that failed is due again once its backoff has passed.
+            return self.dirty().retry.get(&a.user_id).is_none_or(|at| *at <= std::time::Instant::now());
         }
         if a.status == "permission_lost" || a.status == "paused" {
             return false;
@@ -362,6 +374,10 @@ impl Bridge {
             // Requests from the CLI or another server arrive through the database: look at least every second
             // while a poll is short, every 5 s otherwise.
             let tick = self.settings.poll.min(Duration::from_secs(5)).max(Duration::from_millis(200));
+            // A retry falling due sooner wakes the worker for it.
+            let now = std::time::Instant::now();
+            let retry = self.dirty().retry.values().filter(|at| **at > now).min().map(|at| *at - now);
+            let tick = retry.map_or(tick, |r| tick.min(r.max(Duration::from_millis(20))));
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep(tick) => break,

@@ -904,6 +904,17 @@ async fn two_servers_share_the_users_and_take_over_from_a_dead_one() {
 /// The API: your own mirror (state, disconnect, connect, sync now), an administrator's view of every mirror,
 /// and refusals for whoever may not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_google_refuses_is_tried_again_without_waiting_for_the_poll() {
+    let w = world(Level::Edit).await;
+    let bob = &w.bob.email;
+    assert!(!w.google.people(bob).is_empty());
+    // Google fails every try of the first call (the bridge retries a call 8 times); the poll is an hour away.
+    w.google.fail_next(8);
+    api(&w.s, bob, "DELETE", "/google", None).await.assert(202).contains("\"removing\"");
+    w.eventually("Bob's mirror removed after Google's errors", |w| w.google.people(&w.bob.email).is_empty()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_manages_a_mirror_and_refuses_whoever_may_not() {
     let w = world(Level::Edit).await;
     let bob = &w.bob.email;
