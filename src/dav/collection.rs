@@ -226,7 +226,8 @@ pub async fn proppatch(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult
     if !root.is(DAV, "propertyupdate") {
         return Err(DavError::bad_request("a PROPPATCH body is a DAV:propertyupdate element"));
     }
-    let mut ops: Vec<(bool, &Element)> = Vec::new();
+    // Each property with the xml:lang in force where it was written (RFC 4918 §4.3: inherited from its ancestors).
+    let mut ops: Vec<(bool, &Element, Option<&str>)> = Vec::new();
     for op in &root.children {
         let set = if op.is(DAV, "set") {
             true
@@ -236,7 +237,8 @@ pub async fn proppatch(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult
             return Err(DavError::bad_request(format!("unexpected <{}> in propertyupdate", op.name)));
         };
         for prop in op.children_named(DAV, "prop") {
-            ops.extend(prop.children.iter().map(|p| (set, p)));
+            let lang = prop.attr("xml:lang").or(op.attr("xml:lang")).or(root.attr("xml:lang"));
+            ops.extend(prop.children.iter().map(|p| (set, p, lang)));
         }
     }
     let view = match target {
@@ -244,7 +246,7 @@ pub async fn proppatch(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult
         Target::Principal(email) if *email == ctx.who.user.email => {
             // Nothing on a principal is writable yet: say so property by property.
             let mut stats = PropStats::default();
-            stats.forbidden.extend(ops.iter().map(|(_, p)| element(&p.ns, &p.name, None)));
+            stats.forbidden.extend(ops.iter().map(|(_, p, _)| element(&p.ns, &p.name, None)));
             let mut ms = Multistatus::new(false);
             ms.propstats(&super::principal_href(email), &stats);
             return Ok(ms.finish());
@@ -266,7 +268,7 @@ pub async fn proppatch(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult
     let mut description: Option<String> = None;
     let mut dead: Vec<(String, String, Option<String>)> = Vec::new();
     let mut refused: Vec<String> = Vec::new();
-    for (set, p) in &ops {
+    for (set, p, lang) in &ops {
         match (p.ns.as_str(), p.name.as_str()) {
             (ns, n) if protected(ns, n) => refused.push(element(ns, n, None)),
             (DAV, "displayname") if *set => name = Some(p.text.trim().to_string()),
@@ -274,14 +276,14 @@ pub async fn proppatch(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult
             (CARDDAV, "addressbook-description") => {
                 description = Some(if *set { p.text.clone() } else { String::new() })
             }
-            _ => dead.push((p.ns.clone(), p.name.clone(), set.then(|| p.to_xml()))),
+            _ => dead.push((p.ns.clone(), p.name.clone(), set.then(|| p.to_xml_in(*lang)))),
         }
     }
     let href = super::book_href(ctx.email(), &view.segment);
     let mut ms = Multistatus::new(false);
     let mut stats = PropStats::default();
     let names: Vec<String> =
-        ops.iter().map(|(_, p)| element(&p.ns, &p.name, None)).filter(|e| !refused.contains(e)).collect();
+        ops.iter().map(|(_, p, _)| element(&p.ns, &p.name, None)).filter(|e| !refused.contains(e)).collect();
     if !refused.is_empty() {
         stats.forbidden = refused;
         stats.other = names.into_iter().map(|n| (StatusCode::FAILED_DEPENDENCY, n)).collect();
@@ -347,6 +349,7 @@ pub async fn mkcol(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
         }
         for set in root.children_named(DAV, "set") {
             for prop in set.children_named(DAV, "prop") {
+                let lang = prop.attr("xml:lang").or(set.attr("xml:lang")).or(root.attr("xml:lang"));
                 for p in &prop.children {
                     match (p.ns.as_str(), p.name.as_str()) {
                         (DAV, "resourcetype") => {
@@ -371,7 +374,7 @@ pub async fn mkcol(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
                                 format!("{n} cannot be set"),
                             ));
                         }
-                        _ => dead.push((p.ns.clone(), p.name.clone(), Some(p.to_xml()))),
+                        _ => dead.push((p.ns.clone(), p.name.clone(), Some(p.to_xml_in(lang)))),
                     }
                 }
             }

@@ -138,7 +138,7 @@ impl TextMatch {
         let (v, t) = match self.collation {
             Collation::Octet => (value.to_string(), self.text.clone()),
             Collation::AsciiCasemap => (value.to_ascii_lowercase(), self.text.to_ascii_lowercase()),
-            Collation::UnicodeCasemap => (value.to_lowercase(), self.text.to_lowercase()),
+            Collation::UnicodeCasemap => (vcard::fold(value), vcard::fold(&self.text)),
         };
         let hit = match self.match_type {
             MatchType::Equals => v == t,

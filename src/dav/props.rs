@@ -196,13 +196,15 @@ pub struct AddressDataRequest {
     pub props: Option<Vec<String>>,
 }
 
-/// RFC 6352 §10.4: content-type must be text/vcard; version 3.0 or 4.0 converts.
+/// RFC 6352 §10.4: content-type must be text/vcard; version 3.0 or 4.0 converts. Anything else is the
+/// CARDDAV:supported-address-data precondition of §8.6 and §8.7 (the request names a media type the server
+/// does not support; `-conversion` is for one resource that cannot be converted, §5.1.1.1).
 pub fn address_data_request(req: &Element) -> Result<AddressDataRequest, DavError> {
     let unsupported = || {
         DavError::cond(
             StatusCode::FORBIDDEN,
             CARDDAV,
-            "supported-address-data-conversion",
+            "supported-address-data",
             "address-data is available as text/vcard version 3.0 or 4.0",
         )
     };

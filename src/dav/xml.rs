@@ -9,6 +9,8 @@ use std::fmt;
 pub const DAV: &str = "DAV:";
 pub const CARDDAV: &str = "urn:ietf:params:xml:ns:carddav";
 pub const CS: &str = "http://calendarserver.org/ns/";
+/// The namespace the `xml:` prefix is always bound to (Namespaces in XML 1.0 §3).
+const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
 const MAX_DEPTH: usize = 32;
 const MAX_ELEMENTS: usize = 200_000;
@@ -50,6 +52,19 @@ impl Element {
 
     pub fn attr(&self, name: &str) -> Option<&str> {
         self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The element as a dead property's value: its `xml:lang`, or the one in force where it was written (an
+    /// ancestor's, RFC 4918 §4.3), kept on it.
+    pub fn to_xml_in(&self, lang: Option<&str>) -> String {
+        match lang {
+            Some(l) if self.attr("xml:lang").is_none() => {
+                let mut el = self.clone();
+                el.attrs.push(("xml:lang".to_string(), l.to_string()));
+                el.to_xml()
+            }
+            _ => self.to_xml(),
+        }
     }
 
     /// Serialises the element again (for dead properties), declaring each namespace where it changes.
@@ -144,10 +159,16 @@ pub fn parse(body: &[u8]) -> Result<Element, XmlError> {
                     if key == "xmlns" || key.starts_with("xmlns:") {
                         continue;
                     }
-                    let (_, local) = reader.resolver().resolve_attribute(a.key);
+                    let (attr_ns, local) = reader.resolver().resolve_attribute(a.key);
                     let value =
                         a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| XmlError(e.to_string()))?;
-                    attrs.push((local.as_ref().to_string(), value.into_owned()));
+                    // `xml:lang` and `xml:space` keep their prefix (always bound), so a dead property written back
+                    // still says its language (RFC 4918 §4.3).
+                    let name = match attr_ns {
+                        ResolveResult::Bound(n) if n.as_ref() == XML_NS => format!("xml:{}", local.as_ref()),
+                        _ => local.as_ref().to_string(),
+                    };
+                    attrs.push((name, value.into_owned()));
                 }
                 let el = Element { ns, name, attrs, children: Vec::new(), text: String::new() };
                 if is_empty {

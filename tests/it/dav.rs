@@ -253,11 +253,19 @@ async fn version_conversion_on_get_and_report() {
         .assert(207)
         .contains("VERSION:4.0")
         .contains("PHOTO:data:image/jpeg;base64,");
-    // An unsupported representation is refused with the precondition of RFC 6352 §8.7.
-    let body = format!(
-        r#"<C:addressbook-multiget xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:prop><C:address-data content-type="application/vcard+json"/></d:prop><d:href>{ios}</d:href></C:addressbook-multiget>"#
-    );
-    s.report(&ann, &contacts(&ann), &body).await.assert(403).contains("supported-address-data-conversion");
+    // An unsupported representation is refused with the precondition of RFC 6352 §8.7, an unsupported version
+    // too (§10.4: 2.1 is not a version CardDAV writes).
+    for data in [r#"content-type="application/vcard+json""#, r#"content-type="text/vcard" version="2.1""#] {
+        let body = format!(
+            r#"<C:addressbook-multiget xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:prop><C:address-data {data}/></d:prop><d:href>{ios}</d:href></C:addressbook-multiget>"#
+        );
+        s.report(&ann, &contacts(&ann), &body).await.assert(403).contains("<card:supported-address-data/>");
+        // RFC 6352 §8.6: addressbook-query the same.
+        let body = format!(
+            r#"<C:addressbook-query xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:prop><C:address-data {data}/></d:prop></C:addressbook-query>"#
+        );
+        s.report(&ann, &contacts(&ann), &body).await.assert(403).contains("<card:supported-address-data/>");
+    }
     s.stop().await;
 }
 
@@ -335,6 +343,13 @@ async fn proppatch_sets_displayname_and_dead_properties_atomically() {
     s.as_user(&ann, "PROPPATCH", &contacts(&ann), &[], body).await.assert(207);
     let r = s.propfind(&ann, &contacts(&ann), "0", r#"<d:propfind xmlns:d="DAV:" xmlns:A="http://apple.com/ns/ical/"><d:prop><A:calendar-color/></d:prop></d:propfind>"#).await;
     r.assert(207).contains("404 Not Found");
+    // RFC 4918 §4.3: a dead property keeps its language, its own or the one in force where it was set.
+    let body = r#"<d:propertyupdate xmlns:d="DAV:" xmlns:Z="http://ns.example.com/z/"><d:set><d:prop xml:lang="en"><Z:Author>Jim Whitehead</Z:Author><Z:Title xml:lang="de">Die Kunst</Z:Title></d:prop></d:set></d:propertyupdate>"#;
+    s.as_user(&ann, "PROPPATCH", &contacts(&ann), &[], body).await.assert(207).contains("200 OK");
+    let r = s.propfind(&ann, &contacts(&ann), "0", r#"<d:propfind xmlns:d="DAV:" xmlns:Z="http://ns.example.com/z/"><d:prop><Z:Author/><Z:Title/></d:prop></d:propfind>"#).await;
+    r.assert(207)
+        .contains(r#"<Author xmlns="http://ns.example.com/z/" xml:lang="en">Jim Whitehead</Author>"#)
+        .contains(r#"<Title xmlns="http://ns.example.com/z/" xml:lang="de">Die Kunst</Title>"#);
     s.stop().await;
 }
 
