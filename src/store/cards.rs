@@ -108,8 +108,8 @@ const LABEL_CHANGES_DATA: &str = "SELECT c.id, m.href, c.etag, CAST(length(c.vca
 
 /// Two index lookups in one round trip (an `OR` here would scan every contact of the owner).
 const LOOKUP_NAME_AND_UID: &str = "SELECT id, etag, href, uid FROM contacts WHERE owner_id = $1 AND href = $2 AND deleted_at IS NULL UNION ALL SELECT id, etag, href, uid FROM contacts WHERE owner_id = $1 AND uid = $3 AND deleted_at IS NULL";
-const UPDATE_CONTACT: &str = "UPDATE contacts SET uid = $1, vcard = $2, etag = $3, fn = $4, sort_key = $5, emails = $6, tels = $7, org = $8, kind = $9, updated_at = $10, modseq = $11, actor_id = $12 WHERE id = $13";
-const INSERT_CONTACT: &str = "INSERT INTO contacts (owner_id, href, uid, vcard, etag, fn, sort_key, emails, tels, org, kind, created_at, updated_at, modseq, actor_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14) RETURNING id";
+const UPDATE_CONTACT: &str = "UPDATE contacts SET uid = $1, vcard = $2, etag = $3, fn = $4, sort_key = $5, emails = $6, tels = $7, org = $8, kind = $9, updated_at = $10, modseq = $11, actor_id = $12, search = $14 WHERE id = $13";
+const INSERT_CONTACT: &str = "INSERT INTO contacts (owner_id, href, uid, vcard, etag, fn, sort_key, emails, tels, org, kind, created_at, updated_at, modseq, actor_id, search) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15) RETURNING id";
 const INSERT_MEMBERSHIP: &str =
     "INSERT INTO memberships (label_id, contact_id, href, modseq, added_at, actor_id) VALUES ($1, $2, $3, $4, $5, $6)";
 /// The contact is marked deleted before it leaves its labels, so the activity log can tell a delete from a removal.
@@ -160,17 +160,17 @@ macro_rules! flush_inserts {
         if !$pending.is_empty() {
             let rows: Vec<String> = (0..$pending.len())
                 .map(|r| {
-                    let b = r * 15;
-                    let cols: Vec<String> = (1..=15).map(|c| format!("${}", b + c)).collect();
+                    let b = r * 16;
+                    let cols: Vec<String> = (1..=16).map(|c| format!("${}", b + c)).collect();
                     format!("({})", cols.join(", "))
                 })
                 .collect();
-            let sql = format!("INSERT INTO contacts (owner_id, href, uid, vcard, etag, fn, sort_key, emails, tels, org, kind, created_at, updated_at, modseq, actor_id) VALUES {} RETURNING id, href", rows.join(", "));
+            let sql = format!("INSERT INTO contacts (owner_id, href, uid, vcard, etag, fn, sort_key, emails, tels, org, kind, created_at, updated_at, modseq, actor_id, search) VALUES {} RETURNING id, href", rows.join(", "));
             let mut q = sqlx::query_as::<_, (i64, String)>(AssertSqlSafe(sql));
             for p in &$pending {
                 let ix = &p.op.indexed;
                 q = q.bind(p.op.owner_id).bind(&p.op.href).bind(&ix.uid).bind(p.op.vcard.as_slice()).bind(&p.op.etag).bind(&ix.fn_)
-                    .bind(&ix.sort_key).bind(&p.emails).bind(&p.tels).bind(&ix.org).bind(&ix.kind).bind($now).bind($now).bind(p.seq).bind(p.op.actor_id);
+                    .bind(&ix.sort_key).bind(&p.emails).bind(&p.tels).bind(&ix.org).bind(&ix.kind).bind($now).bind($now).bind(p.seq).bind(p.op.actor_id).bind(&ix.search);
             }
             let ids: Vec<(i64, String)> = q.fetch_all(&mut *$tx).await?;
             for p in $pending.drain(..) {
@@ -518,7 +518,7 @@ impl Store {
                                     (Some((id, _)), _) => {
                                         sqlx::query(UPDATE_CONTACT)
                                             .bind(&ix.uid).bind(op.vcard.as_slice()).bind(&op.etag).bind(&ix.fn_).bind(&ix.sort_key).bind(&emails).bind(&tels)
-                                            .bind(&ix.org).bind(&ix.kind).bind(now).bind(seq).bind(op.actor_id).bind(id)
+                                            .bind(&ix.org).bind(&ix.kind).bind(now).bind(seq).bind(op.actor_id).bind(id).bind(&ix.search)
                                             .execute(&mut *tx).await?;
                                         sqlx::query(TOUCH_MEMBERSHIPS).bind(seq).bind(id).execute(&mut *tx).await?;
                                         touched.extend(sqlx::query_scalar::<_, String>(TOUCH_LABELS).bind(seq).bind(id).fetch_all(&mut *tx).await?);
@@ -628,7 +628,7 @@ impl Store {
                                     let my_href = if taken.is_some() { format!("{}.vcf", uuid::Uuid::new_v4()) } else { href.to_string() };
                                     let id: i64 = sqlx::query_scalar(INSERT_CONTACT)
                                         .bind(owner_id).bind(&my_href).bind(&ix.uid).bind(vcard.as_slice()).bind(etag).bind(&ix.fn_).bind(&ix.sort_key)
-                                        .bind(&emails).bind(&tels).bind(&ix.org).bind(&ix.kind).bind(now).bind(seq).bind(actor_id)
+                                        .bind(&emails).bind(&tels).bind(&ix.org).bind(&ix.kind).bind(now).bind(seq).bind(actor_id).bind(&ix.search)
                                         .fetch_one(&mut *tx).await?;
                                     if let Book::Label { label_id } = book {
                                         sqlx::query(INSERT_MEMBERSHIP).bind(label_id).bind(id).bind(href).bind(seq).bind(now).bind(actor_id).execute(&mut *tx).await?;
@@ -639,7 +639,7 @@ impl Store {
                             if replace {
                                 sqlx::query(UPDATE_CONTACT)
                                     .bind(&ix.uid).bind(vcard.as_slice()).bind(etag).bind(&ix.fn_).bind(&ix.sort_key).bind(&emails).bind(&tels)
-                                    .bind(&ix.org).bind(&ix.kind).bind(now).bind(seq).bind(actor_id).bind(contact_id)
+                                    .bind(&ix.org).bind(&ix.kind).bind(now).bind(seq).bind(actor_id).bind(contact_id).bind(&ix.search)
                                     .execute(&mut *tx).await?;
                             }
                             if replace {

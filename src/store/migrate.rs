@@ -13,6 +13,7 @@ const SQLITE: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/sqlite/0008_app_password_lookup.sql")),
     (9, include_str!("../../migrations/sqlite/0009_google_bridge.sql")),
     (10, include_str!("../../migrations/sqlite/0010_google_oauth.sql")),
+    (11, include_str!("../../migrations/sqlite/0011_search_text.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -25,6 +26,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/postgres/0008_app_password_lookup.sql")),
     (9, include_str!("../../migrations/postgres/0009_google_bridge.sql")),
     (10, include_str!("../../migrations/postgres/0010_google_oauth.sql")),
+    (11, include_str!("../../migrations/postgres/0011_search_text.sql")),
 ];
 
 pub async fn run(store: &Store) -> Result<()> {
@@ -52,6 +54,29 @@ pub async fn run(store: &Store) -> Result<()> {
             }
             tx.commit().await?;
         }
-        Ok(())
-    })
+        Ok::<(), StoreError>(())
+    })?;
+    fill_search_text(store).await
+}
+
+/// Contacts stored before the search column existed get it, a batch per transaction (an interrupted start
+/// resumes where it stopped: the rows still without one).
+async fn fill_search_text(store: &Store) -> Result<()> {
+    loop {
+        let rows: Vec<(i64, Vec<u8>)> = on_pool!(store, p => sqlx::query_as(
+            "SELECT id, vcard FROM contacts WHERE search IS NULL ORDER BY id LIMIT 500").fetch_all(p).await?);
+        if rows.is_empty() {
+            return Ok(());
+        }
+        on_pool!(store, p => {
+            let mut tx = store.write(p, 0).await?;
+            for (id, vcard) in &rows {
+                // A card that no longer parses (stored by an older, laxer version) is found by nothing but stays.
+                let search = crate::vcard::parse(vcard).map(|c| c.indexed().search).unwrap_or_default();
+                sqlx::query("UPDATE contacts SET search = $1 WHERE id = $2").bind(search).bind(id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<(), StoreError>(())
+        })?;
+    }
 }

@@ -59,9 +59,9 @@ fn like_pattern(needle: &str) -> String {
     p
 }
 
-/// A search's condition on the contacts table `c`: $2 the lower-cased pattern, $3 the digits pattern (phone numbers
-/// are stored as typed, so `5550100` must find `555-0100`).
-const MATCHES: &str = "($2 = '%%' OR lower(c.fn) LIKE $2 ESCAPE '\\' OR lower(c.emails) LIKE $2 ESCAPE '\\' OR lower(c.org) LIKE $2 ESCAPE '\\' OR lower(c.tels) LIKE $2 ESCAPE '\\' OR ($3 <> '' AND replace(replace(replace(replace(replace(c.tels, ' ', ''), '-', ''), '(', ''), ')', ''), '.', '') LIKE $3))";
+/// A search's condition on the contacts table `c`: $2 the folded pattern (`vcard::fold`, as `c.search` is), $3 the
+/// digits pattern (phone numbers are stored as typed, so `5550100` must find `555-0100`).
+const MATCHES: &str = "($2 = '%%' OR c.search LIKE $2 ESCAPE '\\' OR ($3 <> '' AND replace(replace(replace(replace(replace(c.tels, ' ', ''), '-', ''), '(', ''), ')', ''), '.', '') LIKE $3))";
 
 /// `SELECT` of a `Row` for every live card of `book` (`$1` is the book; more conditions follow with `AND`), or
 /// `None` for the combined book, which is CardDAV's only: the API reads My contacts and labels.
@@ -101,7 +101,7 @@ impl Store {
         after: &PageCursor,
         limit: i64,
     ) -> Result<Vec<(PageCursor, Card)>> {
-        let needle = needle.trim().to_lowercase();
+        let needle = crate::vcard::search_needle(needle);
         let pattern = like_pattern(&needle);
         let digits: String = needle.chars().filter(char::is_ascii_digit).collect();
         let digits = if digits.len() >= 3 { format!("%{digits}%") } else { String::new() };

@@ -33,10 +33,10 @@ impl Store {
             // Copies for the contacts the new owner does not have yet (same UID = same contact), under the same
             // name unless that name is taken in their My contacts.
             sqlx::query(
-                "INSERT INTO contacts (owner_id, href, uid, vcard, etag, fn, sort_key, emails, tels, org, kind, created_at, updated_at, modseq, actor_id) \
+                "INSERT INTO contacts (owner_id, href, uid, vcard, etag, fn, sort_key, emails, tels, org, kind, created_at, updated_at, modseq, actor_id, search) \
                  SELECT $1, CASE WHEN EXISTS (SELECT 1 FROM contacts t WHERE t.owner_id = $1 AND t.href = c.href AND t.deleted_at IS NULL) \
                                  THEN 'transferred-' || c.id || '.vcf' ELSE c.href END, \
-                        c.uid, c.vcard, c.etag, c.fn, c.sort_key, c.emails, c.tels, c.org, c.kind, c.created_at, c.updated_at, $3, $4 \
+                        c.uid, c.vcard, c.etag, c.fn, c.sort_key, c.emails, c.tels, c.org, c.kind, c.created_at, c.updated_at, $3, $4, c.search \
                  FROM contacts c WHERE c.id IN (SELECT m.contact_id FROM memberships m WHERE m.label_id = $5 AND m.removed_at IS NULL) \
                  AND c.owner_id = $2 AND c.deleted_at IS NULL \
                  AND NOT EXISTS (SELECT 1 FROM contacts n WHERE n.owner_id = $1 AND n.uid = c.uid AND n.deleted_at IS NULL)")

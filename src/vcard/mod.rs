@@ -106,18 +106,33 @@ pub struct Indexed {
     pub tels: Vec<String>,
     pub org: String,
     pub kind: String,
+    /// What a search compares: name, organization, e-mail addresses and phone numbers, each `fold`ed, apart.
+    pub search: String,
+}
+
+/// Separates the fields of `Indexed::search`, so that no needle matches across two of them.
+const FIELD_SEPARATOR: char = '\u{1f}';
+
+/// Text as RFC 4790's i;unicode-casemap compares it (RFC 5051 §2: case mapped, then NFKD), so that "müller" finds
+/// "MÜLLER" and a decomposed "Mu\u{308}ller" alike. Mapping to upper then lower case gives the classes RFC 5051's
+/// titlecase does (ß is "ss", final and medial sigma agree).
+pub fn fold(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    text.chars().flat_map(char::to_uppercase).flat_map(char::to_lowercase).nfkd().collect()
+}
+
+/// A search as typed, folded as `Indexed::search` is, without control characters (which no field holds).
+pub fn search_needle(needle: &str) -> String {
+    fold(needle.trim()).chars().filter(|c| !c.is_control()).collect()
 }
 
 impl Indexed {
-    /// Whether a search for `needle` (trimmed and lower-cased) finds this contact: the rule the store's search
+    /// Whether a search for `needle` (as typed) finds this contact: the rule the store's search
     /// applies in SQL (`store::search`), over name, e-mails, organization and phone numbers, and over a phone
     /// number's digits without its separators when the needle has three digits or more.
     pub fn matches(&self, needle: &str) -> bool {
-        if needle.is_empty() {
-            return true;
-        }
-        let has = |text: &str| text.to_lowercase().contains(needle);
-        if has(&self.fn_) || has(&self.org) || self.emails.iter().any(|e| has(e)) || self.tels.iter().any(|t| has(t)) {
+        let needle = search_needle(needle);
+        if needle.is_empty() || self.search.contains(&needle) {
             return true;
         }
         let digits: String = needle.chars().filter(char::is_ascii_digit).collect();
@@ -286,6 +301,8 @@ impl VCard {
                 self.props.iter().map(|p| convert::decoded(p, self.version).unwrap_or_else(|| p.clone())).collect();
             ix.fn_ = convert::derived_full_name(&decoded.iter().collect::<Vec<_>>());
         }
+        let fields = [&ix.fn_, &ix.org].into_iter().chain(&ix.emails).chain(&ix.tels);
+        ix.search = fields.map(|f| fold(f)).collect::<Vec<_>>().join(&FIELD_SEPARATOR.to_string());
         ix.sort_key = if n_sort.is_empty() { ix.fn_.to_lowercase() } else { n_sort.to_lowercase() };
         ix
     }

@@ -298,3 +298,17 @@ fn a_quoted_list_of_types_is_each_type() {
     let tel = prop(&parse(card.as_bytes()).unwrap(), "TEL").clone();
     assert!(tel.has_type("voice") && tel.has_type("home"));
 }
+
+#[test]
+fn folding_is_case_mapping_then_nfkd() {
+    // RFC 5051 §2.
+    assert_eq!(fold("MÜLLER"), fold("müller"));
+    assert_eq!(fold("Mu\u{308}ller"), fold("Müller"));
+    assert_eq!(fold("STRASSE"), fold("straße"));
+    assert_eq!(fold("ﬁle"), "file");
+    assert_ne!(fold("muller"), fold("müller"));
+    let ix = parse("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:m\r\nFN:Jürgen\r\nORG:ACME\r\nEND:VCARD\r\n".as_bytes())
+        .unwrap()
+        .indexed();
+    assert!(ix.matches("JÜRGEN") && ix.matches("acme") && !ix.matches("jürgen\u{1f}acme"));
+}

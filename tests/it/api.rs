@@ -628,3 +628,56 @@ async fn permission_matrix_over_every_api_write() {
     }
     s.stop().await;
 }
+
+/// RFC 4790 §9.3 / RFC 5051 §2: i;unicode-casemap compares case-mapped, NFKD-decomposed text; RFC 6352 §8.3
+/// makes it the default collation of addressbook-query, and the API's search compares the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_compares_as_unicode_casemap_and_reads_decoded_values() {
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    let cards = [
+        ("upper", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:upper\r\nFN:JÜRGEN MÜLLER\r\nN:MÜLLER;JÜRGEN;;;\r\nEND:VCARD\r\n"),
+        ("decomposed", "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:decomposed\r\nFN:Anna Mu\u{308}ller\r\nEND:VCARD\r\n"),
+        (
+            "qp",
+            "BEGIN:VCARD\r\nVERSION:2.1\r\nUID:qp\r\nFN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:Eva M=C3=BCller\r\nEND:VCARD\r\n",
+        ),
+        (
+            "strasse",
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:strasse\r\nFN:Kim\r\nN:Kim;;;;\r\nORG:Große Straße GmbH\r\nEND:VCARD\r\n",
+        ),
+        ("other", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:other\r\nFN:Mueller Not\r\nN:Not;;;;\r\nEND:VCARD\r\n"),
+    ];
+    for (name, card) in cards {
+        s.put_card(&ann, &format!("{}{name}.vcf", contacts(&ann)), card).await.assert(201);
+    }
+    async fn found(s: &Server, ann: &str, q: &str) -> Vec<String> {
+        let q = percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC);
+        let page = parse(api(s, ann, "GET", &format!("/contacts?q={q}"), None).await.assert(200));
+        let mut uids: Vec<String> =
+            page["items"].as_array().unwrap().iter().map(|c| c["uid"].as_str().unwrap().to_string()).collect();
+        uids.sort();
+        uids
+    }
+    let muellers = ["decomposed", "qp", "upper"];
+    for q in ["müller", "MÜLLER", "Mu\u{308}ller", "  mÜller "] {
+        assert_eq!(found(&s, &ann, q).await, muellers, "{q:?}");
+    }
+    assert_eq!(found(&s, &ann, "STRASSE").await, ["strasse"]);
+    assert_eq!(found(&s, &ann, "=C3=BC").await, Vec::<String>::new());
+    // The same over CardDAV.
+    let query = r#"<C:addressbook-query xmlns:d="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/></d:prop><C:filter><C:prop-filter name="FN"><C:text-match collation="i;unicode-casemap" match-type="contains">MÜLLER</C:text-match></C:prop-filter></C:filter></C:addressbook-query>"#;
+    let r = s.report(&ann, &contacts(&ann), query).await;
+    r.assert(207);
+    for uid in ["upper", "decomposed"] {
+        r.contains(&format!("{uid}.vcf</d:href>"));
+    }
+    r.lacks("other.vcf");
+
+    // Contacts stored before the search text existed get it when the server starts.
+    s.db.behind_the_back("UPDATE contacts SET search = NULL", None).await;
+    assert_eq!(found(&s, &ann, "müller").await, Vec::<String>::new());
+    labelbook::app::App::open(s.db.config()).await.unwrap();
+    assert_eq!(found(&s, &ann, "müller").await, muellers);
+    s.stop().await;
+}
