@@ -148,3 +148,73 @@ pub async fn delete(ctx: &Ctx<'_>, target: &Target) -> DavResult {
     *r.status_mut() = StatusCode::NO_CONTENT;
     Ok(r)
 }
+
+/// COPY and MOVE of a card to another name in one of the caller's books (RFC 4918 §9.8, §9.9); what that means in
+/// the label model is `Service::copy_card`'s to say.
+pub async fn copy_or_move(ctx: &Ctx<'_>, target: &Target, moving: bool) -> DavResult {
+    let Target::Card(email, segment, name) = target else {
+        return Err(DavError::new(
+            StatusCode::FORBIDDEN,
+            "address books are copied, renamed and moved in the dashboard; COPY and MOVE apply to cards",
+        ));
+    };
+    // The source first: a book the caller cannot see is absent, whatever the Destination says.
+    let from = open_own_book(ctx, email, segment).await?;
+    let destination =
+        ctx.header("destination").ok_or_else(|| DavError::bad_request("COPY and MOVE need a Destination"))?;
+    // RFC 4918 §9.8.5: a destination on another server is a 502.
+    if let Some(rest) = destination.split_once("://").map(|(_, r)| r) {
+        let authority = rest.split('/').next().unwrap_or("");
+        if ctx.header("host").is_none_or(|h| !h.eq_ignore_ascii_case(authority)) {
+            return Err(DavError::new(StatusCode::BAD_GATEWAY, "the Destination is on another server"));
+        }
+    }
+    let Some(Target::Card(to_email, to_segment, to_name)) = super::parse_target(destination) else {
+        return Err(DavError::new(
+            StatusCode::FORBIDDEN,
+            "the Destination must name a card in one of your address books",
+        ));
+    };
+    if to_email != *email {
+        return Err(DavError::new(StatusCode::FORBIDDEN, "cards are copied and moved within your own address books"));
+    }
+    // RFC 4918 §10.6: T unless it says F.
+    let overwrite = match ctx.header("overwrite").map(str::trim) {
+        None | Some("T") => true,
+        Some("F") => false,
+        Some(other) => return Err(DavError::bad_request(format!("Overwrite is T or F, not {other:?}"))),
+    };
+    // RFC 4918 §9.8.5: 409 when the destination's collection does not exist.
+    let to = match open_own_book(ctx, &to_email, &to_segment).await {
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            return Err(DavError::new(StatusCode::CONFLICT, "the Destination's address book does not exist"));
+        }
+        r => r?,
+    };
+    let how = crate::service::Transfer { overwrite, source: precondition(ctx), remove_source: moving };
+    let created = match ctx.app.service.copy_card(&from, name, &to, &to_name, &how).await {
+        Err(crate::service::ServiceError::UidConflict(other)) if !other.is_empty() => {
+            return Err(crate::service::ServiceError::UidConflict(super::card_href(
+                ctx.email(),
+                crate::service::MY_CONTACTS,
+                &other,
+            ))
+            .into());
+        }
+        // RFC 6352 §6.3.2.1: the destination holds another card, whose UID a copy cannot change.
+        Err(crate::service::ServiceError::UidChanged) => {
+            let mut e = DavError::from(crate::service::ServiceError::UidChanged);
+            if let Some((_, _, inner)) = e.condition.as_mut() {
+                *inner = format!(
+                    "<d:href>{}</d:href>",
+                    super::xml::escape(&super::card_href(ctx.email(), &to_segment, &to_name))
+                );
+            }
+            return Err(e);
+        }
+        r => r?,
+    };
+    let mut r = Response::new(crate::response::empty());
+    *r.status_mut() = if created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
+    Ok(r)
+}

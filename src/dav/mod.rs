@@ -21,7 +21,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_perc
 use std::sync::Arc;
 use xml::{CARDDAV, DAV};
 
-pub const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, REPORT, MKCOL";
+pub const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, COPY, MOVE, PROPFIND, PROPPATCH, REPORT, MKCOL";
 /// What a collection (or the paths above the books) answers to once it exists: no PUT onto it, no MKCOL over it.
 pub const COLLECTION_ALLOW: &str = "OPTIONS, GET, HEAD, DELETE, PROPFIND, PROPPATCH, REPORT";
 
@@ -309,6 +309,7 @@ pub async fn handle(app: &Arc<App>, who: &Principal, parts: &Parts, body: Bytes)
         "REPORT" => report::report(&ctx, &target, &body).await,
         "GET" | "HEAD" => card::get(&ctx, &target, parts.method == Method::HEAD).await,
         "PUT" => card::put(&ctx, &target, &body).await,
+        "COPY" | "MOVE" => card::copy_or_move(&ctx, &target, parts.method.as_str() == "MOVE").await,
         "DELETE" => match target {
             Target::Card(..) => card::delete(&ctx, &target).await,
             _ => collection::delete(&ctx, &target).await,

@@ -6,6 +6,8 @@ pub mod accounts;
 pub mod admin;
 pub mod combined;
 mod contacts;
+mod copy;
+pub use copy::Transfer;
 mod labels;
 pub use contacts::{ContactPage, read_for_edit};
 pub use labels::{Invitation, LabelSummary, Share};

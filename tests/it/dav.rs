@@ -1024,3 +1024,105 @@ async fn a_stored_control_character_never_breaks_the_books_xml() {
     labelbook::dav::xml::parse(r.body.as_bytes()).expect("a well-formed multistatus");
     s.stop().await;
 }
+
+/// RFC 4918 §9.8 (COPY) and §9.9 (MOVE) in the label model: a card in several books is one contact on several
+/// labels, so a copy puts the contact on another label and a move takes it off the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_and_move_relabel_the_one_contact_within_each_level() {
+    use labelbook::service::{Grantee, access::Level};
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    let bob = s.user("bob@example.com").await;
+    let ann_user = s.record(&ann).await;
+    let label = |name: &'static str| {
+        let (s, u) = (&s, ann_user.clone());
+        async move { s.app.service.create_label(&u, None, name, "").await.unwrap().id }
+    };
+    let (a, b, c) = (label("Clients").await, label("Press").await, label("Team").await);
+    let book = |id: &str| format!("{}{id}/", home(&ann));
+    s.put_card(&ann, &format!("{}x.vcf", book(&a)), &vcard3("x", "Xavier")).await.assert(201);
+    let mine = contacts(&ann);
+    let count_in = |path: String| {
+        let (s, ann) = (&s, ann.clone());
+        async move { s.propfind(&ann, &path, "1", PROPFIND_BOOK).await.body.matches(".vcf</d:href>").count() }
+    };
+    let go = |method: &'static str, from: String, to: String, extra: Vec<(&'static str, String)>| {
+        let (s, ann) = (&s, ann.clone());
+        async move {
+            let mut headers: Vec<(&str, &str)> = vec![("destination", to.as_str())];
+            headers.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
+            s.as_user(&ann, method, &from, &headers, "").await
+        }
+    };
+
+    // COPY to another label: the same contact, now on two labels (still one card in My contacts).
+    go("COPY", format!("{}x.vcf", book(&a)), format!("{}x2.vcf", book(&b)), vec![]).await.assert(201);
+    let original = s.as_user(&ann, "GET", &format!("{}x.vcf", book(&a)), &[], "").await;
+    let copied = s.as_user(&ann, "GET", &format!("{}x2.vcf", book(&b)), &[], "").await;
+    assert_eq!((copied.status.as_u16(), &copied.bytes, copied.etag()), (200, &original.bytes, original.etag()));
+    assert_eq!(count_in(mine.clone()).await, 1);
+    // RFC 4918 §10.6: Overwrite F never replaces; T replaces the same card (nothing to do: 204).
+    let over = |v: &str| vec![("overwrite", v.to_string())];
+    go("COPY", format!("{}x.vcf", book(&a)), format!("{}x2.vcf", book(&b)), over("F")).await.assert(412);
+    go("COPY", format!("{}x.vcf", book(&a)), format!("{}x2.vcf", book(&b)), over("T")).await.assert(204);
+    // RFC 6352 §6.3.2.1: a destination holding another card keeps its UID: 403 no-uid-conflict, nothing changed.
+    s.put_card(&ann, &format!("{}other.vcf", book(&b)), &vcard3("other", "Other")).await.assert(201);
+    go("COPY", format!("{}x.vcf", book(&a)), format!("{}other.vcf", book(&b)), vec![])
+        .await
+        .assert(403)
+        .contains("no-uid-conflict");
+    // The source's If-Match: a stale ETag moves nothing.
+    let stale = vec![("if-match", "\"stale\"".to_string())];
+    go("MOVE", format!("{}x.vcf", book(&a)), format!("{}x.vcf", book(&c)), stale).await.assert(412);
+    assert_eq!(count_in(book(&c)).await, 0);
+
+    // MOVE between labels relabels: off Clients, onto Team, still the one contact.
+    let before = s.sync_token(&ann, &book(&a)).await;
+    go("MOVE", format!("{}x.vcf", book(&a)), format!("{}x.vcf", book(&c)), vec![]).await.assert(201);
+    s.as_user(&ann, "GET", &format!("{}x.vcf", book(&a)), &[], "").await.assert(404);
+    s.as_user(&ann, "GET", &format!("{}x.vcf", book(&c)), &[], "").await.assert(200);
+    assert_ne!(s.sync_token(&ann, &book(&a)).await, before, "Clients' devices learn the card left");
+    assert_eq!((count_in(mine.clone()).await, count_in(book(&a)).await, count_in(book(&c)).await), (2, 0, 1));
+    // From My contacts to a label: the label is added; the contact stays in My contacts, where every contact is.
+    s.put_card(&ann, &format!("{mine}y.vcf"), &vcard3("y", "Yvonne")).await.assert(201);
+    go("MOVE", format!("{mine}y.vcf"), format!("{}y.vcf", book(&c)), vec![]).await.assert(201);
+    s.as_user(&ann, "GET", &format!("{mine}y.vcf"), &[], "").await.assert(200);
+    assert_eq!((count_in(mine.clone()).await, count_in(book(&c)).await), (3, 2));
+    // Back into My contacts, where it already is under another name: the UID's card is named.
+    go("COPY", format!("{}x.vcf", book(&c)), format!("{mine}x-again.vcf"), vec![])
+        .await
+        .assert(409)
+        .contains(&format!("<d:href>{mine}x.vcf</d:href>"));
+
+    // Bob reads Team: he may copy from it into his own book, a copy of what he sees, but not move out of it
+    // (that takes Delete) nor copy into it (Edit); a refusal leaves both ends as they were.
+    let g = s.app.service.share(&ann_user, &c, &Grantee::parse(&bob), Level::View, true).await.unwrap();
+    s.app.service.respond(&s.record(&bob).await, g.id, true).await.unwrap();
+    let team_for_bob = format!("{}{c}/", home(&bob));
+    let bobs = contacts(&bob);
+    let as_bob = |method: &'static str, from: String, to: String| {
+        let (s, bob) = (&s, bob.clone());
+        async move { s.as_user(&bob, method, &from, &[("destination", to.as_str())], "").await }
+    };
+    as_bob("COPY", format!("{team_for_bob}x.vcf"), format!("{bobs}x.vcf")).await.assert(201);
+    s.as_user(&bob, "GET", &format!("{bobs}x.vcf"), &[], "").await.assert(200).contains("FN:Xavier");
+    as_bob("MOVE", format!("{team_for_bob}y.vcf"), format!("{bobs}y.vcf")).await.assert(403).contains("<d:unbind/>");
+    s.as_user(&bob, "GET", &format!("{bobs}y.vcf"), &[], "").await.assert(404);
+    as_bob("COPY", format!("{bobs}x.vcf"), format!("{team_for_bob}bobs.vcf")).await.assert(403).contains("<d:bind/>");
+    assert_eq!(count_in(book(&c)).await, 2);
+
+    // Destinations: none (400), another server (502), a book that does not exist (409), the same book (403),
+    // someone else's home (403); a collection is not copied (403).
+    s.as_user(&ann, "COPY", &format!("{}x.vcf", book(&c)), &[], "").await.assert(400);
+    go("COPY", format!("{}x.vcf", book(&c)), format!("http://elsewhere.example{}z.vcf", book(&b)), vec![])
+        .await
+        .assert(502);
+    go("COPY", format!("{}x.vcf", book(&c)), format!("{}nope/z.vcf", home(&ann)), vec![]).await.assert(409);
+    go("COPY", format!("{}x.vcf", book(&c)), format!("{}z.vcf", book(&c)), vec![]).await.assert(403);
+    go("COPY", format!("{}x.vcf", book(&c)), format!("{bobs}z.vcf"), vec![]).await.assert(403);
+    go("COPY", book(&c), format!("{}copy/", home(&ann)), vec![]).await.assert(403);
+    // RFC 9110 §15.5.6: the methods a card supports, COPY and MOVE among them.
+    let allow = s.request("OPTIONS", "/dav/", None, &[], "").await.header("allow").unwrap().to_string();
+    assert!(allow.contains("COPY") && allow.contains("MOVE"), "{allow}");
+    s.stop().await;
+}
