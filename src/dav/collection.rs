@@ -59,6 +59,14 @@ pub fn prop_stats(ctx: &Ctx<'_>, res: &Res<'_>, req: &PropReq) -> Result<PropSta
     match req {
         PropReq::Some(list) => {
             for el in list {
+                // RFC 3744 §5.5: DAV:acl is there, but reading it takes DAV:read-acl.
+                if el.is(DAV, "acl")
+                    && let Res::Book(b) | Res::Card(b, _) = res
+                    && matches!(b.acl, Some(props::Acl::Forbidden))
+                {
+                    stats.forbidden.push(element(DAV, "acl", None));
+                    continue;
+                }
                 match props::get(ctx, res, el)? {
                     Some(x) => stats.ok.push(x),
                     None => stats.not_found.push(element(&el.ns, &el.name, None)),
@@ -96,7 +104,18 @@ pub async fn load_book(ctx: &Ctx<'_>, mut view: BookView, want_size: bool) -> Re
     view.description = state.description;
     let dead = svc.dead_props(&view).await?;
     let size = if want_size { Some(svc.book_size(&view).await?) } else { None };
-    Ok(BookRes { view, token, dead, size })
+    Ok(BookRes { view, token, dead, size, acl: None })
+}
+
+/// The book's access control list, read as its reader may (`Acl::Forbidden` below the level that manages
+/// collaborators).
+pub async fn load_acl(ctx: &Ctx<'_>, book: &mut BookRes) -> Result<(), DavError> {
+    book.acl = Some(match ctx.app.service.access_list(&book.view).await {
+        Ok(list) => props::Acl::Readable(list),
+        Err(crate::service::ServiceError::Forbidden(_)) => props::Acl::Forbidden,
+        Err(e) => return Err(e.into()),
+    });
+    Ok(())
 }
 
 pub async fn open_own_book(ctx: &Ctx<'_>, email: &str, segment: &str) -> Result<BookView, DavError> {
@@ -128,6 +147,7 @@ pub async fn propfind(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult 
     let me: &User = &ctx.who.user;
     let want_size = req.wants(DAV, "quota-used-bytes");
     let want_data = req.wants(CARDDAV, "address-data");
+    let want_acl = req.wants(DAV, "acl");
     let emit = |ms: &mut Multistatus, res: &Res<'_>| -> Result<(), DavError> {
         let stats = prop_stats(ctx, res, &req)?;
         ms.propstats(&props::href(ctx, res), &stats);
@@ -168,14 +188,20 @@ pub async fn propfind(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult 
                     ctx.app.service.home_books(me).await?
                 };
                 for view in views {
-                    let book = load_book(ctx, view, want_size).await?;
+                    let mut book = load_book(ctx, view, want_size).await?;
+                    if want_acl {
+                        load_acl(ctx, &mut book).await?;
+                    }
                     emit(&mut ms, &Res::Book(&book))?;
                 }
             }
         }
         Target::Book(email, segment) => {
             let view = open_own_book(ctx, email, segment).await?;
-            let book = load_book(ctx, view, want_size).await?;
+            let mut book = load_book(ctx, view, want_size).await?;
+            if want_acl {
+                load_acl(ctx, &mut book).await?;
+            }
             emit(&mut ms, &Res::Book(&book))?;
             if d == Depth::One {
                 // The cards follow page by page (a few queries per thousand cards), streamed.
@@ -186,7 +212,10 @@ pub async fn propfind(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult 
         Target::Card(email, segment, name) => {
             let view = open_own_book(ctx, email, segment).await?;
             let card: Card = ctx.app.service.get_card(&view, name, want_data).await?;
-            let book = load_book(ctx, view, false).await?;
+            let mut book = load_book(ctx, view, false).await?;
+            if want_acl {
+                load_acl(ctx, &mut book).await?;
+            }
             emit(&mut ms, &Res::Card(&book, &card))?;
         }
     }
@@ -405,4 +434,22 @@ pub async fn delete(ctx: &Ctx<'_>, target: &Target) -> DavResult {
         Target::Home(email) | Target::Principal(email) if *email != ctx.who.user.email => Err(DavError::not_found()),
         _ => Err(DavError::new(StatusCode::FORBIDDEN, "this collection cannot be deleted")),
     }
+}
+
+/// The ACL method (RFC 3744 §8.1): every ACE here is protected, since who may do what is changed where sharing
+/// is (the dashboard, the API), so any ACL request conflicts with one: 403 DAV:no-protected-ace-conflict.
+pub async fn acl(ctx: &Ctx<'_>, target: &Target) -> DavResult {
+    match target {
+        Target::Book(email, segment) | Target::Card(email, segment, _) => {
+            open_own_book(ctx, email, segment).await?;
+        }
+        Target::Home(email) => ctx.own_home(email)?,
+        _ => {}
+    }
+    Err(DavError::cond(
+        StatusCode::FORBIDDEN,
+        DAV,
+        "no-protected-ace-conflict",
+        "access is changed by sharing the label (dashboard or API), not with ACL",
+    ))
 }

@@ -21,9 +21,9 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_perc
 use std::sync::Arc;
 use xml::{CARDDAV, DAV};
 
-pub const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, COPY, MOVE, PROPFIND, PROPPATCH, REPORT, MKCOL";
+pub const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, COPY, MOVE, PROPFIND, PROPPATCH, REPORT, MKCOL, ACL";
 /// What a collection (or the paths above the books) answers to once it exists: no PUT onto it, no MKCOL over it.
-pub const COLLECTION_ALLOW: &str = "OPTIONS, GET, HEAD, DELETE, PROPFIND, PROPPATCH, REPORT";
+pub const COLLECTION_ALLOW: &str = "OPTIONS, GET, HEAD, DELETE, PROPFIND, PROPPATCH, REPORT, ACL";
 
 /// Characters a path segment keeps unescaped (RFC 3986 pchar minus what clients mishandle).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -248,7 +248,7 @@ pub type DavResult = Result<Response<Body>, DavError>;
 pub fn options() -> Response<Body> {
     let mut r = Response::new(crate::response::empty());
     let h = r.headers_mut();
-    h.insert("DAV", HeaderValue::from_static("1, 3, addressbook, extended-mkcol"));
+    h.insert("DAV", HeaderValue::from_static("1, 3, access-control, addressbook, extended-mkcol"));
     h.insert(header::ALLOW, HeaderValue::from_static(ALLOW));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     r
@@ -310,6 +310,7 @@ pub async fn handle(app: &Arc<App>, who: &Principal, parts: &Parts, body: Bytes)
         "GET" | "HEAD" => card::get(&ctx, &target, parts.method == Method::HEAD).await,
         "PUT" => card::put(&ctx, &target, &body).await,
         "COPY" | "MOVE" => card::copy_or_move(&ctx, &target, parts.method.as_str() == "MOVE").await,
+        "ACL" => collection::acl(&ctx, &target).await,
         "DELETE" => match target {
             Target::Card(..) => card::delete(&ctx, &target).await,
             _ => collection::delete(&ctx, &target).await,

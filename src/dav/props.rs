@@ -28,6 +28,29 @@ pub struct BookRes {
     pub token: i64,
     pub dead: Vec<DeadProp>,
     pub size: Option<i64>,
+    /// Loaded when DAV:acl is asked for.
+    pub acl: Option<Acl>,
+}
+
+/// A book's access control list as its reader may see it (RFC 3744 §5.5: reading it takes DAV:read-acl).
+pub enum Acl {
+    Readable(Vec<(User, Level)>),
+    Forbidden,
+}
+
+/// RFC 3744 §5.5.1: one ACE per principal, each protected (who may do what changes in the dashboard or the API,
+/// not with the ACL method).
+fn aces(list: &[(User, Level)]) -> String {
+    list.iter()
+        .map(|(u, level)| {
+            let granted =
+                if *level == Level::Owner { privileges(&["all"]) } else { privileges(&access::dav_privileges(*level)) };
+            format!(
+                "<d:ace><d:principal>{}</d:principal><d:grant>{granted}</d:grant><d:protected/></d:ace>",
+                hrefs(&[principal_href(&u.email)])
+            )
+        })
+        .collect()
 }
 
 pub enum Res<'a> {
@@ -93,6 +116,8 @@ pub fn names(res: &Res<'_>) -> Vec<(&'static str, &'static str, bool)> {
         ]),
         Res::Home(_) => n.extend([(DAV, "displayname", true), (DAV, "owner", false)]),
         Res::Book(_) => n.extend([
+            (DAV, "acl", false),
+            (DAV, "acl-restrictions", false),
             (DAV, "displayname", true),
             (DAV, "owner", false),
             (DAV, "sync-token", false),
@@ -104,6 +129,8 @@ pub fn names(res: &Res<'_>) -> Vec<(&'static str, &'static str, bool)> {
             (CS, "getctag", true),
         ]),
         Res::Card(..) => n.extend([
+            (DAV, "acl", false),
+            (DAV, "acl-restrictions", false),
             (DAV, "getetag", true),
             (DAV, "getcontenttype", true),
             (DAV, "getcontentlength", true),
@@ -151,19 +178,30 @@ pub fn get(ctx: &Ctx<'_>, res: &Res<'_>, req: &Element) -> Result<Option<String>
             (CARDDAV, "addressbook-query"),
             (DAV, "sync-collection"),
             (DAV, "expand-property"),
+            (DAV, "acl-principal-prop-set"),
+            (DAV, "principal-match"),
         ]),
         // RFC 6352 §8.6, §8.7: both reports apply to an address object resource too.
         (DAV, "supported-report-set", Res::Card(..)) => reports(&[
             (CARDDAV, "addressbook-multiget"),
             (CARDDAV, "addressbook-query"),
             (DAV, "expand-property"),
+            (DAV, "acl-principal-prop-set"),
         ]),
         (DAV, "supported-report-set", Res::Principals | Res::Principal(_) | Res::Root) => reports(&[
             (DAV, "expand-property"),
             (DAV, "principal-property-search"),
             (DAV, "principal-search-property-set"),
+            (DAV, "principal-match"),
         ]),
+        (DAV, "supported-report-set", Res::Home(_)) => reports(&[(DAV, "expand-property"), (DAV, "principal-match")]),
         (DAV, "supported-report-set", _) => reports(&[(DAV, "expand-property")]),
+        (DAV, "acl", Res::Book(b) | Res::Card(b, _)) => match &b.acl {
+            Some(Acl::Readable(list)) => aces(list),
+            _ => return Ok(None),
+        },
+        // RFC 3744 §5.6: only grants, never inverted principals.
+        (DAV, "acl-restrictions", Res::Book(_) | Res::Card(..)) => "<d:grant-only/><d:no-invert/>".into(),
         (DAV, "sync-token", Res::Book(b)) => book_token(&b.view, b.token),
         (CS, "getctag", Res::Book(b)) => book_token(&b.view, b.token),
         (CARDDAV, "addressbook-description", Res::Book(b)) => xml::escape(&b.view.description),

@@ -28,6 +28,14 @@ pub async fn report(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
             depth_zero(ctx, "principal-search-property-set")?;
             Ok(principal_search_property_set())
         }
+        (DAV, "acl-principal-prop-set") => {
+            depth_zero(ctx, "acl-principal-prop-set")?;
+            acl_principal_prop_set(ctx, target, &root).await
+        }
+        (DAV, "principal-match") => {
+            depth_zero(ctx, "principal-match")?;
+            principal_match(ctx, target, &root).await
+        }
         (_, name) => Err(DavError::cond(
             StatusCode::FORBIDDEN,
             DAV,
@@ -341,6 +349,94 @@ async fn principal_property_search(ctx: &Ctx<'_>, root: &Element) -> DavResult {
     let mut ms = Multistatus::new(minimal(ctx));
     for user in result.unwrap_or_default() {
         ms.propstats(&super::principal_href(&user.email), &prop_stats(ctx, &Res::Principal(&user), &req)?);
+    }
+    Ok(ms.finish())
+}
+
+/// RFC 3744 §9.2: the named properties of every principal in the resource's DAV:acl; reading them takes what
+/// reading the ACL takes (DAV:read-acl).
+async fn acl_principal_prop_set(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavResult {
+    let book = report_book(ctx, target, "acl-principal-prop-set").await?;
+    let list = ctx.app.service.access_list(&book.view).await.map_err(|e| match e {
+        crate::service::ServiceError::Forbidden(_) => DavError {
+            status: StatusCode::FORBIDDEN,
+            condition: Some((
+                DAV,
+                "need-privileges",
+                "<d:resource><d:href/><d:privilege><d:read-acl/></d:privilege></d:resource>".into(),
+            )),
+            message: "reading who has access takes the share level".into(),
+            allow: None,
+        },
+        e => e.into(),
+    })?;
+    let (req, _) = report_props(root)?;
+    let mut ms = Multistatus::new(minimal(ctx));
+    for (user, _) in &list {
+        ms.propstats(&super::principal_href(&user.email), &prop_stats(ctx, &Res::Principal(user), &req)?);
+    }
+    Ok(ms.finish())
+}
+
+/// RFC 3744 §9.3: the resources under the request-URI that are the caller (`DAV:self`: their principal), or whose
+/// named property names the caller (`DAV:principal-property`, here DAV:owner: their own books, and the cards of
+/// a book they own).
+async fn principal_match(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavResult {
+    let me = &ctx.who.user;
+    let (req, want_data) = report_props(root)?;
+    let mut ms = Multistatus::new(minimal(ctx));
+    let by_self = root.child(DAV, "self").is_some();
+    let by_property = root.child(DAV, "principal-property").and_then(|p| p.children.first());
+    match (by_self, by_property) {
+        (true, None) => {
+            let mine = match target {
+                Target::Principals | Target::Root => true,
+                Target::Principal(email) => *email == me.email,
+                _ => false,
+            };
+            if mine {
+                ms.propstats(&super::principal_href(&me.email), &prop_stats(ctx, &Res::Principal(me), &req)?);
+            }
+        }
+        (false, Some(p)) if p.is(DAV, "owner") => match target {
+            Target::Home(email) => {
+                ctx.own_home(email)?;
+                for view in ctx.app.service.home_books(me).await? {
+                    if view.owner.id == me.id {
+                        let book = load_book(ctx, view, false).await?;
+                        ms.propstats(&props::href(ctx, &Res::Book(&book)), &prop_stats(ctx, &Res::Book(&book), &req)?);
+                    }
+                }
+            }
+            Target::Book(email, segment) => {
+                let book = load_book(ctx, open_own_book(ctx, email, segment).await?, false).await?;
+                if book.view.owner.id == me.id {
+                    let members = Members { book, req, want_data, filter: None, trailer: None };
+                    return Ok(stream::members(ctx, ms, members));
+                }
+            }
+            Target::Card(email, segment, name) => {
+                let view = open_own_book(ctx, email, segment).await?;
+                let card = ctx.app.service.get_card(&view, name, want_data).await?;
+                let book = load_book(ctx, view, false).await?;
+                if book.view.owner.id == me.id {
+                    let res = Res::Card(&book, &card);
+                    ms.propstats(&props::href(ctx, &res), &prop_stats(ctx, &res, &req)?);
+                }
+            }
+            _ => {}
+        },
+        (false, Some(p)) => {
+            return Err(DavError::new(
+                StatusCode::FORBIDDEN,
+                format!("principal-match by {} is not supported; DAV:owner is", p.name),
+            ));
+        }
+        _ => {
+            return Err(DavError::bad_request(
+                "principal-match holds exactly one of DAV:self and DAV:principal-property (RFC 3744 §9.3)",
+            ));
+        }
     }
     Ok(ms.finish())
 }

@@ -186,6 +186,25 @@ impl Service {
         Ok(self.store.invite(&new).await?)
     }
 
+    /// Who may do what in a book, for DAV:acl (RFC 3744 §5.5): its owner, then everyone a grant reaches now
+    /// (group members and domain accounts one by one), each at the highest level reaching them. Reading it takes
+    /// the level that manages collaborators (DAV:read-acl).
+    pub async fn access_list(&self, view: &super::BookView) -> Result<Vec<(User, Level)>> {
+        view.require(super::access::Action::Share)?;
+        let mut list = vec![(view.owner.clone(), Level::Owner)];
+        if view.segment == super::MY_CONTACTS || view.combined.is_some() {
+            return Ok(list);
+        }
+        for (user, level) in self.store.reached_by(&view.segment).await? {
+            let Some(level) = Level::parse(&level) else { continue };
+            match list.iter_mut().find(|(u, _)| u.id == user.id) {
+                Some((_, held)) => *held = (*held).max(level),
+                None => list.push((user, level)),
+            }
+        }
+        Ok(list)
+    }
+
     /// The collaborators of a label, for someone who may manage them.
     pub async fn grants(&self, actor: &User, label_id: &str) -> Result<Vec<Grant>> {
         self.managed(actor, label_id).await?;

@@ -169,6 +169,34 @@ impl Store {
         Ok(rows.into_iter().map(grant).collect())
     }
 
+    /// Everyone an accepted grant on `label_id` reaches now (directly, through a group, through their domain),
+    /// but for members who left a group or domain grant, and disabled accounts: each with the level of every
+    /// grant that reaches them. One query.
+    pub async fn reached_by(&self, label_id: &str) -> Result<Vec<(super::User, String)>> {
+        type Row = (i64, String, String, String, bool, bool, String, String, i64, i64, String);
+        let sql = concat!(
+            "SELECT ",
+            super::model::user_cols!(qualified),
+            ", g.level FROM grants g JOIN users ON ",
+            "(g.grantee_kind = 'user' AND users.email = g.grantee) ",
+            "OR (g.grantee_kind = 'domain' AND users.email LIKE '%@' || g.grantee) ",
+            "OR (g.grantee_kind = 'group' AND users.id IN (SELECT gm.user_id FROM user_groups ug ",
+            "JOIN user_group_members gm ON gm.group_id = ug.id WHERE ug.name = g.grantee)) ",
+            "JOIN labels l ON l.id = g.label_id ",
+            "LEFT JOIN grant_members m ON m.grant_id = g.id AND m.user_id = users.id ",
+            "WHERE g.label_id = $1 AND g.status = 'accepted' AND NOT COALESCE(m.declined, FALSE) ",
+            "AND NOT users.disabled AND users.id <> l.owner_id ORDER BY users.email"
+        );
+        let rows: Vec<Row> = on_pool!(self, p => sqlx::query_as::<_, Row>(sql).bind(label_id).fetch_all(p).await?);
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let user = super::User::from((r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9));
+                (user, r.10)
+            })
+            .collect())
+    }
+
     /// The user's own direct grants (their invitations and accepted shares).
     pub async fn grants_of_user(&self, email: &str) -> Result<Vec<Grant>> {
         let rows = on_pool!(self, p => sqlx::query_as::<_, GrantRow>(concat!("SELECT ", grant_cols!(), " FROM grants g WHERE g.grantee_kind = 'user' AND g.grantee = $1 ORDER BY g.created_at, g.id"))

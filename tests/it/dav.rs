@@ -1126,3 +1126,35 @@ async fn copy_and_move_relabel_the_one_contact_within_each_level() {
     assert!(allow.contains("COPY") && allow.contains("MOVE"), "{allow}");
     s.stop().await;
 }
+
+/// RFC 3744 §9.3: principal-match finds the caller's principal (DAV:self), and what names them as DAV:owner: their
+/// own books in their home, the cards of a book they own; a book shared with them is not theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn principal_match_finds_the_caller_and_what_they_own() {
+    use labelbook::service::{Grantee, access::Level};
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    let bob = s.user("bob@example.com").await;
+    let (ann_user, bob_user) = (s.record(&ann).await, s.record(&bob).await);
+    let own = s.app.service.create_label(&ann_user, None, "Mine", "").await.unwrap().id;
+    let theirs = s.app.service.create_label(&bob_user, None, "Bob's", "").await.unwrap().id;
+    let g = s.app.service.share(&bob_user, &theirs, &Grantee::parse(&ann), Level::Edit, true).await.unwrap();
+    s.app.service.respond(&ann_user, g.id, true).await.unwrap();
+    s.put_card(&ann, &format!("{}{own}/a.vcf", home(&ann)), &vcard3("a", "A")).await.assert(201);
+    s.put_card(&ann, &format!("{}{theirs}/b.vcf", home(&ann)), &vcard3("b", "B")).await.assert(201);
+
+    let by_self = r#"<d:principal-match xmlns:d="DAV:"><d:self/><d:prop><d:displayname/></d:prop></d:principal-match>"#;
+    let r = s.report0(&ann, "/dav/principals/", by_self).await;
+    r.assert(207).contains(&format!("<d:href>/dav/principals/{ann}/</d:href>")).lacks(&bob);
+    let by_owner = r#"<d:principal-match xmlns:d="DAV:"><d:principal-property><d:owner/></d:principal-property><d:prop><d:displayname/></d:prop></d:principal-match>"#;
+    let r = s.report0(&ann, &home(&ann), by_owner).await;
+    r.assert(207).contains(&format!("<d:href>{}</d:href>", contacts(&ann))).contains(&format!("{own}/</d:href>"));
+    r.lacks(&theirs);
+    s.report0(&ann, &format!("{}{own}/", home(&ann)), by_owner).await.assert(207).contains("a.vcf</d:href>");
+    s.report0(&ann, &format!("{}{theirs}/", home(&ann)), by_owner).await.assert(207).lacks("b.vcf");
+    // Depth 0 only; exactly one way to match.
+    s.report(&ann, "/dav/principals/", by_self).await.assert(400);
+    let neither = r#"<d:principal-match xmlns:d="DAV:"><d:prop><d:displayname/></d:prop></d:principal-match>"#;
+    s.report0(&ann, "/dav/principals/", neither).await.assert(400);
+    s.stop().await;
+}

@@ -259,3 +259,68 @@ async fn directory_changes_and_card_writes_at_once_all_succeed() {
     tokio::join!(writes(0), writes(1), writes(2), writes(3), directory);
     s.stop().await;
 }
+
+/// RFC 3744 §5.5: DAV:acl lists who may do what: the owner, and everyone a grant reaches now (a group's members,
+/// a domain's accounts) at the highest level reaching them. Reading it, and the acl-principal-prop-set report
+/// (§9.2), take the share level (DAV:read-acl); every ACE is protected, so the ACL method meets
+/// DAV:no-protected-ace-conflict (§8.1.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_acl_lists_everyone_a_grant_reaches_for_those_who_manage_it() {
+    let w = world().await;
+    let svc = &w.s.app.service;
+    let bob = w.user("bob@example.com").await;
+    let cy = w.user("cy@example.com").await;
+    let dan = w.user("dan@example.org").await;
+    let eve = w.user("eve@example.com").await;
+    let g = svc.share(&w.ann, &w.label, &Grantee::parse(&bob.email), Level::Share, true).await.unwrap();
+    svc.respond(&bob, g.id, true).await.unwrap();
+    let g = svc.share(&w.ann, &w.label, &Grantee::parse(&cy.email), Level::View, true).await.unwrap();
+    svc.respond(&cy, g.id, true).await.unwrap();
+    svc.add_group(&Admin::console(), "sales").await.unwrap();
+    svc.set_group_member(&Admin::console(), "sales", &cy.email, true).await.unwrap();
+    svc.share(&w.ann, &w.label, &Grantee::parse("group:sales"), Level::Edit, true).await.unwrap();
+    svc.share(&w.ann, &w.label, &Grantee::parse("domain:example.org"), Level::View, true).await.unwrap();
+    // Eve has not answered her invitation: it grants nothing yet.
+    svc.share(&w.ann, &w.label, &Grantee::parse(&eve.email), Level::Edit, true).await.unwrap();
+
+    let acl = r#"<d:propfind xmlns:d="DAV:"><d:prop><d:acl/><d:acl-restrictions/></d:prop></d:propfind>"#;
+    let r = w.s.propfind(&bob.email, &w.book(&bob.email), "0", acl).await;
+    r.assert(207).contains("<d:acl-restrictions><d:grant-only/><d:no-invert/></d:acl-restrictions>");
+    let ace = |who: &str| {
+        between(&r.body, &format!("<d:href>/dav/principals/{who}/</d:href></d:principal>"), "</d:ace>")
+            .map(str::to_string)
+    };
+    assert!(ace(&w.ann.email).unwrap().contains("<d:all/>"), "{}", r.body);
+    let of_bob = ace(&bob.email).unwrap();
+    assert!(of_bob.contains("<d:read-acl/>") && of_bob.contains("<d:unbind/>"), "{of_bob}");
+    // Cy's direct View and the group's Edit: the higher wins.
+    let of_cy = ace(&cy.email).unwrap();
+    assert!(of_cy.contains("<d:bind/>") && !of_cy.contains("<d:unbind/>"), "{of_cy}");
+    let of_dan = ace(&dan.email).unwrap();
+    assert!(of_dan.contains("<d:read/>") && !of_dan.contains("<d:bind/>"), "{of_dan}");
+    assert!(ace(&eve.email).is_none(), "{}", r.body);
+    assert_eq!(r.body.matches("<d:protected/>").count(), 4, "{}", r.body);
+    // Below the share level the ACL exists but cannot be read: 403 for that property alone.
+    let r = w.s.propfind(&cy.email, &w.book(&cy.email), "0", acl).await;
+    r.assert(207).contains("403 Forbidden").contains("<d:grant-only/>").lacks("<d:ace>");
+
+    let report =
+        r#"<d:acl-principal-prop-set xmlns:d="DAV:"><d:prop><d:displayname/></d:prop></d:acl-principal-prop-set>"#;
+    let r = w.s.report0(&bob.email, &w.book(&bob.email), report).await;
+    r.assert(207);
+    for who in [&w.ann.email, &bob.email, &cy.email, &dan.email] {
+        r.contains(&format!("<d:href>/dav/principals/{who}/</d:href>"));
+    }
+    r.lacks(&eve.email);
+    w.s.report0(&cy.email, &w.book(&cy.email), report).await.assert(403).contains("<d:read-acl/>");
+    // §9.2: Depth 0 only.
+    w.s.report(&bob.email, &w.book(&bob.email), report).await.assert(400);
+    let body = r#"<d:acl xmlns:d="DAV:"><d:ace><d:principal><d:all/></d:principal><d:grant><d:privilege><d:read/></d:privilege></d:grant></d:ace></d:acl>"#;
+    w.s.as_user(&bob.email, "ACL", &w.book(&bob.email), &[], body)
+        .await
+        .assert(403)
+        .contains("no-protected-ace-conflict");
+    let token = w.s.sync_token(&w.ann.email, &w.book(&w.ann.email)).await;
+    assert_eq!(w.s.sync_token(&w.ann.email, &w.book(&w.ann.email)).await, token);
+    w.s.stop().await;
+}
