@@ -48,9 +48,21 @@ async function signIn(page, email, password, name) {
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("link", { name: /My contacts/ }).waitFor();
 }
+/** Whether the page is wider than its window (a sideways scroll bar). */
+const overflows = (page) => page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth);
 const sidebarLabel = (page, name) => page.getByRole("navigation").getByRole("link", { name: new RegExp(`^${name}`) });
 
 try {
+  // A signed-out page load asks nothing that fails: no red 401 in the console before anyone signs in.
+  const fresh = await person();
+  const logged = [];
+  fresh.on("console", (m) => m.type() === "error" && logged.push(m.text()));
+  await fresh.goto(`${BASE}/`);
+  await fresh.getByLabel("Password").waitFor();
+  await fresh.waitForTimeout(300);
+  assert.deepEqual(logged, [], "a signed-out page load logs no error");
+  await fresh.context().close();
+
   // 1. The administrator signs in with the password the server printed, and a wrong password is refused in place.
   const ann = await person();
   await ann.goto(`${BASE}/`);
@@ -85,9 +97,31 @@ try {
 
   // 2. "+" → the label's name.
   await ann.getByRole("button", { name: "New label" }).click();
+  // A name longer than the server takes is stopped here, not at Save, and never widens the page.
+  await ann.getByLabel("Label name").fill("x".repeat(300));
+  await ann.getByRole("button", { name: "Next" }).click();
+  if (await ann.getByRole("heading", { name: /^Who shares/ }).isVisible()) {
+    assert.ok((await ann.getByRole("heading", { name: /^Who shares/ }).textContent()).length < 220, "the name was held to 200");
+    assert.ok(!(await overflows(ann)), "a long name does not widen step 2");
+    await ann.getByRole("button", { name: "Back" }).click();
+  } else {
+    await ann.getByText("A label name is at most 200 characters.").waitFor();
+  }
   await ann.getByLabel("Label name").fill("Clients");
   await snap(ann, "step-name");
   await ann.getByRole("button", { name: "Next" }).click();
+
+  // Each collaborator is checked as it is added: not yourself, not an address the server cannot invite; an
+  // address typed but not added stops Next with its reason rather than being dropped.
+  const invitee = ann.getByLabel("E-mail, group:NAME or domain:NAME");
+  await invitee.fill(ADMIN);
+  await ann.getByRole("button", { name: "Add collaborator" }).click();
+  await ann.getByText("That is you: you own the label.").waitFor();
+  await invitee.fill("someone@elsewhere.test");
+  await ann.getByRole("button", { name: "Next" }).click();
+  await ann.getByText(/elsewhere\.test is not one of its domains/).waitFor();
+  assert.ok(await ann.getByRole("heading", { name: /^Who shares/ }).isVisible(), "Next stays until the typed address is dealt with");
+  await invitee.fill("");
 
   // 3. Collaborators: e-mail (completed from the directory), level (explained), the device toggle.
   await ann.getByLabel("E-mail, group:NAME or domain:NAME").pressSequentially(BOB.slice(0, 3));
@@ -181,6 +215,8 @@ try {
 
   // A photo, uploaded in the editor, is the contact's avatar in the list.
   await ann.getByRole("button", { name: "Open Bo Chen" }).click();
+  await ann.getByLabel("Photo").waitFor();
+  assert.ok(!(await overflows(ann)), "a contact's editor at 1280 px does not scroll sideways");
   const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==", "base64");
   await ann.getByLabel("Photo").setInputFiles({ name: "bo.png", mimeType: "image/png", buffer: png });
   await ann.getByRole("button", { name: "Save", exact: true }).click();
@@ -214,6 +250,7 @@ try {
   });
   await ann.getByRole("button", { name: "Start import" }).click();
   await ann.getByText("Imported: 2 new, 0 updated, 0 not imported.").waitFor();
+  assert.ok(!(await ann.locator("main").textContent()).includes("null"), "an import's summary prints no null");
   await ann.getByRole("list", { name: "Contacts" }).getByText("Ed Fox").waitFor();
   assert.match(await ann.getByRole("link", { name: "Export CSV" }).getAttribute("href"), /format=csv/);
   await snap(ann, "imported");
@@ -309,6 +346,7 @@ try {
   await ann.getByRole("button", { name: "Create token" }).click();
   assert.match(await ann.getByRole("status").filter({ hasText: "Token “backup”" }).locator(".secret").textContent(), /^lbt_/);
   await ann.getByRole("list", { name: "Your API tokens" }).getByText("read only").waitFor();
+  assert.ok(!(await ann.locator("main").textContent()).includes("nullnull"), "the API tokens card prints no null");
   await snap(ann, "devices");
 
   // The administrator uploads the Workspace delegation's key on People and domains: in use at once, with what

@@ -115,7 +115,7 @@ pub async fn route(
             if made && let Some(password) = &form.password {
                 let ua = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
                 if let Ok((session, _, secret)) = app.accounts.login(&user.email, password, ip, ua).await {
-                    cookie = super::session::cookie(&secret, session.expires_at - app.service.now(), secure).ok();
+                    cookie = Some((secret, session.expires_at - app.service.now()));
                     csrf = Some(session.csrf_token);
                 }
             }
@@ -123,8 +123,8 @@ pub async fn route(
                 StatusCode::OK,
                 &Accepted { label_id: &label_id, email: &user.email, account_created: made, csrf_token: csrf },
             )?;
-            if let Some(c) = cookie {
-                r.headers_mut().insert(header::SET_COOKIE, c);
+            if let Some((secret, max_age)) = cookie {
+                super::session::set_session_cookies(r.headers_mut(), &secret, max_age, secure)?;
             }
             Ok(r)
         }

@@ -291,12 +291,7 @@ pub async fn share(req: &Request<'_>, id: &str) -> ApiResult {
     let id = label_id(id)?;
     let new: NewGrant = req.json()?;
     let level = parse_level("level", &new.level)?;
-    let grantee = match new.kind.as_str() {
-        "user" => Grantee::User(new.grantee.clone()),
-        "group" => Grantee::Group(new.grantee.trim().to_string()),
-        "domain" => Grantee::Domain(new.grantee.trim().to_ascii_lowercase()),
-        _ => return Err(Problem::unprocessable("kind", "a grantee is a user, a group or a domain")),
-    };
+    let grantee = grantee_of(&new)?;
     let service = &req.app.service;
     let hidden = new.hidden_fields.unwrap_or_default();
     let origin = req.origin();
@@ -308,6 +303,26 @@ pub async fn share(req: &Request<'_>, id: &str) -> ApiResult {
         r.headers_mut().insert(header::LOCATION, loc);
     }
     Ok(r)
+}
+
+/// `POST /grantees/check`: whether a collaborator could be invited to a label the caller is creating (204), or
+/// why not (422 on `grantee` or `level`), before anything exists to invite them to.
+pub async fn check_grantee(req: &Request<'_>) -> ApiResult {
+    req.params(&[])?;
+    let new: NewGrant = req.json()?;
+    let level = parse_level("level", &new.level)?;
+    let grantee = grantee_of(&new)?;
+    req.app.service.check_grantee(req.user, &grantee, level).await?;
+    crate::api::no_content()
+}
+
+fn grantee_of(new: &NewGrant) -> Result<Grantee, Problem> {
+    Ok(match new.kind.as_str() {
+        "user" => Grantee::User(new.grantee.clone()),
+        "group" => Grantee::Group(new.grantee.trim().to_string()),
+        "domain" => Grantee::Domain(new.grantee.trim().to_ascii_lowercase()),
+        _ => return Err(Problem::unprocessable("kind", "a grantee is a user, a group or a domain")),
+    })
 }
 
 #[derive(Deserialize)]

@@ -249,6 +249,10 @@ async fn route(req: &Request<'_>) -> ApiResult {
             Method::POST => labels::share(req, id).await,
             _ => Err(allow("GET, POST")),
         },
+        ["grantees", "check"] => match m {
+            Method::POST => labels::check_grantee(req).await,
+            _ => Err(allow("POST")),
+        },
         ["grants", gid, "link"] => match m {
             Method::POST => invites::make(req, gid).await,
             _ => Err(allow("POST")),

@@ -45,6 +45,28 @@ fn session_json<'a>(user: &'a User, credential: &'static str, session: Option<&'
     }
 }
 
+/// A cookie the page can read that says a session cookie was set (it holds no secret: the session cookie itself
+/// is HttpOnly). A page loaded without it signs in without first asking `GET /session`, whose 401 every browser
+/// logs as an error.
+pub(super) const SIGNED_IN_COOKIE: &str = "lb_signed_in";
+
+/// Sets (or, with `max_age` 0, clears) the session cookie and its readable marker.
+pub(super) fn set_session_cookies(
+    headers: &mut http::HeaderMap,
+    secret: &str,
+    max_age: i64,
+    secure: bool,
+) -> Result<(), Problem> {
+    headers.append(header::SET_COOKIE, cookie(secret, max_age, secure)?);
+    let flag = if secure { "; Secure" } else { "" };
+    let value = if max_age > 0 { "1" } else { "" };
+    let marker =
+        HeaderValue::from_str(&format!("{SIGNED_IN_COOKIE}={value}; Path=/; SameSite=Lax; Max-Age={max_age}{flag}"))
+            .map_err(|_| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "could not set the session cookie"))?;
+    headers.append(header::SET_COOKIE, marker);
+    Ok(())
+}
+
 pub(super) fn cookie(value: &str, max_age: i64, secure: bool) -> Result<HeaderValue, Problem> {
     // Lax keeps the cookie off cross-site subrequests and form posts; the CSRF header covers the rest.
     let secure = if secure { "; Secure" } else { "" };
@@ -113,7 +135,7 @@ async fn login_inner(
     };
     let max_age = session.expires_at - app.service.now();
     let mut r = json_response(StatusCode::CREATED, &session_json(&user, "session", Some(&session)))?;
-    r.headers_mut().insert(header::SET_COOKIE, cookie(&secret, max_age, secure)?);
+    set_session_cookies(r.headers_mut(), &secret, max_age, secure)?;
     Ok((r, user.email))
 }
 
@@ -141,7 +163,7 @@ pub async fn logout(req: &Request<'_>) -> ApiResult {
     };
     req.app.accounts.logout(session).await.map_err(crate::service::ServiceError::Store)?;
     let mut r = no_content()?;
-    r.headers_mut().insert(header::SET_COOKIE, cookie("", 0, req.secure)?);
+    set_session_cookies(r.headers_mut(), "", 0, req.secure)?;
     Ok(r)
 }
 

@@ -162,10 +162,18 @@ pub async fn copy_or_move(ctx: &Ctx<'_>, target: &Target, moving: bool) -> DavRe
     let from = open_own_book(ctx, email, segment).await?;
     let destination =
         ctx.header("destination").ok_or_else(|| DavError::bad_request("COPY and MOVE need a Destination"))?;
-    // RFC 4918 §9.8.5: a destination on another server is a 502.
+    // RFC 4918 §9.8.5: a destination on another server is a 502. The server's names are the Host the request
+    // came to and, behind a reverse proxy, the one the client used (X-Forwarded-Host); with neither (HTTP/2
+    // carries no Host header) the path decides.
     if let Some(rest) = destination.split_once("://").map(|(_, r)| r) {
         let authority = rest.split('/').next().unwrap_or("");
-        if ctx.header("host").is_none_or(|h| !h.eq_ignore_ascii_case(authority)) {
+        let names: Vec<&str> = ["host", "x-forwarded-host"]
+            .iter()
+            .filter_map(|h| ctx.header(h))
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        if !names.is_empty() && !names.iter().any(|n| n.eq_ignore_ascii_case(authority)) {
             return Err(DavError::new(StatusCode::BAD_GATEWAY, "the Destination is on another server"));
         }
     }

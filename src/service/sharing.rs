@@ -153,26 +153,14 @@ impl Service {
                 format!("you can share at most at your own level ({}), and never as owner", view.level),
             ));
         }
-        let (kind, name, status) = match grantee {
-            Grantee::User(email) => {
-                let email = self.invitable(email).await?;
-                if email == view.owner.email {
-                    return Err(field("grantee", format!("{email} owns this label")));
-                }
-                let auto = self.store.domain(domain_of(&email)).await?.is_some_and(|d| d.auto_accept);
-                ("user", email, if auto { "accepted" } else { "pending" })
+        let (kind, name) = self.grantee_for(&view.owner, grantee).await?;
+        let status = match grantee {
+            Grantee::User(_) => {
+                let auto = self.store.domain(domain_of(&name)).await?.is_some_and(|d| d.auto_accept);
+                if auto { "accepted" } else { "pending" }
             }
-            Grantee::Group(name) => {
-                self.store.group(name).await?.ok_or_else(|| field("grantee", format!("no group '{name}'")))?;
-                ("group", name.clone(), "accepted")
-            }
-            Grantee::Domain(name) => {
-                self.store
-                    .domain(name)
-                    .await?
-                    .ok_or_else(|| field("grantee", format!("{name} is not one of this server's domains")))?;
-                ("domain", name.clone(), "accepted")
-            }
+            // Nobody to ask: every member is reached at once (and may leave on their own).
+            Grantee::Group(_) | Grantee::Domain(_) => "accepted",
         };
         let new = NewGrant {
             label_id,
@@ -184,6 +172,40 @@ impl Service {
             invited_by: actor.id,
         };
         Ok(self.store.invite(&new).await?)
+    }
+
+    /// Whether `grantee` could be invited to a label `owner` owns: an account of this server's domains that is
+    /// not the owner, an existing group, one of the server's domains. The kind and the name as stored.
+    async fn grantee_for(&self, owner: &User, grantee: &Grantee) -> Result<(&'static str, String)> {
+        Ok(match grantee {
+            Grantee::User(email) => {
+                let email = self.invitable(email).await?;
+                if email == owner.email {
+                    return Err(field("grantee", format!("{email} owns this label")));
+                }
+                ("user", email)
+            }
+            Grantee::Group(name) => {
+                self.store.group(name).await?.ok_or_else(|| field("grantee", format!("no group '{name}'")))?;
+                ("group", name.clone())
+            }
+            Grantee::Domain(name) => {
+                self.store
+                    .domain(name)
+                    .await?
+                    .ok_or_else(|| field("grantee", format!("{name} is not one of this server's domains")))?;
+                ("domain", name.clone())
+            }
+        })
+    }
+
+    /// Checks a collaborator for a label `actor` is about to create (the dashboard's "+" flow checks each one as
+    /// it is added): the same rules as `share`, at the level the owner may grant.
+    pub async fn check_grantee(&self, actor: &User, grantee: &Grantee, level: Level) -> Result<()> {
+        if !access::may_manage_grant(Level::Owner, level) {
+            return Err(field("level", "a collaborator is invited at view, edit, delete or share"));
+        }
+        self.grantee_for(actor, grantee).await.map(|_| ())
     }
 
     /// Who may do what in a book, for DAV:acl (RFC 3744 §5.5): its owner, then everyone a grant reaches now

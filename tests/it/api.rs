@@ -681,3 +681,57 @@ async fn a_search_compares_as_unicode_casemap_and_reads_decoded_values() {
     assert_eq!(found(&s, &ann, "müller").await, muellers);
     s.stop().await;
 }
+
+/// `POST /grantees/check`: the "+" flow checks each collaborator, by the rules sharing applies, before the label
+/// exists; nothing is stored, and a read-only token or no credentials are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collaborator_is_checked_before_the_label_exists() {
+    let s = Server::start().await;
+    s.app.service.add_domain(&Admin::console(), "example.com", true, false).await.unwrap();
+    let ann = s.user("ann@example.com").await;
+    s.user("bob@example.com").await;
+    let check = |body: Value| {
+        let (s, ann) = (&s, ann.clone());
+        async move { api(s, &ann, "POST", "/grantees/check", Some(body)).await }
+    };
+    check(json!({"grantee": "bob@example.com", "level": "edit"})).await.assert(204);
+    // Someone of the server's domains without an account yet can be invited; anyone else cannot.
+    check(json!({"grantee": "new@example.com", "level": "view"})).await.assert(204);
+    let field_of = |r: &Resp| parse(r)["errors"][0]["field"].as_str().unwrap_or("").to_string();
+    for (body, field) in [
+        (json!({"grantee": "ann@example.com", "level": "edit"}), "grantee"),
+        (json!({"grantee": "someone@elsewhere.test", "level": "edit"}), "grantee"),
+        (json!({"grantee": "not an address", "level": "edit"}), "grantee"),
+        (json!({"kind": "group", "grantee": "nobody", "level": "edit"}), "grantee"),
+        (json!({"kind": "domain", "grantee": "elsewhere.test", "level": "edit"}), "grantee"),
+        (json!({"grantee": "bob@example.com", "level": "owner"}), "level"),
+    ] {
+        let r = check(body.clone()).await;
+        r.assert(422);
+        assert_eq!(field_of(&r), field, "{body}: {}", r.body);
+    }
+    // Nothing was stored: Bob has no invitation.
+    let bobs = parse(&api(&s, "bob@example.com", "GET", "/invitations", None).await);
+    assert!(bobs["items"].as_array().unwrap().is_empty(), "{bobs}");
+    s.request("POST", "/api/v1/grantees/check", None, &[JSON], r#"{"grantee":"bob@example.com","level":"edit"}"#)
+        .await
+        .assert(401);
+    let user = s.record(&ann).await;
+    let (_, read) = s
+        .app
+        .accounts
+        .create_token(&user, labelbook::service::access::Credential::Password, "ci", "read", None)
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {read}");
+    s.request(
+        "POST",
+        "/api/v1/grantees/check",
+        None,
+        &[JSON, ("authorization", &bearer)],
+        r#"{"grantee":"bob@example.com","level":"edit"}"#,
+    )
+    .await
+    .assert(403);
+    s.stop().await;
+}

@@ -32,6 +32,10 @@ async fn a_session_cookie_signs_in_and_unsafe_requests_need_the_csrf_token() {
         assert!(set.contains(attr), "{attr} in {set}");
     }
     assert!(!set.contains("Secure"), "plain HTTP: no Secure attribute ({set})");
+    // Beside it, a marker the page can read (no secret in it), so a signed-out page load asks nothing that fails.
+    let cookies: Vec<&str> = r.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).collect();
+    let marker = cookies.iter().find(|c| c.starts_with("lb_signed_in=")).expect("the signed-in marker");
+    assert!(marker.starts_with("lb_signed_in=1;") && !marker.contains("HttpOnly"), "{marker}");
     let j = parse(&r);
     assert_eq!(j["user"]["email"], ann);
     assert_eq!(j["credential"], "session");
@@ -63,7 +67,9 @@ async fn a_session_cookie_signs_in_and_unsafe_requests_need_the_csrf_token() {
     // Signing out ends the session on the server, not just in this browser.
     let r = s.request("DELETE", "/api/v1/session", None, &h[..2], "").await;
     r.assert(204);
-    assert!(r.header("set-cookie").unwrap().contains("Max-Age=0"));
+    let cleared: Vec<&str> = r.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).collect();
+    assert_eq!(cleared.len(), 2, "{cleared:?}");
+    assert!(cleared.iter().all(|c| c.contains("Max-Age=0")), "{cleared:?}");
     let r = s.request("GET", "/api/v1/me", None, &[("cookie", &cookie), FETCH], "").await;
     r.assert(401).contains("session");
     assert_eq!(r.header("www-authenticate"), None, "no Basic challenge for a page: no browser password dialog");

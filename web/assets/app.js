@@ -43,6 +43,8 @@ async function api(method, path, body, extraHeaders = {}) {
   const type = r.headers.get("content-type") || "";
   const data = r.status === 204 ? null : type.includes("json") ? await r.json() : null;
   if (!r.ok) {
+    // No session any more: the marker that says there is one goes too.
+    if (r.status === 401) document.cookie = "lb_signed_in=; Max-Age=0; Path=/; SameSite=Lax";
     if (r.status === 401 && path !== "/session") {
       state.me = null;
       renderLogin("Your session has ended; sign in again.");
@@ -98,12 +100,20 @@ function levelSelect(value, allowed = LEVELS.map(([v]) => v), id) {
   return sel;
 }
 
-function toast(msg) {
+/** Replaces `el`'s children by `kids`, skipping null, undefined and false as h() does (the DOM's own
+ * replaceChildren would print them as "null"). */
+function fill(el, ...kids) {
+  el.replaceChildren(...kids.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+}
+
+/** A notice; one that reports something not done stays until it is closed. */
+function toast(msg, { lasting = false } = {}) {
   // One at a time: a newer notice replaces the one still showing rather than stacking over it.
   document.querySelectorAll(".toast").forEach((old) => old.remove());
-  const t = h("div", { class: "toast", role: "status" }, msg);
+  const t = h("div", { class: lasting ? "toast warn" : "toast", role: lasting ? "alert" : "status" }, msg,
+    lasting ? h("button", { type: "button", class: "link", onclick: () => t.remove() }, "Close") : null);
   document.body.append(t);
-  setTimeout(() => t.remove(), 4000);
+  if (!lasting) setTimeout(() => t.remove(), 4000);
 }
 
 function initials(name) {
@@ -165,7 +175,7 @@ function renderLogin(message) {
     passWrap,
     submit,
   );
-  app().replaceChildren(form);
+  fill(app(), form);
   email.focus();
 }
 
@@ -189,7 +199,7 @@ function renderSidebar() {
   if (!side || !state.me) return;
   const me = state.me;
   const pending = state.invitations.length;
-  side.replaceChildren(
+  fill(side, 
     h("div", { class: "brand" }, h("img", { src: "/assets/icon.svg", alt: "" }), "Labelbook"),
     h("nav", { class: "nav", "aria-label": "Address books" },
       navLink("#/book/contacts", "My contacts", h("span", { class: "count" }, me.my_contacts.contact_count)),
@@ -225,7 +235,7 @@ async function signOut() {
 function shell() {
   let main = document.getElementById("main");
   if (!main) {
-    app().replaceChildren(h("div", { class: "shell" }, h("aside", { id: "sidebar", class: "sidebar" }), h("main", { id: "main", tabindex: "-1" })));
+    fill(app(), h("div", { class: "shell" }, h("aside", { id: "sidebar", class: "sidebar" }), h("main", { id: "main", tabindex: "-1" })));
     main = document.getElementById("main");
   }
   renderSidebar();
@@ -238,7 +248,7 @@ async function route() {
   // Each visit draws into a page of its own: a slower, earlier visit still loading draws into its own
   // (detached) page, never over this one.
   const page = h("div", {});
-  shell().replaceChildren(page);
+  fill(shell(), page);
   const hash = location.hash || "#/book/contacts";
   const [, name, arg] = hash.split("/");
   try {
@@ -253,7 +263,7 @@ async function route() {
     else await renderBook(page, "contacts");
   } catch (e) {
     if (e.status === 401) return;
-    page.replaceChildren(h("div", { class: "panel" }, h("h1", {}, "Not available"), h("p", { class: "error", role: "alert" }, e.message)));
+    fill(page, h("div", { class: "panel" }, h("h1", {}, "Not available"), h("p", { class: "error", role: "alert" }, e.message)));
   }
 }
 
@@ -298,7 +308,7 @@ async function renderBook(main, id) {
 
   function drawList() {
     const items = view.items;
-    list.replaceChildren(
+    fill(list, 
       ...items.map((c) =>
         h("li", { class: view.selected === c.id ? "selected" : null },
           avatar(c, base),
@@ -313,12 +323,12 @@ async function renderBook(main, id) {
     view.selected = cid;
     drawList();
     const r = await fetchContact(`${base}/contacts/${cid}`);
-    editorBox.replaceChildren(contactEditor({ base, contact: r.contact, etag: r.etag, may, isLabel, done: afterEdit }));
+    fill(editorBox, contactEditor({ base, contact: r.contact, etag: r.etag, may, isLabel, done: afterEdit }));
   }
 
   async function afterEdit(msg) {
     view.selected = null;
-    editorBox.replaceChildren();
+    fill(editorBox, );
     if (msg) toast(msg);
     await Promise.all([load(true), refreshSidebar()]);
   }
@@ -342,9 +352,9 @@ async function renderBook(main, id) {
       : `Shared by ${label.owner.display_name || label.owner.email} · your level: ${LEVELS.find((l) => l[0] === level)?.[1] || level}`
     : "Every contact you own";
   const headActions = h("div", { class: "row" },
-    canEdit ? h("button", { type: "button", class: "primary", onclick: () => editorBox.replaceChildren(contactEditor({ base, contact: null, may, isLabel, done: afterEdit })) }, "New contact") : null,
-    isLabel && canEdit ? h("button", { type: "button", onclick: () => editorBox.replaceChildren(existingPicker(label, afterEdit)) }, "Add existing contacts") : null,
-    canEdit ? h("button", { type: "button", onclick: () => editorBox.replaceChildren(importPanel(label.id, afterEdit)) }, "Import") : null,
+    canEdit ? h("button", { type: "button", class: "primary", onclick: () => fill(editorBox, contactEditor({ base, contact: null, may, isLabel, done: afterEdit })) }, "New contact") : null,
+    isLabel && canEdit ? h("button", { type: "button", onclick: () => fill(editorBox, existingPicker(label, afterEdit)) }, "Add existing contacts") : null,
+    canEdit ? h("button", { type: "button", onclick: () => fill(editorBox, importPanel(label.id, afterEdit)) }, "Import") : null,
     h("a", { href: `/api/v1/export?book=${encodeURIComponent(label.id)}&format=vcf`, download: "" }, "Export .vcf"),
     h("a", { href: `/api/v1/export?book=${encodeURIComponent(label.id)}&format=csv`, download: "" }, "Export CSV"),
   );
@@ -360,7 +370,7 @@ async function renderBook(main, id) {
     activity = activityPanel(label);
     panels.push(labelSettings(label), activity);
   }
-  main.replaceChildren(
+  fill(main, 
     h("div", { class: "head" }, h("div", {}, h("h1", {}, label.name), h("p", { class: "sub" }, sub)), headActions),
     h("div", { class: "columns" },
       h("section", { class: "panel", "aria-label": "Contacts" },
@@ -525,7 +535,7 @@ function contactEditor({ base, contact, etag, may, isLabel, done }) {
           await done(isLabel ? "Removed from the label" : "Moved to the trash");
         } catch (e) { showErrors(e); }
       } }, isLabel ? "Remove from label" : "Delete") : null,
-      contact ? h("button", { type: "button", onclick: async () => historyBox.replaceChildren(await contactHistory(contact)) }, "History") : null,
+      contact ? h("button", { type: "button", onclick: async () => fill(historyBox, await contactHistory(contact)) }, "History") : null,
       h("button", { type: "button", onclick: () => done(null) }, "Close"),
       save),
     historyBox,
@@ -546,7 +556,7 @@ function importPanel(book, done) {
   const form = h("form", { onsubmit: async (ev) => {
     ev.preventDefault();
     err.hidden = true;
-    result.replaceChildren();
+    fill(result, );
     const f = file.files[0];
     if (!f) { err.textContent = "Choose a file first."; err.hidden = false; return; }
     start.disabled = true;
@@ -568,7 +578,7 @@ function importPanel(book, done) {
       }
       bar.value = bar.max;
       status.textContent = job.status === "done" ? `Imported: ${job.created} new, ${job.updated} updated, ${job.failed} not imported.` : `The import failed: ${job.error}`;
-      result.replaceChildren(
+      fill(result, 
         job.failures.length ? h("details", {}, h("summary", {}, `${job.failed} not imported`), h("ul", {}, job.failures.map((x) => h("li", {}, x)))) : null,
         job.unread_columns.length ? h("p", { class: "hint" }, `Columns no contact field takes (their values were not imported): ${job.unread_columns.join(", ")}`) : null,
       );
@@ -644,7 +654,7 @@ function activityPanel(label) {
   const panel = h("section", { class: "panel", "aria-label": "Label activity" }, h("h2", {}, "Activity"), list, more);
   panel.reload = () => {
     before = null;
-    list.replaceChildren();
+    fill(list, );
     load().catch(() => {});
   };
   return panel;
@@ -665,7 +675,7 @@ async function renderTrash(main) {
     () => api("POST", `/trash/contacts/${c.id}/restore`)));
   const removals = t.removals.map((r) => row(r.full_name, `taken off ${r.label_name || "a label"} ${when(r.removed_at)} · restorable until ${when(r.restorable_until)}`,
     () => api("POST", `/labels/${r.label_id}/removals/${r.id}/restore`)));
-  main.replaceChildren(h("div", { class: "head" }, h("h1", {}, "Trash")),
+  fill(main, h("div", { class: "head" }, h("h1", {}, "Trash")),
     h("section", { class: "panel", "aria-label": "Deleted contacts" }, h("h2", {}, "Deleted contacts"),
       contacts.length ? h("ul", { class: "list" }, contacts) : h("p", { class: "hint" }, "Nothing deleted.")),
     h("section", { class: "panel", "aria-label": "Taken off labels" }, h("h2", {}, "Taken off your labels"),
@@ -724,7 +734,7 @@ function contactChooser(chosen, changed, exceptLabel) {
     try {
       const page = await api("GET", `${book}/contacts?limit=100${q ? "&q=" + encodeURIComponent(q) : ""}`);
       err.hidden = true;
-      list.replaceChildren(...page.items.map((c) => contactCheckbox(c, from.value, chosen, changed)));
+      fill(list, ...page.items.map((c) => contactCheckbox(c, from.value, chosen, changed)));
       if (!page.items.length) list.append(h("li", {}, h("span", { class: "hint" }, q ? "No contact matches." : from.value === "contacts" ? "You have no contacts yet: add a new one below." : "This label is empty.")));
     } catch (e) { err.textContent = e.message; err.hidden = false; }
   };
@@ -787,7 +797,7 @@ function collaboratorForm(levels, onAdd, submitText) {
     try {
       const found = await api("GET", `/directory?q=${encodeURIComponent(q)}`);
       if (asked !== q) return;
-      known.replaceChildren(
+      fill(known, 
         ...found.users.filter((u) => u.email !== state.me.email).map((u) => h("option", { value: u.email }, u.display_name || u.email)),
         ...found.groups.map((g) => h("option", { value: `group:${g}` }, `group ${g}`)),
       );
@@ -799,22 +809,28 @@ function collaboratorForm(levels, onAdd, submitText) {
   const level = levelSelect(levels.includes("edit") ? "edit" : levels[0], levels, levelId);
   const devices = h("input", { type: "checkbox", checked: true });
   const err = h("p", { class: "error", role: "alert", hidden: true });
+  // Adds what is typed; false (with the reason shown in place) when it cannot be added.
+  const add = async () => {
+    emailErr(null);
+    err.hidden = true;
+    const raw = email.value.trim();
+    if (!raw) { emailErr("Enter an e-mail address, group:NAME or domain:NAME."); return false; }
+    const [kind, grantee] = raw.startsWith("group:") ? ["group", raw.slice(6)] : raw.startsWith("domain:") ? ["domain", raw.slice(7)] : ["user", raw];
+    try {
+      await onAdd({ kind, grantee, level: level.value, sync_devices: devices.checked });
+      email.value = "";
+      email.focus();
+      return true;
+    } catch (e) {
+      if (typeof e.field === "function" && e.field("grantee")) emailErr(e.field("grantee"));
+      else { err.textContent = e.message; err.hidden = false; }
+      return false;
+    }
+  };
   const form = h("form", {
     onsubmit: async (ev) => {
       ev.preventDefault();
-      emailErr(null);
-      err.hidden = true;
-      const raw = email.value.trim();
-      if (!raw) return emailErr("Enter an e-mail address, group:NAME or domain:NAME.");
-      const [kind, grantee] = raw.startsWith("group:") ? ["group", raw.slice(6)] : raw.startsWith("domain:") ? ["domain", raw.slice(7)] : ["user", raw];
-      try {
-        await onAdd({ kind, grantee, level: level.value, sync_devices: devices.checked });
-        email.value = "";
-        email.focus();
-      } catch (e) {
-        if (typeof e.field === "function" && e.field("grantee")) emailErr(e.field("grantee"));
-        else { err.textContent = e.message; err.hidden = false; }
-      }
+      await add();
     },
   },
     emailWrap, known,
@@ -823,6 +839,8 @@ function collaboratorForm(levels, onAdd, submitText) {
     h("label", { class: "inline" }, devices, DEVICES_TOGGLE),
     err,
     h("div", { class: "actions" }, h("button", { type: "submit" }, submitText)));
+  // An address typed but not yet added is added (or its problem shown) rather than dropped.
+  form.addTyped = () => (email.value.trim() ? add() : Promise.resolve(true));
   return form;
 }
 
@@ -913,7 +931,7 @@ async function sharePanel(label) {
           }
         } }, "Remove") : null);
     });
-    panel.replaceChildren(
+    fill(panel, 
       h("h2", {}, "Collaborators"),
       rows.length ? h("ul", { class: "list" }, rows) : h("p", { class: "hint" }, "Nobody else yet."),
       h("h2", {}, "Add a collaborator"),
@@ -981,12 +999,15 @@ function labelSettings(label) {
 
 // ---- the "+" flow: name → collaborators → contacts → saved ----
 
+/** The server's limit on a label's name, in characters (it refuses longer ones). */
+const LABEL_NAME_MAX = 200;
+
 function renderWizard(main) {
   const w = { step: 1, name: "", people: [], chosen: new Map(), fresh: [], file: null };
   const steps = ["Name", "Collaborators", "Contacts"];
   const body = h("div", {});
   const draw = () => {
-    body.replaceChildren(
+    fill(body, 
       h("ol", { class: "steps", "aria-label": "Steps" }, steps.map((s, i) => h("li", { "aria-current": w.step === i + 1 ? "step" : null }, `${i + 1}. ${s}`))),
       w.step === 1 ? stepName() : w.step === 2 ? stepPeople() : stepContacts(),
     );
@@ -994,10 +1015,11 @@ function renderWizard(main) {
     if (first) first.focus();
   };
   const stepName = () => {
-    const [wrap, name, nameErr] = field("Label name", { value: w.name, required: true, placeholder: "e.g. Clients, Suppliers, Team" });
+    const [wrap, name, nameErr] = field("Label name", { value: w.name, required: true, maxlength: String(LABEL_NAME_MAX), placeholder: "e.g. Clients, Suppliers, Team" });
     return h("form", { class: "panel", onsubmit: (ev) => {
       ev.preventDefault();
       if (!name.value.trim()) return nameErr("Give the label a name.");
+      if ([...name.value.trim()].length > LABEL_NAME_MAX) return nameErr(`A label name is at most ${LABEL_NAME_MAX} characters.`);
       w.name = name.value.trim();
       w.step = 2;
       draw();
@@ -1009,12 +1031,22 @@ function renderWizard(main) {
       h("li", {}, h("span", { class: "avatar", "aria-hidden": "true" }, initials(p.grantee)),
         h("div", { class: "who" }, h("div", { class: "name" }, p.grantee), h("div", { class: "meta" }, `${LEVELS.find((l) => l[0] === p.level)[1]}${p.sync_devices ? " · on their devices" : ""}`)),
         h("button", { type: "button", class: "link", "aria-label": `Do not invite ${p.grantee}`, onclick: () => { w.people.splice(i, 1); draw(); } }, "Remove")))) : h("p", { class: "hint" }, "Add colleagues now, or later from the label."),
-    collaboratorForm(LEVELS.map(([v]) => v), async (g) => {
-      if (g.kind === "user" && !/^[^@\s]+@[^@\s]+$/.test(g.grantee)) throw Object.assign(new ApiError(422, {}), { field: () => "That is not an e-mail address." });
-      w.people.push(g);
+    peopleForm(),
+    h("div", { class: "actions" }, h("button", { type: "button", onclick: () => { w.step = 1; draw(); } }, "Back"), h("button", { type: "button", class: "primary", onclick: async () => {
+      if (!(await body.querySelector("form").addTyped())) return;
+      w.step = 3;
       draw();
-    }, "Add collaborator"),
-    h("div", { class: "actions" }, h("button", { type: "button", onclick: () => { w.step = 1; draw(); } }, "Back"), h("button", { type: "button", class: "primary", onclick: () => { w.step = 3; draw(); } }, "Next")));
+    } }, "Next")));
+  // Each collaborator is checked as it is added, by the rules sharing will apply, so Save never meets a refusal.
+  const peopleForm = () => collaboratorForm(LEVELS.map(([v]) => v), async (g) => {
+    const refuse = (why) => { throw Object.assign(new ApiError(422, {}), { field: () => why }); };
+    if (g.kind === "user" && !/^[^@\s]+@[^@\s]+$/.test(g.grantee)) refuse("That is not an e-mail address.");
+    if (g.kind === "user" && g.grantee.toLowerCase() === state.me.email.toLowerCase()) refuse("That is you: you own the label.");
+    if (w.people.some((p) => p.kind === g.kind && p.grantee.toLowerCase() === g.grantee.toLowerCase())) refuse("Already on the list.");
+    await api("POST", "/grantees/check", g);
+    w.people.push(g);
+    draw();
+  }, "Add collaborator");
   const importBox = () => {
     const id = nextId("wfile");
     const input = h("input", { type: "file", id, accept: ".vcf,.vcard,.csv,text/vcard,text/csv" });
@@ -1054,13 +1086,14 @@ function renderWizard(main) {
       saveErr,
       h("div", { class: "actions" }, h("button", { type: "button", onclick: () => { w.step = 2; draw(); } }, "Back"), save));
   };
-  main.replaceChildren(h("div", { class: "head" }, h("h1", {}, "New label")), body);
+  fill(main, h("div", { class: "head" }, h("h1", {}, "New label")), body);
   draw();
 }
 
 async function saveWizard(w) {
   const label = await api("POST", "/labels", { name: w.name });
   const problems = [];
+  let importing = "";
   for (const p of w.people) {
     try { await api("POST", `/labels/${label.id}/grants`, p); } catch (e) { problems.push(`${p.grantee}: ${msgFor(e, "grantee")}`); }
   }
@@ -1079,11 +1112,12 @@ async function saveWizard(w) {
     });
     const job = await r.json();
     if (!r.ok) problems.push(`${w.file.name}: ${new ApiError(r.status, job).message}`);
-    else problems.push(`importing ${job.total} contact(s) from ${w.file.name}`);
+    else importing = `importing ${job.total} contact(s) from ${w.file.name}`;
   }
   await refreshSidebar();
   location.hash = `#/book/${label.id}`;
-  toast(problems.length ? `Saved; ${problems.join("; ")}` : `Saved “${label.name}”`);
+  if (problems.length) toast(`“${label.name}” is created, but not all of it: ${problems.join("; ")}`, { lasting: true });
+  else toast(importing ? `Saved “${label.name}”; ${importing}` : `Saved “${label.name}”`);
 }
 
 // ---- invitations ----
@@ -1109,7 +1143,7 @@ async function renderInvitations(main) {
       h("button", { type: "button", onclick: () => answer(false) }, "Decline"),
       h("button", { type: "button", class: "primary", "aria-label": `Accept ${inv.label_name}`, onclick: () => answer(true) }, "Accept"));
   });
-  main.replaceChildren(h("div", { class: "head" }, h("h1", {}, "Invitations")),
+  fill(main, h("div", { class: "head" }, h("h1", {}, "Invitations")),
     h("section", { class: "panel" }, rows.length ? h("ul", { class: "list" }, rows) : h("p", { class: "hint" }, "No invitation is waiting for you.")));
 }
 
@@ -1136,7 +1170,7 @@ async function renderDevices(main, arg) {
   const list = h("ul", { class: "list", "aria-label": "App passwords" });
   const renderList = async () => {
     const all = (await api("GET", "/app-passwords")).items;
-    list.replaceChildren(...all.map((a) => h("li", {}, h("div", { class: "who" }, h("div", { class: "name" }, a.name),
+    fill(list, ...all.map((a) => h("li", {}, h("div", { class: "who" }, h("div", { class: "name" }, a.name),
       h("div", { class: "meta" }, [a.layout === "single" ? "one combined book" : null, a.last_used_at ? "last used " + new Date(a.last_used_at).toLocaleString() : "never used"].filter(Boolean).join(" · "))),
       h("button", { type: "button", class: "link danger", "aria-label": `Revoke ${a.name}`, onclick: async () => {
         if (!confirm(`Revoke “${a.name}”? That device stops syncing at once.`)) return;
@@ -1147,7 +1181,7 @@ async function renderDevices(main, arg) {
   };
   const tokens = await tokenSection();
   const google = await googleSection(arg === "google-refused");
-  main.replaceChildren(h("div", { class: "head" }, h("h1", {}, "Devices")),
+  fill(main, h("div", { class: "head" }, h("h1", {}, "Devices")),
     h("section", { class: "panel" }, h("h2", {}, "Connect a phone, a Mac, Thunderbird or Outlook"),
       h("p", { class: "hint" }, "Give each device its own app password: you can revoke one without touching the others."), form, shown),
     h("section", { class: "panel" }, h("h2", {}, "Your devices"), list), google, tokens);
@@ -1170,7 +1204,7 @@ async function googleSection(refused) {
     const g = await api("GET", "/google");
     const title = h("h2", {}, "Google Contacts");
     if (!g.available && !g.enabled) {
-      box.replaceChildren(title, h("p", { class: "hint" }, "This server does not mirror into Google Contacts; an administrator can set it up."));
+      fill(box, title, h("p", { class: "hint" }, "This server does not mirror into Google Contacts; an administrator can set it up."));
       return;
     }
     const err = h("p", { class: "error", role: "alert", hidden: true });
@@ -1204,7 +1238,7 @@ async function googleSection(refused) {
         }) }, "Disconnect")]
       : g.status === "removing" ? [] : connect;
     if (refused && !g.enabled) notes.push(h("p", { class: "error" }, "Google did not grant access, so nothing was connected."));
-    box.replaceChildren(title,
+    fill(box, title,
       h("p", { class: "hint" }, "Every label that syncs to your devices shows in your Google Contacts as a label of the same name, with its contacts as you see them (fields hidden from you stay here). What you change there comes back, within your level on each label."),
       status, ...notes, h("label", { class: "inline" }, mine, "Also my own contacts (My contacts)"),
       h("div", { class: "actions" }, ...buttons), err);
@@ -1231,7 +1265,7 @@ async function tokenSection() {
         await draw(r);
       } catch (e) { if (e instanceof ApiError && e.field("expires_in_days")) daysErr(e.field("expires_in_days")); else nameErr(msgFor(e, "name")); }
     } }, nameWrap, h("label", { for: scopeId }, "Scope"), scope, daysWrap, h("div", { class: "actions" }, h("button", { type: "submit" }, "Create token")));
-    box.replaceChildren(h("h2", {}, "API tokens"),
+    fill(box, h("h2", {}, "API tokens"),
       h("p", { class: "hint" }, "For scripts: send it as “Authorization: Bearer …” to /api/v1."),
       made ? h("div", { role: "status" }, h("p", {}, `Token “${made.token.name}”, shown only now:`), h("p", { class: "secret" }, made.secret)) : null,
       all.length ? h("ul", { class: "list", "aria-label": "Your API tokens" }, all.map((t) => h("li", {}, h("div", { class: "who" }, h("div", { class: "name" }, t.name),
@@ -1249,7 +1283,7 @@ async function tokenSection() {
 
 function showSecret(box, r) {
   const server = `${location.origin}/`;
-  box.replaceChildren(h("div", { class: "panel", role: "status" },
+  fill(box, h("div", { class: "panel", role: "status" },
     h("h2", {}, `App password for ${r.app_password.name}`),
     h("p", {}, "Shown only now. Enter it on the device with your e-mail address as the user name:"),
     h("p", { class: "secret" }, r.password),
@@ -1331,7 +1365,7 @@ async function renderAdmin(main) {
   } }, emailWrap, h("label", { class: "inline" }, admin, "Administrator"), h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Add person")));
   const showPassword = (who, password) => {
     const box = document.getElementById("admin-secret");
-    if (box) box.replaceChildren(h("div", { class: "panel", role: "status" }, h("h2", {}, `Password for ${who}`),
+    if (box) fill(box, h("div", { class: "panel", role: "status" }, h("h2", {}, `Password for ${who}`),
       h("p", {}, "Shown only now: give it to them; they sign in with it here and on their devices."), h("p", { class: "secret" }, password)));
   };
   const userRows = users.items.map((u) => {
@@ -1427,7 +1461,7 @@ async function renderAdmin(main) {
           mirrorWrap, h("div", { class: "actions" }, h("button", { type: "submit" }, "Mirror")))]
       : null);
 
-  main.replaceChildren(h("div", { class: "head" }, h("h1", {}, "People and domains")), h("div", { id: "admin-secret" }), shown,
+  fill(main, h("div", { class: "head" }, h("h1", {}, "People and domains")), h("div", { id: "admin-secret" }), shown,
     h("section", { class: "panel", "aria-label": "People" }, h("h2", {}, "People"), h("ul", { class: "list" }, userRows), addUser),
     h("section", { class: "panel", "aria-label": "Groups" }, h("h2", {}, "Groups"),
       groupRows.length ? h("ul", { class: "list" }, groupRows) : h("p", { class: "hint" }, "Share a label with a whole team at once: make a group, then share with group:NAME."),
@@ -1519,20 +1553,20 @@ async function renderSettings(main) {
     clearErrs();
     const button = ev.currentTarget;
     button.disabled = true;
-    result.replaceChildren(h("p", { class: "hint" }, "Talking to the mail server…"));
+    fill(result, h("p", { class: "hint" }, "Talking to the mail server…"));
     try {
       const body = { to: to.value.trim() || null };
       if (host.value.trim()) body.smtp = smtpForm();
       const r = await api("POST", "/admin/settings/smtp-test", body);
-      result.replaceChildren(
+      fill(result, 
         r.sent ? h("p", {}, `Sent to ${r.to}: check that mailbox. These settings work${cur.smtp ? "" : " — save them to use them"}.`)
           : h("p", { class: "error" }, `Not sent: ${r.error}`),
         h("details", {}, h("summary", {}, "What the mail server said"), h("pre", { class: "transcript" }, r.transcript.join("\n"))));
-    } catch (e) { result.replaceChildren(); showErr(e); }
+    } catch (e) { fill(result, ); showErr(e); }
     finally { button.disabled = false; }
   } }, "Send test message")), result);
 
-  main.replaceChildren(h("div", { class: "head" }, h("h1", {}, "Settings")),
+  fill(main, h("div", { class: "head" }, h("h1", {}, "Settings")),
     h("section", { class: "panel", "aria-label": "Invitations" }, h("h2", {}, "Invitations"), general),
     h("section", { class: "panel", "aria-label": "Mail" }, h("h2", {}, "Mail"),
       h("p", { class: "hint" }, cur.smtp
@@ -1548,7 +1582,7 @@ async function renderInvite(main, secret) {
   try {
     info = await api("GET", `/invite-links/${encodeURIComponent(secret)}`);
   } catch (e) {
-    main.replaceChildren(h("h1", {}, "Invitation"), h("p", { class: "error", role: "alert" }, e.message),
+    fill(main, h("h1", {}, "Invitation"), h("p", { class: "error", role: "alert" }, e.message),
       h("p", {}, h("a", { href: "#/" }, "Go to Labelbook")));
     return;
   }
@@ -1566,7 +1600,7 @@ async function renderInvite(main, secret) {
     if (!r.ok) throw new ApiError(r.status, data);
     return data;
   };
-  const declined = () => main.replaceChildren(h("h1", {}, "Declined"), h("p", {}, `You will not see “${info.label_name}”.`), h("p", {}, h("a", { href: "#/" }, "Go to Labelbook")));
+  const declined = () => fill(main, h("h1", {}, "Declined"), h("p", {}, `You will not see “${info.label_name}”.`), h("p", {}, h("a", { href: "#/" }, "Go to Labelbook")));
   const decline = h("button", { type: "button", onclick: async () => {
     try { await post("decline"); declined(); } catch (e) { err.textContent = e.message; err.hidden = false; }
   } }, "Decline");
@@ -1604,7 +1638,7 @@ async function renderInvite(main, secret) {
     body = h("div", {}, h("p", {}, `Sign in as ${info.email} to answer.`), h("div", { class: "actions" },
       h("button", { type: "button", class: "primary", onclick: () => { renderLogin(); const e = document.querySelector("input[type=email]"); if (e) e.value = info.email; } }, "Sign in")));
   }
-  main.replaceChildren(h("h1", {}, "You are invited"), what, body);
+  fill(main, h("h1", {}, "You are invited"), what, body);
 }
 
 // ---- live: the server's event stream ----
@@ -1676,8 +1710,13 @@ function listen() {
 
 // ---- start ----
 
+/** Whether the server set a session cookie in this browser (the session itself is HttpOnly). */
+const maybeSignedIn = () => document.cookie.split(";").some((c) => c.trim().startsWith("lb_signed_in=1"));
+
 async function start() {
   try {
+    // Signed out for sure: sign in without asking first (a 401 would show in the console as an error).
+    if (!maybeSignedIn()) throw new ApiError(401, null);
     const s = await api("GET", "/session");
     state.csrf = s.csrf_token || null;
     await refreshSidebar();
@@ -1686,11 +1725,11 @@ async function start() {
     const invite = location.hash.match(/^#\/invite\/([^/]+)$/);
     if (e.status === 401 && invite) {
       const box = h("div", { class: "login" });
-      app().replaceChildren(box);
+      fill(app(), box);
       return renderInvite(box, decodeURIComponent(invite[1]));
     }
     if (e.status === 401) return renderLogin();
-    app().replaceChildren(h("p", { class: "loading error", role: "alert" }, `Labelbook is unreachable: ${e.message}`));
+    fill(app(), h("p", { class: "loading error", role: "alert" }, `Labelbook is unreachable: ${e.message}`));
     return;
   }
   await route();
