@@ -4,6 +4,7 @@ use super::collection::open_own_book;
 use super::xml::CARDDAV;
 use super::{Ctx, DavError, DavResult, Target};
 use crate::response::Body;
+use crate::service::ServiceError;
 use crate::store::Precondition;
 use crate::vcard::{self, Version};
 use http::{HeaderValue, Response, StatusCode, header};
@@ -86,6 +87,24 @@ fn is_vcard_type(ct: &str) -> bool {
     matches!(media.as_str(), "text/vcard" | "text/x-vcard" | "text/directory")
 }
 
+/// A refused write of the card `name` in `segment` (a PUT, or the destination of a COPY or MOVE), with the URLs
+/// RFC 6352 §6.3.2.1's no-uid-conflict names: the other card holding the UID (in the owner's My contacts), or,
+/// when the card at that name would change its UID, that card.
+fn card_write_error(ctx: &Ctx<'_>, e: ServiceError, segment: &str, name: &str) -> DavError {
+    let href = match &e {
+        ServiceError::UidConflict(other) if !other.is_empty() => {
+            return ServiceError::UidConflict(super::card_href(ctx.email(), crate::service::MY_CONTACTS, other)).into();
+        }
+        ServiceError::UidChanged => super::card_href(ctx.email(), segment, name),
+        _ => return e.into(),
+    };
+    let mut err = DavError::from(e);
+    if let Some((_, _, inner)) = err.condition.as_mut() {
+        *inner = format!("<d:href>{}</d:href>", super::xml::escape(&href));
+    }
+    err
+}
+
 pub async fn put(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
     let Target::Card(email, segment, name) = target else {
         return Err(DavError::method_not_allowed(
@@ -105,27 +124,12 @@ pub async fn put(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
         ));
     }
     let view = open_own_book(ctx, email, segment).await?;
-    let outcome = match ctx.app.service.put_card(&view, name, body, &precondition(ctx)).await {
-        // The other card is named in the owner's My contacts (RFC 6352 §6.3.2.1 wants its URL).
-        Err(crate::service::ServiceError::UidConflict(other)) if !other.is_empty() => {
-            return Err(crate::service::ServiceError::UidConflict(super::card_href(
-                ctx.email(),
-                crate::service::MY_CONTACTS,
-                &other,
-            ))
-            .into());
-        }
-        // RFC 6352 §6.3.2.1: no-uid-conflict names the resource already holding the UID: this one.
-        Err(crate::service::ServiceError::UidChanged) => {
-            let mut e = DavError::from(crate::service::ServiceError::UidChanged);
-            if let Some((_, _, inner)) = e.condition.as_mut() {
-                *inner =
-                    format!("<d:href>{}</d:href>", super::xml::escape(&super::card_href(ctx.email(), segment, name)));
-            }
-            return Err(e);
-        }
-        r => r?,
-    };
+    let outcome = ctx
+        .app
+        .service
+        .put_card(&view, name, body, &precondition(ctx))
+        .await
+        .map_err(|e| card_write_error(ctx, e, segment, name))?;
     let mut r = Response::new(crate::response::empty());
     *r.status_mut() = if outcome.created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
     // RFC 6352 §6.3.2.3: the ETag goes back only when what the client reads now is exactly what it sent, which
@@ -200,28 +204,12 @@ pub async fn copy_or_move(ctx: &Ctx<'_>, target: &Target, moving: bool) -> DavRe
         r => r?,
     };
     let how = crate::service::Transfer { overwrite, source: precondition(ctx), remove_source: moving };
-    let created = match ctx.app.service.copy_card(&from, name, &to, &to_name, &how).await {
-        Err(crate::service::ServiceError::UidConflict(other)) if !other.is_empty() => {
-            return Err(crate::service::ServiceError::UidConflict(super::card_href(
-                ctx.email(),
-                crate::service::MY_CONTACTS,
-                &other,
-            ))
-            .into());
-        }
-        // RFC 6352 §6.3.2.1: the destination holds another card, whose UID a copy cannot change.
-        Err(crate::service::ServiceError::UidChanged) => {
-            let mut e = DavError::from(crate::service::ServiceError::UidChanged);
-            if let Some((_, _, inner)) = e.condition.as_mut() {
-                *inner = format!(
-                    "<d:href>{}</d:href>",
-                    super::xml::escape(&super::card_href(ctx.email(), &to_segment, &to_name))
-                );
-            }
-            return Err(e);
-        }
-        r => r?,
-    };
+    let created = ctx
+        .app
+        .service
+        .copy_card(&from, name, &to, &to_name, &how)
+        .await
+        .map_err(|e| card_write_error(ctx, e, &to_segment, &to_name))?;
     let mut r = Response::new(crate::response::empty());
     *r.status_mut() = if created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
     Ok(r)

@@ -554,15 +554,19 @@ fn utc_offset(v: &str) -> Option<(char, String, String)> {
 }
 
 /// A date or date-time in any of the forms the versions write, as its parts.
-struct DateParts {
-    year: Option<String>,
-    month: String,
-    day: String,
+pub(super) struct DateParts {
+    pub(super) year: Option<String>,
+    /// Two digits, 01 to 12.
+    pub(super) month: String,
+    /// Two digits, 01 to 31.
+    pub(super) day: String,
     /// hh, mm, ss and the zone (`Z` or `±hh:mm`), when a time is given.
-    time: Option<(String, String, String, String)>,
+    pub(super) time: Option<(String, String, String, String)>,
 }
 
-fn date_parts(v: &str) -> Option<DateParts> {
+/// `YYYY-MM-DD`, `YYYYMMDD`, `--MM-DD`, `--MMDD`, each with an optional `T` time; `None` for anything else,
+/// a month or day out of range included.
+pub(super) fn date_parts(v: &str) -> Option<DateParts> {
     let v = v.trim();
     if !v.is_ascii() {
         return None;
@@ -610,6 +614,10 @@ fn date_parts(v: &str) -> Option<DateParts> {
             Some((part(0), part(2), part(4), zone))
         }
     };
+    let (month, day) = (md[..2].parse::<u32>().ok()?, md[2..].parse::<u32>().ok()?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
     Some(DateParts { year, month: md[..2].to_string(), day: md[2..].to_string(), time })
 }
 

@@ -91,35 +91,12 @@ const LEGACY_IM: &[(&str, &str)] = &[
     ("X-ICQ", "icq"),
 ];
 
-/// `YYYY-MM-DD`, `YYYYMMDD`, `--MM-DD` or `--MMDD`, written back as `YYYY-MM-DD` or `--MM-DD`.
+/// `YYYY-MM-DD`, `YYYYMMDD`, `--MM-DD` or `--MMDD` (no time), written back as `YYYY-MM-DD` or `--MM-DD`.
 pub fn normal_date(v: &str) -> Option<String> {
-    let v = v.trim();
-    if !v.is_ascii() {
-        return None;
-    }
-    let (year, rest) = match v.strip_prefix("--") {
-        Some(r) => (None, r.replace('-', "")),
-        None => {
-            let digits = v.replace('-', "");
-            if digits.len() != 8 {
-                return None;
-            }
-            (Some(digits[..4].to_string()), digits[4..].to_string())
-        }
-    };
-    if rest.len() != 4 || !rest.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    if year.as_ref().is_some_and(|y| !y.chars().all(|c| c.is_ascii_digit())) {
-        return None;
-    }
-    let (m, d) = (rest[..2].parse::<u32>().ok()?, rest[2..].parse::<u32>().ok()?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    Some(match year {
-        Some(y) => format!("{y}-{m:02}-{d:02}"),
-        None => format!("--{m:02}-{d:02}"),
+    let d = super::convert::date_parts(v).filter(|d| d.time.is_none())?;
+    Some(match d.year {
+        Some(y) => format!("{y}-{}-{}", d.month, d.day),
+        None => format!("--{}-{}", d.month, d.day),
     })
 }
 

@@ -4,6 +4,7 @@
 use super::convert::fold_into;
 use super::hide::lines;
 use super::parse::parse;
+use std::collections::{HashMap, VecDeque};
 
 /// `edited` (a card made from `original`'s parsed lines) with the original text of each line it kept. A card of
 /// another version, or one the original's lines cannot be matched to, is `edited` as it is.
@@ -22,7 +23,6 @@ pub fn splice(original: &[u8], edited: &[u8]) -> Vec<u8> {
             || is(l, "END:VCARD")
             || l.prop.as_ref().is_some_and(|p| p.name == "VERSION" && p.group.is_none())
     };
-    let mut used = vec![false; old.len()];
     let mut out = String::with_capacity(edited.len() + 64);
     let push_line = |out: &mut String, t: &str| {
         out.push_str(t);
@@ -31,22 +31,20 @@ pub fn splice(original: &[u8], edited: &[u8]) -> Vec<u8> {
         }
     };
     // BEGIN and VERSION as they were, then the edited card's properties, then END.
-    let head: Vec<usize> =
-        old.iter().enumerate().filter(|(_, l)| structural(l) && !is(l, "END:VCARD")).map(|(i, _)| i).collect();
-    for &i in &head {
-        push_line(&mut out, old[i].text);
-        used[i] = true;
+    for l in old.iter().filter(|l| structural(l) && !is(l, "END:VCARD")) {
+        push_line(&mut out, l.text);
+    }
+    // Each unchanged property takes the first unused original line of the same content: one pass, not a search
+    // per property.
+    let mut unused: HashMap<&str, VecDeque<usize>> = HashMap::new();
+    for (i, l) in old.iter().enumerate().filter(|(_, l)| !structural(l)) {
+        if let Some(p) = &l.prop {
+            unused.entry(p.raw.as_str()).or_default().push_back(i);
+        }
     }
     for p in &after.props {
-        let same = old
-            .iter()
-            .enumerate()
-            .find(|(i, l)| !used[*i] && !structural(l) && l.prop.as_ref().is_some_and(|o| o.raw == p.raw));
-        match same {
-            Some((i, l)) => {
-                used[i] = true;
-                push_line(&mut out, l.text);
-            }
+        match unused.get_mut(p.raw.as_str()).and_then(VecDeque::pop_front) {
+            Some(i) => push_line(&mut out, old[i].text),
             None => {
                 let mut folded = String::new();
                 fold_into(&mut folded, &p.raw);
