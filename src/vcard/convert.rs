@@ -17,6 +17,7 @@
 //! - FN (both) and N (3.0) are required: a card without them gets them, FN derived from N, ORG, EMAIL or TEL.
 
 use super::{Param, Property, VCard, Version, escape_text, parse::parse, split_components, unescape_text};
+use std::collections::{HashMap, VecDeque};
 
 const BINARY_PROPS: [&str; 4] = ["PHOTO", "LOGO", "SOUND", "KEY"];
 /// 2.1 and 3.0 properties with no 4.0 counterpart, kept as `X-` properties.
@@ -179,12 +180,10 @@ fn render(card: &VCard, target: Version) -> String {
         let all: Vec<&Property> = props.iter().map(|(p, _)| p).collect();
         fold_into(&mut out, &format!("FN:{}", escape_text(&derived_full_name(&all))));
     }
-    let labels = if target == Version::V40 { pair_labels(&props) } else { Vec::new() };
+    let labels = if target == Version::V40 { pair_labels(&props) } else { LabelPairs::default() };
     for (i, (prop, changed)) in props.iter().enumerate() {
         let lines = match target {
-            Version::V40 => {
-                to_v4(prop, *changed, labels.iter().find(|(a, _)| *a == Some(i)).map(|(_, l)| &props[*l].0))
-            }
+            Version::V40 => to_v4(prop, *changed, labels.of_adr.get(&i).map(|l| &props[*l].0)),
             _ => to_v3(prop, *changed, from),
         };
         for line in lines {
@@ -193,7 +192,7 @@ fn render(card: &VCard, target: Version) -> String {
     }
     if target == Version::V40 {
         // Delivery labels no address took: an address with only its label (RFC 6350 §6.3.1).
-        for (_, l) in labels.iter().filter(|(a, _)| a.is_none()) {
+        for l in &labels.unpaired {
             let label = &props[*l].0;
             let mut adr = Property {
                 group: label.group.clone(),
@@ -253,20 +252,46 @@ fn types_of(p: &Property) -> Vec<String> {
     t
 }
 
-/// Which ADR (by index) each LABEL belongs to: the first free one with the same types, or the only address when
-/// the card has one of each.
-fn pair_labels(props: &[(Property, bool)]) -> Vec<(Option<usize>, usize)> {
-    let adrs: Vec<usize> = props.iter().enumerate().filter(|(_, (p, _))| p.name == "ADR").map(|(i, _)| i).collect();
-    let labels: Vec<usize> = props.iter().enumerate().filter(|(_, (p, _))| p.name == "LABEL").map(|(i, _)| i).collect();
-    let mut pairs: Vec<(Option<usize>, usize)> = Vec::new();
-    for &l in &labels {
-        let want = types_of(&props[l].0);
-        let free = |a: &usize| !pairs.iter().any(|(x, _)| *x == Some(*a)) && props[*a].0.param("LABEL").is_none();
-        let mut adr = adrs.iter().copied().filter(free).find(|a| types_of(&props[*a].0) == want);
-        if adr.is_none() && adrs.len() == 1 && labels.len() == 1 && free(&adrs[0]) {
-            adr = Some(adrs[0]);
+/// Which LABEL (by index) belongs to each ADR (by index): the first free address with the same types, or the
+/// only address when the card has one of each; and the labels no address took. One pass over the card.
+#[derive(Default)]
+struct LabelPairs {
+    of_adr: HashMap<usize, usize>,
+    unpaired: Vec<usize>,
+}
+
+fn pair_labels(props: &[(Property, bool)]) -> LabelPairs {
+    let mut free: HashMap<Vec<String>, VecDeque<usize>> = HashMap::new();
+    let mut adrs = 0;
+    let mut labels = Vec::new();
+    for (i, (p, _)) in props.iter().enumerate() {
+        match p.name.as_str() {
+            "ADR" => {
+                adrs += 1;
+                if p.param("LABEL").is_none() {
+                    free.entry(types_of(p)).or_default().push_back(i);
+                }
+            }
+            "LABEL" => labels.push(i),
+            _ => {}
         }
-        pairs.push((adr, l));
+    }
+    let mut pairs = LabelPairs::default();
+    for &l in &labels {
+        match free.get_mut(&types_of(&props[l].0)).and_then(VecDeque::pop_front) {
+            Some(a) => {
+                pairs.of_adr.insert(a, l);
+            }
+            None => pairs.unpaired.push(l),
+        }
+    }
+    if adrs == 1
+        && labels.len() == 1
+        && pairs.unpaired.len() == 1
+        && let Some(a) = free.values_mut().find_map(VecDeque::pop_front)
+    {
+        pairs.of_adr.insert(a, labels[0]);
+        pairs.unpaired.clear();
     }
     pairs
 }

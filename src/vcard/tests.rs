@@ -312,3 +312,22 @@ fn folding_is_case_mapping_then_nfkd() {
         .indexed();
     assert!(ix.matches("JÜRGEN") && ix.matches("acme") && !ix.matches("jürgen\u{1f}acme"));
 }
+
+#[test]
+fn many_delivery_labels_pair_with_their_addresses_in_one_pass() {
+    // A card at the property limit (two thousand lines), each LABEL after all the ADRs, in reverse order:
+    // pairing by type must not search the card per label (it was cubic).
+    let mut card = String::from("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:l\r\nFN:L\r\nN:L;;;;\r\n");
+    for i in 0..990 {
+        card.push_str(&format!("ADR;TYPE=x{i}:;;{i} Main St;;;;\r\n"));
+    }
+    for i in (0..990).rev() {
+        card.push_str(&format!("LABEL;TYPE=x{i}:{i} Main St\r\n"));
+    }
+    card.push_str("END:VCARD\r\n");
+    let started = std::time::Instant::now();
+    let v4 = converted(card.as_bytes(), Version::V40);
+    assert!(started.elapsed() < std::time::Duration::from_millis(400), "{:?}", started.elapsed());
+    assert!(v4.replace("\r\n ", "").contains("ADR;TYPE=x7;LABEL=7 Main St:;;7 Main St;;;;\r\n"));
+    assert!(!v4.contains("\r\nLABEL"));
+}
