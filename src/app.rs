@@ -18,6 +18,8 @@ pub struct App {
     pub bridge: std::sync::Arc<crate::bridge::Bridge>,
     /// Open event streams per user, to bound what one account can hold open.
     pub streams: std::sync::Mutex<std::collections::HashMap<i64, usize>>,
+    /// WebDAV-Push: the VAPID key, topics, and the worker that sends messages.
+    pub push: std::sync::Arc<crate::push::Push>,
 }
 
 impl App {
@@ -34,6 +36,7 @@ impl App {
         let outbox = self.clone();
         tokio::spawn(async move { outbox.service.run_outbox(outbox.stopping.subscribe()).await });
         tokio::spawn(self.bridge.clone().run(self.service.clone(), self.stopping.subscribe()));
+        tokio::spawn(self.push.clone().run(self.service.clone(), self.stopping.subscribe()));
         tokio::spawn(self.clone().housekeeping());
     }
 
@@ -90,6 +93,17 @@ impl App {
             },
         };
         settings.cost.params().map_err(anyhow::Error::msg)?;
+        let push_settings = crate::push::Settings {
+            rules: crate::service::push::PushRules {
+                allow_local: config.push_allow_local_endpoints,
+                max_per_user: config.push_max_registrations_per_user,
+                max_expiry_secs: (config.push_max_expiry_days.min(3650) * 86_400) as i64,
+            },
+            subject: config.push_subject.clone(),
+            coalesce: Duration::from_millis(config.push_coalesce_ms),
+            ttl: config.push_ttl_secs,
+        };
+        let push = std::sync::Arc::new(crate::push::Push::open(&store, secret.as_bytes(), push_settings).await?);
         let accounts = Accounts::new(store.clone(), secret.into_bytes(), settings);
         let limits =
             CardLimits { max_resource_size: config.max_resource_size, max_properties: config.max_properties_per_card };
@@ -163,6 +177,7 @@ impl App {
             bridge,
             stopping: tokio::sync::watch::channel(false).0,
             streams: Default::default(),
+            push,
         })
     }
 

@@ -61,6 +61,21 @@ pub struct Config {
     pub log: String,
     /// The Google Contacts bridge; off until a service-account key is set.
     pub google: GoogleConfig,
+    /// WebDAV-Push: push resources on loopback, private and link-local addresses, and plain `http://`, are
+    /// refused unless this is set (tests and push services on the same private network).
+    pub push_allow_local_endpoints: bool,
+    /// The most live push registrations one account may hold (each device registers once per book).
+    pub push_max_registrations_per_user: usize,
+    /// The longest a push registration lives before its device must renew it (at least 3 days, as the draft
+    /// asks).
+    pub push_max_expiry_days: u64,
+    /// The contact push services are given in the VAPID token (RFC 8292 §2.1): `mailto:` or `https:`. Unset,
+    /// the first administrator's address.
+    pub push_subject: Option<String>,
+    /// Changes to one collection within this long go out as one message (the last sync-token wins).
+    pub push_coalesce_ms: u64,
+    /// How long a push service keeps a message for a device that is offline (RFC 8030 §5.2 TTL).
+    pub push_ttl_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -153,6 +168,12 @@ impl Default for Config {
             history_days: 365,
             log: "info".into(),
             google: GoogleConfig::default(),
+            push_allow_local_endpoints: false,
+            push_max_registrations_per_user: 200,
+            push_max_expiry_days: 7,
+            push_subject: None,
+            push_coalesce_ms: 200,
+            push_ttl_secs: 86_400,
         }
     }
 }
@@ -290,7 +311,36 @@ impl Config {
         if let Some(v) = get("LABELBOOK_LOG") {
             self.log = v;
         }
+        self.apply_push_env(&get)?;
         self.apply_google_env(&get)
+    }
+
+    /// `LABELBOOK_PUSH_ALLOW_LOCAL_ENDPOINTS`, `_MAX_REGISTRATIONS_PER_USER`, `_MAX_EXPIRY_DAYS`, `_SUBJECT`,
+    /// `_COALESCE_MS`, `_TTL_SECS`.
+    fn apply_push_env(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        if let Some(v) = get("LABELBOOK_PUSH_ALLOW_LOCAL_ENDPOINTS") {
+            self.push_allow_local_endpoints = match v.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err(format!("LABELBOOK_PUSH_ALLOW_LOCAL_ENDPOINTS is true or false, not '{v}'")),
+            };
+        }
+        if let Some(v) = get("LABELBOOK_PUSH_MAX_REGISTRATIONS_PER_USER") {
+            self.push_max_registrations_per_user = num("LABELBOOK_PUSH_MAX_REGISTRATIONS_PER_USER", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_PUSH_MAX_EXPIRY_DAYS") {
+            self.push_max_expiry_days = num("LABELBOOK_PUSH_MAX_EXPIRY_DAYS", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_PUSH_SUBJECT") {
+            self.push_subject = (!v.is_empty()).then_some(v);
+        }
+        if let Some(v) = get("LABELBOOK_PUSH_COALESCE_MS") {
+            self.push_coalesce_ms = num("LABELBOOK_PUSH_COALESCE_MS", &v)?;
+        }
+        if let Some(v) = get("LABELBOOK_PUSH_TTL_SECS") {
+            self.push_ttl_secs = num("LABELBOOK_PUSH_TTL_SECS", &v)?;
+        }
+        Ok(())
     }
 
     /// `LABELBOOK_GOOGLE_SERVICE_ACCOUNT_KEY`, `_PEOPLE_API_URL`, `_POLL_SECS`, `_MAX_DELETES_PER_SYNC`,

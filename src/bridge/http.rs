@@ -27,7 +27,8 @@ pub struct Http {
     tls: Arc<OnceLock<std::result::Result<tokio_rustls::TlsConnector, String>>>,
 }
 
-fn connector() -> std::result::Result<tokio_rustls::TlsConnector, String> {
+/// A TLS client trusting the system's certificate authorities (also what WebDAV-Push messages go out with).
+pub(crate) fn connector() -> std::result::Result<tokio_rustls::TlsConnector, String> {
     let mut roots = rustls::RootCertStore::empty();
     for c in rustls_native_certs::load_native_certs().certs {
         let _ = roots.add(c);

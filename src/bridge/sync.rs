@@ -811,7 +811,7 @@ impl Ctx<'_> {
             };
             for (_, name) in names {
                 match self.service.delete_card(&view, &name, &Precondition::default()).await {
-                    Ok(()) | Err(ServiceError::NotFound) => self.report.applied += 1,
+                    Ok(_) | Err(ServiceError::NotFound) => self.report.applied += 1,
                     Err(ServiceError::Forbidden(_)) => refused = true,
                     Err(e) => return Err(service_err(e)),
                 }
@@ -910,7 +910,7 @@ impl Ctx<'_> {
         let outcome = self.service.delete_card(&self.view, &link.href, &Precondition::default()).await;
         self.store().google_unlink_people(user_id, &[link.contact_id]).await.map_err(|e| service_err(e.into()))?;
         match outcome {
-            Ok(()) => {
+            Ok(_) => {
                 self.report.removed_here += 1;
                 Ok(())
             }

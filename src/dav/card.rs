@@ -130,6 +130,7 @@ pub async fn put(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult {
         .put_card(&view, name, body, &precondition(ctx))
         .await
         .map_err(|e| card_write_error(ctx, e, segment, name))?;
+    super::push::dont_notify(ctx, outcome.modseq);
     let mut r = Response::new(crate::response::empty());
     *r.status_mut() = if outcome.created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
     // RFC 6352 §6.3.2.3: the ETag goes back only when what the client reads now is exactly what it sent, which
@@ -147,7 +148,8 @@ pub async fn delete(ctx: &Ctx<'_>, target: &Target) -> DavResult {
         return Err(DavError::not_found());
     };
     let view = open_own_book(ctx, email, segment).await?;
-    ctx.app.service.delete_card(&view, name, &precondition(ctx)).await?;
+    let modseq = ctx.app.service.delete_card(&view, name, &precondition(ctx)).await?;
+    super::push::dont_notify(ctx, modseq);
     let mut r = Response::new(crate::response::empty());
     *r.status_mut() = StatusCode::NO_CONTENT;
     Ok(r)

@@ -3,7 +3,7 @@
 use super::multistatus::{Multistatus, PropStats};
 use super::props::{self, BookRes, Res};
 use super::stream::{self, Members};
-use super::xml::{CARDDAV, CS, DAV, Element, element};
+use super::xml::{CARDDAV, CS, DAV, Element, PUSH, element};
 use super::{Ctx, DavError, DavResult, Depth, Target, depth, parse_xml};
 use crate::service::combined::COMBINED;
 use crate::service::{BookView, MY_CONTACTS, ServiceError};
@@ -246,6 +246,7 @@ fn protected(ns: &str, name: &str) -> bool {
                 | "supportedlock"
         ) | (CARDDAV, "supported-address-data" | "max-resource-size" | "address-data" | "addressbook-home-set")
             | (CS, "getctag")
+            | (PUSH, "transports" | "topic" | "supported-triggers")
     )
 }
 

@@ -5,7 +5,8 @@ mod card;
 mod collection;
 pub mod filter;
 mod multistatus;
-mod props;
+pub mod props;
+mod push;
 mod report;
 mod stream;
 pub mod xml;
@@ -21,9 +22,10 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_perc
 use std::sync::Arc;
 use xml::{CARDDAV, DAV};
 
-pub const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, COPY, MOVE, PROPFIND, PROPPATCH, REPORT, MKCOL, ACL";
+pub const ALLOW: &str = "OPTIONS, GET, HEAD, POST, PUT, DELETE, COPY, MOVE, PROPFIND, PROPPATCH, REPORT, MKCOL, ACL";
 /// What a collection (or the paths above the books) answers to once it exists: no PUT onto it, no MKCOL over it.
-pub const COLLECTION_ALLOW: &str = "OPTIONS, GET, HEAD, DELETE, PROPFIND, PROPPATCH, REPORT, ACL";
+/// POST is WebDAV-Push registration.
+pub const COLLECTION_ALLOW: &str = "OPTIONS, GET, HEAD, POST, DELETE, PROPFIND, PROPPATCH, REPORT, ACL";
 
 /// Characters a path segment keeps unescaped (RFC 3986 pchar minus what clients mishandle).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -248,7 +250,7 @@ pub type DavResult = Result<Response<Body>, DavError>;
 pub fn options() -> Response<Body> {
     let mut r = Response::new(crate::response::empty());
     let h = r.headers_mut();
-    h.insert("DAV", HeaderValue::from_static("1, 3, access-control, addressbook, extended-mkcol"));
+    h.insert("DAV", HeaderValue::from_static("1, 3, access-control, addressbook, extended-mkcol, webdav-push"));
     h.insert(header::ALLOW, HeaderValue::from_static(ALLOW));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     r
@@ -291,10 +293,13 @@ impl Ctx<'_> {
 }
 
 pub async fn handle(app: &Arc<App>, who: &Principal, parts: &Parts, body: Bytes) -> Response<Body> {
+    let ctx = Ctx { app: app.clone(), who, headers: &parts.headers };
+    if let Some(id) = parts.uri.path().strip_prefix(crate::push::PATH) {
+        return push::registration(&ctx, parts.method.as_str(), id).await.unwrap_or_else(|e| e.response());
+    }
     let Some(target) = parse_target(parts.uri.path()) else {
         return DavError::not_found().response();
     };
-    let ctx = Ctx { app: app.clone(), who, headers: &parts.headers };
     // Everything a user syncs lives in their own home (shared labels included), so another user's home is
     // simply absent, whatever the method: ids and names do not leak.
     if let Target::Home(e) | Target::Book(e, _) | Target::Card(e, _, _) = &target
@@ -311,6 +316,7 @@ pub async fn handle(app: &Arc<App>, who: &Principal, parts: &Parts, body: Bytes)
         "PUT" => card::put(&ctx, &target, &body).await,
         "COPY" | "MOVE" => card::copy_or_move(&ctx, &target, parts.method.as_str() == "MOVE").await,
         "ACL" => collection::acl(&ctx, &target).await,
+        "POST" => push::register(&ctx, &target, &body).await,
         "DELETE" => match target {
             Target::Card(..) => card::delete(&ctx, &target).await,
             _ => collection::delete(&ctx, &target).await,

@@ -1,6 +1,6 @@
 //! Properties of each kind of resource: their values, their names (propname) and the allprop set.
 
-use super::xml::{self, CARDDAV, CS, DAV, Element, element};
+use super::xml::{self, CARDDAV, CS, DAV, Element, PUSH, element};
 use super::{Ctx, DavError, book_href, card_href, home_href, principal_href};
 use crate::service::BookView;
 use crate::service::access::{self, Level};
@@ -8,18 +8,11 @@ use crate::store::{Card, DeadProp, User};
 use crate::vcard::{self, Version};
 use http::StatusCode;
 
-pub const SYNC_PREFIX: &str = "urn:labelbook:sync:";
-
-pub fn sync_token(n: i64) -> String {
-    format!("{SYNC_PREFIX}{n}")
-}
+pub use crate::service::{SYNC_PREFIX, sync_token, token_text};
 
 /// A book's sync-token and getctag; the combined book's also names the reach it was issued for.
 pub fn book_token(view: &BookView, n: i64) -> String {
-    match &view.combined {
-        Some(c) => format!("{SYNC_PREFIX}{n}-{}", c.reach),
-        None => sync_token(n),
-    }
+    token_text(n, view.combined.as_ref().map(|c| c.reach.as_str()))
 }
 
 /// A book with what its properties need, loaded before they are computed.
@@ -114,7 +107,13 @@ pub fn names(res: &Res<'_>) -> Vec<(&'static str, &'static str, bool)> {
             (CARDDAV, "addressbook-home-set", false),
             (CS, "email-address-set", false),
         ]),
-        Res::Home(_) => n.extend([(DAV, "displayname", true), (DAV, "owner", false)]),
+        Res::Home(_) => n.extend([
+            (DAV, "displayname", true),
+            (DAV, "owner", false),
+            (PUSH, "transports", false),
+            (PUSH, "topic", false),
+            (PUSH, "supported-triggers", false),
+        ]),
         Res::Book(_) => n.extend([
             (DAV, "acl", false),
             (DAV, "acl-restrictions", false),
@@ -127,6 +126,9 @@ pub fn names(res: &Res<'_>) -> Vec<(&'static str, &'static str, bool)> {
             (CARDDAV, "supported-address-data", false),
             (CARDDAV, "max-resource-size", false),
             (CS, "getctag", true),
+            (PUSH, "transports", false),
+            (PUSH, "topic", false),
+            (PUSH, "supported-triggers", false),
         ]),
         Res::Card(..) => n.extend([
             (DAV, "acl", false),
@@ -214,6 +216,16 @@ pub fn get(ctx: &Ctx<'_>, res: &Res<'_>, req: &Element) -> Result<Option<String>
         (DAV, "quota-available-bytes", Res::Book(_)) => match ctx.app.free_bytes() {
             Some(n) => n.to_string(),
             None => return Ok(None),
+        },
+        // WebDAV-Push discovery: on the home and the books, nothing elsewhere (the draft: not on resources that
+        // cannot push).
+        (PUSH, _, Res::Home(_)) => match super::push::property(ctx, name, "") {
+            Some(v) => v,
+            None => return Ok(None),
+        },
+        (PUSH, _, Res::Book(b)) => match super::push::property(ctx, name, &b.view.segment) {
+            Some(v) => v,
+            None => return Ok(b.dead.iter().find(|d| d.ns == ns && d.name == name).map(|d| d.xml.clone())),
         },
         (DAV, "getetag", Res::Card(_, c)) => format!("\"{}\"", c.meta.etag),
         (DAV, "getcontenttype", Res::Card(..)) => "text/vcard; charset=utf-8".into(),

@@ -9,6 +9,8 @@ use std::fmt;
 pub const DAV: &str = "DAV:";
 pub const CARDDAV: &str = "urn:ietf:params:xml:ns:carddav";
 pub const CS: &str = "http://calendarserver.org/ns/";
+/// WebDAV-Push (draft-bitfire-webdav-push).
+pub const PUSH: &str = crate::push::NS;
 /// The namespace the `xml:` prefix is always bound to (Namespaces in XML 1.0 §3).
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
@@ -259,13 +261,14 @@ pub fn prefix(ns: &str) -> Option<&'static str> {
         DAV => Some("d"),
         CARDDAV => Some("card"),
         CS => Some("cs"),
+        PUSH => Some("P"),
         _ => None,
     }
 }
 
 /// Root attributes that bind our prefixes.
-pub const NS_DECLS: &str =
-    "xmlns:d=\"DAV:\" xmlns:card=\"urn:ietf:params:xml:ns:carddav\" xmlns:cs=\"http://calendarserver.org/ns/\"";
+pub const NS_DECLS: &str = "xmlns:d=\"DAV:\" xmlns:card=\"urn:ietf:params:xml:ns:carddav\" \
+     xmlns:cs=\"http://calendarserver.org/ns/\" xmlns:P=\"https://bitfire.at/webdav-push\"";
 
 /// `<prefix:name>` or, for a foreign namespace, `<x:name xmlns:x="...">`; with `inner` the element's content.
 pub fn element(ns: &str, name: &str, inner: Option<&str>) -> String {

@@ -228,7 +228,7 @@ impl Service {
 
     /// A DELETE in the combined book: the user's own contact is deleted (as in My contacts); a shared contact
     /// leaves every label that shows it here, which needs delete level on each; a group card cannot be deleted.
-    pub(super) async fn combined_delete(&self, view: &BookView, href: &str, pre: &Precondition) -> Result<()> {
+    pub(super) async fn combined_delete(&self, view: &BookView, href: &str, pre: &Precondition) -> Result<i64> {
         let Some(c) = view.combined.clone() else { return Err(ServiceError::NotFound) };
         if group_label(href).is_some() {
             return Err(ServiceError::Refused("a label is deleted in the dashboard, not from Contacts".into()));
@@ -249,10 +249,11 @@ impl Service {
         if !pre.holds(Some(&shown.meta.etag)) {
             return Err(ServiceError::PreconditionFailed);
         }
+        let mut last = 0;
         for (v, h) in &holders {
-            self.delete_card(v, h, &Precondition::default()).await?;
+            last = self.delete_card(v, h, &Precondition::default()).await?;
         }
-        Ok(())
+        Ok(last)
     }
 
     /// Every shared label shown here that carries contact `id`, best first, with the card's name there.
@@ -353,6 +354,6 @@ impl Service {
         }
         let after =
             self.group_cards(view, Some(&[label]), false).await?.into_iter().next().ok_or(ServiceError::NotFound)?;
-        Ok(PutOutcome { created: false, etag: after.meta.etag })
+        Ok(PutOutcome { created: false, etag: after.meta.etag, modseq: after.meta.modseq })
     }
 }

@@ -216,7 +216,7 @@ impl Service {
     /// Deletes a contact (My contacts: to the trash) or removes it from a label, as DELETE does over CardDAV.
     pub async fn delete_contact(&self, view: &BookView, contact_id: i64, pre: &Precondition) -> Result<()> {
         let current = self.contact(view, contact_id).await?;
-        self.delete_card(view, &current.meta.href, pre).await
+        self.delete_card(view, &current.meta.href, pre).await.map(|_| ())
     }
 }
 

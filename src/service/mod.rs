@@ -9,6 +9,7 @@ mod contacts;
 mod copy;
 pub use copy::Transfer;
 mod labels;
+pub mod push;
 pub use contacts::{ContactPage, read_for_edit};
 pub use labels::{Invitation, LabelSummary, Share};
 pub mod cpu;
@@ -228,6 +229,21 @@ impl BookView {
 
     fn require(&self, action: Action) -> Result<()> {
         if self.allows(action) { Ok(()) } else { Err(ServiceError::Forbidden(action)) }
+    }
+}
+
+/// What every sync-token and getctag begins with (RFC 6578 §3.2: a URI).
+pub const SYNC_PREFIX: &str = "urn:labelbook:sync:";
+
+pub fn sync_token(n: i64) -> String {
+    format!("{SYNC_PREFIX}{n}")
+}
+
+/// The token of change `n`, with the combined book's reach when there is one.
+pub fn token_text(n: i64, reach: Option<&str>) -> String {
+    match reach {
+        Some(r) => format!("{SYNC_PREFIX}{n}-{r}"),
+        None => sync_token(n),
     }
 }
 
@@ -651,7 +667,8 @@ impl Service {
         Ok(answers.into_iter().map(|a| a.unwrap_or(Err(ServiceError::NotFound))).collect())
     }
 
-    pub async fn delete_card(&self, view: &BookView, href: &str, pre: &Precondition) -> Result<()> {
+    /// Deletes the card `href` from the book (see `Store::delete_card`); answers the change sequence value taken.
+    pub async fn delete_card(&self, view: &BookView, href: &str, pre: &Precondition) -> Result<i64> {
         view.require(Action::RemoveCard)?;
         if view.combined.is_some() {
             return Box::pin(self.combined_delete(view, href, pre)).await;

@@ -39,6 +39,8 @@ impl Precondition {
 pub struct PutOutcome {
     pub created: bool,
     pub etag: String,
+    /// The change sequence value the write took (a WebDAV-Push `Push-Dont-Notify` names the write by it).
+    pub modseq: i64,
 }
 
 #[derive(Debug)]
@@ -177,7 +179,7 @@ macro_rules! flush_inserts {
                 // Names are unique among one owner's live contacts, and a flush never holds two writes to one name.
                 let id = ids.iter().find(|r| r.1 == p.op.href).map(|r| r.0).ok_or_else(|| StoreError::Unavailable("an inserted contact came back without its id".into()))?;
                 $overlay.insert_live(p.op.owner_id, &p.op.href, id, &p.op.etag, &p.op.indexed.uid);
-                $results[p.job] = Some(Ok(Done::Put(PutOutcome { created: true, etag: p.op.etag.clone() })));
+                $results[p.job] = Some(Ok(Done::Put(PutOutcome { created: true, etag: p.op.etag.clone(), modseq: p.seq })));
             }
         }
     };
@@ -381,24 +383,25 @@ impl Store {
         }));
         match self.submit(op).await? {
             Done::Put(outcome) => Ok(outcome),
-            Done::Deleted => {
+            Done::Deleted(_) => {
                 Err(WriteError::Store(StoreError::Unavailable("the writer answered the wrong job".into())))
             }
         }
     }
 
     /// In My contacts: moves the contact to the trash, off every label. In a label: takes the label off the
-    /// contact. Both leave tombstones that sync-collection reports and the trash can restore.
+    /// contact. Both leave tombstones that sync-collection reports and the trash can restore. Answers the change
+    /// sequence value the deletion took.
     pub async fn delete_card(
         &self,
         book: &Book,
         href: &str,
         pre: &Precondition,
         actor_id: i64,
-    ) -> std::result::Result<(), WriteError> {
+    ) -> std::result::Result<i64, WriteError> {
         let op = WriteOp::Delete { book: book.clone(), href: href.to_string(), pre: pre.clone(), actor_id };
         match self.submit(op).await? {
-            Done::Deleted => Ok(()),
+            Done::Deleted(seq) => Ok(seq),
             Done::Put(_) => Err(WriteError::Store(StoreError::Unavailable("the writer answered the wrong job".into()))),
         }
     }
@@ -420,7 +423,7 @@ impl Store {
             for answer in waits {
                 answers.push(match answer.await {
                     Ok(Ok(Done::Put(o))) => Ok(CardWritten::Put(o)),
-                    Ok(Ok(Done::Deleted)) => Ok(CardWritten::Deleted),
+                    Ok(Ok(Done::Deleted(_))) => Ok(CardWritten::Deleted),
                     Ok(Err(e)) => Err(e),
                     Err(_) => Err(WriteError::Store(StoreError::Unavailable("a batched write was dropped".into()))),
                 });
@@ -525,7 +528,7 @@ impl Store {
                                         overlay.remove_live(owner, &op.href);
                                         overlay.insert_live(owner, &op.href, id, &op.etag, &ix.uid);
                                         books.insert(owner, seq);
-                                        Some(Ok(Done::Put(PutOutcome { created: false, etag: op.etag.clone() })))
+                                        Some(Ok(Done::Put(PutOutcome { created: false, etag: op.etag.clone(), modseq: seq })))
                                     }
                                     (None, Some((_, other_href))) => Some(Err(WriteError::UidConflict { href: other_href })),
                                     (None, None) => {
@@ -554,7 +557,7 @@ impl Store {
                                     .execute(&mut *tx).await?;
                                 overlay.remove_live(owner, href);
                                 books.insert(owner, seq);
-                                results[i] = Some(Ok(Done::Deleted));
+                                results[i] = Some(Ok(Done::Deleted(seq)));
                             }
                         }
                         continue;
@@ -651,7 +654,7 @@ impl Store {
                             }
                             books.insert(owner_id, seq);
 
-                            Ok(Done::Put(PutOutcome { created, etag: etag.clone() }))
+                            Ok(Done::Put(PutOutcome { created, etag: etag.clone(), modseq: seq }))
                         }.await,
                         WriteOp::Delete { book, href, pre, actor_id } => async {
                             let href = href.as_str();
@@ -679,7 +682,7 @@ impl Store {
                                 }
                             }
 
-                            Ok(Done::Deleted)
+                            Ok(Done::Deleted(seq))
                         }.await,
                     };
                     let r = match r {
@@ -817,7 +820,8 @@ impl WriteOp {
 
 pub(crate) enum Done {
     Put(PutOutcome),
-    Deleted,
+    /// With the change sequence value the deletion took.
+    Deleted(i64),
 }
 
 pub(crate) struct Job {

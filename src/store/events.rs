@@ -50,6 +50,9 @@ const RECENT: usize = 2048;
 #[derive(Clone)]
 pub(crate) struct Bus {
     local: broadcast::Sender<Event>,
+    /// Only the changes this server committed: work done once per change (WebDAV-Push) listens here, so with
+    /// several servers each change is handled by the one that made it.
+    own: broadcast::Sender<Event>,
     numbered: broadcast::Sender<(u64, Event)>,
     recent: std::sync::Arc<std::sync::Mutex<Recent>>,
     origin: String,
@@ -66,6 +69,7 @@ impl Bus {
     pub(crate) fn new() -> Bus {
         Bus {
             local: broadcast::channel(CAPACITY).0,
+            own: broadcast::channel(CAPACITY).0,
             numbered: broadcast::channel(CAPACITY).0,
             recent: Default::default(),
             origin: uuid::Uuid::new_v4().to_string(),
@@ -149,8 +153,16 @@ macro_rules! commit_publishing {
 pub(crate) use commit_publishing;
 
 impl Bus {
-    /// Delivers to this server's subscribers (after the commit).
+    /// Delivers what this server committed to its subscribers (after the commit).
     pub(crate) fn deliver(&self, events: Vec<Event>) {
+        for e in &events {
+            let _ = self.own.send(e.clone());
+        }
+        self.relay(events);
+    }
+
+    /// Delivers to this server's subscribers what another server committed (or a `Resync`).
+    fn relay(&self, events: Vec<Event>) {
         // Numbering and sending under one lock: the numbered channel and the ring agree on the order.
         let mut recent = self.recent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         for e in events {
@@ -171,6 +183,11 @@ impl Store {
     /// Every change committed from now on, by this server or (on PostgreSQL) any other.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.bus.local.subscribe()
+    }
+
+    /// Every change this server commits from now on.
+    pub fn subscribe_own(&self) -> broadcast::Receiver<Event> {
+        self.bus.own.subscribe()
     }
 
     /// Every change from now on, numbered in the order this server delivers them, with what was delivered after
@@ -230,17 +247,17 @@ impl Store {
                 match listener.try_recv().await {
                     Ok(Some(n)) => match serde_json::from_str::<Envelope>(n.payload()) {
                         Ok(env) if env.origin == bus.origin => {}
-                        Ok(env) => bus.deliver(env.events),
+                        Ok(env) => bus.relay(env.events),
                         Err(e) => tracing::warn!(error = %e, "an unreadable change event from another server"),
                     },
                     Ok(None) => {
                         tracing::warn!("lost the connection that hears other servers' changes; reconnecting");
-                        bus.deliver(vec![Event::Resync]);
+                        bus.relay(vec![Event::Resync]);
                     }
                     Err(sqlx::Error::PoolClosed) => return,
                     Err(e) => {
                         tracing::warn!(error = %e, "listening for other servers' changes failed; retrying");
-                        bus.deliver(vec![Event::Resync]);
+                        bus.relay(vec![Event::Resync]);
                         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                     }
                 }

@@ -14,6 +14,7 @@ const SQLITE: &[(i64, &str)] = &[
     (9, include_str!("../../migrations/sqlite/0009_google_bridge.sql")),
     (10, include_str!("../../migrations/sqlite/0010_google_oauth.sql")),
     (11, include_str!("../../migrations/sqlite/0011_search_text.sql")),
+    (12, include_str!("../../migrations/sqlite/0012_push.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -27,6 +28,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (9, include_str!("../../migrations/postgres/0009_google_bridge.sql")),
     (10, include_str!("../../migrations/postgres/0010_google_oauth.sql")),
     (11, include_str!("../../migrations/postgres/0011_search_text.sql")),
+    (12, include_str!("../../migrations/postgres/0012_push.sql")),
 ];
 
 pub async fn run(store: &Store) -> Result<()> {

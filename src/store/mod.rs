@@ -16,6 +16,7 @@ mod jobs;
 mod mail;
 mod migrate;
 mod model;
+pub mod push;
 mod search;
 mod sessions;
 mod transfer;

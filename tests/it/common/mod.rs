@@ -2,6 +2,7 @@
 //! (`LABELBOOK_TEST_BACKEND=postgres`, database server from `LABELBOOK_TEST_PG`), plus a small HTTP client.
 #![allow(dead_code)]
 
+pub mod push_service;
 pub mod smtp;
 
 use bytes::Bytes;
