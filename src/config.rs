@@ -465,6 +465,10 @@ mod tests {
         assert_eq!(c.listen, "0.0.0.0:9");
         assert!(c.apply_env(|k| (k == "LABELBOOK_MAX_RESOURCE_SIZE").then(|| "x".to_string())).is_err());
         assert!(toml::from_str::<Config>("nonsense_key = 1").is_err());
+        assert!(!c.push_allow_local_endpoints);
+        c.apply_env(|k| (k == "LABELBOOK_PUSH_ALLOW_LOCAL_ENDPOINTS").then(|| "true".to_string())).unwrap();
+        assert!(c.push_allow_local_endpoints);
+        assert!(c.apply_env(|k| (k == "LABELBOOK_PUSH_ALLOW_LOCAL_ENDPOINTS").then(|| "maybe".to_string())).is_err());
         let env = |k: &str| match k {
             "LABELBOOK_SMTP_HOST" => Some("mail.example.com".to_string()),
             "LABELBOOK_SMTP_FROM" => Some("Labelbook <contacts@example.com>".to_string()),
