@@ -5,6 +5,7 @@ use super::{ApiResult, Items, Problem, Request, json_response, no_content, rfc33
 use crate::app::App;
 use crate::response::Body;
 use crate::service::accounts::AuthError;
+use crate::service::push::PushSummary;
 use crate::store::{ApiToken, AppPassword, Session, User};
 use bytes::Bytes;
 use http::request::Parts;
@@ -234,22 +235,43 @@ struct AppPasswordJson<'a> {
     layout: &'a str,
     created_at: String,
     last_used_at: Option<String>,
+    push: PushJson,
 }
 
-fn app_password_json(a: &AppPassword) -> AppPasswordJson<'_> {
+/// What the device registered for WebDAV-Push.
+#[derive(Serialize)]
+struct PushJson {
+    registrations: usize,
+    last_push_at: Option<String>,
+    last_error: Option<String>,
+    last_error_at: Option<String>,
+}
+
+fn app_password_json<'a>(a: &'a AppPassword, push: Option<&PushSummary>) -> AppPasswordJson<'a> {
+    let push = push.cloned().unwrap_or_default();
     AppPasswordJson {
         id: a.id,
         name: &a.name,
         layout: &a.layout,
         created_at: rfc3339(a.created_at),
         last_used_at: a.last_used_at.map(rfc3339),
+        push: PushJson {
+            registrations: push.registrations,
+            last_push_at: push.last_push_at.map(rfc3339),
+            last_error: push.last_error,
+            last_error_at: push.last_error_at.map(rfc3339),
+        },
     }
 }
 
 pub async fn app_passwords(req: &Request<'_>) -> ApiResult {
     req.params(&[])?;
     let all = req.app.accounts.app_passwords_of(req.user).await?;
-    json_response(StatusCode::OK, &Items { items: all.iter().map(app_password_json).collect() })
+    let push = req.app.service.push_summary(req.user).await?;
+    json_response(
+        StatusCode::OK,
+        &Items { items: all.iter().map(|a| app_password_json(a, push.get(&Some(a.id)))).collect() },
+    )
 }
 
 #[derive(Deserialize)]
@@ -279,7 +301,7 @@ pub async fn create_app_password(req: &Request<'_>) -> ApiResult {
     }
     json_response(
         StatusCode::CREATED,
-        &Created { app_password: app_password_json(&app), password: &password, server_path: "/dav/" },
+        &Created { app_password: app_password_json(&app, None), password: &password, server_path: "/dav/" },
     )
 }
 

@@ -234,7 +234,8 @@ impl Push {
                 }
             }
         }
-        homes.extend(&p.label_owners);
+        // A book renamed or described changes how the home lists it.
+        homes.extend(p.label_owners.iter().chain(&p.books));
         let reach_of = |state: &WorkerState, u: i64| state.reach.get(&u).cloned().flatten();
         // Collaborators' combined books show the labels that changed.
         let mut users: HashSet<i64> = p.owners.iter().chain(&p.books).chain(&homes).copied().collect();
@@ -377,8 +378,9 @@ impl Push {
             if self.superseded(&reg.id, generation) {
                 return Ok(None);
             }
-            // RFC 8292 §2: at most 24 hours ahead; half a day leaves room for clocks that disagree.
-            let exp = store.clock.now() + 12 * 3600;
+            // RFC 8292 §2: at most 24 hours ahead (by the push service's clock, so the system's, never a test's
+            // moved one); half a day leaves room for clocks that disagree.
+            let exp = crate::clock::system_now() + 12 * 3600;
             let authorization = self.vapid.authorization(&ep.origin, exp, &subject).map_err(|e| e.to_string())?;
             let outcome = {
                 let _permit = self.sends.acquire().await.map_err(|e| e.to_string())?;

@@ -34,6 +34,18 @@ pub struct PushRules {
     pub max_expiry_secs: i64,
 }
 
+/// One device's push registrations, summed up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushSummary {
+    /// Live registrations (one per book and one for the home, as a device registers).
+    pub registrations: usize,
+    /// The last message a push service took for any of them.
+    pub last_push_at: Option<i64>,
+    /// The newest failure not followed by a delivery on the same registration, and when.
+    pub last_error: Option<String>,
+    pub last_error_at: Option<i64>,
+}
+
 /// Why a registration was refused, in the draft's terms (each a 403 precondition).
 #[derive(Debug)]
 pub enum PushRefusal {
@@ -118,6 +130,30 @@ impl Service {
     /// `user`'s registrations, live and recently expired, for their devices page.
     pub async fn push_registrations(&self, user: &User) -> Result<Vec<PushRegistration>> {
         Ok(self.store.push_registrations_of(user.id).await?)
+    }
+
+    /// What `user`'s devices registered for push, per app password (`None`: made with the account password):
+    /// for the devices page.
+    pub async fn push_summary(&self, user: &User) -> Result<std::collections::HashMap<Option<i64>, PushSummary>> {
+        let now = self.now();
+        let mut out: std::collections::HashMap<Option<i64>, PushSummary> = std::collections::HashMap::new();
+        for r in self.store.push_registrations_of(user.id).await? {
+            if r.expires_at <= now {
+                continue;
+            }
+            let s = out.entry(r.app_password_id).or_default();
+            s.registrations += 1;
+            s.last_push_at = s.last_push_at.max(r.last_push_at);
+            // A failure counts while it is newer than that registration's last delivery.
+            if let (Some(why), Some(at)) = (&r.last_error, r.last_error_at)
+                && r.last_push_at.is_none_or(|p| at >= p)
+                && s.last_error_at.is_none_or(|t| at > t)
+            {
+                s.last_error = Some(why.clone());
+                s.last_error_at = Some(at);
+            }
+        }
+        Ok(out)
     }
 
     /// The label books `user_id` syncs now (own labels and accepted shares with the device toggle on): what

@@ -140,6 +140,31 @@ async fn a_davx5_registration_gets_one_encrypted_message_per_change_with_the_new
 }
 
 #[tokio::test]
+async fn an_expired_registration_hears_nothing_and_expiry_is_the_servers() {
+    let (s, svc) = world().await;
+    let ann = s.user("ann@example.com").await;
+    let sub = svc.subscribe();
+    // Asked for 30 days: the server allows at most its push_max_expiry_days (7), and says so in Expires.
+    let month = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(30 * 86_400));
+    let body =
+        davx5_body(&sub).replace(&between(&davx5_body(&sub), "<expires>", "</expires>").unwrap().to_string(), &month);
+    let r = register(&s, &ann, &contacts(&ann), &body).await;
+    r.assert(204);
+    let expires = httpdate::parse_http_date(r.header("expires").unwrap()).unwrap();
+    let left = expires.duration_since(std::time::SystemTime::now()).unwrap().as_secs();
+    assert!((7 * 86_400 - 60..=7 * 86_400).contains(&left), "{left}");
+    // The draft: expired registrations MUST NOT be notified.
+    s.app.store.clock.advance(Duration::from_secs(7 * 86_400 + 60));
+    s.put_card(&ann, &format!("{}a.vcf", contacts(&ann)), &vcard3("a", "A")).await.assert(201);
+    assert!(svc.next(QUIET).await.is_none());
+    // Renewed (the same resource, the same URL), it hears again.
+    registered(&s, &ann, &contacts(&ann), &davx5_body(&sub)).await;
+    s.put_card(&ann, &format!("{}b.vcf", contacts(&ann)), &vcard3("b", "B")).await.assert(201);
+    assert!(svc.next(WAIT).await.is_some());
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn push_dont_notify_silences_the_named_registrations_of_the_writer_only() {
     let (s, svc) = world().await;
     let ann = s.user("ann@example.com").await;
@@ -226,11 +251,32 @@ async fn revoking_an_app_password_ends_the_registrations_it_made() {
     registered(&s, &ann, &contacts(&ann), &davx5_body(&svc.subscribe())).await;
     let regs = s.app.service.push_registrations(&user).await.unwrap();
     assert_eq!(regs.iter().filter(|r| r.app_password_id.is_some()).count(), 1);
+    // The devices page: which device registered, when its last push went out, why one failed.
+    let push = device_push(&s, &ann).await;
+    assert_eq!(push["registrations"], 1);
+    assert!(push["last_push_at"].is_null() && push["last_error"].is_null(), "{push}");
+    s.put_card(&ann, &format!("{}a.vcf", contacts(&ann)), &vcard3("a", "A")).await.assert(201);
+    assert_eq!(svc.all_within(QUIET).await.len(), 2);
+    assert!(eventually(async || !device_push(&s, &ann).await["last_push_at"].is_null()).await, "the delivery is shown");
+    svc.script(&[400, 400]);
+    s.put_card(&ann, &format!("{}b.vcf", contacts(&ann)), &vcard3("b", "B")).await.assert(201);
+    assert!(
+        eventually(async || device_push(&s, &ann).await["last_error"].as_str().is_some_and(|e| e.contains("400")))
+            .await,
+        "the failure is shown"
+    );
     s.app.accounts.revoke_app_password(&user, "Phone").await.unwrap();
     let regs = s.app.service.push_registrations(&user).await.unwrap();
     assert_eq!(regs.len(), 1, "the password's registration went with it");
     assert!(regs[0].app_password_id.is_none());
     s.stop().await;
+}
+
+/// The devices page's push summary of `user`'s first app password.
+async fn device_push(s: &Server, user: &str) -> serde_json::Value {
+    let r = api(s, user, "GET", "/app-passwords", None).await;
+    r.assert(200);
+    parse(&r)["items"][0]["push"].clone()
 }
 
 /// Polls `f` until it holds or five seconds pass.
@@ -419,6 +465,41 @@ async fn a_change_in_a_shared_label_reaches_each_collaborators_book_and_nobody_e
     let got = svc.all_within(QUIET).await;
     assert!(got.iter().all(|m| !bob_sub.resource.ends_with(&m.path)), "{got:?}");
     assert_eq!(got.iter().filter(|m| ann_sub.resource.ends_with(&m.path)).count(), 1);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_through_the_api_and_an_import_are_pushed_like_carddav_ones() {
+    let (s, svc) = world().await;
+    let (ann, bob, _carol, label) = team(&s).await;
+    let ann_sub = svc.subscribe();
+    let ann_book = format!("/dav/addressbooks/{ann}/{label}/");
+    registered(&s, &ann, &ann_book, &davx5_body(&ann_sub)).await;
+    let ann_contacts = svc.subscribe();
+    registered(&s, &ann, &contacts(&ann), &davx5_body(&ann_contacts)).await;
+    // Bob (edit) adds a contact to the label through the JSON API: ann's label book and her My contacts (the
+    // contact becomes hers) are told.
+    let body = serde_json::json!({ "full_name": "Added By Api" });
+    api(&s, &bob, "POST", &format!("/labels/{label}/contacts"), Some(body)).await.assert(201);
+    let got = svc.all_within(QUIET).await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    let on_book = got.iter().find(|m| ann_sub.resource.ends_with(&m.path)).expect("the label's book");
+    assert_eq!(token_in(on_book), Some(s.sync_token(&ann, &ann_book).await.as_str()));
+    assert!(got.iter().any(|m| ann_contacts.resource.ends_with(&m.path)));
+    // An import job into My contacts: messages until the last carries the final token.
+    let file: String = (0..50).map(|i| vcard3(&format!("imp-{i}"), &format!("Imported {i}"))).collect();
+    s.as_user(&ann, "POST", "/api/v1/imports", &[("content-type", "text/vcard")], file).await.assert(202);
+    let mut last = None;
+    let want = loop {
+        let token = s.sync_token(&ann, &contacts(&ann)).await;
+        match svc.next(Duration::from_secs(2)).await {
+            Some(m) => last = Some(m),
+            None => break token,
+        }
+    };
+    let last = last.expect("the import is pushed");
+    assert_eq!(token_in(&last), Some(want.as_str()));
+    assert!(svc.refusals().is_empty(), "{:?}", svc.refusals());
     s.stop().await;
 }
 

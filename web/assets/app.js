@@ -1149,6 +1149,16 @@ async function renderInvitations(main) {
 
 // ---- devices: app passwords ----
 
+/** What a device registered for instant updates (WebDAV-Push), in words; nothing for a device that did not. */
+function pushLine(p) {
+  if (!p || !p.registrations) return null;
+  const parts = [`Instant updates on (${p.registrations === 1 ? "1 book" : p.registrations + " books"})`,
+    p.last_push_at ? "last update sent " + new Date(p.last_push_at).toLocaleString() : "no update sent yet"];
+  const line = h("div", { class: "meta" }, parts.join(" · "));
+  if (!p.last_error) return line;
+  return h("div", {}, line, h("div", { class: "error" }, `The last update could not be delivered (${new Date(p.last_error_at).toLocaleString()}): ${p.last_error}`));
+}
+
 async function renderDevices(main, arg) {
   const items = (await api("GET", "/app-passwords")).items;
   const shown = h("div", {});
@@ -1171,7 +1181,8 @@ async function renderDevices(main, arg) {
   const renderList = async () => {
     const all = (await api("GET", "/app-passwords")).items;
     fill(list, ...all.map((a) => h("li", {}, h("div", { class: "who" }, h("div", { class: "name" }, a.name),
-      h("div", { class: "meta" }, [a.layout === "single" ? "one combined book" : null, a.last_used_at ? "last used " + new Date(a.last_used_at).toLocaleString() : "never used"].filter(Boolean).join(" · "))),
+      h("div", { class: "meta" }, [a.layout === "single" ? "one combined book" : null, a.last_used_at ? "last synced " + new Date(a.last_used_at).toLocaleString() : "never synced"].filter(Boolean).join(" · ")),
+      pushLine(a.push)),
       h("button", { type: "button", class: "link danger", "aria-label": `Revoke ${a.name}`, onclick: async () => {
         if (!confirm(`Revoke “${a.name}”? That device stops syncing at once.`)) return;
         await api("DELETE", `/app-passwords/${a.id}`);

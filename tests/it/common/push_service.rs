@@ -37,6 +37,8 @@ pub struct Received {
     pub aud: String,
     pub exp: i64,
     pub sub: String,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 struct Sub {
@@ -219,7 +221,18 @@ async fn handle(
         Err(why) => return refuse(400, format!("cannot decrypt: {why}")),
     };
     let status = lock(st).script.pop_front().unwrap_or(201);
-    let _ = tx.send(Received { path, status, topic, ttl, urgency, plaintext, aud, exp, sub });
+    let _ = tx.send(Received {
+        path,
+        status,
+        topic,
+        ttl,
+        urgency,
+        plaintext,
+        aud,
+        exp,
+        sub,
+        at: std::time::Instant::now(),
+    });
     answer(status, "")
 }
 
