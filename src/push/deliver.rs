@@ -1,14 +1,16 @@
-//! One push message to one push resource (RFC 8030 §5): a POST over its own connection to the address that was
-//! checked, with a deadline and a bounded answer.
+//! One push message to one push resource (RFC 8030 §5): a POST to the address that was checked, with a deadline
+//! and a bounded answer, over a connection kept per push service.
 
 use super::endpoint::{self, Endpoint};
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(15);
 /// Push services answer with an empty body or a short error; more is not read.
@@ -35,9 +37,34 @@ pub struct Message<'a> {
     pub ttl: u64,
 }
 
+/// A connection kept for the next message to the same push service (most devices share one or two: their
+/// distributor's ntfy server, or Google's): no TCP and TLS handshake per message.
+struct Idle {
+    sender: http1::SendRequest<Full<Bytes>>,
+    since: Instant,
+}
+
+/// How long an unused connection is kept, and how many per push service.
+const IDLE_FOR: Duration = Duration::from_secs(60);
+const IDLE_PER_ORIGIN: usize = 32;
+
 #[derive(Clone, Default)]
 pub struct Sender {
     tls: Arc<OnceLock<Result<tokio_rustls::TlsConnector, String>>>,
+    idle: Arc<Mutex<HashMap<String, Vec<Idle>>>>,
+}
+
+fn request(ep: &Endpoint, msg: &Message<'_>) -> Result<Request<Full<Bytes>>, String> {
+    Request::post(ep.path.as_str())
+        .header(http::header::HOST, ep.authority.as_str())
+        .header(http::header::AUTHORIZATION, msg.authorization)
+        .header(http::header::CONTENT_TYPE, "application/octet-stream")
+        .header(http::header::CONTENT_ENCODING, "aes128gcm")
+        .header("ttl", msg.ttl.to_string())
+        .header("topic", msg.topic)
+        .header("urgency", "normal")
+        .body(Full::new(Bytes::from(msg.body.clone())))
+        .map_err(|e| format!("cannot build the request: {e}"))
 }
 
 impl Sender {
@@ -48,57 +75,67 @@ impl Sender {
         }
     }
 
-    async fn exchange(&self, ep: &Endpoint, allow_local: bool, msg: Message<'_>) -> Outcome {
-        // Resolved and checked now, and the connection goes to exactly what was checked (no second lookup
-        // that a rebinding name could answer differently).
-        let addrs = match endpoint::resolve(ep, allow_local).await {
-            Ok(a) => a,
-            Err(e) => return Outcome::Later(e, None),
-        };
-        let mut last = String::new();
-        let mut tcp = None;
-        for addr in addrs {
-            match tokio::net::TcpStream::connect(addr).await {
-                Ok(s) => {
-                    tcp = Some(s);
-                    break;
-                }
-                Err(e) => last = format!("cannot reach {addr}: {e}"),
+    fn take_idle(&self, origin: &str) -> Option<http1::SendRequest<Full<Bytes>>> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let list = idle.get_mut(origin)?;
+        while let Some(i) = list.pop() {
+            if i.since.elapsed() < IDLE_FOR && !i.sender.is_closed() {
+                return Some(i.sender);
             }
         }
-        let Some(tcp) = tcp else { return Outcome::Later(last, None) };
-        let _ = tcp.set_nodelay(true);
-        let req = Request::post(ep.path.as_str())
-            .header(http::header::HOST, ep.authority.as_str())
-            .header(http::header::AUTHORIZATION, msg.authorization)
-            .header(http::header::CONTENT_TYPE, "application/octet-stream")
-            .header(http::header::CONTENT_ENCODING, "aes128gcm")
-            .header("ttl", msg.ttl.to_string())
-            .header("topic", msg.topic)
-            .header("urgency", "normal")
-            .body(Full::new(Bytes::from(msg.body)));
-        let req = match req {
+        None
+    }
+
+    fn keep(&self, origin: &str, sender: http1::SendRequest<Full<Bytes>>) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        idle.retain(|_, l| {
+            l.retain(|i| i.since.elapsed() < IDLE_FOR && !i.sender.is_closed());
+            !l.is_empty()
+        });
+        let list = idle.entry(origin.to_string()).or_default();
+        if list.len() < IDLE_PER_ORIGIN {
+            list.push(Idle { sender, since: Instant::now() });
+        }
+    }
+
+    async fn exchange(&self, ep: &Endpoint, allow_local: bool, msg: Message<'_>) -> Outcome {
+        let req = match request(ep, &msg) {
             Ok(r) => r,
-            Err(e) => return Outcome::Refused(format!("cannot build the request: {e}")),
+            Err(e) => return Outcome::Refused(e),
         };
-        let answer = if ep.https {
-            let tls = match self.tls.get_or_init(crate::bridge::http::connector).clone() {
-                Ok(t) => t,
-                Err(e) => return Outcome::Later(e, None),
-            };
-            let Ok(name) = ServerName::try_from(ep.host.clone()) else {
-                return Outcome::Refused(format!("{} is not a host name", ep.host));
-            };
-            match tls.connect(name, tcp).await {
-                Ok(stream) => round_trip(TokioIo::new(stream), req).await,
-                Err(e) => Err(format!("TLS with {}: {e}", ep.host)),
+        // A kept connection the service may have closed meanwhile: if the request did not go out on it, it goes
+        // on a new one.
+        let mut pending = Some(req);
+        let mut answer = None;
+        if let Some(mut sender) = self.take_idle(&ep.origin) {
+            if sender.ready().await.is_ok()
+                && let Some(req) = pending.take()
+            {
+                match sender.try_send_request(req).await {
+                    Ok(resp) => answer = Some((sender, resp)),
+                    Err(mut e) => pending = e.take_message(),
+                }
             }
-        } else {
-            round_trip(TokioIo::new(tcp), req).await
-        };
-        let resp = match answer {
-            Ok(r) => r,
-            Err(e) => return Outcome::Later(e, None),
+            if answer.is_none() && pending.is_none() {
+                return Outcome::Later(format!("{} closed the connection mid-request", ep.origin), None);
+            }
+        }
+        let (sender, resp) = match (answer, pending) {
+            (Some(a), _) => a,
+            (None, Some(req)) => {
+                let mut sender = match self.connect(ep, allow_local).await {
+                    Ok(s) => s,
+                    Err(e) => return Outcome::Later(e, None),
+                };
+                match sender.send_request(req).await {
+                    Ok(resp) => (sender, resp),
+                    Err(e) => return Outcome::Later(e.to_string(), None),
+                }
+            }
+            (None, None) => return Outcome::Later(format!("{}: nothing was sent", ep.origin), None),
         };
         let status = resp.status();
         let retry_after = resp
@@ -107,12 +144,15 @@ impl Sender {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        // The answer is read (bounded) so the service sees a clean exchange; its text explains a refusal.
-        let text = Limited::new(resp.into_body(), MAX_ANSWER)
-            .collect()
-            .await
-            .map(|b| String::from_utf8_lossy(&b.to_bytes()).chars().take(200).collect::<String>())
-            .unwrap_or_default();
+        // The answer is read whole (bounded) so the connection can carry the next message; its text explains a
+        // refusal.
+        let text = match Limited::new(resp.into_body(), MAX_ANSWER).collect().await {
+            Ok(b) => {
+                self.keep(&ep.origin, sender);
+                String::from_utf8_lossy(&b.to_bytes()).chars().take(200).collect::<String>()
+            }
+            Err(_) => String::new(),
+        };
         let why = || {
             let t = text.trim();
             if t.is_empty() {
@@ -128,18 +168,42 @@ impl Sender {
             _ => Outcome::Refused(why()),
         }
     }
+
+    /// A new connection to `ep`, resolved and checked now, to exactly the address checked (no second lookup that
+    /// a rebinding name could answer differently).
+    async fn connect(&self, ep: &Endpoint, allow_local: bool) -> Result<http1::SendRequest<Full<Bytes>>, String> {
+        let addrs = endpoint::resolve(ep, allow_local).await?;
+        let mut last = String::new();
+        let mut tcp = None;
+        for addr in addrs {
+            match tokio::net::TcpStream::connect(addr).await {
+                Ok(s) => {
+                    tcp = Some(s);
+                    break;
+                }
+                Err(e) => last = format!("cannot reach {addr}: {e}"),
+            }
+        }
+        let tcp = tcp.ok_or(last)?;
+        let _ = tcp.set_nodelay(true);
+        if ep.https {
+            let tls = self.tls.get_or_init(crate::bridge::http::connector).clone()?;
+            let name = ServerName::try_from(ep.host.clone()).map_err(|_| format!("{} is not a host name", ep.host))?;
+            let stream = tls.connect(name, tcp).await.map_err(|e| format!("TLS with {}: {e}", ep.host))?;
+            handshake(TokioIo::new(stream)).await
+        } else {
+            handshake(TokioIo::new(tcp)).await
+        }
+    }
 }
 
-async fn round_trip<T>(
-    io: TokioIo<T>,
-    req: Request<Full<Bytes>>,
-) -> Result<http::Response<hyper::body::Incoming>, String>
+async fn handshake<T>(io: TokioIo<T>) -> Result<http1::SendRequest<Full<Bytes>>, String>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.map_err(|e| e.to_string())?;
+    let (sender, conn) = http1::handshake(io).await.map_err(|e| e.to_string())?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    sender.send_request(req).await.map_err(|e| e.to_string())
+    Ok(sender)
 }

@@ -34,6 +34,8 @@ const RETRY_CAP: Duration = Duration::from_secs(60);
 const PARALLEL_SENDS: usize = 64;
 /// How long a `Push-Dont-Notify` note waits for the change it names to be pushed.
 const QUIET_FOR: Duration = Duration::from_secs(30);
+/// How long one signed VAPID token is used for a push service.
+const VAPID_REUSE: Duration = Duration::from_secs(3600);
 /// How long a registration that expired is kept, so the devices page can say its device stopped renewing.
 const EXPIRED_KEPT_SECS: i64 = 7 * 86_400;
 
@@ -68,6 +70,8 @@ pub struct Push {
     sends: Arc<tokio::sync::Semaphore>,
     /// Registrations whose service took a message since the last bookkeeping write.
     delivered: Mutex<Vec<String>>,
+    /// Signed VAPID headers per push service origin, and when each was made.
+    vapid_tokens: Mutex<HashMap<String, (String, Instant)>>,
     /// Users who registered through this server since the worker last looked (their reach is learnt now, so
     /// a later revocation can be told apart).
     registered: Mutex<HashSet<i64>>,
@@ -95,6 +99,7 @@ impl Push {
             generation: AtomicU64::new(0),
             sends: Arc::new(tokio::sync::Semaphore::new(PARALLEL_SENDS)),
             delivered: Mutex::default(),
+            vapid_tokens: Mutex::default(),
             registered: Mutex::default(),
         })
     }
@@ -224,8 +229,11 @@ impl Push {
             users.extend(store.push_users().await?);
             for u in users {
                 let after = service.push_reach(u).await?;
-                let before = state.reach.insert(u, after.clone()).flatten();
-                if before != after {
+                // A user first seen now (registered on another server, or just now) is learnt, not told: what
+                // they could see before is unknown, and a device that registers syncs anyway.
+                if let Some(before) = state.reach.insert(u, after.clone())
+                    && before != after
+                {
                     homes.insert(u);
                 }
                 let sees = |l: &String| after.as_ref().is_some_and(|r| r.contains(l));
@@ -318,6 +326,23 @@ impl Push {
         }
     }
 
+    /// The VAPID header for a push service's origin: one signed token per origin and hour, not per message.
+    fn authorization(&self, origin: &str, subject: &str) -> Result<String, String> {
+        let mut cache = lock(&self.vapid_tokens);
+        if let Some((header, made)) = cache.get(origin)
+            && made.elapsed() < VAPID_REUSE
+        {
+            return Ok(header.clone());
+        }
+        // RFC 8292 §2: at most 24 hours ahead (by the push service's clock, so the system's, never a test's
+        // moved one); 12 hours leaves room for clocks that disagree and for the hour the token is reused.
+        let exp = crate::clock::system_now() + 12 * 3600;
+        let header = self.vapid.authorization(origin, exp, subject).map_err(|e| e.to_string())?;
+        cache.retain(|_, (_, made)| made.elapsed() < VAPID_REUSE);
+        cache.insert(origin.to_string(), (header.clone(), Instant::now()));
+        Ok(header)
+    }
+
     async fn subject(&self, store: &Store) -> String {
         if let Some(s) = &self.settings.subject {
             return s.clone();
@@ -378,10 +403,7 @@ impl Push {
             if self.superseded(&reg.id, generation) {
                 return Ok(None);
             }
-            // RFC 8292 §2: at most 24 hours ahead (by the push service's clock, so the system's, never a test's
-            // moved one); half a day leaves room for clocks that disagree.
-            let exp = crate::clock::system_now() + 12 * 3600;
-            let authorization = self.vapid.authorization(&ep.origin, exp, &subject).map_err(|e| e.to_string())?;
+            let authorization = self.authorization(&ep.origin, &subject)?;
             let outcome = {
                 let _permit = self.sends.acquire().await.map_err(|e| e.to_string())?;
                 let msg = deliver::Message {

@@ -40,6 +40,11 @@ fn body_with(sub: &Subscription, trigger: &str) -> String {
     )
 }
 
+/// The `n` messages a change should make, and any more that come soon after (so a count catches extras).
+async fn expect(svc: &PushService, n: usize) -> Vec<Received> {
+    svc.settle(n, WAIT, QUIET).await
+}
+
 async fn register(s: &Server, user: &str, path: &str, body: &str) -> Resp {
     s.as_user(user, "POST", path, &[("content-type", "application/xml; charset=utf-8")], body.to_string()).await
 }
@@ -186,7 +191,7 @@ async fn push_dont_notify_silences_the_named_registrations_of_the_writer_only() 
         }
     };
     put(card("a"), Some(quoted.clone())).await;
-    let got = svc.all_within(QUIET).await;
+    let got = expect(&svc, 1).await;
     assert_eq!(got.len(), 1, "{got:?}");
     assert!(two.resource.ends_with(&got[0].path));
     // `*`: none of the writer's registrations.
@@ -194,21 +199,23 @@ async fn push_dont_notify_silences_the_named_registrations_of_the_writer_only() 
     assert!(svc.next(QUIET).await.is_none());
     // Garbage is ignored: everyone is told.
     put(card("c"), Some("not a quoted url".into())).await;
-    assert_eq!(svc.all_within(QUIET).await.len(), 2);
+    assert_eq!(expect(&svc, 2).await.len(), 2);
     // Another user cannot silence ann's devices: bob writes into a label ann shares with him.
     let bob = s.user("bob@example.com").await;
     let ann_u = s.record(&ann).await;
     let label = s.app.service.create_label(&ann_u, None, "Team", "").await.unwrap().id;
     let g = s.app.service.share(&ann_u, &label, &Grantee::User(bob.clone()), Level::Edit, true).await.unwrap();
     s.app.service.respond(&s.record(&bob).await, g.id, true).await.unwrap();
-    let on_label =
-        registered(&s, &ann, &format!("/dav/addressbooks/{ann}/{label}/"), &davx5_body(&svc.subscribe())).await;
+    let label_sub = svc.subscribe();
+    let on_label = registered(&s, &ann, &format!("/dav/addressbooks/{ann}/{label}/"), &davx5_body(&label_sub)).await;
     svc.all_within(QUIET).await;
     let path = format!("/dav/addressbooks/{bob}/{label}/x.vcf");
     let h = format!("\"{on_label}\"");
     s.as_user(&bob, "PUT", &path, &[("push-dont-notify", h.as_str())], vcard3("x", "X")).await.assert(201);
-    let got = svc.all_within(QUIET).await;
-    assert!(!got.is_empty(), "ann's registration is not bob's to silence");
+    // Ann's label book, and her My contacts twice (the contact is hers): none of them is bob's to silence.
+    let got = expect(&svc, 3).await;
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got.iter().any(|m| label_sub.resource.ends_with(&m.path)), "ann's registration is not bob's to silence");
     s.stop().await;
 }
 
@@ -256,7 +263,7 @@ async fn revoking_an_app_password_ends_the_registrations_it_made() {
     assert_eq!(push["registrations"], 1);
     assert!(push["last_push_at"].is_null() && push["last_error"].is_null(), "{push}");
     s.put_card(&ann, &format!("{}a.vcf", contacts(&ann)), &vcard3("a", "A")).await.assert(201);
-    assert_eq!(svc.all_within(QUIET).await.len(), 2);
+    assert_eq!(expect(&svc, 2).await.len(), 2);
     assert!(eventually(async || !device_push(&s, &ann).await["last_push_at"].is_null()).await, "the delivery is shown");
     svc.script(&[400, 400]);
     s.put_card(&ann, &format!("{}b.vcf", contacts(&ann)), &vcard3("b", "B")).await.assert(201);
@@ -446,7 +453,7 @@ async fn a_change_in_a_shared_label_reaches_each_collaborators_book_and_nobody_e
     register(&s, &carol, &book(&carol), &davx5_body(&svc.subscribe())).await.assert(404);
 
     s.put_card(&ann, &format!("{}c.vcf", book(&ann)), &vcard3("c", "Secret Client")).await.assert(201);
-    let got = svc.all_within(QUIET).await;
+    let got = expect(&svc, 3).await;
     let to = |sub: &Subscription| got.iter().filter(|m| sub.resource.ends_with(&m.path)).collect::<Vec<_>>();
     assert_eq!(to(&ann_sub).len(), 1, "{got:?}");
     assert_eq!(to(&bob_sub).len(), 1);
@@ -462,7 +469,7 @@ async fn a_change_in_a_shared_label_reaches_each_collaborators_book_and_nobody_e
     s.app.service.set_devices(&s.record(&bob).await, g.id, false).await.unwrap();
     svc.all_within(QUIET).await;
     s.put_card(&ann, &format!("{}d.vcf", book(&ann)), &vcard3("d", "D")).await.assert(201);
-    let got = svc.all_within(QUIET).await;
+    let got = expect(&svc, 2).await;
     assert!(got.iter().all(|m| !bob_sub.resource.ends_with(&m.path)), "{got:?}");
     assert_eq!(got.iter().filter(|m| ann_sub.resource.ends_with(&m.path)).count(), 1);
     s.stop().await;
@@ -481,7 +488,7 @@ async fn changes_through_the_api_and_an_import_are_pushed_like_carddav_ones() {
     // contact becomes hers) are told.
     let body = serde_json::json!({ "full_name": "Added By Api" });
     api(&s, &bob, "POST", &format!("/labels/{label}/contacts"), Some(body)).await.assert(201);
-    let got = svc.all_within(QUIET).await;
+    let got = expect(&svc, 2).await;
     assert_eq!(got.len(), 2, "{got:?}");
     let on_book = got.iter().find(|m| ann_sub.resource.ends_with(&m.path)).expect("the label's book");
     assert_eq!(token_in(on_book), Some(s.sync_token(&ann, &ann_book).await.as_str()));
@@ -530,7 +537,7 @@ async fn sharing_and_renaming_tell_the_homes_and_books_they_change() {
 
     // Renamed: the book's properties changed (and the home's listing of it).
     s.app.service.rename_label(&ann_u, &label, "Team 2027").await.unwrap();
-    let got = svc.all_within(QUIET).await;
+    let got = expect(&svc, 2).await;
     let on_book: Vec<_> = got.iter().filter(|m| bob_book.resource.ends_with(&m.path)).collect();
     assert_eq!(on_book.len(), 1, "{got:?}");
     assert!(on_book[0].plaintext.contains("<P:property-update/>"));
@@ -539,7 +546,7 @@ async fn sharing_and_renaming_tell_the_homes_and_books_they_change() {
     // A level change is a property change of the book (its privileges).
     let g = s.app.store.grants_of_user(&bob).await.unwrap().into_iter().find(|g| g.label_id == label).unwrap();
     s.app.service.set_grant_level(&ann_u, g.id, Level::View).await.unwrap();
-    let got = svc.all_within(QUIET).await;
+    let got = expect(&svc, 1).await;
     assert!(got.iter().any(|m| bob_book.resource.ends_with(&m.path) && m.plaintext.contains("<P:property-update/>")));
     assert!(svc.refusals().is_empty(), "{:?}", svc.refusals());
     s.stop().await;
@@ -614,12 +621,12 @@ async fn two_servers_on_one_postgresql_push_each_change_once() {
     assert!(heard);
     svc.all_within(QUIET).await;
     s.put_card(&ann, &format!("{}a.vcf", contacts(&ann)), &vcard3("a", "A")).await.assert(201);
-    let got = svc.all_within(Duration::from_millis(1500)).await;
+    let got = svc.settle(1, WAIT, Duration::from_millis(1500)).await;
     assert_eq!(got.len(), 1, "pushed once, by the server that made the change: {got:?}");
     // A change made through the other server is pushed by it, once.
     let view = other.service.open_book(&ann_u, "contacts").await.unwrap();
     other.service.put_card(&view, "b.vcf", vcard3("b", "B").as_bytes(), &Default::default()).await.unwrap();
-    let got = svc.all_within(Duration::from_millis(1500)).await;
+    let got = svc.settle(1, WAIT, Duration::from_millis(1500)).await;
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(token_in(&got[0]), Some(s.sync_token(&ann, &contacts(&ann)).await.as_str()));
     let _ = other.stopping.send(true);

@@ -149,6 +149,24 @@ impl PushService {
         out
     }
 
+    /// `n` messages (waiting up to `wait` for them), then any more that come within `extra`: a test asserting the
+    /// count sees too few and too many alike, however slow the machine.
+    pub async fn settle(&self, n: usize, wait: Duration, extra: Duration) -> Vec<Received> {
+        let mut out = Vec::new();
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut rx = self.rx.lock().await;
+        while out.len() < n {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(m)) => out.push(m),
+                _ => return out,
+            }
+        }
+        while let Ok(Some(m)) = tokio::time::timeout(extra, rx.recv()).await {
+            out.push(m);
+        }
+        out
+    }
+
     pub fn refusals(&self) -> Vec<String> {
         lock(&self.state).refusals.clone()
     }
