@@ -37,6 +37,14 @@ pub struct SubscriptionKeys {
 }
 
 impl SubscriptionKeys {
+    /// Keys as stored, checked when they were registered (`from_text`): only decoded, no trial agreement per
+    /// message.
+    pub fn stored(p256dh: &str, auth: &str) -> Result<SubscriptionKeys, CryptoError> {
+        let p256dh = decode(p256dh).ok_or_else(|| fail("the stored public key is not base64url"))?;
+        let auth = decode(auth).ok_or_else(|| fail("the stored auth secret is not base64url"))?;
+        Ok(SubscriptionKeys { p256dh, auth })
+    }
+
     /// Keys from their base64url text (padding tolerated), checked for the sizes and form RFC 8291 requires.
     pub fn from_text(p256dh: &str, auth: &str) -> Result<SubscriptionKeys, CryptoError> {
         let p256dh = decode(p256dh).ok_or_else(|| fail("the subscription's public key is not base64url"))?;

@@ -46,7 +46,7 @@ struct Idle {
 
 /// How long an unused connection is kept, and how many per push service.
 const IDLE_FOR: Duration = Duration::from_secs(60);
-const IDLE_PER_ORIGIN: usize = 32;
+const IDLE_PER_ORIGIN: usize = 64;
 
 #[derive(Clone, Default)]
 pub struct Sender {

@@ -98,10 +98,12 @@ impl Store {
             // The count and the insert in one write transaction: two devices registering at once stay within
             // the limit.
             let mut tx = self.write(p, 0).await.map_err(RegisterError::Store)?;
+            // Counted up to the limit only: the cost of the check does not grow with what an account holds.
             let others: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM push_registrations WHERE user_id = $1 AND expires_at > $2 \
-                 AND NOT (collection = $3 AND push_resource = $4)")
+                "SELECT COUNT(*) FROM (SELECT 1 FROM push_registrations WHERE user_id = $1 AND expires_at > $2 \
+                 AND NOT (collection = $3 AND push_resource = $4) LIMIT $5) AS live")
                 .bind(reg.user_id).bind(now).bind(&reg.collection).bind(&reg.push_resource)
+                .bind(max_per_user.min(i64::MAX as usize) as i64)
                 .fetch_one(&mut *tx).await?;
             if others as usize >= max_per_user {
                 return Err(RegisterError::TooMany(max_per_user));
