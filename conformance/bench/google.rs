@@ -10,6 +10,8 @@
 
 #[path = "../google/emulator.rs"]
 mod emulator;
+#[path = "util.rs"]
+mod util;
 
 use base64::Engine;
 use bytes::Bytes;
@@ -22,14 +24,10 @@ use labelbook::service::access::Level;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use util::{arg, cpu_ticks, percentile};
 
 const KEY: &[u8] = include_bytes!("../google/test-service-account.json");
 const PASSWORD: &str = "bench-password";
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
-}
 
 fn card(i: usize, tel: &str) -> String {
     format!(
@@ -39,14 +37,6 @@ fn card(i: usize, tel: &str) -> String {
     )
 }
 
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-}
-
 fn rss_kb(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -54,11 +44,6 @@ fn rss_kb(pid: u32) -> u64 {
             s.lines().find(|l| l.starts_with("VmRSS")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
-}
-
-fn percentile(mut v: Vec<Duration>, p: f64) -> Duration {
-    v.sort();
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
 fn start(bin: &str, dir: &std::path::Path, key: &std::path::Path, google: &Emulator, poll: u64) -> (Child, String) {

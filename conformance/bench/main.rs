@@ -6,6 +6,9 @@
 //! change, multiget of 500, the JSON API (a page, a search, an export, an import job), and the server's resident
 //! memory. Every request goes over loopback HTTP.
 
+#[path = "util.rs"]
+mod util;
+
 use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -16,6 +19,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use util::{arg, ms, percentile};
 
 type Http = Client<HttpConnector, Full<Bytes>>;
 
@@ -52,20 +56,6 @@ impl Ctx {
             self.send("PUT", &format!("{}{uid}.vcf", self.book), &[("content-type", "text/vcard")], card).await;
         assert_eq!(status, want, "PUT {uid}");
     }
-}
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
-}
-
-fn percentile(mut v: Vec<Duration>, p: f64) -> Duration {
-    v.sort();
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
 fn rss_kb(pid: u32, field: &str) -> u64 {

@@ -7,6 +7,9 @@
 //! (2) write acknowledged → message received and decrypted, p50 and p99, with 1,000 registrations on one book;
 //! (3) the same with 10,000 registrations spread over 1,000 books (each write concerns 10 of them).
 
+#[path = "util.rs"]
+mod util;
+
 #[path = "../../tests/it/common/push_service.rs"]
 #[allow(dead_code)]
 mod push_service;
@@ -22,25 +25,12 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use util::{arg, cpu_ticks, ms, percentile};
 
 type Http = Client<HttpConnector, Full<Bytes>>;
 
 const EMAIL: &str = "bench@example.com";
 const PASSWORD: &str = "bench-password";
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
-}
-
-fn percentile(mut v: Vec<Duration>, p: f64) -> Duration {
-    v.sort();
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
 
 /// The server, stopped however the benchmark ends (a failed assertion included).
 struct KillOnDrop(std::process::Child);
@@ -120,16 +110,6 @@ async fn register_all(ctx: &Arc<Ctx>, subs: Vec<(String, Subscription)>) -> Vec<
         out.extend(t.await.expect("registering"));
     }
     out
-}
-
-/// CPU seconds the process has used (user and system).
-fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    ticks as f64 / 100.0
 }
 
 /// PUT latencies over `n` sequential writes into `book`.
@@ -269,9 +249,9 @@ async fn main() {
     );
 
     // (2) Write → push, 1,000 registrations on one book.
-    let cpu = cpu_secs(pid);
+    let cpu = cpu_ticks(pid);
     let d = push_latency(&ctx, &svc, std::slice::from_ref(&contacts), writes, 1000).await;
-    let per_message = (cpu_secs(pid) - cpu) / d.len() as f64;
+    let per_message = cpu_ticks(pid).saturating_sub(cpu) as f64 / 100.0 / d.len() as f64;
     println!(
         "write → push, 1,000 on 1:   {:>12} p50 {:>12} p99  ({} messages, server CPU {:.0} µs each)",
         ms(percentile(d.clone(), 0.5)),

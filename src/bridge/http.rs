@@ -105,12 +105,7 @@ impl Http {
             round_trip(TokioIo::new(tcp), req).await?
         };
         let status = resp.status();
-        let retry_after = resp
-            .headers()
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = retry_after(resp.headers());
         let body = Limited::new(resp.into_body(), MAX_ANSWER)
             .collect()
             .await
@@ -118,6 +113,15 @@ impl Http {
             .to_bytes();
         Ok(Response { status, body, retry_after })
     }
+}
+
+/// Retry-After in seconds (RFC 9110 §10.2.3), when an answer says how long to wait.
+pub(crate) fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
 }
 
 async fn round_trip<T>(io: TokioIo<T>, req: Request<Full<Bytes>>) -> Result<http::Response<hyper::body::Incoming>>

@@ -138,12 +138,7 @@ impl Sender {
             (None, None) => return Outcome::Later(format!("{}: nothing was sent", ep.origin), None),
         };
         let status = resp.status();
-        let retry_after = resp
-            .headers()
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = crate::bridge::http::retry_after(resp.headers());
         // The answer is read whole (bounded) so the connection can carry the next message; its text explains a
         // refusal.
         let text = match Limited::new(resp.into_body(), MAX_ANSWER).collect().await {

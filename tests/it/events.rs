@@ -82,16 +82,7 @@ async fn another_server_on_the_same_postgresql_hears_every_change() {
     other.store.spawn_listener();
     let mut theirs = other.store.subscribe();
     let mut ours = s.app.store.subscribe();
-    // LISTEN takes effect asynchronously: publish until the other server hears something.
-    let mut heard = false;
-    for _ in 0..50 {
-        s.app.service.create_label(&ann, None, "warm-up", "").await.unwrap();
-        if tokio::time::timeout(Duration::from_millis(100), theirs.recv()).await.is_ok() {
-            heard = true;
-            break;
-        }
-    }
-    assert!(heard, "the other server never heard a change");
+    until_heard(&s, &ann, &mut theirs).await;
     while theirs.try_recv().is_ok() {}
     while ours.try_recv().is_ok() {}
 

@@ -607,18 +607,9 @@ async fn two_servers_on_one_postgresql_push_each_change_once() {
     other.start_background().await;
     let sub = svc.subscribe();
     registered(&s, &ann, &contacts(&ann), &davx5_body(&sub)).await;
-    // LISTEN takes effect asynchronously: wait until the other server hears this one.
     let mut theirs = other.store.subscribe();
     let ann_u = s.record(&ann).await;
-    let mut heard = false;
-    for _ in 0..50 {
-        s.app.service.create_label(&ann_u, None, "warm-up", "").await.unwrap();
-        if tokio::time::timeout(Duration::from_millis(100), theirs.recv()).await.is_ok() {
-            heard = true;
-            break;
-        }
-    }
-    assert!(heard);
+    until_heard(&s, &ann_u, &mut theirs).await;
     svc.all_within(QUIET).await;
     s.put_card(&ann, &format!("{}a.vcf", contacts(&ann)), &vcard3("a", "A")).await.assert(201);
     let got = svc.settle(1, WAIT, Duration::from_millis(1500)).await;

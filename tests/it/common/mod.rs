@@ -401,6 +401,22 @@ pub async fn api(s: &Server, user: &str, method: &str, path: &str, body: Option<
     }
 }
 
+/// LISTEN takes effect asynchronously: publishes (labels of `user` named "warm-up") until `theirs`, a
+/// subscription on another server of the same PostgreSQL database, hears one; fails after five seconds.
+pub async fn until_heard(
+    s: &Server,
+    user: &labelbook::store::User,
+    theirs: &mut tokio::sync::broadcast::Receiver<labelbook::store::events::Event>,
+) {
+    for _ in 0..50 {
+        s.app.service.create_label(user, None, "warm-up", "").await.unwrap();
+        if tokio::time::timeout(std::time::Duration::from_millis(100), theirs.recv()).await.is_ok() {
+            return;
+        }
+    }
+    panic!("the other server never heard a change");
+}
+
 pub fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let i = s.find(start)? + start.len();
     let j = s[i..].find(end)? + i;
