@@ -85,9 +85,10 @@ impl Service {
         self.push_collection_exists(&who.user, collection).await?;
         let now = self.now();
         let longest = rules.max_expiry_secs.max(MIN_EXPIRY_SECS);
-        // What the client asked for, within the server's longest; an expiry already past is the longest too.
+        // What the client asked for, between the draft's three days and the server's longest; none (or one
+        // already past) is the longest.
         let expires_at = match new.expires {
-            Some(t) if t > now => t.min(now + longest),
+            Some(t) if t > now => t.clamp(now + MIN_EXPIRY_SECS, now + longest),
             _ => now + longest,
         };
         let reg = PushRegistration {

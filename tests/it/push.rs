@@ -149,6 +149,14 @@ async fn an_expired_registration_hears_nothing_and_expiry_is_the_servers() {
     let (s, svc) = world().await;
     let ann = s.user("ann@example.com").await;
     let sub = svc.subscribe();
+    // Asked for a day: the draft's three days at least.
+    let day = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(86_400));
+    let body =
+        davx5_body(&sub).replace(&between(&davx5_body(&sub), "<expires>", "</expires>").unwrap().to_string(), &day);
+    let r = register(&s, &ann, &contacts(&ann), &body).await;
+    let expires = httpdate::parse_http_date(r.assert(204).header("expires").unwrap()).unwrap();
+    let left = expires.duration_since(std::time::SystemTime::now()).unwrap().as_secs();
+    assert!((3 * 86_400 - 60..=3 * 86_400).contains(&left), "{left}");
     // Asked for 30 days: the server allows at most its push_max_expiry_days (7), and says so in Expires.
     let month = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(30 * 86_400));
     let body =
