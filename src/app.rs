@@ -40,15 +40,25 @@ impl App {
         tokio::spawn(self.clone().housekeeping());
     }
 
-    /// Purges trash older than `trash_days` and history older than `history_days`, now and every six hours,
-    /// until the server stops.
+    /// Purges trash older than `trash_days` and history older than `history_days`, now and every six hours, and
+    /// refreshes PostgreSQL's planner statistics hourly, until the server stops.
     async fn housekeeping(self: std::sync::Arc<Self>) {
         let mut stopping = self.stopping.subscribe();
-        let mut every = tokio::time::interval(Duration::from_secs(6 * 3600));
-        loop {
+        let mut every = tokio::time::interval(Duration::from_secs(3600));
+        for hour in 0u64.. {
             tokio::select! {
                 _ = every.tick() => {}
                 _ = stopping.changed() => return,
+            }
+            if hour > 0 {
+                match self.store.refresh_statistics().await {
+                    Ok(tables) if tables.is_empty() => {}
+                    Ok(tables) => tracing::debug!(?tables, "refreshed planner statistics"),
+                    Err(e) => tracing::warn!(error = %e, "refreshing planner statistics failed"),
+                }
+            }
+            if hour % 6 != 0 {
+                continue;
             }
             match self.store.purge_trash(self.config.trash_days).await {
                 Ok(0) => {}

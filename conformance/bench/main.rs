@@ -119,11 +119,18 @@ async fn main() {
     // PUT, one client.
     let single = n.min(2_000);
     let t = Instant::now();
+    let mut each = Vec::with_capacity(single);
     for i in 0..single {
+        let one = Instant::now();
         ctx.put(i).await;
+        each.push(one.elapsed());
     }
     let put1 = single as f64 / t.elapsed().as_secs_f64();
-    println!("PUT, 1 client:              {put1:>9.0} /s  ({single} cards)");
+    println!(
+        "PUT, 1 client:              {put1:>9.0} /s  ({single} cards; p50 {}, p99 {})",
+        ms(percentile(each.clone(), 0.5)),
+        ms(percentile(each, 0.99))
+    );
 
     // PUT, 16 clients, for the rest.
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(single));

@@ -165,6 +165,11 @@ impl Bridge {
                         .filter(|(user, seen)| owners.contains(user) || labels.iter().any(|l| seen.contains(l)))
                         .map(|(u, _)| *u)
                         .collect();
+                    // Nobody mirrored sees this change: nothing to wake for (a write would otherwise cost a
+                    // read of every mirrored account).
+                    if hit.is_empty() {
+                        return;
+                    }
                     d.users.extend(hit);
                 }
                 Event::Label { .. } | Event::Sharing { .. } | Event::Directory | Event::Resync => d.all = true,

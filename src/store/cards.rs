@@ -1,7 +1,8 @@
 //! Cards in books: the writes (each one transaction that takes the next change sequence value and advances
 //! every collection showing the contact) and the reads that serve a sync in one query.
 
-use super::events::{Event, notify_in};
+use super::batch_sql::Stamps;
+use super::events::Event;
 use super::{Book, BookState, Card, CardMeta, Change, NewCard, Result, Store, StoreError, on_pool};
 use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
@@ -122,8 +123,6 @@ const REMOVE_ALL_MEMBERSHIPS: &str =
 /// sync-token move in the same transaction as the change).
 const TOUCH_MEMBERSHIPS: &str = "UPDATE memberships SET modseq = $1 WHERE contact_id = $2 AND removed_at IS NULL";
 const TOUCH_LABELS: &str = "UPDATE labels SET modseq = $1 WHERE id IN (SELECT label_id FROM memberships WHERE contact_id = $2 AND removed_at IS NULL) RETURNING id";
-const TOUCH_BOOK: &str = "UPDATE users SET book_modseq = $1 WHERE id = $2 AND book_modseq < $1";
-const TOUCH_LABEL: &str = "UPDATE labels SET modseq = $1 WHERE id = $2 AND modseq < $1";
 
 /// One entry per name (the latest), an initial sync without removals, and at most `limit` entries without
 /// splitting one change sequence value; and whether more remain.
@@ -479,20 +478,7 @@ impl Store {
                                     WriteOp::Delete { href, .. } => hrefs.push(href),
                                 }
                             }
-                            let href_list: Vec<String> = (0..hrefs.len()).map(|k| format!("${}", k + 2)).collect();
-                            let uid_list: Vec<String> = (0..uids.len()).map(|k| format!("${}", k + 2 + hrefs.len())).collect();
-                            let mut sql = format!("SELECT id, etag, href, uid FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL AND href IN ({})", href_list.join(", "));
-                            if !uids.is_empty() {
-                                sql.push_str(&format!(" UNION ALL SELECT id, etag, href, uid FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL AND uid IN ({})", uid_list.join(", ")));
-                            }
-                            let mut q = sqlx::query_as::<_, (i64, String, String, String)>(AssertSqlSafe(sql)).bind(owner);
-                            for h in &hrefs {
-                                q = q.bind(*h);
-                            }
-                            for u in &uids {
-                                q = q.bind(*u);
-                            }
-                            for (id, etag, href, uid) in q.fetch_all(&mut *tx).await? {
+                            for (id, etag, href, uid) in tx.live_contacts(owner, &hrefs, &uids).await? {
                                 overlay.insert_live(owner, &href, id, &etag, &uid);
                             }
                             overlay.loaded.insert(owner);
@@ -692,12 +678,8 @@ impl Store {
                     results[i] = Some(r);
                 }
                 flush_inserts!(tx, pending, overlay, results, now);
-                for (owner_id, seq) in &books {
-                    sqlx::query(TOUCH_BOOK).bind(seq).bind(owner_id).execute(&mut *tx).await?;
-                }
-                for (label_id, seq) in &labels {
-                    sqlx::query(TOUCH_LABEL).bind(seq).bind(label_id).execute(&mut *tx).await?;
-                }
+                let book_stamps: Vec<(i64, i64)> = books.iter().map(|(o, s)| (*o, *s)).collect();
+                let label_stamps: Vec<(String, i64)> = labels.iter().map(|(l, s)| (l.clone(), *s)).collect();
                 let events = if books.is_empty() && labels.is_empty() && touched.is_empty() {
                     Vec::new()
                 } else {
@@ -708,11 +690,8 @@ impl Store {
                     labels.sort_unstable();
                     vec![Event::Cards { modseq: last, owners, labels }]
                 };
-                let notified: std::result::Result<(), sqlx::Error> = async {
-                    notify_in!(self, tx, &events);
-                    Ok(())
-                }.await;
-                notified?;
+                let payloads = if matches!(self.pool, super::Pool::Postgres(_)) { self.bus.payloads(&events) } else { Vec::new() };
+                tx.finish_batch(Stamps { books: &book_stamps, labels: &label_stamps }, payloads).await?;
                 tx.commit().await?;
                 self.bus.deliver(events);
                 Ok(results
@@ -724,6 +703,7 @@ impl Store {
         tracing::debug!(writes = jobs.len(), ms = started.elapsed().as_secs_f64() * 1000.0, "write batch");
         match outcome {
             Ok(results) => {
+                self.wrote_cards(jobs.len());
                 for (job, r) in jobs.into_iter().zip(results) {
                     let _ = job.reply.send(r);
                 }

@@ -58,7 +58,10 @@ pub async fn run(store: &Store) -> Result<()> {
         }
         Ok::<(), StoreError>(())
     })?;
-    fill_search_text(store).await
+    fill_search_text(store).await?;
+    // Plans must not wait for autovacuum (see store/stats.rs).
+    store.refresh_statistics().await?;
+    Ok(())
 }
 
 /// Contacts stored before the search column existed get it, a batch per transaction (an interrupted start

@@ -4,6 +4,7 @@
 //! and the `on_pool!` macro expands each method body once per backend, so the two can only differ where a
 //! dialect forces it (the migrations). The store knows nothing of HTTP or permissions.
 
+mod batch_sql;
 mod cards;
 pub mod combined;
 mod directory;
@@ -19,6 +20,7 @@ mod model;
 pub mod push;
 mod search;
 mod sessions;
+mod stats;
 mod transfer;
 mod trash;
 mod write;
@@ -200,6 +202,8 @@ pub struct Store {
     /// Card writes go to one task that commits them in groups (see `cards::spawn_writer`).
     batcher: Option<tokio::sync::mpsc::Sender<cards::Job>>,
     bus: events::Bus,
+    /// How many cards this server wrote towards the next refresh of PostgreSQL's statistics.
+    freshness: Arc<stats::Freshness>,
 }
 
 unsafe extern "C" {
@@ -266,14 +270,23 @@ impl Store {
 
     pub async fn open_postgres(url: &str) -> Result<Store> {
         let opts = PgConnectOptions::from_str(url)?;
+        // A ping is a round trip to another process: paid on every checkout and every return, it doubled what
+        // a one-statement read cost. A connection used in the last second is taken as it is (if the database
+        // went away since, that one use fails as unavailable, 503 "try again"); one idle longer is pinged first.
+        // One returned inside a transaction (sqlx's own count: a dropped `Transaction` has queued its
+        // ROLLBACK, sent before the connection's next statement) is closed rather than reused.
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .after_release(|conn, _| {
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
                 Box::pin(async move {
-                    sqlx::Connection::ping(&mut *conn).await?;
-                    Ok(!sqlx::Connection::is_in_transaction(conn))
+                    if meta.idle_for >= Duration::from_secs(1) {
+                        sqlx::Connection::ping(&mut *conn).await?;
+                    }
+                    Ok(true)
                 })
             })
+            .after_release(|conn, _| Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) }))
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await?;
@@ -287,6 +300,7 @@ impl Store {
             batcher: None,
             bus: events::Bus::new(),
             clock: Default::default(),
+            freshness: Default::default(),
         };
         let batcher = Some(cards::spawn_writer(inner.clone()));
         Store { batcher, ..inner }

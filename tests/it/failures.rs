@@ -71,3 +71,30 @@ async fn control_characters_in_credential_names_are_refused() {
     }
     s.stop().await;
 }
+
+/// The server's PostgreSQL connections cut behind its back (a database restart, a proxy's idle timeout): the pool
+/// does not test a connection used within the last second (a round trip saved on every query), so it tests the
+/// ones idle longer, and requests after a pause are answered as if nothing happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "PostgreSQL only (LABELBOOK_TEST_BACKEND=postgres, --run-ignored all)"]
+async fn connections_the_database_dropped_are_replaced_after_a_pause() {
+    require_postgres();
+    let s = Server::start().await;
+    let ann = s.user("ann@example.com").await;
+    for i in 0..4 {
+        s.put_card(&ann, &format!("{}c{i}.vcf", contacts(&ann)), &vcard3(&format!("c{i}"), "Ann")).await.assert(201);
+    }
+    let db = s.db.pg_db.clone().unwrap();
+    s.db.behind_the_back(
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}' AND pid <> pg_backend_pid()"
+        ),
+        None,
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    s.propfind(&ann, &contacts(&ann), "1", "").await.assert(207).contains("c3.vcf");
+    s.put_card(&ann, &format!("{}c9.vcf", contacts(&ann)), &vcard3("c9", "Ann")).await.assert(201);
+    api(&s, &ann, "GET", "/labels", None).await.assert(200);
+    s.stop().await;
+}

@@ -169,3 +169,96 @@ async fn a_contact_put_on_a_label_as_it_is_never_overwrites_a_newer_edit() {
     assert_eq!(after.meta.modseq, before.meta.modseq, "the contact itself is not rewritten");
     f.db.drop_db().await;
 }
+
+/// Writes `n` new cards to My contacts in one group commit.
+async fn write_new_cards(f: &Fixture, from: usize, n: usize) {
+    let book = Book::MyContacts { owner_id: f.owner };
+    let cards: Vec<(Vec<u8>, vcard::Indexed)> =
+        (from..from + n).map(|i| card(&format!("u-{i}"), &format!("Person {i}"))).collect();
+    let news: Vec<NewCard<'_>> = cards
+        .iter()
+        .map(|(b, ix)| NewCard {
+            vcard: b,
+            etag: etag(b),
+            indexed: ix,
+            adopt_existing: Adopt::Replace,
+            actor_id: f.owner,
+        })
+        .collect();
+    let hrefs: Vec<String> = (from..from + n).map(|i| format!("c-{i}.vcf")).collect();
+    let none = Precondition::default();
+    let writes: Vec<CardWrite<'_>> = news
+        .iter()
+        .zip(&hrefs)
+        .map(|(new, href)| CardWrite::Put { book: &book, owner_id: f.owner, href, new, pre: &none })
+        .collect();
+    let r = f.store.write_cards(&writes).await;
+    assert!(r.iter().all(|r| r.is_ok()), "{r:?}");
+}
+
+/// A query on the test's PostgreSQL database over a connection of its own.
+async fn pg_rows(f: &Fixture, sql: &str) -> Vec<String> {
+    let pool = sqlx::PgPool::connect(&f.db.database_url().unwrap()).await.unwrap();
+    let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_all(&pool).await.unwrap();
+    pool.close().await;
+    rows
+}
+
+/// Polls `sql` (one text row) until it answers `want`, for up to 20 s (PostgreSQL reports table statistics a
+/// little after the transaction that changed them).
+async fn pg_until(f: &Fixture, sql: &str, want: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let got = pg_rows(f, sql).await;
+        if got.first().map(String::as_str) == Some(want) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{sql} answered {got:?}, not {want:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+const CONTACTS_ANALYZED: &str =
+    "SELECT (last_analyze IS NOT NULL)::text FROM pg_stat_user_tables WHERE relname = 'contacts'";
+
+/// The plan of a card write's lookup, as the writer shapes it.
+async fn lookup_plan(f: &Fixture) -> String {
+    let sql = format!(
+        "EXPLAIN SELECT id, etag, href, uid FROM contacts WHERE owner_id = {o} AND deleted_at IS NULL AND href IN ('c-1.vcf', 'c-2.vcf')
+         UNION ALL SELECT id, etag, href, uid FROM contacts WHERE owner_id = {o} AND deleted_at IS NULL AND uid IN ('u-1', 'u-2')",
+        o = f.owner
+    );
+    pg_rows(f, &sql).await.join("\n")
+}
+
+/// A card write's lookup reads the unique (owner, href) and (owner, uid) indexes, not the whole book, without
+/// waiting for autovacuum (off on this project's machines): the server analyzes the card tables itself once
+/// it has written enough cards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "PostgreSQL only (LABELBOOK_TEST_BACKEND=postgres, --run-ignored all)"]
+async fn card_lookups_use_the_unique_indexes_once_a_book_has_grown() {
+    require_postgres();
+    let f = fixture().await;
+    write_new_cards(&f, 0, 300).await;
+    pg_until(&f, CONTACTS_ANALYZED, "true").await;
+    let plan = lookup_plan(&f).await;
+    assert!(plan.contains("contacts_live_href") && plan.contains("contacts_live_uid"), "{plan}");
+    assert!(!plan.contains("Filter"), "an index scan with a filter reads the whole book:\n{plan}");
+    f.db.drop_db().await;
+}
+
+/// Tables that have rows but were never analyzed (a database written by an older version, or by a server
+/// stopped before its first analyze) are analyzed when a server starts on them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "PostgreSQL only (LABELBOOK_TEST_BACKEND=postgres, --run-ignored all)"]
+async fn a_server_starting_on_unanalyzed_tables_analyzes_them() {
+    require_postgres();
+    let f = fixture().await;
+    write_new_cards(&f, 0, 40).await;
+    pg_until(&f, "SELECT (n_live_tup > 0)::text FROM pg_stat_user_tables WHERE relname = 'contacts'", "true").await;
+    assert_eq!(pg_rows(&f, CONTACTS_ANALYZED).await, ["false"], "40 cards are below the first step");
+    let second = labelbook::app::App::open(f.db.config()).await.unwrap();
+    assert_eq!(pg_rows(&f, CONTACTS_ANALYZED).await, ["true"]);
+    second.store.close().await;
+    f.db.drop_db().await;
+}
