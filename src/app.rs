@@ -205,8 +205,13 @@ impl App {
             Some(p) => (p, false),
             None => (accounts::generate_password().map_err(anyhow::Error::msg)?, true),
         };
-        let user = self.accounts.create_user(email, &password, true).await.map_err(anyhow::Error::msg)?;
-        Ok(Some((user, generated.then_some(password))))
+        match self.accounts.create_user(email, &password, true).await {
+            Ok(user) => Ok(Some((user, generated.then_some(password)))),
+            // Several servers started at once on one empty PostgreSQL: another one made the first account
+            // between the count and the insert, and that is the administrator.
+            Err(_) if self.store.count_users().await? > 0 => Ok(None),
+            Err(e) => Err(anyhow::Error::msg(e)),
+        }
     }
 
     /// Free space where the embedded database lives (RFC 4331 quota-available-bytes when no quota is set);

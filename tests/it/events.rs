@@ -102,3 +102,34 @@ async fn another_server_on_the_same_postgresql_hears_every_change() {
     other.store.close().await;
     s.stop().await;
 }
+
+/// Several servers started at once on one empty PostgreSQL (a deployment's nodes): each tries to make the first
+/// administrator; one does, and the others start too instead of failing on the account the first one made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "PostgreSQL only (LABELBOOK_TEST_BACKEND=postgres, --run-ignored all)"]
+async fn servers_starting_together_make_one_administrator() {
+    require_postgres();
+    let db = TestDb::new().await;
+    let mut apps = Vec::new();
+    for _ in 0..3 {
+        apps.push(std::sync::Arc::new(App::open(db.config()).await.unwrap()));
+    }
+    let starts: Vec<_> = apps
+        .iter()
+        .map(|app| {
+            let app = app.clone();
+            tokio::spawn(async move { app.bootstrap_admin("root@example.com", Some("a-password-1".into())).await })
+        })
+        .collect();
+    let mut made = 0;
+    for s in starts {
+        let outcome = s.await.unwrap().expect("every server starts");
+        made += usize::from(outcome.is_some());
+    }
+    assert_eq!(made, 1, "one administrator made");
+    assert_eq!(apps[0].store.count_users().await.unwrap(), 1);
+    for app in &apps {
+        app.store.close().await;
+    }
+    db.drop_db().await;
+}
