@@ -6,7 +6,7 @@
 //! token and sends the change notification. SQLite runs in this process, has no arrays and no data-modifying
 //! WITH, and plans a statement in microseconds: it keeps the plain forms.
 
-use super::write::WriteTx;
+use super::write::{WriteTx, set_claimed_seq};
 use sqlx::{AssertSqlSafe, Postgres, Sqlite};
 
 /// A live contact: (id, etag, href, uid).
@@ -30,13 +30,18 @@ const LIVE_BY_NAME_OR_UID_PG: &str =
 
 /// Stamps the books' tokens and notifies the other servers (after the data-modifying WITH parts, which always
 /// run to completion; the NOTIFY is delivered at commit, never on a rollback).
-/// The rows are found by their primary keys (`= ANY`), so the plan is index lookups whatever the statistics.
-const FINISH_PG: &str =
+/// The rows are found by their primary keys (`= ANY`), so the plan is index lookups whatever the statistics. $7:
+/// the last change sequence value the batch claimed, when the row does not hold it yet.
+const FINISH_PG: &str = concat!(
     "WITH b AS (UPDATE users u SET book_modseq = v.seq FROM unnest($1::bigint[], $2::bigint[]) AS v(id, seq)
                  WHERE u.id = ANY($1) AND u.id = v.id AND u.book_modseq < v.seq),
      l AS (UPDATE labels t SET modseq = v.seq FROM unnest($3::text[], $4::bigint[]) AS v(id, seq)
-                 WHERE t.id = ANY($3) AND t.id = v.id AND t.modseq < v.seq)
-SELECT pg_notify($5, p) FROM unnest($6::text[]) AS p";
+                 WHERE t.id = ANY($3) AND t.id = v.id AND t.modseq < v.seq),
+     s AS (",
+    set_claimed_seq!("7"),
+    ")
+SELECT pg_notify($5, p) FROM unnest($6::text[]) AS p"
+);
 
 impl WriteTx<Postgres> {
     pub(super) async fn live_contacts(
@@ -48,9 +53,10 @@ impl WriteTx<Postgres> {
         sqlx::query_as(LIVE_BY_NAME_OR_UID_PG).bind(owner).bind(hrefs).bind(uids).fetch_all(&mut **self).await
     }
 
-    /// Stamps and NOTIFY `payloads` in one statement.
+    /// Stamps, the claimed change sequence and NOTIFY `payloads` in one statement.
     pub(super) async fn finish_batch(&mut self, stamps: Stamps<'_>, payloads: Vec<String>) -> Result<(), sqlx::Error> {
-        if stamps.books.is_empty() && stamps.labels.is_empty() && payloads.is_empty() {
+        let seq = self.seq_to_write();
+        if stamps.books.is_empty() && stamps.labels.is_empty() && payloads.is_empty() && seq.is_none() {
             return Ok(());
         }
         let (owners, owner_seqs): (Vec<i64>, Vec<i64>) = stamps.books.iter().copied().unzip();
@@ -62,6 +68,7 @@ impl WriteTx<Postgres> {
             .bind(label_seqs)
             .bind(super::events::CHANNEL)
             .bind(payloads)
+            .bind(seq)
             .execute(&mut **self)
             .await?;
         Ok(())
@@ -97,7 +104,7 @@ impl WriteTx<Sqlite> {
         q.fetch_all(&mut **self).await
     }
 
-    /// Stamps; SQLite's one server has nobody to notify.
+    /// Stamps; SQLite's one server has nobody to notify (the claimed change sequence is written at commit).
     pub(super) async fn finish_batch(&mut self, stamps: Stamps<'_>, _payloads: Vec<String>) -> Result<(), sqlx::Error> {
         for (owner_id, seq) in stamps.books {
             sqlx::query(TOUCH_BOOK).bind(seq).bind(owner_id).execute(&mut **self).await?;

@@ -418,7 +418,7 @@ impl Store {
                 waits.push(answer);
             }
             // The batch takes the writer turn itself, so it is serialised with the writer task.
-            self.run_batch(jobs).await;
+            self.run_batch(jobs, None).await;
             for answer in waits {
                 answers.push(match answer.await {
                     Ok(Ok(Done::Put(o))) => Ok(CardWritten::Put(o)),
@@ -442,14 +442,25 @@ impl Store {
     /// Group commit: every card write waiting runs in one transaction, each taking its own change sequence value,
     /// and none is answered before the commit. A refused write (precondition, UID conflict, not found) is decided
     /// by reads before it writes anything, so it leaves the others alone; a database error fails the batch.
-    pub(crate) async fn run_batch(&self, jobs: Vec<Job>) {
+    /// `more`: the writer's queue, drained into the batch once the transaction holds the change sequence (what
+    /// arrived while it waited for the row joins it).
+    pub(crate) async fn run_batch(&self, mut jobs: Vec<Job>, more: Option<&mut tokio::sync::mpsc::Receiver<Job>>) {
         let now = self.clock.now();
         let started = std::time::Instant::now();
         let outcome: std::result::Result<Vec<std::result::Result<Done, WriteError>>, StoreError> = on_pool!(self, p => {
             async {
-                // One statement reserves a change sequence value for every write of the batch, in order.
-                let mut tx = self.write(p, jobs.len() as i64).await?;
-                let last = tx.seq();
+                // The change sequence row first (rule 3 of store/write.rs), then every write waiting by now, each
+                // taking the next value in order.
+                let mut tx = self.write_claiming(p).await?;
+                if let Some(rx) = more {
+                    while jobs.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(job) => jobs.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                let last = tx.claim(jobs.len() as i64);
                 let base = last - jobs.len() as i64 + 1;
                 // Each book's token is stamped once, after the batch, with its last change.
                 let mut books: HashMap<i64, i64> = HashMap::new();
@@ -817,14 +828,7 @@ pub(crate) fn spawn_writer(store: Store) -> tokio::sync::mpsc::Sender<Job> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Job>(1024);
     tokio::spawn(async move {
         while let Some(first) = rx.recv().await {
-            let mut jobs = vec![first];
-            while jobs.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
-                }
-            }
-            store.run_batch(jobs).await;
+            store.run_batch(vec![first], Some(&mut rx)).await;
         }
     });
     tx

@@ -84,8 +84,9 @@ fn the_store_knows_nothing_of_http() {
 }
 
 /// `Store::write` (store/write.rs) is the only way to begin a write transaction and the only writer of the
-/// change sequence: a hand-written BEGIN would skip the writer turn or BEGIN IMMEDIATE, and a hand-written
-/// reservation could be taken after a read.
+/// change sequence (statements elsewhere that write a claimed value include write.rs's `set_claimed_seq!`): a
+/// hand-written BEGIN would skip the writer turn or BEGIN IMMEDIATE, and a hand-written reservation could be
+/// taken after a read.
 #[test]
 fn write_transactions_begin_only_in_store_write() {
     let hits = code_lines("src")
