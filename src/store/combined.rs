@@ -97,16 +97,19 @@ impl Store {
             format!("{own}{tail}")
         } else {
             // The two parts cannot overlap (the owner's contacts, and others' contacts on shared labels): UNION
-            // ALL, each part ordered and cut to the page by itself, so a page reads a page from each index
-            // rather than everything after the position (with statistics saying the owner holds most contacts,
-            // PostgreSQL otherwise hashes every remaining row of the book for each page).
+            // ALL. SQLite merges the two ordered parts and stops at the page's end. PostgreSQL sorts (or, with
+            // UNION, hashes) every row after the position for each page, so there each part is ordered and cut
+            // to the page by itself first.
             let shared = format!(
                 "SELECT {COLS}{data} FROM contacts c WHERE c.owner_id <> $1 AND c.deleted_at IS NULL AND {shared_cond} AND c.id IN (SELECT contact_id FROM memberships WHERE removed_at IS NULL AND label_id IN ({}))",
                 marks(2, n)
             );
-            format!(
-                "SELECT * FROM ({own}{tail}) AS own_part UNION ALL SELECT * FROM ({shared}{tail}) AS shared_part{tail}"
-            )
+            match self.pool {
+                super::Pool::Postgres(_) => format!(
+                    "SELECT * FROM ({own}{tail}) AS own_part UNION ALL SELECT * FROM ({shared}{tail}) AS shared_part{tail}"
+                ),
+                super::Pool::Sqlite(_) => format!("{own} UNION ALL {shared}{tail}"),
+            }
         };
         let to_card = |owner: i64,
                        id: i64,

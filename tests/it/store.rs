@@ -262,3 +262,48 @@ async fn a_server_starting_on_unanalyzed_tables_analyzes_them() {
     second.store.close().await;
     f.db.drop_db().await;
 }
+
+/// The combined book read in small pages: its two parts (the user's own contacts and another's on a shared label)
+/// interleave by position, and every card comes exactly once, in order, whatever the page size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_combined_book_read_page_by_page_gives_every_card_once_in_order() {
+    let f = fixture().await;
+    let peer = f.store.create_user("peer@example.com", "x", false).await.unwrap();
+    let label = f.store.create_label(peer.id, None, "Shared", "").await.unwrap();
+    let (mine, theirs) = (Book::MyContacts { owner_id: f.owner }, Book::Label { label_id: label.id.clone() });
+    let cards: Vec<(Vec<u8>, vcard::Indexed)> = (0..14).map(|i| card(&format!("m-{i}"), &format!("P {i}"))).collect();
+    let news: Vec<NewCard<'_>> = cards
+        .iter()
+        .map(|(b, ix)| NewCard {
+            vcard: b,
+            etag: etag(b),
+            indexed: ix,
+            adopt_existing: Adopt::Replace,
+            actor_id: f.owner,
+        })
+        .collect();
+    let hrefs: Vec<String> = (0..14).map(|i| format!("m-{i}.vcf")).collect();
+    let none = Precondition::default();
+    // Alternating, so the two parts' positions interleave.
+    let writes: Vec<CardWrite<'_>> = (0..14)
+        .map(|i| {
+            let (book, owner_id) = if i % 2 == 0 { (&mine, f.owner) } else { (&theirs, peer.id) };
+            CardWrite::Put { book, owner_id, href: &hrefs[i], new: &news[i], pre: &none }
+        })
+        .collect();
+    let r = f.store.write_cards(&writes).await;
+    assert!(r.iter().all(|r| r.is_ok()), "{r:?}");
+    let combined = Book::Combined { owner_id: f.owner, shared: vec![label.id.clone()], labels: vec![] };
+    for size in [1, 3, 5, 100] {
+        let (mut after, mut seen) = (0, Vec::new());
+        loop {
+            let page = f.store.list_cards_page(&combined, false, after, size).await.unwrap();
+            let Some(last) = page.last() else { break };
+            after = last.0;
+            seen.extend(page.into_iter().map(|(pos, _)| pos));
+        }
+        assert_eq!(seen.len(), 14, "page size {size}: {seen:?}");
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "page size {size}: in order, none twice: {seen:?}");
+    }
+    f.db.drop_db().await;
+}
