@@ -21,7 +21,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use labelbook::service::Grantee;
 use labelbook::service::access::Level;
-use std::io::{BufRead, BufReader};
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use util::{arg, cpu_ticks, percentile};
@@ -57,16 +57,7 @@ fn start(bin: &str, dir: &std::path::Path, key: &std::path::Path, google: &Emula
         .env_remove("LABELBOOK_DATABASE_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let base = loop {
-        let line = lines.next().expect("server output").expect("line");
-        if let Some(rest) = line.strip_prefix("Labelbook listening on ") {
-            break rest.split_whitespace().next().expect("url").trim_end_matches('/').to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, base)
+    util::spawn_server(&mut cmd)
 }
 
 /// An owner with one label of `n` contacts shared (accepted, on devices) with `users` collaborators, all

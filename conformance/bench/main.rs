@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use std::io::{BufRead, BufReader};
+
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -98,16 +98,8 @@ async fn main() {
     if let Some(url) = &database_url {
         cmd.env("LABELBOOK_DATABASE_URL", url);
     }
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+    let (mut child, base) = util::spawn_server(&mut cmd);
     let pid = child.id();
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let base = loop {
-        let line = lines.next().expect("server output").expect("line");
-        if let Some(rest) = line.strip_prefix("Labelbook listening on ") {
-            break rest.split_whitespace().next().expect("url").trim_end_matches('/').to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
 
     let auth =
         format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("bench@example.com:bench-password"));

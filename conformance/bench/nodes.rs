@@ -18,7 +18,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use std::io::{BufRead, BufReader};
+
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -106,25 +106,16 @@ fn start(bin: &str, url: &str, n: usize) -> (Nodes, Vec<String>) {
     for i in 0..n {
         let dir = std::env::temp_dir().join(format!("labelbook-nodes-{}-{i}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let mut child = Command::new(bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        let mut cmd = Command::new(bin);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(&dir)
             .env("LABELBOOK_DATABASE_URL", url)
             .env("LABELBOOK_ADMIN_EMAIL", EMAIL)
             .env("LABELBOOK_ADMIN_PASSWORD", PASSWORD)
             .env("LABELBOOK_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let base = loop {
-            let line = lines.next().expect("server output").expect("line");
-            if let Some(rest) = line.strip_prefix("Labelbook listening on ") {
-                break rest.split_whitespace().next().expect("url").trim_end_matches('/').to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
+            .stderr(Stdio::inherit());
+        let (child, base) = util::spawn_server(&mut cmd);
         nodes.0.push(child);
         bases.push(base);
     }

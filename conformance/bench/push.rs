@@ -21,7 +21,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use push_service::{PushService, Subscription};
-use std::io::{BufRead, BufReader};
+
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -168,8 +168,8 @@ async fn main() {
     let writes: usize = arg("--writes").and_then(|v| v.parse().ok()).unwrap_or(20);
     let dir = std::env::temp_dir().join(format!("labelbook-bench-push-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let mut child = Command::new(&bin)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+    let mut cmd = Command::new(&bin);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(&dir)
         .env("LABELBOOK_ADMIN_EMAIL", EMAIL)
         .env("LABELBOOK_ADMIN_PASSWORD", PASSWORD)
@@ -177,19 +177,10 @@ async fn main() {
         .env("LABELBOOK_PUSH_ALLOW_LOCAL_ENDPOINTS", "true")
         .env("LABELBOOK_PUSH_MAX_REGISTRATIONS_PER_USER", "20000")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        .stderr(Stdio::inherit());
+    let (child, base) = util::spawn_server(&mut cmd);
     let pid = child.id();
     let child = KillOnDrop(child);
-    let base = loop {
-        let line = lines.next().expect("server output").expect("line");
-        if let Some(rest) = line.strip_prefix("Labelbook listening on ") {
-            break rest.split_whitespace().next().expect("url").trim_end_matches('/').to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
     let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{EMAIL}:{PASSWORD}")));
     let http: Http = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(32).build_http();
     let ctx = Arc::new(Ctx { http, auth, base });

@@ -1,4 +1,4 @@
-//! What every benchmark driver needs: its arguments, percentiles, and the server process's CPU.
+//! What every benchmark driver needs: its arguments, the server started, percentiles, and the server process's CPU.
 #![allow(dead_code)]
 
 use std::time::Duration;
@@ -25,4 +25,20 @@ pub fn cpu_ticks(pid: u32) -> u64 {
     let f: Vec<&str> = after.split_whitespace().collect();
     f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
         + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+}
+
+/// Starts the server `cmd` describes (its stdout piped) and answers the child and the base URL it prints
+/// ("Labelbook listening on …"); the rest of its output is read and dropped.
+pub fn spawn_server(cmd: &mut std::process::Command) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start the server: {e}"));
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let base = loop {
+        let line = lines.next().expect("server output").expect("line");
+        if let Some(rest) = line.strip_prefix("Labelbook listening on ") {
+            break rest.split_whitespace().next().expect("url").trim_end_matches('/').to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, base)
 }

@@ -170,12 +170,9 @@ async fn a_contact_put_on_a_label_as_it_is_never_overwrites_a_newer_edit() {
     f.db.drop_db().await;
 }
 
-/// Writes `n` new cards to My contacts in one group commit.
-async fn write_new_cards(f: &Fixture, from: usize, n: usize) {
-    let book = Book::MyContacts { owner_id: f.owner };
-    let cards: Vec<(Vec<u8>, vcard::Indexed)> =
-        (from..from + n).map(|i| card(&format!("u-{i}"), &format!("Person {i}"))).collect();
-    let news: Vec<NewCard<'_>> = cards
+/// New cards for `cards`, written by the fixture's owner.
+fn new_cards_of<'a>(f: &Fixture, cards: &'a [(Vec<u8>, vcard::Indexed)]) -> Vec<NewCard<'a>> {
+    cards
         .iter()
         .map(|(b, ix)| NewCard {
             vcard: b,
@@ -184,7 +181,15 @@ async fn write_new_cards(f: &Fixture, from: usize, n: usize) {
             adopt_existing: Adopt::Replace,
             actor_id: f.owner,
         })
-        .collect();
+        .collect()
+}
+
+/// Writes `n` new cards to My contacts in one group commit.
+async fn write_new_cards(f: &Fixture, from: usize, n: usize) {
+    let book = Book::MyContacts { owner_id: f.owner };
+    let cards: Vec<(Vec<u8>, vcard::Indexed)> =
+        (from..from + n).map(|i| card(&format!("u-{i}"), &format!("Person {i}"))).collect();
+    let news = new_cards_of(f, &cards);
     let hrefs: Vec<String> = (from..from + n).map(|i| format!("c-{i}.vcf")).collect();
     let none = Precondition::default();
     let writes: Vec<CardWrite<'_>> = news
@@ -272,16 +277,7 @@ async fn the_combined_book_read_page_by_page_gives_every_card_once_in_order() {
     let label = f.store.create_label(peer.id, None, "Shared", "").await.unwrap();
     let (mine, theirs) = (Book::MyContacts { owner_id: f.owner }, Book::Label { label_id: label.id.clone() });
     let cards: Vec<(Vec<u8>, vcard::Indexed)> = (0..14).map(|i| card(&format!("m-{i}"), &format!("P {i}"))).collect();
-    let news: Vec<NewCard<'_>> = cards
-        .iter()
-        .map(|(b, ix)| NewCard {
-            vcard: b,
-            etag: etag(b),
-            indexed: ix,
-            adopt_existing: Adopt::Replace,
-            actor_id: f.owner,
-        })
-        .collect();
+    let news = new_cards_of(&f, &cards);
     let hrefs: Vec<String> = (0..14).map(|i| format!("m-{i}.vcf")).collect();
     let none = Precondition::default();
     // Alternating, so the two parts' positions interleave.
