@@ -33,6 +33,7 @@ impl App {
             tracing::warn!(error = %e, "could not mark abandoned imports");
         }
         self.store.spawn_listener();
+        self.store.spawn_outside_watch();
         let outbox = self.clone();
         tokio::spawn(async move { outbox.service.run_outbox(outbox.stopping.subscribe()).await });
         tokio::spawn(self.bridge.clone().run(self.service.clone(), self.stopping.subscribe()));

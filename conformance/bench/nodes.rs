@@ -23,7 +23,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use util::{arg, cpu_ticks, ms, percentile};
+use util::{arg, cpu_ticks, ms, percentile, postgres_ticks};
 
 type Http = Client<HttpConnector, Full<Bytes>>;
 
@@ -84,15 +84,6 @@ fn sync_body(token: &str) -> String {
     format!(
         r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#
     )
-}
-
-/// CPU ticks of every PostgreSQL process (the server's own and the backends serving the nodes).
-fn postgres_ticks() -> u64 {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"postgres")))
-        .map(cpu_ticks)
-        .sum()
 }
 
 fn psql(admin_url: &str, sql: &str) {

@@ -27,6 +27,15 @@ pub fn cpu_ticks(pid: u32) -> u64 {
         + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
 }
 
+/// CPU ticks of every PostgreSQL process (the server's own and the backends serving the nodes).
+pub fn postgres_ticks() -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"postgres")))
+        .map(cpu_ticks)
+        .sum()
+}
+
 /// Starts the server `cmd` describes (its stdout piped) and answers the child and the base URL it prints
 /// ("Labelbook listening on …"); the rest of its output is read and dropped.
 pub fn spawn_server(cmd: &mut std::process::Command) -> (std::process::Child, String) {

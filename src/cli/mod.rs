@@ -45,8 +45,20 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
     let app = App::open(config).await?;
     let json = cli.json;
-    match cli.command {
-        Command::Serve { .. } => serve(app).await,
+    if let Command::Serve { .. } = cli.command {
+        return serve(app).await;
+    }
+    let done = run_command(&app, cli.command, json).await;
+    // A server on the same SQLite file cannot hear this process's changes: tell it to re-read.
+    if let Err(e) = app.store.announce_outside_writes().await {
+        tracing::warn!(error = %e, "could not tell a running server about these changes");
+    }
+    done
+}
+
+async fn run_command(app: &App, command: Command, json: bool) -> Result<()> {
+    match command {
+        Command::Serve { .. } => Err(anyhow::anyhow!("serve is not a one-off command")),
         Command::Migrate => {
             if json {
                 print_json(serde_json::json!({"migrated": true, "backend": app.store.backend_name()}));
@@ -55,9 +67,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::User(cmd) => user(&app, cmd, json).await,
-        Command::AppPassword(cmd) => app_password(&app, cmd, json).await,
-        Command::Label(cmd) => label(&app, cmd, json).await,
+        Command::User(cmd) => user(app, cmd, json).await,
+        Command::AppPassword(cmd) => app_password(app, cmd, json).await,
+        Command::Label(cmd) => label(app, cmd, json).await,
         Command::Share { label, actor, with, level, no_devices } => {
             let actor = app.user(&actor).await?;
             let level = parse_level(&level)?;
@@ -66,15 +78,15 @@ pub async fn run(cli: Cli) -> Result<()> {
             print_grant(&g, json);
             Ok(())
         }
-        Command::Invitation(cmd) => invitation(&app, cmd, json).await,
-        Command::Trash(cmd) => trash(&app, cmd, json).await,
-        Command::History(args) => history::history(&app, args, json).await,
-        Command::Activity(args) => history::activity(&app, args, json).await,
-        Command::Domain(cmd) => domain(&app, cmd, json).await,
-        Command::Group(cmd) => group(&app, cmd, json).await,
-        Command::Grant(cmd) => grant(&app, cmd, json).await,
-        Command::Import { file, user, label } => import(&app, &file, &user, label.as_deref(), json).await,
-        Command::Export { user, label, out } => export(&app, &user, label.as_deref(), out).await,
-        Command::Google(cmd) => google::google(&app, cmd, json).await,
+        Command::Invitation(cmd) => invitation(app, cmd, json).await,
+        Command::Trash(cmd) => trash(app, cmd, json).await,
+        Command::History(args) => history::history(app, args, json).await,
+        Command::Activity(args) => history::activity(app, args, json).await,
+        Command::Domain(cmd) => domain(app, cmd, json).await,
+        Command::Group(cmd) => group(app, cmd, json).await,
+        Command::Grant(cmd) => grant(app, cmd, json).await,
+        Command::Import { file, user, label } => import(app, &file, &user, label.as_deref(), json).await,
+        Command::Export { user, label, out } => export(app, &user, label.as_deref(), out).await,
+        Command::Google(cmd) => google::google(app, cmd, json).await,
     }
 }

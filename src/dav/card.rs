@@ -1,6 +1,6 @@
 //! GET, HEAD, PUT and DELETE of cards (RFC 6352 §6.3.2), and GET of a whole book as one .vcf.
 
-use super::collection::open_own_book;
+use super::collection::{BookWants, open_own_book};
 use super::xml::CARDDAV;
 use super::{Ctx, DavError, DavResult, Target};
 use crate::response::Body;
@@ -69,7 +69,7 @@ pub async fn get(ctx: &Ctx<'_>, target: &Target, head: bool) -> DavResult {
         Target::Book(email, segment) => {
             // A whole book as one .vcf file, as exports and some clients expect.
             let view = open_own_book(ctx, email, segment).await?;
-            let book = super::collection::load_book(ctx, view, false).await?;
+            let book = super::collection::load_book(ctx, view, BookWants::NOTHING).await?;
             Ok(super::stream::book_vcf(ctx, book, accepted_version(ctx), head))
         }
         Target::Home(email) => {

@@ -96,14 +96,30 @@ pub fn prop_stats(ctx: &Ctx<'_>, res: &Res<'_>, req: &PropReq) -> Result<PropSta
     Ok(stats)
 }
 
-pub async fn load_book(ctx: &Ctx<'_>, mut view: BookView, want_size: bool) -> Result<BookRes, DavError> {
+/// What of a book beyond its state an answer needs read: its size (quota-used-bytes) and its dead properties.
+#[derive(Clone, Copy)]
+pub struct BookWants {
+    pub size: bool,
+    pub dead: bool,
+}
+
+impl BookWants {
+    /// For answers that show no property of the book itself (its members', a download).
+    pub const NOTHING: BookWants = BookWants { size: false, dead: false };
+
+    pub fn props(req: &PropReq) -> BookWants {
+        BookWants { size: req.wants(DAV, "quota-used-bytes"), dead: props::may_need_dead_props(req) }
+    }
+}
+
+pub async fn load_book(ctx: &Ctx<'_>, mut view: BookView, wants: BookWants) -> Result<BookRes, DavError> {
     let svc = &ctx.app.service;
     let state = svc.state(&view).await?;
     let token = state.token;
     view.displayname = state.name;
     view.description = state.description;
-    let dead = svc.dead_props(&view).await?;
-    let size = if want_size { Some(svc.book_size(&view).await?) } else { None };
+    let dead = if wants.dead { svc.dead_props(&view).await? } else { Vec::new() };
+    let size = if wants.size { Some(svc.book_size(&view).await?) } else { None };
     Ok(BookRes { view, token, dead, size, acl: None })
 }
 
@@ -145,7 +161,7 @@ pub async fn propfind(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult 
     let req = parse_propfind(body)?;
     let mut ms = Multistatus::new(minimal(ctx));
     let me: &User = &ctx.who.user;
-    let want_size = req.wants(DAV, "quota-used-bytes");
+    let wants = BookWants::props(&req);
     let want_data = req.wants(CARDDAV, "address-data");
     let want_acl = req.wants(DAV, "acl");
     let emit = |ms: &mut Multistatus, res: &Res<'_>| -> Result<(), DavError> {
@@ -188,7 +204,7 @@ pub async fn propfind(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult 
                     ctx.app.service.home_books(me).await?
                 };
                 for view in views {
-                    let mut book = load_book(ctx, view, want_size).await?;
+                    let mut book = load_book(ctx, view, wants).await?;
                     if want_acl {
                         load_acl(ctx, &mut book).await?;
                     }
@@ -198,7 +214,7 @@ pub async fn propfind(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult 
         }
         Target::Book(email, segment) => {
             let view = open_own_book(ctx, email, segment).await?;
-            let mut book = load_book(ctx, view, want_size).await?;
+            let mut book = load_book(ctx, view, wants).await?;
             if want_acl {
                 load_acl(ctx, &mut book).await?;
             }
@@ -212,7 +228,7 @@ pub async fn propfind(ctx: &Ctx<'_>, target: &Target, body: &[u8]) -> DavResult 
         Target::Card(email, segment, name) => {
             let view = open_own_book(ctx, email, segment).await?;
             let card: Card = ctx.app.service.get_card(&view, name, want_data).await?;
-            let mut book = load_book(ctx, view, false).await?;
+            let mut book = load_book(ctx, view, BookWants::NOTHING).await?;
             if want_acl {
                 load_acl(ctx, &mut book).await?;
             }

@@ -88,15 +88,47 @@ fn http_date(secs: i64) -> String {
     httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64))
 }
 
+/// What a book answers besides what every resource does (`names`), allprop marked.
+const BOOK_NAMES: [(&str, &str, bool); 14] = [
+    (DAV, "acl", false),
+    (DAV, "acl-restrictions", false),
+    (DAV, "displayname", true),
+    (DAV, "owner", false),
+    (DAV, "sync-token", false),
+    (DAV, "quota-used-bytes", false),
+    (DAV, "quota-available-bytes", false),
+    (CARDDAV, "addressbook-description", true),
+    (CARDDAV, "supported-address-data", false),
+    (CARDDAV, "max-resource-size", false),
+    (CS, "getctag", true),
+    (PUSH, "transports", false),
+    (PUSH, "topic", false),
+    (PUSH, "supported-triggers", false),
+];
+
+/// Whether answering `req` on a book may need its dead properties: allprop and propname list them, and any
+/// property a book does not compute may be one (PROPPATCH stores only those, RFC 4918 §9.2).
+pub fn may_need_dead_props(req: &super::collection::PropReq) -> bool {
+    use super::collection::PropReq;
+    let computed = |e: &Element| BOOK_NAMES.iter().chain(&COMMON_NAMES).any(|(ns, name, _)| e.is(ns, name));
+    match req {
+        PropReq::All(_) | PropReq::Names => true,
+        PropReq::Some(list) => !list.iter().all(computed),
+    }
+}
+
+/// What every resource answers, allprop marked.
+const COMMON_NAMES: [(&str, &str, bool); 5] = [
+    (DAV, "resourcetype", true),
+    (DAV, "current-user-principal", false),
+    (DAV, "current-user-privilege-set", false),
+    (DAV, "principal-collection-set", false),
+    (DAV, "supported-report-set", false),
+];
+
 /// The names this resource answers PROPFIND propname with, allprop marked.
 pub fn names(res: &Res<'_>) -> Vec<(&'static str, &'static str, bool)> {
-    let mut n: Vec<(&'static str, &'static str, bool)> = vec![
-        (DAV, "resourcetype", true),
-        (DAV, "current-user-principal", false),
-        (DAV, "current-user-privilege-set", false),
-        (DAV, "principal-collection-set", false),
-        (DAV, "supported-report-set", false),
-    ];
+    let mut n: Vec<(&'static str, &'static str, bool)> = COMMON_NAMES.to_vec();
     match res {
         Res::Root | Res::Principals | Res::Homes => n.push((DAV, "displayname", true)),
         Res::Principal(_) => n.extend([
@@ -114,22 +146,7 @@ pub fn names(res: &Res<'_>) -> Vec<(&'static str, &'static str, bool)> {
             (PUSH, "topic", false),
             (PUSH, "supported-triggers", false),
         ]),
-        Res::Book(_) => n.extend([
-            (DAV, "acl", false),
-            (DAV, "acl-restrictions", false),
-            (DAV, "displayname", true),
-            (DAV, "owner", false),
-            (DAV, "sync-token", false),
-            (DAV, "quota-used-bytes", false),
-            (DAV, "quota-available-bytes", false),
-            (CARDDAV, "addressbook-description", true),
-            (CARDDAV, "supported-address-data", false),
-            (CARDDAV, "max-resource-size", false),
-            (CS, "getctag", true),
-            (PUSH, "transports", false),
-            (PUSH, "topic", false),
-            (PUSH, "supported-triggers", false),
-        ]),
+        Res::Book(_) => n.extend(BOOK_NAMES),
         Res::Card(..) => n.extend([
             (DAV, "acl", false),
             (DAV, "acl-restrictions", false),

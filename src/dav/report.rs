@@ -1,7 +1,7 @@
 //! REPORT: addressbook-multiget and addressbook-query (RFC 6352 §8.6–8.7), sync-collection (RFC 6578),
 //! expand-property (RFC 3253 §3.8), principal-property-search and principal-search-property-set (RFC 3744 §9).
 
-use super::collection::{PropReq, load_book, minimal, open_own_book, prop_stats};
+use super::collection::{BookWants, PropReq, load_book, minimal, open_own_book, prop_stats};
 use super::filter::{self, FilterError};
 use super::multistatus::{Multistatus, PropStats};
 use super::props::{self, BookRes, Res, SYNC_PREFIX};
@@ -83,7 +83,7 @@ async fn report_book(ctx: &Ctx<'_>, target: &Target, report: &str) -> Result<Boo
         ));
     };
     let view = open_own_book(ctx, email, segment).await?;
-    load_book(ctx, view, false).await
+    load_book(ctx, view, BookWants::NOTHING).await
 }
 
 async fn multiget(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavResult {
@@ -179,10 +179,13 @@ async fn sync_collection(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavR
         };
         let n: i64 = number.parse().map_err(|_| invalid_token())?;
         // Older than the newest purged tombstone, what was deleted since can no longer be told (RFC 6578 §3.2);
-        // above the current sequence, the token was never issued.
-        let (oldest, current) = ctx.app.service.token_window().await?;
-        if n < oldest || n > current {
-            return Err(invalid_token());
+        // above the current sequence, the token was never issued. The book's own token is always valid: nothing
+        // changed after it, purged or not.
+        if n != book.token {
+            let (oldest, current) = ctx.app.service.token_window().await?;
+            if n < oldest || n > current {
+                return Err(invalid_token());
+            }
         }
         n
     };
@@ -196,7 +199,13 @@ async fn sync_collection(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavR
         let trailer = Some(format!("<d:sync-token>{}</d:sync-token>", props::book_token(&book.view, book.token)));
         return Ok(stream::members(ctx, ms, Members { book, req, want_data, filter: None, trailer }));
     }
-    let (changes, truncated) = ctx.app.service.changes_since(&book.view, since, limit, want_data).await?;
+    // Most polls hold the book's current token: no member changed after it (the book's token is its last
+    // change's), so the answer is that token and no members, with no look at the change log.
+    let (changes, truncated) = if since == book.token {
+        (Vec::new(), false)
+    } else {
+        ctx.app.service.changes_since(&book.view, since, limit, want_data).await?
+    };
     for change in &changes {
         match change {
             Change::Present(card) => {
@@ -256,9 +265,9 @@ async fn resolve(ctx: &Ctx<'_>, target: &Target) -> Result<Owned, DavError> {
             ctx.own_home(email)?;
             Owned::Home(ctx.who.user.clone())
         }
-        Target::Book(email, segment) => {
-            Owned::Book(Box::new(load_book(ctx, open_own_book(ctx, email, segment).await?, false).await?))
-        }
+        Target::Book(email, segment) => Owned::Book(Box::new(
+            load_book(ctx, open_own_book(ctx, email, segment).await?, BookWants { size: false, dead: true }).await?,
+        )),
         Target::Card(..) => {
             return Err(DavError::new(StatusCode::FORBIDDEN, "expand-property applies to collections and principals"));
         }
@@ -403,13 +412,13 @@ async fn principal_match(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavR
                 ctx.own_home(email)?;
                 for view in ctx.app.service.home_books(me).await? {
                     if view.owner.id == me.id {
-                        let book = load_book(ctx, view, false).await?;
+                        let book = load_book(ctx, view, BookWants { size: false, ..BookWants::props(&req) }).await?;
                         ms.propstats(&props::href(ctx, &Res::Book(&book)), &prop_stats(ctx, &Res::Book(&book), &req)?);
                     }
                 }
             }
             Target::Book(email, segment) => {
-                let book = load_book(ctx, open_own_book(ctx, email, segment).await?, false).await?;
+                let book = load_book(ctx, open_own_book(ctx, email, segment).await?, BookWants::NOTHING).await?;
                 if book.view.owner.id == me.id {
                     let members = Members { book, req, want_data, filter: None, trailer: None };
                     return Ok(stream::members(ctx, ms, members));
@@ -418,7 +427,7 @@ async fn principal_match(ctx: &Ctx<'_>, target: &Target, root: &Element) -> DavR
             Target::Card(email, segment, name) => {
                 let view = open_own_book(ctx, email, segment).await?;
                 let card = ctx.app.service.get_card(&view, name, want_data).await?;
-                let book = load_book(ctx, view, false).await?;
+                let book = load_book(ctx, view, BookWants::NOTHING).await?;
                 if book.view.owner.id == me.id {
                     let res = Res::Card(&book, &card);
                     ms.propstats(&props::href(ctx, &res), &prop_stats(ctx, &res, &req)?);

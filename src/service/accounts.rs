@@ -4,12 +4,13 @@
 use super::limiter::{Attempt, Limiter};
 use super::passwords::{self, Cost};
 use super::{ServiceError, field};
+use crate::store::events::Event;
 use crate::store::{AppPassword, Store, StoreError, User};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Who a request acts as, and through which credential.
@@ -48,14 +49,41 @@ pub struct AuthSettings {
 
 struct Cached {
     principal: Principal,
+    /// Unused until then, the credential is checked with argon2 again; each use moves it on, so a device that
+    /// polls pays argon2 once, not once per `cache_ttl`.
     until: Instant,
+    /// When the stored account was last read for it. The change bus forgets a credential the moment its account
+    /// changes, here or on another server (`Accounts::new`), so within `TRUSTED_FOR` of that read it is taken
+    /// from memory; after, it is checked against the database again, which bounds what no event could tell.
+    checked: Instant,
+}
+
+/// How long a credential checked against the stored account is trusted from memory.
+const TRUSTED_FOR: Duration = Duration::from_secs(300);
+
+/// Verified credentials by keyed digest, and a count of forgettings: a credential verified from account data
+/// read before an account changed is not kept.
+#[derive(Default)]
+struct Credentials {
+    entries: HashMap<[u8; 32], Cached>,
+    generation: u64,
+}
+
+impl Credentials {
+    fn forget(&mut self, user_id: Option<i64>) {
+        self.generation += 1;
+        match user_id {
+            Some(id) => self.entries.retain(|_, c| c.principal.user.id != id),
+            None => self.entries.clear(),
+        }
+    }
 }
 
 pub struct Accounts {
     pub(super) store: Store,
     secret: Vec<u8>,
     pub(super) settings: AuthSettings,
-    cache: Mutex<HashMap<[u8; 32], Cached>>,
+    cache: Arc<Mutex<Credentials>>,
     limiter: Mutex<Limiter>,
     /// A hash checked for sign-ins to accounts that do not exist, so they take as long as real ones.
     dummy: tokio::sync::OnceCell<String>,
@@ -108,12 +136,24 @@ pub fn normalize_email(email: &str) -> Option<String> {
 
 impl Accounts {
     pub fn new(store: Store, secret: Vec<u8>, settings: AuthSettings) -> Accounts {
+        let cache: Arc<Mutex<Credentials>> = Default::default();
+        let forget = cache.clone();
+        // A password, an app password, the account's state or the user record it carries (My contacts' name)
+        // changed: its credentials are checked again on next use.
+        store.observe(move |event| {
+            let user = match event {
+                Event::Account { user_id } | Event::Book { owner_id: user_id } => Some(*user_id),
+                Event::Resync => None,
+                _ => return,
+            };
+            forget.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).forget(user);
+        });
         Accounts {
             store,
             secret,
             limiter: Mutex::new(Limiter::new(settings.max_failures, settings.failure_window)),
             settings,
-            cache: Mutex::new(HashMap::new()),
+            cache,
             dummy: tokio::sync::OnceCell::new(),
         }
     }
@@ -177,14 +217,22 @@ impl Accounts {
         let email = email.trim().to_lowercase();
         let key = self.credential_key(&email, password);
         let attempt = self.begin_attempt(&email, ip, &key)?;
-        let hit = match self.cache.lock() {
-            Ok(cache) => cache.get(&key).filter(|c| c.until > Instant::now()).map(|c| c.principal.clone()),
-            Err(_) => None,
+        self.store.hear_outside_writes();
+        let now = Instant::now();
+        let (hit, generation) = {
+            let mut cache = self.credentials();
+            let generation = cache.generation;
+            let hit = cache.entries.get_mut(&key).filter(|c| c.until > now).map(|c| {
+                c.until = now + self.settings.cache_ttl;
+                (c.principal.clone(), c.checked)
+            });
+            (hit, generation)
         };
-        if let Some(hit) = hit {
-            // The cache spares argon2, not the database: the credential is checked against the stored account
-            // each time, so a password changed, an app password revoked or an account disabled by another
-            // process (the CLI, another server) takes effect on the next request.
+        if let Some((hit, checked)) = hit {
+            if now.duration_since(checked) < TRUSTED_FOR {
+                self.attempt_succeeded(attempt, &key);
+                return Ok(hit);
+            }
             let app_id = hit.app_password.as_ref().map(|a| a.id);
             if let Some((user, app_hash)) = self.store.credential_state(hit.user.id, app_id).await? {
                 let same = match &hit.app_password {
@@ -192,8 +240,10 @@ impl Accounts {
                     Some(app) => app_hash.as_deref() == Some(app.password_hash.as_str()),
                 };
                 if same && !user.disabled && user.email == email {
+                    let principal = Principal { user, app_password: hit.app_password };
+                    self.remember(key, &principal, generation, now);
                     self.attempt_succeeded(attempt, &key);
-                    return Ok(Principal { user, app_password: hit.app_password });
+                    return Ok(principal);
                 }
             }
             self.forget_user(hit.user.id);
@@ -230,13 +280,7 @@ impl Accounts {
                         self.store.set_app_password_lookup(app.id, lookup).await?;
                     }
                 }
-                if let Ok(mut cache) = self.cache.lock() {
-                    let now = Instant::now();
-                    if cache.len() > 10_000 {
-                        cache.retain(|_, c| c.until > now);
-                    }
-                    cache.insert(key, Cached { principal: p.clone(), until: now + self.settings.cache_ttl });
-                }
+                self.remember(key, &p, generation, now);
                 self.attempt_succeeded(attempt, &key);
                 Ok(p)
             }
@@ -249,9 +293,25 @@ impl Accounts {
 
     /// Forgets cached credentials of a user: after a password change, an app password revoked, an account disabled.
     pub fn forget_user(&self, user_id: i64) {
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.retain(|_, c| c.principal.user.id != user_id);
+        self.credentials().forget(Some(user_id));
+    }
+
+    fn credentials(&self) -> std::sync::MutexGuard<'_, Credentials> {
+        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Keeps a credential verified against account data read at `generation`, unless an account changed since.
+    fn remember(&self, key: [u8; 32], principal: &Principal, generation: u64, checked: Instant) {
+        let mut cache = self.credentials();
+        if cache.generation != generation {
+            return;
         }
+        let now = Instant::now();
+        if cache.entries.len() > 10_000 {
+            cache.entries.retain(|_, c| c.until > now);
+        }
+        let until = now + self.settings.cache_ttl;
+        cache.entries.insert(key, Cached { principal: principal.clone(), until, checked });
     }
 
     pub async fn create_user(&self, email: &str, password: &str, is_admin: bool) -> Result<User, ServiceError> {

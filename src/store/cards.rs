@@ -3,6 +3,7 @@
 
 use super::batch_sql::Stamps;
 use super::events::Event;
+use super::recall::BookId;
 use super::{Book, BookState, Card, CardMeta, Change, NewCard, Result, Store, StoreError, on_pool};
 use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
@@ -224,21 +225,34 @@ struct Pending<'a> {
 
 impl Store {
     /// The collection's sync-token and getctag (the change sequence value of its last change), read together
-    /// with its name and description so those are never older than the token.
+    /// with its name and description so those are never older than the token. Answered from memory when the
+    /// book has not changed since it was last read (see recall.rs); the combined book's token is the newest of
+    /// its parts'.
     pub async fn book_state(&self, book: &Book) -> Result<BookState> {
-        if let Book::Combined { owner_id, labels, .. } = book {
-            let token = self.combined_token(*owner_id, labels).await?;
+        let (owner, labels): (Option<i64>, &[String]) = match book {
+            Book::MyContacts { owner_id } => (Some(*owner_id), &[]),
+            Book::Label { label_id } => (None, std::slice::from_ref(label_id)),
+            Book::Combined { owner_id, labels, .. } => (Some(*owner_id), labels),
+        };
+        let ids: Vec<BookId> =
+            owner.map(BookId::Mine).into_iter().chain(labels.iter().map(|l| BookId::Label(l.clone()))).collect();
+        self.hear_outside_writes();
+        let now = std::time::Instant::now();
+        let remembered: Option<Vec<BookState>> = ids.iter().map(|id| self.recall.book(id, now)).collect();
+        let states = match remembered {
+            Some(states) => states,
+            None => {
+                let generation = self.recall.generation();
+                let read = self.read_book_states(owner, labels).await?;
+                self.recall.remember(generation, read.iter().cloned(), now);
+                read.into_iter().map(|(_, s)| s).collect()
+            }
+        };
+        if let Book::Combined { .. } = book {
+            let token = states.iter().map(|s| s.token).max().unwrap_or(0);
             return Ok(BookState { token, name: "All contacts".into(), description: String::new() });
         }
-        let v: Option<(i64, String, String)> = on_pool!(self, p => match book {
-            Book::Combined { .. } => None,
-            Book::MyContacts { owner_id } => sqlx::query_as("SELECT book_modseq, book_name, book_description FROM users WHERE id = $1")
-                .bind(owner_id).fetch_optional(p).await?,
-            Book::Label { label_id } => sqlx::query_as("SELECT modseq, name, description FROM labels WHERE id = $1")
-                .bind(label_id).fetch_optional(p).await?,
-        });
-        let (token, name, description) = v.ok_or(StoreError::NotFound)?;
-        Ok(BookState { token, name, description })
+        states.into_iter().next().ok_or(StoreError::NotFound)
     }
 
     /// Bytes used by the cards in a book (RFC 4331 quota-used-bytes).

@@ -2,7 +2,8 @@
 //! the names they gave them, others' (through shared labels) as `lb-shared-{id}.vcf` — read in the same pages
 //! and deltas as the other books, a few queries each, never one per card.
 
-use super::{Card, CardMeta, Change, Result, Store, on_pool};
+use super::recall::BookId;
+use super::{BookState, Card, CardMeta, Change, Result, Store, StoreError, on_pool};
 use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 
@@ -30,21 +31,34 @@ const COLS: &str = "c.id, c.owner_id, c.href, c.etag, CAST(length(c.vcard) AS BI
 
 impl Store {
     /// The token: the newest change of My contacts or of any label shown (contacts, memberships, names).
-    pub(super) async fn combined_token(&self, owner_id: i64, labels: &[String]) -> Result<i64> {
-        let sql = if labels.is_empty() {
-            "SELECT book_modseq FROM users WHERE id = $1".to_string()
-        } else {
-            format!(
-                "SELECT MAX(m) FROM (SELECT book_modseq AS m FROM users WHERE id = $1 UNION ALL SELECT modseq FROM labels WHERE id IN ({})) t",
-                marks(2, labels.len())
-            )
-        };
-        let token: Option<i64> = on_pool!(self, p => {
-            let mut q = sqlx::query_scalar::<_, Option<i64>>(AssertSqlSafe(sql.clone())).bind(owner_id);
-            for l in labels { q = q.bind(l.clone()); }
-            q.fetch_one(p).await?
-        });
-        Ok(token.unwrap_or(0))
+    /// The states of `owner`'s My contacts (when given; it must exist) and of those of `labels` that exist.
+    pub(super) async fn read_book_states(
+        &self,
+        owner: Option<i64>,
+        labels: &[String],
+    ) -> Result<Vec<(BookId, BookState)>> {
+        let mut out = Vec::with_capacity(labels.len() + 1);
+        if let Some(owner_id) = owner {
+            let mine: Option<(i64, String, String)> = on_pool!(self, p => sqlx::query_as(
+                "SELECT book_modseq, book_name, book_description FROM users WHERE id = $1")
+                .bind(owner_id).fetch_optional(p).await?);
+            let (token, name, description) = mine.ok_or(StoreError::NotFound)?;
+            out.push((BookId::Mine(owner_id), BookState { token, name, description }));
+        }
+        if !labels.is_empty() {
+            let sql =
+                format!("SELECT id, modseq, name, description FROM labels WHERE id IN ({})", marks(1, labels.len()));
+            let rows: Vec<(String, i64, String, String)> = on_pool!(self, p => {
+                let mut q = sqlx::query_as(AssertSqlSafe(sql.clone()));
+                for l in labels { q = q.bind(l.clone()); }
+                q.fetch_all(p).await?
+            });
+            out.extend(
+                rows.into_iter()
+                    .map(|(id, token, name, description)| (BookId::Label(id), BookState { token, name, description })),
+            );
+        }
+        Ok(out)
     }
 
     pub(super) async fn combined_size(&self, owner_id: i64, shared: &[String]) -> Result<i64> {

@@ -56,7 +56,12 @@ pub(crate) struct Bus {
     numbered: broadcast::Sender<(u64, Event)>,
     recent: std::sync::Arc<std::sync::Mutex<Recent>>,
     origin: String,
+    /// Called with each event before any subscriber hears it: what remembers state forgets it here, so nobody
+    /// told of a change (the client whose write was just answered included) can be answered from before it.
+    observers: std::sync::Arc<std::sync::RwLock<Vec<Observer>>>,
 }
+
+pub(crate) type Observer = std::sync::Arc<dyn Fn(&Event) + Send + Sync>;
 
 #[derive(Default)]
 struct Recent {
@@ -73,7 +78,12 @@ impl Bus {
             numbered: broadcast::channel(CAPACITY).0,
             recent: Default::default(),
             origin: uuid::Uuid::new_v4().to_string(),
+            observers: Default::default(),
         }
+    }
+
+    pub(crate) fn observe(&self, observer: Observer) {
+        self.observers.write().unwrap_or_else(|poisoned| poisoned.into_inner()).push(observer);
     }
 
     /// NOTIFY payloads for `events`, each small enough for PostgreSQL.
@@ -155,14 +165,29 @@ pub(crate) use commit_publishing;
 impl Bus {
     /// Delivers what this server committed to its subscribers (after the commit).
     pub(crate) fn deliver(&self, events: Vec<Event>) {
+        self.tell_observers(&events);
         for e in &events {
             let _ = self.own.send(e.clone());
         }
-        self.relay(events);
+        self.send(events);
     }
 
     /// Delivers to this server's subscribers what another server committed (or a `Resync`).
     fn relay(&self, events: Vec<Event>) {
+        self.tell_observers(&events);
+        self.send(events);
+    }
+
+    fn tell_observers(&self, events: &[Event]) {
+        let observers = self.observers.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for e in events {
+            for o in observers.iter() {
+                o(e);
+            }
+        }
+    }
+
+    fn send(&self, events: Vec<Event>) {
         // Numbering and sending under one lock: the numbered channel and the ring agree on the order.
         let mut recent = self.recent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         for e in events {
@@ -183,6 +208,17 @@ impl Store {
     /// Every change committed from now on, by this server or (on PostgreSQL) any other.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.bus.local.subscribe()
+    }
+
+    /// Calls `observer` with every change (this server's and, on PostgreSQL, the others'), before anyone is told
+    /// of it: for what keeps state in memory and must forget it at once.
+    pub fn observe(&self, observer: impl Fn(&Event) + Send + Sync + 'static) {
+        self.bus.observe(std::sync::Arc::new(observer));
+    }
+
+    /// Tells this server's subscribers (and observers) that changes may have been missed.
+    pub fn resync(&self) {
+        self.bus.relay(vec![Event::Resync]);
     }
 
     /// Every change this server commits from now on.

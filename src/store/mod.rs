@@ -17,7 +17,9 @@ mod jobs;
 mod mail;
 mod migrate;
 mod model;
+mod outside;
 pub mod push;
+mod recall;
 mod search;
 mod sessions;
 mod stats;
@@ -204,6 +206,10 @@ pub struct Store {
     bus: events::Bus,
     /// How many cards this server wrote towards the next refresh of PostgreSQL's statistics.
     freshness: Arc<stats::Freshness>,
+    /// Book states as last read, for polls (see recall.rs).
+    recall: Arc<recall::Recall>,
+    /// On SQLite, where other processes announce their changes (see outside.rs).
+    outside: Option<Arc<outside::OutsideWrites>>,
 }
 
 unsafe extern "C" {
@@ -265,7 +271,8 @@ impl Store {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await?;
-        Ok(Store::with_writer(Pool::Sqlite(pool)))
+        let outside = Some(Arc::new(outside::OutsideWrites::beside(path)));
+        Ok(Store { outside, ..Store::with_writer(Pool::Sqlite(pool)) })
     }
 
     pub async fn open_postgres(url: &str) -> Result<Store> {
@@ -301,7 +308,11 @@ impl Store {
             bus: events::Bus::new(),
             clock: Default::default(),
             freshness: Default::default(),
+            recall: Default::default(),
+            outside: None,
         };
+        let recall = inner.recall.clone();
+        inner.bus.observe(Arc::new(move |e| recall.forget(e)));
         let batcher = Some(cards::spawn_writer(inner.clone()));
         Store { batcher, ..inner }
     }

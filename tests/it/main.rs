@@ -26,6 +26,7 @@ mod imports;
 mod invites;
 mod live;
 mod mail;
+mod polling;
 mod push;
 mod session;
 mod sharing;
