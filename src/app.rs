@@ -133,6 +133,7 @@ impl App {
             mail_resend_secs: config.mail_resend_secs,
             mail_wake: Default::default(),
             directory_everyone: config.directory_everyone,
+            views: crate::service::LabelViews::observing(&store),
         };
         let g = &config.google;
         let key = g

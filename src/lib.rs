@@ -8,6 +8,7 @@ pub mod config;
 pub mod dav;
 pub mod http;
 pub mod mail;
+pub mod memo;
 pub mod push;
 pub mod response;
 pub mod service;

@@ -37,15 +37,6 @@ fn card(i: usize, tel: &str) -> String {
     )
 }
 
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmRSS")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 fn start(bin: &str, dir: &std::path::Path, key: &std::path::Path, google: &Emulator, poll: u64) -> (Child, String) {
     let mut cmd = Command::new(bin);
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
@@ -205,7 +196,7 @@ async fn main() {
     println!(
         "{idle_users} users polled idle:      {:>9.2} % of one core, {} MB resident, {} requests to Google in {} s",
         ticks as f64 / hz / window.as_secs_f64() * 100.0,
-        rss_kb(pid_idle) / 1024,
+        util::rss_kb(pid_idle) / 1024,
         google.counts().0 - requests_before,
         window.as_secs()
     );

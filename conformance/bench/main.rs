@@ -16,7 +16,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use util::{arg, ms, percentile};
@@ -87,17 +86,8 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("labelbook-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
 
-    let mut cmd = Command::new(&bin);
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&dir)
-        .env("LABELBOOK_ADMIN_EMAIL", "bench@example.com")
-        .env("LABELBOOK_ADMIN_PASSWORD", "bench-password")
-        .env("LABELBOOK_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    if let Some(url) = &database_url {
-        cmd.env("LABELBOOK_DATABASE_URL", url);
-    }
+    let mut cmd = util::serve_command(&bin, &dir, database_url.as_deref());
+    cmd.env("LABELBOOK_ADMIN_EMAIL", "bench@example.com").env("LABELBOOK_ADMIN_PASSWORD", "bench-password");
     let (mut child, base) = util::spawn_server(&mut cmd);
     let pid = child.id();
 

@@ -1,6 +1,7 @@
-//! Many devices polling: `--devices` app passwords spread over `--users` accounts, each device polling its
-//! user's My contacts every `--interval` seconds as DAVx5 and iOS do when nothing is pushed: PROPFIND Depth 0
-//! (getctag, sync-token), then a sync-collection with the token it holds. Meanwhile `--changes` new cards a
+//! Many devices polling: `--devices` app passwords spread over `--users` accounts, each device polling one book
+//! every `--interval` seconds as DAVx5 and iOS do when nothing is pushed: PROPFIND Depth 0 (getctag,
+//! sync-token), then a sync-collection with the token it holds. A third of the devices poll their user's My
+//! contacts, a third the label the previous user shares with them, a third their combined book (`all/`). Meanwhile `--changes` new cards a
 //! second are written to random users' books, so most polls find nothing and some find a change.
 //!
 //!   cargo run --release --example bench-poll -- [--devices 10000] [--users 2500] [--interval 30] [--secs 60]
@@ -22,11 +23,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use util::{arg, cpu_ticks, ms, percentile, postgres_ticks};
+use util::{arg, cpu_ticks, ms, percentile, postgres_ticks, rss_kb};
 
 type Http = Client<HttpConnector, Full<Bytes>>;
 
@@ -34,6 +34,11 @@ const PROPFIND: &str = r#"<d:propfind xmlns:d="DAV:" xmlns:cs="http://calendarse
 
 struct Device {
     user: usize,
+    /// The book it polls: its user's My contacts, the label the previous user shares with it, or its combined
+    /// book (`all/`), one device in three each.
+    book: String,
+    /// Whose My contacts' changes it must see (none for the shared label, which is not written to).
+    sees: Option<usize>,
     auth: String,
     token: Mutex<String>,
     /// Changes this device has been sent so far.
@@ -73,17 +78,14 @@ impl Ctx {
         }
     }
 
-    fn book(&self, user: usize) -> String {
-        format!("/dav/addressbooks/{}/contacts/", self.emails[user])
-    }
-
     /// One poll of device `d`: the collection's tokens, then what changed since the device's token.
     async fn poll(&self, d: usize, timed: bool) {
         let device = &self.devices[d];
-        let book = self.book(device.user);
-        let written_before = self.written[device.user].load(Ordering::SeqCst);
+        let book = &device.book;
+        let written = |u: Option<usize>| u.map_or(0, |u| self.written[u].load(Ordering::SeqCst));
+        let written_before = written(device.sees);
         let t = Instant::now();
-        let (status, body) = self.send(&device.auth, "PROPFIND", &book, "0", PROPFIND.into()).await;
+        let (status, body) = self.send(&device.auth, "PROPFIND", book, "0", PROPFIND.into()).await;
         let propfind = t.elapsed();
         if status != 207 || !body.contains("getctag>") {
             self.errors.fetch_add(1, Ordering::Relaxed);
@@ -91,7 +93,7 @@ impl Ctx {
         }
         let token = device.token.lock().expect("token").clone();
         let t = Instant::now();
-        let (status, body) = self.send(&device.auth, "REPORT", &book, "1", sync_body(&token)).await;
+        let (status, body) = self.send(&device.auth, "REPORT", book, "1", sync_body(&token)).await;
         let sync = t.elapsed();
         let Some(next) = status.eq(&207).then(|| between(&body, "sync-token>", "<")).flatten() else {
             self.errors.fetch_add(1, Ordering::Relaxed);
@@ -102,7 +104,7 @@ impl Ctx {
             + body.matches("getetag>").count() / 2;
         // Every card written before this poll began is new to this device (each is a new card), so it must have
         // been sent by now, and none twice.
-        let written_after = self.written[device.user].load(Ordering::SeqCst);
+        let written_after = written(device.sees);
         if timed && (seen < written_before || seen > written_after) && self.missed.fetch_add(1, Ordering::Relaxed) < 3 {
             eprintln!("device {d}: sent {seen} changes, {written_before}..{written_after} written\n{body}");
         }
@@ -111,6 +113,11 @@ impl Ctx {
             self.sync.lock().expect("times").push(sync);
         }
     }
+}
+
+/// Whether a device's book is a label (named by its id) rather than My contacts or the combined book.
+fn is_label(book: &str) -> bool {
+    !book.ends_with("/contacts/") && !book.ends_with("/all/")
 }
 
 fn sync_body(token: &str) -> String {
@@ -130,21 +137,20 @@ fn card(uid: &str) -> String {
     )
 }
 
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// Accounts with a few cards each and their devices' app passwords, written through the library; answers the
-/// e-mails and, per device, its user and Basic credentials.
-async fn seed(config: labelbook::config::Config, users: usize, devices: usize) -> (Vec<String>, Vec<(usize, String)>) {
+/// Accounts with a few cards each, a label each shared with the next account, and their devices' app
+/// passwords, written through the library; answers the e-mails and, per device, its user, book and Basic
+/// credentials.
+async fn seed(
+    config: labelbook::config::Config,
+    users: usize,
+    devices: usize,
+) -> (Vec<String>, Vec<(usize, String, String)>) {
+    use labelbook::service::{Grantee, access::Level};
     let app = labelbook::app::App::open(config).await.expect("app");
     let mut emails = Vec::new();
     let mut creds = Vec::new();
+    let mut accounts = Vec::new();
+    let mut labels = Vec::new();
     for u in 0..users {
         let email = format!("poll{u}@example.com");
         let user = app.accounts.create_user(&email, "poll-bench-password", false).await.expect("user");
@@ -158,13 +164,29 @@ async fn seed(config: labelbook::config::Config, users: usize, devices: usize) -
             let (_, secret) = app.accounts.add_app_password(&user, &format!("device {d}"), "books").await.expect("app");
             creds.push((d, u, format!("{email}:{secret}")));
         }
+        labels.push(app.service.create_label(&user, None, "Team", "").await.expect("label").id);
         emails.push(email);
+        accounts.push(user);
+    }
+    for u in 0..users {
+        let next = &accounts[(u + 1) % users];
+        let to = Grantee::User(next.email.clone());
+        let g = app.service.share(&accounts[u], &labels[u], &to, Level::View, true).await.expect("share");
+        app.service.respond(next, g.id, true).await.expect("accept");
     }
     app.store.close().await;
     creds.sort();
     let creds = creds
         .into_iter()
-        .map(|(_, u, c)| (u, format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(c))))
+        .map(|(d, u, c)| {
+            let book = match (d / users) % 3 {
+                0 => "contacts".to_string(),
+                1 => labels[(u + users - 1) % users].clone(),
+                _ => "all".to_string(),
+            };
+            let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(c));
+            (u, format!("/dav/addressbooks/{}/{book}/", emails[u]), auth)
+        })
         .collect();
     (emails, creds)
 }
@@ -193,16 +215,7 @@ async fn main() {
     let (emails, creds) = seed(config, users, devices).await;
     let seeded = seeded.elapsed();
 
-    let mut cmd = Command::new(&bin);
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&dir)
-        .env("LABELBOOK_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    if let Some(url) = &database_url {
-        cmd.env("LABELBOOK_DATABASE_URL", url);
-    }
-    let (mut child, base) = util::spawn_server(&mut cmd);
+    let (mut child, base) = util::spawn_server(&mut util::serve_command(&bin, &dir, database_url.as_deref()));
     let pid = child.id();
     let backend = if database_url.is_some() { "postgres" } else { "sqlite" };
     println!(
@@ -217,7 +230,14 @@ async fn main() {
         written: (0..users).map(|_| AtomicUsize::new(0)).collect(),
         devices: creds
             .into_iter()
-            .map(|(user, auth)| Device { user, auth, token: Mutex::new(String::new()), seen: AtomicUsize::new(0) })
+            .map(|(user, book, auth)| Device {
+                user,
+                sees: (!is_label(&book)).then_some(user),
+                book,
+                auth,
+                token: Mutex::new(String::new()),
+                seen: AtomicUsize::new(0),
+            })
             .collect(),
         emails,
         propfind: Mutex::new(Vec::new()),
@@ -267,10 +287,11 @@ async fn main() {
                 state ^= state << 17;
                 let user = (state % ctx.emails.len() as u64) as usize;
                 let auth = &ctx.devices.iter().find(|d| d.user == user).expect("a device").auth;
+                let book = format!("/dav/addressbooks/{}/contacts/", ctx.emails[user]);
                 let uid = format!("change-{k}");
                 let req = http::Request::builder()
                     .method("PUT")
-                    .uri(format!("{}{}{uid}.vcf", ctx.base, ctx.book(user)))
+                    .uri(format!("{}{book}{uid}.vcf", ctx.base))
                     .header("authorization", auth)
                     .header("content-type", "text/vcard")
                     .body(Full::new(Bytes::from(card(&uid))))

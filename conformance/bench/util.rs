@@ -36,6 +36,32 @@ pub fn postgres_ticks() -> u64 {
         .sum()
 }
 
+/// `serve` of the binary `bin` on an ephemeral port with its data in `dir` (and its database at `database_url`
+/// when given), logging warnings only, its address read from stdout by `spawn_server`.
+pub fn serve_command(bin: &str, dir: &std::path::Path, database_url: Option<&str>) -> std::process::Command {
+    use std::process::Stdio;
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir)
+        .env("LABELBOOK_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(url) = database_url {
+        cmd.env("LABELBOOK_DATABASE_URL", url);
+    }
+    cmd
+}
+
+/// The process's resident memory in kB.
+pub fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// Starts the server `cmd` describes (its stdout piped) and answers the child and the base URL it prints
 /// ("Labelbook listening on …"); the rest of its output is read and dropped.
 pub fn spawn_server(cmd: &mut std::process::Command) -> (std::process::Child, String) {

@@ -30,6 +30,7 @@ mod transfer;
 pub mod trash;
 pub mod watch;
 
+use crate::memo::Memo;
 use crate::store::{
     self, Book, Card, Change, Label, NewCard, Precondition, PutOutcome, Store, StoreError, User, WriteError,
 };
@@ -275,6 +276,34 @@ pub struct Service {
     pub mail_wake: std::sync::Arc<tokio::sync::Notify>,
     /// Whether everyone may find every account when looking for people to share with.
     pub directory_everyone: bool,
+    /// The labels each user can open, as last read (`LabelViews`).
+    pub(crate) views: LabelViews,
+}
+
+/// The label views of each user (and whether only those synced to devices), kept as read so that opening a book
+/// for a poll needs no query (see memo.rs). Any change to labels, sharing, the directory or an account forgets
+/// them all: those are rare next to polls, and a revoked share must hold at the next request.
+#[derive(Clone)]
+pub(crate) struct LabelViews(std::sync::Arc<Memo<ViewsKey, std::sync::Arc<Vec<BookView>>>>);
+
+/// A user's id, and whether only the labels synced to their devices.
+type ViewsKey = (i64, bool);
+
+impl LabelViews {
+    /// How long views are trusted without an event, and how many users' are kept.
+    const TRUSTED_FOR: std::time::Duration = std::time::Duration::from_secs(300);
+    const MAX_USERS: usize = 20_000;
+
+    /// Views forgotten as `store`'s change bus says.
+    pub(crate) fn observing(store: &Store) -> LabelViews {
+        let views = LabelViews(std::sync::Arc::new(Memo::new(Self::TRUSTED_FOR, Self::MAX_USERS)));
+        let memo = views.0.clone();
+        store.observe(move |event| match event {
+            store::events::Event::Cards { .. } | store::events::Event::Google { .. } => {}
+            _ => memo.forget(|_| true),
+        });
+        views
+    }
 }
 
 impl Service {
@@ -326,6 +355,18 @@ impl Service {
     /// The labels `user` can open: each they own, then each shared with them and accepted (only those with
     /// "sync to my devices" on when `for_devices`), by name.
     pub(super) async fn label_views(&self, user: &User, for_devices: bool) -> Result<Vec<BookView>> {
+        self.store.hear_outside_writes();
+        let (key, now) = ((user.id, for_devices), std::time::Instant::now());
+        if let Some(views) = self.views.0.get(&key, now) {
+            return Ok(views.as_ref().clone());
+        }
+        let generation = self.views.0.generation();
+        let views = self.read_label_views(user, for_devices).await?;
+        self.views.0.remember(generation, [(key, std::sync::Arc::new(views.clone()))], now);
+        Ok(views)
+    }
+
+    async fn read_label_views(&self, user: &User, for_devices: bool) -> Result<Vec<BookView>> {
         let mut views = Vec::new();
         for label in self.store.labels_owned(user.id).await? {
             views.push(Self::label_view(user, user, label, Reach::owner()));
@@ -364,17 +405,10 @@ impl Service {
         if uuid::Uuid::parse_str(segment).is_err() {
             return Err(ServiceError::NotFound);
         }
-        let label = self.store.label(segment).await?.ok_or(ServiceError::NotFound)?;
-        let reach = self.level_on(user, &label).await?.ok_or(ServiceError::NotFound)?;
-        if for_devices && !reach.on_devices {
-            return Err(ServiceError::NotFound);
-        }
-        let owner = if label.owner_id == user.id {
-            user.clone()
-        } else {
-            self.store.user_by_id(label.owner_id).await?.ok_or(ServiceError::NotFound)?
-        };
-        Ok(Self::label_view(user, &owner, label, reach))
+        // Among the labels the user can open (kept for polls), which hold the same rule: their own, and those
+        // shared with them and accepted (with the device toggle on, for devices).
+        let views = self.label_views(user, for_devices).await?;
+        views.into_iter().find(|v| v.segment == segment).ok_or(ServiceError::NotFound)
     }
 
     /// The book's sync-token, and its current name and description.

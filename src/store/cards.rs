@@ -255,18 +255,20 @@ impl Store {
         states.into_iter().next().ok_or(StoreError::NotFound)
     }
 
-    /// Bytes used by the cards in a book (RFC 4331 quota-used-bytes).
+    /// Bytes used by the cards in a book (RFC 4331 quota-used-bytes): running totals the database keeps
+    /// (migration 0013's triggers), so one row is read, not every card summed.
     pub async fn book_size(&self, book: &Book) -> Result<i64> {
         if let Book::Combined { owner_id, shared, .. } = book {
             return self.combined_size(*owner_id, shared).await;
         }
-        Ok(on_pool!(self, p => match book {
-            Book::Combined { .. } => 0,
-            Book::MyContacts { owner_id } => sqlx::query_scalar::<_, i64>("SELECT CAST(COALESCE(SUM(length(vcard)), 0) AS BIGINT) FROM contacts WHERE owner_id = $1 AND deleted_at IS NULL")
-                .bind(owner_id).fetch_one(p).await?,
-            Book::Label { label_id } => sqlx::query_scalar::<_, i64>("SELECT CAST(COALESCE(SUM(length(c.vcard)), 0) AS BIGINT) FROM memberships m JOIN contacts c ON c.id = m.contact_id WHERE m.label_id = $1 AND m.removed_at IS NULL")
-                .bind(label_id).fetch_one(p).await?,
-        }))
+        let size: Option<i64> = on_pool!(self, p => match book {
+            Book::Combined { .. } => None,
+            Book::MyContacts { owner_id } => sqlx::query_scalar("SELECT book_bytes FROM users WHERE id = $1")
+                .bind(owner_id).fetch_optional(p).await?,
+            Book::Label { label_id } => sqlx::query_scalar("SELECT bytes FROM labels WHERE id = $1")
+                .bind(label_id).fetch_optional(p).await?,
+        });
+        size.ok_or(StoreError::NotFound)
     }
 
     /// Up to `limit` cards of a book after position `after` (0 to start), each with its position: large books

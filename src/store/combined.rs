@@ -61,23 +61,19 @@ impl Store {
         Ok(out)
     }
 
+    /// The combined book's size from the running totals of its parts (My contacts and the shared labels): a
+    /// contact shown through two shared labels counts twice, which spares summing every card on each PROPFIND.
     pub(super) async fn combined_size(&self, owner_id: i64, shared: &[String]) -> Result<i64> {
         let sql = format!(
-            "SELECT CAST(COALESCE(SUM(length(c.vcard)), 0) AS BIGINT) FROM contacts c WHERE c.deleted_at IS NULL AND (c.owner_id = $1{})",
-            if shared.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " OR c.id IN (SELECT contact_id FROM memberships WHERE removed_at IS NULL AND label_id IN ({}))",
-                    marks(2, shared.len())
-                )
-            }
+            "SELECT CAST(book_bytes + COALESCE((SELECT SUM(bytes) FROM labels WHERE id IN ({})), 0) AS BIGINT) FROM users WHERE id = $1",
+            if shared.is_empty() { "NULL".to_string() } else { marks(2, shared.len()) }
         );
-        Ok(on_pool!(self, p => {
+        let size: Option<i64> = on_pool!(self, p => {
             let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql.clone())).bind(owner_id);
             for l in shared { q = q.bind(l.clone()); }
-            q.fetch_one(p).await?
-        }))
+            q.fetch_optional(p).await?
+        });
+        size.ok_or(StoreError::NotFound)
     }
 
     /// Live contacts of the book among `ids` (or, with `None`, after position `after`, up to `limit`), ordered

@@ -15,6 +15,7 @@ const SQLITE: &[(i64, &str)] = &[
     (10, include_str!("../../migrations/sqlite/0010_google_oauth.sql")),
     (11, include_str!("../../migrations/sqlite/0011_search_text.sql")),
     (12, include_str!("../../migrations/sqlite/0012_push.sql")),
+    (13, include_str!("../../migrations/sqlite/0013_book_bytes.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -29,6 +30,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (10, include_str!("../../migrations/postgres/0010_google_oauth.sql")),
     (11, include_str!("../../migrations/postgres/0011_search_text.sql")),
     (12, include_str!("../../migrations/postgres/0012_push.sql")),
+    (13, include_str!("../../migrations/postgres/0013_book_bytes.sql")),
 ];
 
 pub async fn run(store: &Store) -> Result<()> {

@@ -6,22 +6,19 @@
 //! every change this server commits before the write is answered (so a client reads its own writes), every other
 //! server's through NOTIFY (sent in the writing transaction, so delivered with its commit), and is told `Resync`
 //! when that connection was lost, which forgets everything. What the bus cannot hear, a command-line process
-//! writing to the same SQLite file, announces itself in `meta` (`Store::announce_outside_writes`), which servers
-//! check every second (`Store::spawn_outside_watch`). As a last bound on anything unforeseen, a state is trusted
-//! for `TRUSTED_FOR` only.
+//! writing to the same SQLite file, announces itself in a file beside it (outside.rs), which servers look at
+//! before answering from here. As a last bound on anything unforeseen, a state is trusted for `TRUSTED_FOR` only.
 //!
-//! A read that raced a change must not be remembered: every forgetting bumps a generation, and a state read
-//! under an older generation is dropped instead of kept.
+//! A read that raced a change is not kept (see memo.rs).
 
 use super::events::Event;
 use super::model::BookState;
-use std::collections::HashMap;
-use std::sync::Mutex;
+use crate::memo::Memo;
 use std::time::{Duration, Instant};
 
 /// How long a remembered state is trusted without an event (see the module comment).
 const TRUSTED_FOR: Duration = Duration::from_secs(300);
-/// Books remembered at most; past it expired states go, then all (about 100 bytes each).
+/// Books remembered at most (about 100 bytes each).
 const MAX_BOOKS: usize = 100_000;
 
 /// A book whose state is remembered: a user's My contacts, or a label.
@@ -31,30 +28,24 @@ pub(crate) enum BookId {
     Label(String),
 }
 
-#[derive(Default)]
 pub(crate) struct Recall {
-    inner: Mutex<Inner>,
+    books: Memo<BookId, BookState>,
 }
 
-#[derive(Default)]
-struct Inner {
-    books: HashMap<BookId, (BookState, Instant)>,
-    generation: u64,
+impl Default for Recall {
+    fn default() -> Recall {
+        Recall { books: Memo::new(TRUSTED_FOR, MAX_BOOKS) }
+    }
 }
 
 impl Recall {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     /// Taken before reading what `remember` is then given.
     pub(crate) fn generation(&self) -> u64 {
-        self.lock().generation
+        self.books.generation()
     }
 
     pub(crate) fn book(&self, id: &BookId, now: Instant) -> Option<BookState> {
-        let inner = self.lock();
-        inner.books.get(id).filter(|(_, at)| now.duration_since(*at) < TRUSTED_FOR).map(|(s, _)| s.clone())
+        self.books.get(id, now)
     }
 
     /// Remembers states read from the database since `generation`, unless something was forgotten meanwhile.
@@ -64,42 +55,28 @@ impl Recall {
         states: impl IntoIterator<Item = (BookId, BookState)>,
         now: Instant,
     ) {
-        let mut inner = self.lock();
-        if inner.generation != generation {
-            return;
-        }
-        if inner.books.len() >= MAX_BOOKS {
-            inner.books.retain(|_, (_, at)| now.duration_since(*at) < TRUSTED_FOR);
-            if inner.books.len() >= MAX_BOOKS {
-                inner.books.clear();
-            }
-        }
-        for (id, state) in states {
-            inner.books.insert(id, (state, now));
-        }
+        self.books.remember(generation, states, now);
     }
 
     /// Forgets what `event` says changed (called by the bus before anyone hears of the event).
     pub(crate) fn forget(&self, event: &Event) {
-        let mut inner = self.lock();
-        inner.generation += 1;
         match event {
             Event::Cards { owners, labels, .. } => {
-                for o in owners {
-                    inner.books.remove(&BookId::Mine(*o));
-                }
-                for l in labels {
-                    inner.books.remove(&BookId::Label(l.clone()));
-                }
+                let ids: Vec<BookId> = owners
+                    .iter()
+                    .map(|o| BookId::Mine(*o))
+                    .chain(labels.iter().map(|l| BookId::Label(l.clone())))
+                    .collect();
+                self.books.forget_keys(&ids);
             }
             Event::Label { label_id, .. } | Event::Sharing { label_id } => {
-                inner.books.remove(&BookId::Label(label_id.clone()));
+                self.books.forget_keys([&BookId::Label(label_id.clone())]);
             }
             Event::Book { owner_id: user_id } | Event::Account { user_id } => {
-                inner.books.remove(&BookId::Mine(*user_id));
+                self.books.forget_keys([&BookId::Mine(*user_id)]);
             }
             Event::Directory | Event::Google { .. } => {}
-            Event::Resync => inner.books.clear(),
+            Event::Resync => self.books.forget(|_| true),
         }
     }
 }
@@ -110,19 +87,6 @@ mod tests {
 
     fn state(token: i64) -> BookState {
         BookState { token, name: "Clients".into(), description: String::new() }
-    }
-
-    #[test]
-    fn a_state_read_before_a_change_is_not_remembered_after_it() {
-        let recall = Recall::default();
-        let now = Instant::now();
-        let label = BookId::Label("l1".into());
-        let before = recall.generation();
-        recall.forget(&Event::Cards { modseq: 9, owners: vec![], labels: vec!["l1".into()] });
-        recall.remember(before, [(label.clone(), state(8))], now);
-        assert_eq!(recall.book(&label, now), None, "read before the change landed");
-        recall.remember(recall.generation(), [(label.clone(), state(9))], now);
-        assert_eq!(recall.book(&label, now), Some(state(9)));
     }
 
     #[test]
@@ -142,14 +106,5 @@ mod tests {
         assert_eq!(recall.book(&BookId::Label("a".into()), now), None);
         recall.forget(&Event::Resync);
         assert_eq!(recall.book(&BookId::Mine(2), now), None);
-    }
-
-    #[test]
-    fn a_state_is_trusted_for_a_bounded_time() {
-        let recall = Recall::default();
-        let now = Instant::now();
-        recall.remember(recall.generation(), [(BookId::Mine(1), state(1))], now);
-        assert_eq!(recall.book(&BookId::Mine(1), now + TRUSTED_FOR / 2), Some(state(1)));
-        assert_eq!(recall.book(&BookId::Mine(1), now + TRUSTED_FOR), None);
     }
 }

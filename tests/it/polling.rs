@@ -26,20 +26,39 @@ async fn poll(s: &Server, auth: (&str, &str), book: &str, token: &str) -> (Strin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poll_that_finds_nothing_changed_needs_no_database() {
     let s = Server::start().await;
-    let ann = s.user("ann@example.com").await;
-    let book = contacts(&ann);
-    s.put_card(&ann, &format!("{book}a.vcf"), &vcard3("a", "Ann")).await.assert(201);
-    let token = s.sync_token(&ann, &book).await;
-    poll(&s, (&ann, PASSWORD), &book, &token).await;
+    let ann = s.new_user("ann@example.com").await;
+    let bob = s.user("bob@example.com").await;
+    let label = s.app.service.create_label(&ann, None, "Clients", "").await.unwrap().id;
+    let g = s.app.service.share(&ann, &label, &Grantee::User(bob.clone()), Level::View, true).await.unwrap();
+    s.app.service.respond(&s.record(&bob).await, g.id, true).await.unwrap();
+    s.put_card(&ann.email, &format!("{}a.vcf", contacts(&ann.email)), &vcard3("a", "Ann")).await.assert(201);
+    let shared = format!("/dav/addressbooks/{bob}/{label}/");
+    s.put_card(&ann.email, &format!("/dav/addressbooks/{}/{label}/l.vcf", ann.email), &vcard3("l", "Lou"))
+        .await
+        .assert(201);
+    // Each kind of book: My contacts, a label shared with the poller, the combined book.
+    let books = [
+        (ann.email.clone(), contacts(&ann.email)),
+        (bob.clone(), shared),
+        (bob.clone(), format!("/dav/addressbooks/{bob}/all/")),
+    ];
+    let mut tokens = Vec::new();
+    for (who, book) in &books {
+        let (_, _, token) = poll(&s, (who, PASSWORD), book, "").await;
+        poll(&s, (who, PASSWORD), book, &token).await;
+        tokens.push(token);
+    }
 
     s.app.store.close().await;
-    // RFC 6578 §3.2: the token held is the book's current one, so the answer is that token and no member.
-    let (found, sync, next) = poll(&s, (&ann, PASSWORD), &book, &token).await;
-    assert!(found.contains(&format!("<d:sync-token>{token}</d:sync-token>")), "{found}");
-    assert!(!sync.contains("<d:response>"), "{sync}");
-    assert_eq!(next, token);
+    for ((who, book), token) in books.iter().zip(&tokens) {
+        // RFC 6578 §3.2: the token held is the book's current one, so the answer is that token and no member.
+        let (found, sync, next) = poll(&s, (who, PASSWORD), book, token).await;
+        assert!(found.contains(&format!("<d:sync-token>{token}</d:sync-token>")), "{found}");
+        assert!(!sync.contains("<d:response>"), "{sync}");
+        assert_eq!(&next, token);
+    }
     // What does need the database still says so (RFC 9110 §15.6.4).
-    s.put_card(&ann, &format!("{book}b.vcf"), &vcard3("b", "Bea")).await.assert(503);
+    s.put_card(&ann.email, &format!("{}b.vcf", contacts(&ann.email)), &vcard3("b", "Bea")).await.assert(503);
     s.stop().await;
 }
 
@@ -81,6 +100,17 @@ async fn every_change_this_server_makes_is_in_the_next_poll() {
     s.app.service.rename_label(&ann, &label, "Customers").await.unwrap();
     let (found, _, _) = poll(&s, (&bob, PASSWORD), &shared, &bob_token).await;
     assert!(found.contains("Customers"), "{found}");
+    // A label shared and accepted is in the next listing of the home; revoked, it is gone at the next request.
+    let press = s.app.service.create_label(&ann, None, "Press", "").await.unwrap().id;
+    let listing = r#"<d:propfind xmlns:d="DAV:"><d:prop><d:displayname/></d:prop></d:propfind>"#;
+    s.propfind(&bob, &home(&bob), "1", listing).await.assert(207).lacks(&press);
+    let g2 = s.app.service.share(&ann, &press, &Grantee::User(bob.clone()), Level::View, true).await.unwrap();
+    s.app.service.respond(&s.record(&bob).await, g2.id, true).await.unwrap();
+    s.propfind(&bob, &home(&bob), "1", listing).await.assert(207).contains(&press);
+    s.app.service.revoke(&ann, g.id).await.unwrap();
+    let depth0 = [("depth", "0"), ("content-type", "application/xml")];
+    s.request("PROPFIND", &shared, Some((&bob, PASSWORD)), &depth0, TOKENS).await.assert(404);
+    s.propfind(&bob, &home(&bob), "1", listing).await.assert(207).lacks(&format!("/{label}/"));
     s.stop().await;
 }
 
@@ -132,5 +162,72 @@ async fn changes_another_process_makes_reach_polls_and_sign_ins() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     other.store.close().await;
+    s.stop().await;
+}
+
+const SIZES: &str =
+    r#"<d:propfind xmlns:d="DAV:"><d:prop><d:quota-used-bytes/><d:getcontentlength/></d:prop></d:propfind>"#;
+
+/// A book's quota-used-bytes, and the sum of its members' getcontentlength.
+async fn sizes(s: &Server, user: &str, book: &str) -> (i64, i64) {
+    let r = s.propfind(user, book, "1", SIZES).await;
+    r.assert(207);
+    let quota = between(&r.body, "<d:quota-used-bytes>", "<").expect("quota-used-bytes").parse().unwrap();
+    let members = r.body.split("<d:getcontentlength>").skip(1).map(|p| p.split('<').next().unwrap().parse::<i64>());
+    (quota, members.map(Result::unwrap).sum())
+}
+
+/// RFC 4331 §4: quota-used-bytes is what the book's cards take. It is kept as a running total by the database
+/// (no card summed on a PROPFIND), and must follow every way a card enters, changes in or leaves a book.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_used_bytes_follows_every_change() {
+    let s = Server::start().await;
+    let ann = s.new_user("ann@example.com").await;
+    let mine = contacts(&ann.email);
+    let label = s.app.service.create_label(&ann, None, "Clients", "").await.unwrap().id;
+    let in_label = format!("/dav/addressbooks/{}/{label}/", ann.email);
+    let check = |what: &'static str| {
+        let (s, email, mine, in_label) = (&s, ann.email.clone(), mine.clone(), in_label.clone());
+        async move {
+            for book in [&mine, &in_label] {
+                let (quota, sum) = sizes(s, &email, book).await;
+                assert_eq!(quota, sum, "{what}: {book}");
+            }
+        }
+    };
+    check("empty").await;
+    for (name, body) in [("a", "Ann"), ("b", "Bea")] {
+        s.put_card(&ann.email, &format!("{mine}{name}.vcf"), &vcard3(name, body)).await.assert(201);
+    }
+    s.put_card(&ann.email, &format!("{in_label}c.vcf"), &vcard3("c", "Cy")).await.assert(201);
+    check("created in My contacts and in the label").await;
+    assert!(sizes(&s, &ann.email, &mine).await.0 > 0);
+    s.put_card(&ann.email, &format!("{mine}a.vcf"), &vcard3("a", "Ann with a much longer name")).await.assert(204);
+    s.put_card(&ann.email, &format!("{in_label}c.vcf"), &vcard3("c", "Cy, grown")).await.assert(204);
+    check("edited").await;
+    let into = s.app.service.open_book(&ann, &label).await.unwrap();
+    let from = s.app.service.open_book(&ann, "contacts").await.unwrap();
+    let a_id = s.app.service.get_card(&from, "a.vcf", false).await.unwrap().meta.contact_id;
+    s.app.service.add_to_label(&into, &from, &[a_id]).await.unwrap();
+    check("added to the label").await;
+    s.as_user(&ann.email, "DELETE", &format!("{in_label}c.vcf"), &[], "").await.assert(204);
+    check("taken off the label").await;
+    s.as_user(&ann.email, "DELETE", &format!("{mine}a.vcf"), &[], "").await.assert(204);
+    check("deleted (into the trash, off every label)").await;
+    let trash = s.app.service.trash(&ann).await.unwrap();
+    for c in &trash.contacts {
+        s.app.service.restore_contact(&ann, c.contact_id).await.unwrap();
+    }
+    for m in &trash.memberships {
+        s.app.service.restore_membership(&ann, &m.label_id, m.membership_id).await.unwrap();
+    }
+    check("restored").await;
+    s.as_user(&ann.email, "DELETE", &format!("{mine}b.vcf"), &[], "").await.assert(204);
+    s.app.store.clock.advance(Duration::from_secs(40 * 86_400));
+    assert!(s.app.store.purge_trash(30).await.unwrap() > 0);
+    check("purged").await;
+    // The combined book counts its parts' totals.
+    let (all, _) = sizes(&s, &ann.email, &format!("/dav/addressbooks/{}/all/", ann.email)).await;
+    assert_eq!(all, sizes(&s, &ann.email, &mine).await.0);
     s.stop().await;
 }
