@@ -10,48 +10,86 @@ FROM (SELECT m.label_id, SUM(length(c.vcard)) AS n FROM memberships m JOIN conta
       WHERE m.removed_at IS NULL GROUP BY m.label_id) t
 WHERE l.id = t.label_id;
 
-CREATE FUNCTION contacts_bytes() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    was BIGINT := 0;
-    now_ BIGINT := 0;
+-- Statement-level, over the statement's rows: a group commit or an import of hundreds of cards updates each book's
+-- row once, not once per card (updating one row many times in a transaction gets slower with each version).
+CREATE FUNCTION contacts_bytes_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP <> 'INSERT' AND OLD.deleted_at IS NULL THEN was := length(OLD.vcard); END IF;
-    IF TG_OP <> 'DELETE' AND NEW.deleted_at IS NULL THEN now_ := length(NEW.vcard); END IF;
-    IF TG_OP = 'UPDATE' AND OLD.owner_id = NEW.owner_id THEN
-        -- Edited, trashed or restored in the same book: one update by the difference, none when there is none.
-        IF now_ <> was THEN
-            UPDATE users SET book_bytes = book_bytes + now_ - was WHERE id = NEW.owner_id;
-        END IF;
-    ELSE
-        IF was <> 0 THEN UPDATE users SET book_bytes = book_bytes - was WHERE id = OLD.owner_id; END IF;
-        IF now_ <> 0 THEN UPDATE users SET book_bytes = book_bytes + now_ WHERE id = NEW.owner_id; END IF;
-    END IF;
-    -- A member's vCard changed size: every label it is live in.
-    IF TG_OP = 'UPDATE' AND length(NEW.vcard) <> length(OLD.vcard) THEN
-        UPDATE labels SET bytes = bytes + length(NEW.vcard) - length(OLD.vcard)
-        WHERE id IN (SELECT label_id FROM memberships WHERE contact_id = NEW.id AND removed_at IS NULL);
-    END IF;
+    UPDATE users u SET book_bytes = u.book_bytes + d.n
+    FROM (SELECT owner_id, SUM(length(vcard)) AS n FROM new_rows WHERE deleted_at IS NULL GROUP BY owner_id) d
+    WHERE u.id = d.owner_id;
     RETURN NULL;
 END $$;
-CREATE TRIGGER contacts_bytes AFTER INSERT OR DELETE OR UPDATE OF vcard, deleted_at, owner_id ON contacts
-    FOR EACH ROW EXECUTE FUNCTION contacts_bytes();
+CREATE TRIGGER contacts_bytes_inserted AFTER INSERT ON contacts
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION contacts_bytes_inserted();
 
-CREATE FUNCTION memberships_bytes() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION contacts_bytes_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'UPDATE' AND (OLD.removed_at IS NULL) = (NEW.removed_at IS NULL)
-        AND OLD.contact_id = NEW.contact_id AND OLD.label_id = NEW.label_id THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP <> 'INSERT' AND OLD.removed_at IS NULL THEN
-        UPDATE labels SET bytes = bytes - COALESCE((SELECT length(vcard) FROM contacts WHERE id = OLD.contact_id), 0)
-        WHERE id = OLD.label_id;
-    END IF;
-    IF TG_OP <> 'DELETE' AND NEW.removed_at IS NULL THEN
-        UPDATE labels SET bytes = bytes + COALESCE((SELECT length(vcard) FROM contacts WHERE id = NEW.contact_id), 0)
-        WHERE id = NEW.label_id;
-    END IF;
+    UPDATE users u SET book_bytes = u.book_bytes - d.n
+    FROM (SELECT owner_id, SUM(length(vcard)) AS n FROM old_rows WHERE deleted_at IS NULL GROUP BY owner_id) d
+    WHERE u.id = d.owner_id;
     RETURN NULL;
 END $$;
--- Added, taken off, put back (restored) or deleted with the label or the contact.
-CREATE TRIGGER memberships_bytes AFTER INSERT OR DELETE OR UPDATE OF removed_at, contact_id, label_id ON memberships
-    FOR EACH ROW EXECUTE FUNCTION memberships_bytes();
+CREATE TRIGGER contacts_bytes_deleted AFTER DELETE ON contacts
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION contacts_bytes_deleted();
+
+-- Edited, trashed, restored or given to another owner; and a member whose vCard changed size changes every
+-- label it is live in.
+CREATE FUNCTION contacts_bytes_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE users u SET book_bytes = u.book_bytes + d.n
+    FROM (SELECT owner_id, SUM(n) AS n FROM (
+            SELECT owner_id, CASE WHEN deleted_at IS NULL THEN length(vcard) ELSE 0 END AS n FROM new_rows
+            UNION ALL
+            SELECT owner_id, CASE WHEN deleted_at IS NULL THEN -length(vcard) ELSE 0 END FROM old_rows) t
+          GROUP BY owner_id HAVING SUM(n) <> 0) d
+    WHERE u.id = d.owner_id;
+    UPDATE labels l SET bytes = l.bytes + d.n
+    FROM (SELECT m.label_id, SUM(length(n.vcard) - length(o.vcard)) AS n
+          FROM new_rows n JOIN old_rows o ON o.id = n.id
+          JOIN memberships m ON m.contact_id = n.id AND m.removed_at IS NULL
+          WHERE length(n.vcard) <> length(o.vcard)
+          GROUP BY m.label_id) d
+    WHERE l.id = d.label_id;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER contacts_bytes_updated AFTER UPDATE ON contacts
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION contacts_bytes_updated();
+
+CREATE FUNCTION memberships_bytes_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE labels l SET bytes = l.bytes + d.n
+    FROM (SELECT r.label_id, SUM(length(c.vcard)) AS n FROM new_rows r JOIN contacts c ON c.id = r.contact_id
+          WHERE r.removed_at IS NULL GROUP BY r.label_id) d
+    WHERE l.id = d.label_id;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER memberships_bytes_inserted AFTER INSERT ON memberships
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION memberships_bytes_inserted();
+
+CREATE FUNCTION memberships_bytes_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE labels l SET bytes = l.bytes - d.n
+    FROM (SELECT r.label_id, SUM(length(c.vcard)) AS n FROM old_rows r JOIN contacts c ON c.id = r.contact_id
+          WHERE r.removed_at IS NULL GROUP BY r.label_id) d
+    WHERE l.id = d.label_id;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER memberships_bytes_deleted AFTER DELETE ON memberships
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION memberships_bytes_deleted();
+
+-- Taken off, or put back (restored).
+CREATE FUNCTION memberships_bytes_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE labels l SET bytes = l.bytes + d.n
+    FROM (SELECT label_id, SUM(n) AS n FROM (
+            SELECT r.label_id, length(c.vcard) AS n FROM new_rows r JOIN contacts c ON c.id = r.contact_id
+            WHERE r.removed_at IS NULL
+            UNION ALL
+            SELECT r.label_id, -length(c.vcard) FROM old_rows r JOIN contacts c ON c.id = r.contact_id
+            WHERE r.removed_at IS NULL) t
+          GROUP BY label_id HAVING SUM(n) <> 0) d
+    WHERE l.id = d.label_id;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER memberships_bytes_updated AFTER UPDATE ON memberships
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION memberships_bytes_updated();
