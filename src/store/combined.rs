@@ -30,7 +30,6 @@ fn marks(from: usize, n: usize) -> String {
 const COLS: &str = "c.id, c.owner_id, c.href, c.etag, CAST(length(c.vcard) AS BIGINT), c.updated_at, c.modseq";
 
 impl Store {
-    /// The token: the newest change of My contacts or of any label shown (contacts, memberships, names).
     /// The states of `owner`'s My contacts (when given; it must exist) and of those of `labels` that exist.
     pub(super) async fn read_book_states(
         &self,
