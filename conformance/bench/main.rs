@@ -271,8 +271,12 @@ async fn main() {
         ms(percentile(d.clone(), 0.5)),
         ms(percentile(d, 0.0))
     );
+    // One imported card in a hundred has the address of a card already there: duplicates to find below.
+    let email = |i: usize| {
+        if i.is_multiple_of(100) { format!("bench-{i:07}@example.com") } else { format!("imp{i}@example.com") }
+    };
     let file: String = (0..n)
-        .map(|i| format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:imp-{i:07}\r\nFN:Imported {i}\r\nN:Imported;{i};;;\r\nEMAIL:imp{i}@example.com\r\nEND:VCARD\r\n"))
+        .map(|i| format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:imp-{i:07}\r\nFN:Imported {i}\r\nN:Imported;{i};;;\r\nEMAIL:{}\r\nEND:VCARD\r\n", email(i)))
         .collect();
     let t = Instant::now();
     let (s, body) = ctx.send("POST", &format!("{api}/imports"), &[("content-type", "text/vcard")], file).await;
@@ -290,6 +294,23 @@ async fn main() {
     }
     let rate = n as f64 / t.elapsed().as_secs_f64();
     println!("API import job ({n} new):   {rate:>9.0} /s  ({})", ms(t.elapsed()));
+
+    // Likely duplicates among everything: the cards above and the imported ones (one pair per hundred).
+    let pairs = n.div_ceil(100).min(500);
+    let d = timed(3, || async {
+        let (s, body) = ctx.send("GET", &format!("{api}/duplicates"), &[], String::new()).await;
+        assert_eq!(s, 200);
+        let found: serde_json::Value = serde_json::from_slice(&body).expect("duplicates");
+        assert_eq!(found["compared"].as_u64(), Some(2 * n as u64), "{found}");
+        assert_eq!(found["items"].as_array().map(Vec::len), Some(pairs), "pairs");
+    })
+    .await;
+    println!(
+        "API duplicates ({} contacts): {:>10} p50  ({} min)",
+        2 * n,
+        ms(percentile(d.clone(), 0.5)),
+        ms(percentile(d, 0.0))
+    );
 
     // The combined book (a Mac's one book): everything above plus a label of 1,000 shared by a peer.
     let (s, body) = ctx

@@ -255,6 +255,41 @@ try {
   assert.match(await ann.getByRole("link", { name: "Export CSV" }).getAttribute("href"), /format=csv/);
   await snap(ann, "imported");
 
+  // Duplicates: a second Ann Lee in My contacts (the same address) is found, previewed in plain words, merged,
+  // undone from the notice, and merged again; the label keeps one Ann Lee.
+  await sidebarLabel(ann, "My contacts").click();
+  await ann.getByRole("button", { name: "New contact" }).click();
+  await ann.getByLabel("First name").fill("Ann");
+  await ann.getByLabel("Last name").fill("L.");
+  await ann.getByLabel("E-mail value").fill("Ann.Lee@example.com");
+  await ann.getByRole("button", { name: "Add contact" }).click();
+  await ann.getByRole("list", { name: "Contacts" }).getByText("Ann L.", { exact: true }).waitFor();
+  await ann.getByRole("link", { name: "Duplicates" }).click();
+  const dups = ann.getByRole("list", { name: "Likely duplicates" });
+  await dups.getByText("the same e-mail address (ann.lee@example.com)", { exact: false }).waitFor();
+  const mergeAnn = async () => {
+    await ann.getByRole("radio", { name: /^Keep Ann Lee/ }).check();
+    await ann.getByRole("button", { name: /^Review merging/ }).click();
+    await ann.getByText("Other name: Ann L.").waitFor();
+    await ann.getByRole("button", { name: "Merge", exact: true }).click();
+    await ann.getByRole("status").filter({ hasText: "Merged Ann L. into Ann Lee." }).waitFor();
+    await ann.getByText("No duplicates found.").waitFor();
+  };
+  await ann.getByRole("radio", { name: /^Keep Ann Lee/ }).check();
+  await ann.getByRole("button", { name: /^Review merging/ }).click();
+  await ann.getByText("Other name: Ann L.").waitFor();
+  await snap(ann, "duplicates-preview");
+  await ann.getByRole("button", { name: "Cancel" }).click();
+  await mergeAnn();
+  await snap(ann, "duplicates-merged");
+  await ann.getByRole("status").getByRole("button", { name: "Undo" }).click();
+  await ann.getByText("Merge undone: both contacts are back.").waitFor();
+  await dups.getByText("the same e-mail address (ann.lee@example.com)", { exact: false }).waitFor();
+  await mergeAnn();
+  await sidebarLabel(ann, "Clients").click();
+  await ann.getByRole("list", { name: "Contacts" }).getByText("Ann Lee").waitFor();
+  assert.equal(await ann.getByRole("list", { name: "Contacts" }).getByText(/^Ann L/).count(), 1, "one Ann Lee on the label");
+
   // A view-level refusal is shown next to what caused it: Ann lowers Bob to view, Bob's editor is read-only.
   await ann.getByLabel(`Level of ${BOB}`).selectOption("view");
   await ann.getByText(`${BOB}: view`).waitFor();
@@ -390,6 +425,12 @@ try {
   const width = await phone.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 360, `the page is ${width}px wide at 360px`);
   await snap(phone, "phone");
+  // Bob's copy of Cy Diaz and Ann's are found, and said to stay two (two owners); the page fits the screen.
+  await phone.getByRole("link", { name: "Duplicates" }).click();
+  await phone.getByText(/^Not mergeable: one is yours/).first().waitFor();
+  const dupWidth = await phone.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(dupWidth <= 360, `the duplicates page is ${dupWidth}px wide at 360px`);
+  await snap(phone, "phone-duplicates");
 
   // Signing out ends the session.
   await bob.getByRole("button", { name: "Sign out" }).click();
@@ -430,7 +471,7 @@ try {
   await auditor.getByLabel("Job title").waitFor();
   await audit("contact editor");
   for (const [link, ready, what] of [["Invitations", "Invitations", "invitations"], ["Trash", "Trash", "trash"],
-    ["Devices", "Devices", "devices"], ["People and domains", "People and domains", "people"], ["Settings", "Settings", "settings"]]) {
+    ["Duplicates", "Duplicates", "duplicates"], ["Devices", "Devices", "devices"], ["People and domains", "People and domains", "people"], ["Settings", "Settings", "settings"]]) {
     await auditor.getByRole("link", { name: link, exact: true }).click();
     await auditor.getByRole("heading", { name: ready, level: 1 }).waitFor();
     await audit(what);

@@ -10,7 +10,7 @@ use http::{HeaderValue, Method, StatusCode, header};
 use serde::Serialize;
 
 #[derive(Serialize)]
-struct ContactJson {
+pub(super) struct ContactJson {
     id: i64,
     etag: String,
     uid: String,
@@ -21,7 +21,7 @@ struct ContactJson {
     fields: Fields,
 }
 
-fn contact_json(card: &Card, with_photo: bool) -> Result<ContactJson, Problem> {
+pub(super) fn contact_json(card: &Card, with_photo: bool) -> Result<ContactJson, Problem> {
     let parsed = crate::service::read_for_edit(&card.vcard)?;
     let ix = parsed.indexed();
     let mut fields = json::read(&parsed);

@@ -4,6 +4,7 @@
 
 mod admin;
 mod contacts;
+mod duplicates;
 mod events;
 mod google;
 mod history;
@@ -314,6 +315,18 @@ async fn route(req: &Request<'_>) -> ApiResult {
         ["export"] => match m {
             Method::GET => imports::export(req).await,
             _ => Err(allow("GET")),
+        },
+        ["duplicates"] => match m {
+            Method::GET => duplicates::list(req).await,
+            _ => Err(allow("GET")),
+        },
+        ["duplicates", "merge"] => match m {
+            Method::POST => duplicates::merge(req).await,
+            _ => Err(allow("POST")),
+        },
+        ["merges", id, "undo"] => match m {
+            Method::POST => duplicates::undo(req, id).await,
+            _ => Err(allow("POST")),
         },
         ["trash"] => match m {
             Method::GET => history::trash(req).await,

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod combined;
 mod contacts;
 mod copy;
+pub mod duplicates;
 pub use copy::Transfer;
 mod labels;
 pub mod push;

@@ -112,18 +112,19 @@ const LABEL_CHANGES_DATA: &str = "SELECT c.id, m.href, c.etag, CAST(length(c.vca
 
 /// Two index lookups in one round trip (an `OR` here would scan every contact of the owner).
 const LOOKUP_NAME_AND_UID: &str = "SELECT id, etag, href, uid FROM contacts WHERE owner_id = $1 AND href = $2 AND deleted_at IS NULL UNION ALL SELECT id, etag, href, uid FROM contacts WHERE owner_id = $1 AND uid = $3 AND deleted_at IS NULL";
-const UPDATE_CONTACT: &str = "UPDATE contacts SET uid = $1, vcard = $2, etag = $3, fn = $4, sort_key = $5, emails = $6, tels = $7, org = $8, kind = $9, updated_at = $10, modseq = $11, actor_id = $12, search = $14 WHERE id = $13";
+pub(super) const UPDATE_CONTACT: &str = "UPDATE contacts SET uid = $1, vcard = $2, etag = $3, fn = $4, sort_key = $5, emails = $6, tels = $7, org = $8, kind = $9, updated_at = $10, modseq = $11, actor_id = $12, search = $14 WHERE id = $13";
 const INSERT_CONTACT: &str = "INSERT INTO contacts (owner_id, href, uid, vcard, etag, fn, sort_key, emails, tels, org, kind, created_at, updated_at, modseq, actor_id, search) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15) RETURNING id";
-const INSERT_MEMBERSHIP: &str =
+pub(super) const INSERT_MEMBERSHIP: &str =
     "INSERT INTO memberships (label_id, contact_id, href, modseq, added_at, actor_id) VALUES ($1, $2, $3, $4, $5, $6)";
 /// The contact is marked deleted before it leaves its labels, so the activity log can tell a delete from a removal.
-const DELETE_CONTACT: &str = "UPDATE contacts SET deleted_at = $1, modseq = $2, actor_id = $3 WHERE id = $4";
-const REMOVE_ALL_MEMBERSHIPS: &str =
+pub(super) const DELETE_CONTACT: &str = "UPDATE contacts SET deleted_at = $1, modseq = $2, actor_id = $3 WHERE id = $4";
+pub(super) const REMOVE_ALL_MEMBERSHIPS: &str =
     "UPDATE memberships SET removed_at = $1, modseq = $2, actor_id = $3 WHERE contact_id = $4 AND removed_at IS NULL";
 /// A contact changed: every label showing it and its owner's My contacts advance (DESIGN.md §4: getctag and
 /// sync-token move in the same transaction as the change).
-const TOUCH_MEMBERSHIPS: &str = "UPDATE memberships SET modseq = $1 WHERE contact_id = $2 AND removed_at IS NULL";
-const TOUCH_LABELS: &str = "UPDATE labels SET modseq = $1 WHERE id IN (SELECT label_id FROM memberships WHERE contact_id = $2 AND removed_at IS NULL) RETURNING id";
+pub(super) const TOUCH_MEMBERSHIPS: &str =
+    "UPDATE memberships SET modseq = $1 WHERE contact_id = $2 AND removed_at IS NULL";
+pub(super) const TOUCH_LABELS: &str = "UPDATE labels SET modseq = $1 WHERE id IN (SELECT label_id FROM memberships WHERE contact_id = $2 AND removed_at IS NULL) RETURNING id";
 
 /// One entry per name (the latest), an initial sync without removals, and at most `limit` entries without
 /// splitting one change sequence value; and whether more remain.

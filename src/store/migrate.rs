@@ -16,6 +16,7 @@ const SQLITE: &[(i64, &str)] = &[
     (11, include_str!("../../migrations/sqlite/0011_search_text.sql")),
     (12, include_str!("../../migrations/sqlite/0012_push.sql")),
     (13, include_str!("../../migrations/sqlite/0013_book_bytes.sql")),
+    (14, include_str!("../../migrations/sqlite/0014_merges.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -31,6 +32,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (11, include_str!("../../migrations/postgres/0011_search_text.sql")),
     (12, include_str!("../../migrations/postgres/0012_push.sql")),
     (13, include_str!("../../migrations/postgres/0013_book_bytes.sql")),
+    (14, include_str!("../../migrations/postgres/0014_merges.sql")),
 ];
 
 pub async fn run(store: &Store) -> Result<()> {

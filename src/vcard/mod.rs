@@ -11,6 +11,7 @@ mod extra;
 pub mod group;
 pub mod hide;
 pub mod json;
+pub mod merge;
 mod parse;
 mod splice;
 

@@ -14,6 +14,7 @@ mod cli;
 mod combined;
 mod corpus;
 mod dav;
+mod duplicates;
 mod durability;
 mod events;
 mod failures;

@@ -106,14 +106,16 @@ function fill(el, ...kids) {
   el.replaceChildren(...kids.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
 }
 
-/** A notice; one that reports something not done stays until it is closed. */
-function toast(msg, { lasting = false } = {}) {
+/** A notice; one that reports something not done stays until it is closed. `action` ({ text, run }) adds a
+ * button (Undo) and keeps the notice up longer, so there is time to use it. */
+function toast(msg, { lasting = false, action = null } = {}) {
   // One at a time: a newer notice replaces the one still showing rather than stacking over it.
   document.querySelectorAll(".toast").forEach((old) => old.remove());
   const t = h("div", { class: lasting ? "toast warn" : "toast", role: lasting ? "alert" : "status" }, msg,
+    action ? h("button", { type: "button", class: "link", onclick: () => { t.remove(); action.run(); } }, action.text) : null,
     lasting ? h("button", { type: "button", class: "link", onclick: () => t.remove() }, "Close") : null);
   document.body.append(t);
-  if (!lasting) setTimeout(() => t.remove(), 4000);
+  if (!lasting) setTimeout(() => t.remove(), action ? 12000 : 4000);
 }
 
 function initials(name) {
@@ -211,6 +213,7 @@ function renderSidebar() {
       state.labels.length ? null : h("p", { class: "hint" }, "No label yet: “+” makes one."),
       h("div", { class: "nav-title" }, "You"),
       navLink("#/invitations", "Invitations", pending ? h("span", { class: "badge", "aria-label": `${pending} waiting` }, pending) : null),
+      navLink("#/duplicates", "Duplicates"),
       navLink("#/trash", "Trash"),
       navLink("#/devices", "Devices"),
       me.is_admin ? [h("div", { class: "nav-title" }, "Server"), navLink("#/admin", "People and domains"), navLink("#/settings", "Settings")] : null,
@@ -257,6 +260,7 @@ async function route() {
     else if (name === "invitations") await renderInvitations(page);
     else if (name === "devices") await renderDevices(page, arg);
     else if (name === "trash") await renderTrash(page);
+    else if (name === "duplicates") await renderDuplicates(page);
     else if (name === "admin") await renderAdmin(page);
     else if (name === "settings") await renderSettings(page);
     else if (name === "invite") await renderInvite(page, decodeURIComponent(arg || ""));
@@ -680,6 +684,100 @@ async function renderTrash(main) {
       contacts.length ? h("ul", { class: "list" }, contacts) : h("p", { class: "hint" }, "Nothing deleted.")),
     h("section", { class: "panel", "aria-label": "Taken off labels" }, h("h2", {}, "Taken off your labels"),
       removals.length ? h("ul", { class: "list" }, removals) : h("p", { class: "hint" }, "Nothing taken off.")));
+}
+
+// ---- duplicates: likely pairs side by side, merged after a preview, undone from the notice ----
+
+const REASON_WORDS = {
+  email: (v) => `the same e-mail address (${v})`,
+  phone: (v) => `the same phone number (${v})`,
+  name: () => "the same name",
+  name_and_organization: () => "the same name and organization",
+};
+const PROPERTY_WORDS = { EMAIL: "E-mail", TEL: "Phone", ORG: "Organization", NOTE: "Note", ADR: "Address", URL: "Website",
+  TITLE: "Job title", ROLE: "Role", NICKNAME: "Other name", BDAY: "Birthday", ANNIVERSARY: "Anniversary", PHOTO: "Photo",
+  N: "Name", FN: "Name", IMPP: "Chat", CATEGORIES: "Tags", GENDER: "Gender", RELATED: "Related person" };
+
+/** A vCard line in words: "Organization: Wong & Co" rather than "ORG:Wong & Co". */
+function plainLine(line) {
+  const colon = line.indexOf(":");
+  const head = colon < 0 ? line : line.slice(0, colon);
+  const name = head.split(";")[0].split(".").pop().toUpperCase();
+  const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^tel:/i, "").split(";").filter(Boolean).join(" ").replace(/\\([,;\\])/g, "$1").replace(/\\n/gi, " ");
+  if (name === "PHOTO") return "Photo";
+  return `${PROPERTY_WORDS[name] || name.replace(/^X-/, "").toLowerCase()}: ${value}`;
+}
+
+async function renderDuplicates(main) {
+  const d = await api("GET", "/duplicates");
+  const bookName = (c) => (c.book === "contacts" ? "My contacts" : c.book_name);
+  const pairRow = (p, n) => {
+    const group = `keep-${n}`;
+    // Which one stays is chosen only where the two can become one.
+    const side = (c, checked) => h("div", { class: "dup-side" },
+      p.mergeable
+        ? h("label", { class: "inline" }, h("input", { type: "radio", name: group, value: String(c.id), checked,
+          "aria-label": `Keep ${c.full_name || "this one"} (${bookName(c)})` }), h("span", { class: "name" }, c.full_name || "(no name)"))
+        : h("div", { class: "name" }, c.full_name || "(no name)"),
+      c.organization ? h("div", { class: "meta" }, c.organization) : null,
+      c.emails.map((e) => h("div", { class: "meta" }, e)),
+      c.phones.map((t) => h("div", { class: "meta" }, t)),
+      h("div", { class: "hint" }, `In ${bookName(c)}`));
+    const out = h("div", { class: "dup-preview", hidden: true });
+    const err = h("p", { class: "error", role: "alert", hidden: true });
+    const chosen = () => {
+      const keepA = li.querySelector(`input[name="${group}"]:checked`)?.value !== String(p.b.id);
+      const [keep, other] = keepA ? [p.a, p.b] : [p.b, p.a];
+      return { keep, other, body: { keep: { book: keep.book, id: keep.id }, other: { book: other.book, id: other.id } } };
+    };
+    const merge = async () => {
+      const { keep, other, body } = chosen();
+      try {
+        const r = await api("POST", "/duplicates/merge", body);
+        toast(`Merged ${other.full_name || "the other contact"} into ${keep.full_name || "the one kept"}.`, { action: { text: "Undo", run: async () => {
+          try { await api("POST", `/merges/${r.merge_id}/undo`); toast("Merge undone: both contacts are back."); }
+          catch (e) { toast(`Could not undo: ${e.message}`, { lasting: true }); }
+          await refreshSidebar(); if (location.hash === "#/duplicates") await route();
+        } } });
+        await refreshSidebar();
+        await route();
+      } catch (e) { err.textContent = e.message; err.hidden = false; }
+    };
+    const review = async () => {
+      const { keep, other, body } = chosen();
+      err.hidden = true;
+      try {
+        const plan = await api("POST", "/duplicates/merge", { ...body, preview: true });
+        const list = (title, items) => items.length ? [h("h3", {}, title), h("ul", { class: "plain" }, items.map((i) => h("li", {}, i)))] : null;
+        fill(out,
+          h("p", {}, `${keep.full_name || "The one kept"} stays, with everything ${other.full_name || "the other"} has that it does not. `,
+            plan.deletes_other ? `${other.full_name || "The other"} goes to the trash and leaves every device.` : ""),
+          list("It gains", plan.added.map(plainLine)),
+          list("Not taken (it keeps its own)", plan.not_kept.map(plainLine)),
+          list("It joins the labels", plan.labels_joined),
+          list("Kept apart", plan.kept_apart),
+          h("div", { class: "row" },
+            h("button", { type: "button", class: "primary", onclick: merge }, "Merge"),
+            h("button", { type: "button", onclick: () => { out.hidden = true; } }, "Cancel")));
+        out.hidden = false;
+        out.querySelector("button.primary").focus();
+      } catch (e) { err.textContent = e.message; err.hidden = false; }
+    };
+    const why = p.reasons.map((r) => REASON_WORDS[r.kind](r.value || "")).join(", ");
+    const li = h("li", { class: "dup" },
+      h("div", { class: "dup-why" }, h("strong", {}, p.score >= 80 ? "Very likely" : "Likely"), ` the same person: ${why}.`),
+      h("div", { class: "dup-sides" }, side(p.a, true), side(p.b, false)),
+      p.mergeable ? h("button", { type: "button", "aria-label": `Review merging ${p.a.full_name} and ${p.b.full_name}`, onclick: review }, "Review merge")
+        : h("p", { class: "hint" }, `Not mergeable: ${p.why_not}.`),
+      err, out);
+    return li;
+  };
+  fill(main, h("div", { class: "head" }, h("h1", {}, "Duplicates")),
+    h("section", { class: "panel", "aria-label": "Likely duplicates" },
+      h("p", { class: "hint" }, `Compared ${d.compared} contacts you can see: the same e-mail address, phone number, or name and organization.`),
+      d.items.length ? h("ul", { class: "list dups", "aria-label": "Likely duplicates" }, d.items.map(pairRow))
+        : h("p", {}, "No duplicates found."),
+      d.truncated ? h("p", { class: "hint" }, "Only the 500 likeliest pairs are shown: merge some, and more appear.") : null));
 }
 
 /** An image file as a JPEG data: URL of at most 512 px a side (what phones show, small enough to sync). */
