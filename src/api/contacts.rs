@@ -182,6 +182,23 @@ async fn get(req: &Request<'_>, segment: &str, cid: i64) -> ApiResult {
     Ok(with_etag(json_response(StatusCode::OK, &contact_json(&card, true)?)?, &etag))
 }
 
+/// GET `/contacts/{id}/labels` (or under a label): the labels you can open that carry the contact.
+pub async fn labels(req: &Request<'_>, segment: &str, cid: &str) -> ApiResult {
+    req.params(&[])?;
+    let Some(cid) = cid.parse::<i64>().ok().filter(|n| *n > 0) else {
+        return Err(Problem::new(StatusCode::NOT_FOUND, "no such contact"));
+    };
+    let view = book(req, segment).await?;
+    let labels = req.app.service.labels_of_contact(req.user, &view, cid).await?;
+    #[derive(Serialize)]
+    struct LabelRef {
+        id: String,
+        name: String,
+    }
+    let items = labels.into_iter().map(|(id, name)| LabelRef { id, name }).collect();
+    json_response(StatusCode::OK, &super::Items { items })
+}
+
 async fn create(req: &Request<'_>, segment: &str) -> ApiResult {
     req.params(&[])?;
     let patch: Patch = req.json()?;

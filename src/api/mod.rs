@@ -355,6 +355,14 @@ async fn route(req: &Request<'_>) -> ApiResult {
             Method::POST => labels::transfer(req, id).await,
             _ => Err(allow("POST")),
         },
+        ["contacts", cid, "labels"] => match m {
+            Method::GET => contacts::labels(req, crate::service::MY_CONTACTS, cid).await,
+            _ => Err(allow("GET")),
+        },
+        ["labels", id, "contacts", cid, "labels"] => match m {
+            Method::GET => contacts::labels(req, id, cid).await,
+            _ => Err(allow("GET")),
+        },
         ["contacts", cid, "photo"] => match m {
             Method::GET => contacts::photo(req, crate::service::MY_CONTACTS, cid).await,
             _ => Err(allow("GET")),

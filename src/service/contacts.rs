@@ -213,6 +213,28 @@ impl Service {
         Ok(out)
     }
 
+    /// The labels carrying a contact of `view` that `user` can open (id, name), by name: what its card shows.
+    /// Labels they cannot open are not named.
+    pub async fn labels_of_contact(
+        &self,
+        user: &crate::store::User,
+        view: &BookView,
+        contact_id: i64,
+    ) -> Result<Vec<(String, String)>> {
+        self.contact(view, contact_id).await?;
+        let carrying: std::collections::HashSet<String> =
+            self.store.contact_labels(contact_id).await?.into_iter().collect();
+        let mut out: Vec<(String, String)> = self
+            .label_views(user, false)
+            .await?
+            .into_iter()
+            .filter(|v| carrying.contains(&v.segment))
+            .map(|v| (v.segment, v.displayname))
+            .collect();
+        out.sort_by_key(|(_, name)| name.to_lowercase());
+        Ok(out)
+    }
+
     /// Deletes a contact (My contacts: to the trash) or removes it from a label, as DELETE does over CardDAV.
     pub async fn delete_contact(&self, view: &BookView, contact_id: i64, pre: &Precondition) -> Result<()> {
         let current = self.contact(view, contact_id).await?;

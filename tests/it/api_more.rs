@@ -1,4 +1,4 @@
-//! Label transfer and contact photos through the API.
+//! Label transfer, contact photos and the labels a contact carries, through the API.
 
 use crate::common::*;
 use labelbook::service::Grantee;
@@ -170,5 +170,52 @@ async fn simultaneous_grant_changes_leave_one_consistent_answer() {
         let stored = s.app.store.grant(vic_grant).await.unwrap().unwrap();
         assert!(told.contains(&stored.level.as_str()), "round {round}: {} was nobody's answer", stored.level);
     }
+    s.stop().await;
+}
+
+/// A contact's card names the labels carrying it that the reader can open, and no other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_names_only_the_labels_its_reader_can_open() {
+    let s = Server::start().await;
+    let carol = s.user("carol@example.com").await;
+    let owner = s.record(&carol).await;
+    let clients = s.app.service.create_label(&owner, None, "Clients", "").await.unwrap();
+    let private = s.app.service.create_label(&owner, None, "Private", "").await.unwrap();
+    s.user("bob@example.com").await;
+    let bob = s.record("bob@example.com").await;
+    let g = s
+        .app
+        .service
+        .share(&owner, &clients.id, &Grantee::User("bob@example.com".into()), Level::View, true)
+        .await
+        .unwrap();
+    s.app.service.respond(&bob, g.id, true).await.unwrap();
+    let created = parse(
+        api(&s, &carol, "POST", &format!("/labels/{}/contacts", clients.id), Some(json!({"full_name": "Kim"})))
+            .await
+            .assert(201),
+    );
+    let id = created["id"].as_i64().unwrap();
+    let mine = s.app.service.open_book_anywhere(&owner, "contacts").await.unwrap();
+    let on_private = s.app.service.open_book_anywhere(&owner, &private.id).await.unwrap();
+    s.app.service.add_to_label(&on_private, &mine, &[id]).await.unwrap();
+
+    let names = |r: &Resp| {
+        parse(r)["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["name"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let r = api(&s, &carol, "GET", &format!("/contacts/{id}/labels"), None).await;
+    assert_eq!(names(r.assert(200)), ["Clients", "Private"]);
+    let r = api(&s, "bob@example.com", "GET", &format!("/labels/{}/contacts/{id}/labels", clients.id), None).await;
+    assert_eq!(names(r.assert(200)), ["Clients"]);
+    r.lacks(&private.id);
+    // Not Bob's contact in his own book, and a label he cannot open: 404 either way.
+    api(&s, "bob@example.com", "GET", &format!("/contacts/{id}/labels"), None).await.assert(404);
+    api(&s, "bob@example.com", "GET", &format!("/labels/{}/contacts/{id}/labels", private.id), None).await.assert(404);
+    api(&s, &carol, "POST", &format!("/contacts/{id}/labels"), None).await.assert(405);
     s.stop().await;
 }

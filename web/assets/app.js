@@ -114,6 +114,7 @@ function toast(msg, { lasting = false, action = null } = {}) {
   const t = h("div", { class: lasting ? "toast warn" : "toast", role: lasting ? "alert" : "status" }, msg,
     action ? h("button", { type: "button", class: "link", onclick: () => { t.remove(); action.run(); } }, action.text) : null,
     lasting ? h("button", { type: "button", class: "link", onclick: () => t.remove() }, "Close") : null);
+  t.dataset.page = location.hash;
   document.body.append(t);
   if (!lasting) setTimeout(() => t.remove(), action ? 12000 : 4000);
 }
@@ -235,10 +236,28 @@ async function signOut() {
 }
 
 
+/** Opens or closes the navigation drawer (small screens; on wide ones the sidebar is always shown). */
+function setMenu(open) {
+  const shellEl = document.querySelector(".shell");
+  const button = document.getElementById("menu-button");
+  if (!shellEl || !button) return;
+  shellEl.classList.toggle("menu-open", open);
+  button.setAttribute("aria-expanded", String(open));
+  if (open) document.querySelector("#sidebar a, #sidebar button")?.focus();
+}
+
 function shell() {
   let main = document.getElementById("main");
   if (!main) {
-    fill(app(), h("div", { class: "shell" }, h("aside", { id: "sidebar", class: "sidebar" }), h("main", { id: "main", tabindex: "-1" })));
+    const menu = h("button", { type: "button", id: "menu-button", class: "menu-button", "aria-controls": "sidebar", "aria-expanded": "false",
+      onclick: () => setMenu(!document.querySelector(".shell").classList.contains("menu-open")) }, h("span", { "aria-hidden": "true" }, "☰"), " Menu");
+    fill(app(), h("div", { class: "shell", onkeydown: (ev) => {
+      if (ev.key === "Escape" && document.querySelector(".shell.menu-open")) { setMenu(false); document.getElementById("menu-button").focus(); }
+    } },
+      h("header", { class: "topbar" }, menu, h("span", { class: "brand" }, h("img", { src: "/assets/icon.svg", alt: "" }), "Labelbook")),
+      h("aside", { id: "sidebar", class: "sidebar" }),
+      h("div", { class: "backdrop", onclick: () => setMenu(false) }),
+      h("main", { id: "main", tabindex: "-1" })));
     main = document.getElementById("main");
   }
   renderSidebar();
@@ -314,7 +333,7 @@ async function renderBook(main, id) {
     const items = view.items;
     fill(list, 
       ...items.map((c) =>
-        h("li", { class: view.selected === c.id ? "selected" : null },
+        h("li", { class: view.selected === c.id ? "selected clickable" : "clickable", onclick: (ev) => { if (!ev.target.closest("button, a, input")) openContact(c.id); } },
           avatar(c, base),
           h("div", { class: "who" }, h("div", { class: "name" }, c.full_name || "(no name)"), h("div", { class: "meta" }, contactMeta(c))),
           h("button", { type: "button", class: "link", "aria-label": `Open ${c.full_name}`, onclick: () => openContact(c.id) }, "Open"))),
@@ -323,16 +342,26 @@ async function renderBook(main, id) {
     more.hidden = !view.cursor;
   }
 
+  // On a small screen a contact open replaces the list (CSS, by `.detail`), with a way back to it.
+  let columns = null;
+  function show(panel, detail) {
+    columns?.classList.toggle("detail", Boolean(panel && detail));
+    fill(editorBox, panel && detail ? h("button", { type: "button", class: "link narrow-only", onclick: () => afterEdit(null) }, "← Back to the list") : null, panel);
+  }
+
   async function openContact(cid) {
     view.selected = cid;
     drawList();
     const r = await fetchContact(`${base}/contacts/${cid}`);
-    fill(editorBox, contactEditor({ base, contact: r.contact, etag: r.etag, may, isLabel, done: afterEdit }));
+    const edit = () => show(contactEditor({ base, contact: r.contact, etag: r.etag, may, done: afterEdit }), true);
+    show(contactCard({ base, contact: r.contact, etag: r.etag, may, isLabel, book: isLabel ? label.id : "contacts",
+      owner: label.owner.email, edit, done: afterEdit }), true);
+    editorBox.querySelector("h2")?.focus();
   }
 
   async function afterEdit(msg) {
     view.selected = null;
-    fill(editorBox, );
+    show(null);
     if (msg) toast(msg);
     await Promise.all([load(true), refreshSidebar()]);
   }
@@ -356,7 +385,7 @@ async function renderBook(main, id) {
       : `Shared by ${label.owner.display_name || label.owner.email} · your level: ${LEVELS.find((l) => l[0] === level)?.[1] || level}`
     : "Every contact you own";
   const headActions = h("div", { class: "row" },
-    canEdit ? h("button", { type: "button", class: "primary", onclick: () => fill(editorBox, contactEditor({ base, contact: null, may, isLabel, done: afterEdit })) }, "New contact") : null,
+    canEdit ? h("button", { type: "button", class: "primary", onclick: () => show(contactEditor({ base, contact: null, may, done: afterEdit }), true) }, "New contact") : null,
     isLabel && canEdit ? h("button", { type: "button", onclick: () => fill(editorBox, existingPicker(label, afterEdit)) }, "Add existing contacts") : null,
     canEdit ? h("button", { type: "button", onclick: () => fill(editorBox, importPanel(label.id, afterEdit)) }, "Import") : null,
     h("a", { href: `/api/v1/export?book=${encodeURIComponent(label.id)}&format=vcf`, download: "" }, "Export .vcf"),
@@ -374,12 +403,13 @@ async function renderBook(main, id) {
     activity = activityPanel(label);
     panels.push(labelSettings(label), activity);
   }
+  columns = h("div", { class: "columns" },
+    h("section", { class: "panel list-panel", "aria-label": "Contacts" },
+      h("div", { class: "row" }, h("div", { class: "grow" }, search), sort), listErr, list, more),
+    h("div", {}, editorBox, h("div", { class: "side-panels" }, panels)));
   fill(main, 
     h("div", { class: "head" }, h("div", {}, h("h1", {}, label.name), h("p", { class: "sub" }, sub)), headActions),
-    h("div", { class: "columns" },
-      h("section", { class: "panel", "aria-label": "Contacts" },
-        h("div", { class: "row" }, h("div", { class: "grow" }, search), sort), listErr, list, more),
-      h("div", {}, editorBox, panels)),
+    columns,
   );
   await load(true);
 }
@@ -420,10 +450,114 @@ function multiField(title, key, items, types, inputType, errs) {
   return box;
 }
 
-function contactEditor({ base, contact, etag, may, isLabel, done }) {
+/** A contact as read: photo or initials, every field, the labels carrying it as chips, and what the reader may
+ * do (Edit, Manage labels, History, Delete or Remove with an Undo in the notice where the trash can put it back). */
+function contactCard({ base, contact: c, etag, may, isLabel, book, owner, edit, done }) {
+  const name = c.full_name || "(no name)";
+  const err = h("p", { class: "error", role: "alert", hidden: true });
+  const historyBox = h("div", {});
+  const chips = h("ul", { class: "chips", "aria-label": "Labels" });
+  const manageBox = h("div", {});
+  let carrying = [];
+  const typed = (x) => (x.types && x.types.length ? ` · ${x.types.join(", ")}` : "");
+  const adrText = (a) => [a.street, [a.postal_code, a.locality].filter(Boolean).join(" "), a.region, a.country].filter(Boolean).join(", ");
+  const webUrl = (u) => (/^https?:\/\//i.test(u) ? u : null);
+  const fieldRows = (title, rows) => (rows.length ? h("div", { class: "card-field" }, h("h3", {}, title), h("ul", { class: "plain" }, rows)) : null);
+  const photo = c.photo && /^data:image\/(jpeg|png|gif|webp);/.test(c.photo)
+    ? h("img", { class: "avatar huge", alt: "", src: c.photo })
+    : h("span", { class: "avatar huge", "aria-hidden": "true" }, initials(c.full_name));
+  const drawChips = () => fill(chips, carrying.length ? carrying.map((l) => h("li", {}, h("a", { class: "chip", href: `#/book/${l.id}` }, l.name)))
+    : h("li", { class: "hint" }, "On no label."));
+  const loadLabels = async () => {
+    try { carrying = (await api("GET", `${base}/contacts/${c.id}/labels`)).items; } catch (e) { carrying = []; }
+    drawChips();
+  };
+  const reloadBook = async () => { await refreshSidebar(); if (state.view && state.view.reload) await state.view.reload(); };
+
+  // Labels the contact may go on or come off: those of its owner where the reader may add or remove.
+  const candidates = state.labels.filter((l) => l.owner.email === owner && (l.may.add_contacts || l.may.remove_contacts));
+  const manage = () => {
+    const problem = h("p", { class: "error", role: "alert", hidden: true });
+    const boxes = candidates.map((l) => {
+      const on = carrying.some((x) => x.id === l.id);
+      const input = h("input", { type: "checkbox", checked: on, disabled: on ? !l.may.remove_contacts : !l.may.add_contacts,
+        onchange: async () => {
+          problem.hidden = true;
+          input.disabled = true;
+          try {
+            if (input.checked) {
+              const r = await api("POST", `/labels/${l.id}/members`, { from: book, contact_ids: [c.id] });
+              const failed = r.items.find((i) => i.error);
+              if (failed) throw new Error(failed.error);
+            } else {
+              await api("DELETE", `/labels/${l.id}/contacts/${c.id}`);
+            }
+          } catch (e) {
+            input.checked = !input.checked;
+            problem.textContent = e.message;
+            problem.hidden = false;
+          }
+          input.disabled = false;
+          await loadLabels();
+          await reloadBook();
+        } });
+      return h("li", {}, h("label", { class: "inline" }, input, l.name));
+    });
+    fill(manageBox, h("fieldset", { class: "fieldset" }, h("legend", {}, "Labels for this contact"),
+      h("ul", { class: "plain checks" }, boxes),
+      problem, h("button", { type: "button", onclick: () => fill(manageBox) }, "Done")));
+  };
+
+  const remove = async () => {
+    // Undo where the trash can put it back for this reader; otherwise ask first.
+    const undo = !isLabel
+      ? () => api("POST", `/trash/contacts/${c.id}/restore`)
+      : may.restore
+        ? async () => {
+          const t = await api("GET", "/trash");
+          const r = t.removals.find((x) => x.label_id === book && x.contact_id === c.id);
+          if (!r) throw new Error("it is no longer in the trash");
+          await api("POST", `/labels/${book}/removals/${r.id}/restore`);
+        }
+        : null;
+    if (!undo && !confirm(`Remove ${name} from this label? Only its owner or a manager can put it back.`)) return;
+    try {
+      await api("DELETE", `${base}/contacts/${c.id}`, undefined, etag ? { "if-match": etag } : {});
+    } catch (e) { err.textContent = e.status === 412 ? "Someone changed this contact meanwhile. Open it again." : e.message; err.hidden = false; return; }
+    await done(null);
+    toast(isLabel ? `Removed ${name} from the label.` : `Deleted ${name}.`, undo ? { action: { text: "Undo", run: async () => {
+      try { await undo(); toast(`${name} is back.`); } catch (e) { toast(`Could not undo: ${e.message}`, { lasting: true }); }
+      await reloadBook();
+    } } } : {});
+  };
+
+  const card = h("section", { class: "panel card", "aria-label": `Contact ${name}`, onkeydown: (ev) => { if (ev.key === "Escape") done(null); } },
+    h("div", { class: "card-head" }, photo,
+      h("div", { class: "grow" }, h("h2", { tabindex: "-1" }, name),
+        h("p", { class: "sub" }, [c.title, c.organization, c.department].filter(Boolean).join(" · ")),
+        c.nickname ? h("p", { class: "hint" }, `Also known as ${c.nickname}`) : null)),
+    chips,
+    fieldRows("E-mail", c.emails.map((e) => h("li", {}, h("a", { href: `mailto:${e.value}` }, e.value), typed(e)))),
+    fieldRows("Phone", c.phones.map((t) => h("li", {}, h("a", { href: `tel:${t.value.replace(/[^+0-9]/g, "")}` }, t.value), typed(t)))),
+    fieldRows("Address", c.addresses.map((a) => h("li", {}, adrText(a), typed(a)))),
+    fieldRows("Website", c.urls.map((u) => h("li", {}, webUrl(u.value) ? h("a", { href: u.value, rel: "noopener noreferrer", target: "_blank" }, u.value) : u.value))),
+    c.birthday ? fieldRows("Birthday", [h("li", {}, c.birthday)]) : null,
+    c.note ? fieldRows("Notes", [h("li", { class: "note" }, c.note)]) : null,
+    err,
+    h("div", { class: "actions" },
+      may.edit_contacts ? h("button", { type: "button", class: "primary", onclick: edit }, "Edit") : null,
+      candidates.length ? h("button", { type: "button", onclick: manage }, "Manage labels") : null,
+      h("button", { type: "button", onclick: async () => fill(historyBox, await contactHistory(c)) }, "History"),
+      may.remove_contacts ? h("button", { type: "button", class: "danger", onclick: remove }, isLabel ? "Remove from label" : "Delete") : null,
+      h("button", { type: "button", onclick: () => done(null) }, "Close")),
+    manageBox, historyBox);
+  loadLabels();
+  return card;
+}
+
+function contactEditor({ base, contact, etag, may, done }) {
   const c = contact || { name: {}, emails: [], phones: [], addresses: [], urls: [] };
   const canEdit = contact ? may.edit_contacts : may.add_contacts;
-  const canRemove = may.remove_contacts;
   const errs = {};
   const f = {};
   const text = (key, label, value, attrs = {}) => {
@@ -497,6 +631,7 @@ function contactEditor({ base, contact, etag, may, isLabel, done }) {
   const form = h("form", {
     class: "panel",
     "aria-label": contact ? `Edit ${c.full_name}` : "New contact",
+    onkeydown: (ev) => { if (ev.key === "Escape") done(null); },
     onsubmit: async (ev) => {
       ev.preventDefault();
       Object.values(errs).forEach((fn) => fn(0, null));
@@ -531,16 +666,8 @@ function contactEditor({ base, contact, etag, may, isLabel, done }) {
     text("note", "Notes", c.note, { tag: "textarea" }),
     formErr,
     h("div", { class: "actions" },
-      contact && canRemove ? h("button", { type: "button", class: "danger", onclick: async () => {
-        const what = isLabel ? "Remove this contact from the label? It stays in its owner's contacts, and the trash keeps the label's copy for 30 days." : "Delete this contact? It goes to the trash for 30 days.";
-        if (!confirm(what)) return;
-        try {
-          await api("DELETE", `${base}/contacts/${contact.id}`, undefined, etag ? { "if-match": etag } : {});
-          await done(isLabel ? "Removed from the label" : "Moved to the trash");
-        } catch (e) { showErrors(e); }
-      } }, isLabel ? "Remove from label" : "Delete") : null,
       contact ? h("button", { type: "button", onclick: async () => fill(historyBox, await contactHistory(contact)) }, "History") : null,
-      h("button", { type: "button", onclick: () => done(null) }, "Close"),
+      h("button", { type: "button", onclick: () => done(null) }, contact ? "Cancel" : "Close"),
       save),
     historyBox,
   );
@@ -1844,5 +1971,12 @@ async function start() {
   await route();
 }
 
-window.addEventListener("hashchange", route);
+// A notice belongs to the page it was given for: going elsewhere takes it away (an Undo included: it would act
+// on something no longer in view). One given just after moving to a page (`location.hash = …; toast(…)`) is that
+// page's, and stays.
+window.addEventListener("hashchange", () => {
+  document.querySelectorAll(".toast").forEach((t) => { if (t.dataset.page !== location.hash) t.remove(); });
+  setMenu(false);
+  route();
+});
 start();
