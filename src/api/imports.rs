@@ -1,16 +1,16 @@
-//! Imports (vCard files, Google Contacts CSV, Outlook CSV) as jobs a page follows, and exports of a book as
-//! .vcf or CSV, streamed page by page.
+//! Imports (vCard files, Google Contacts CSV, Outlook CSV) as jobs a page follows, and exports of a book (or of
+//! contacts chosen in it) as .vcf or CSV, streamed page by page.
 
 use super::{ApiResult, Items, Problem, Request, json_response, rfc3339};
 use crate::response::channel;
-use crate::service::MY_CONTACTS;
 use crate::service::import::{Format, decode_text, prepare};
-use crate::store::ImportJob;
+use crate::service::{BookView, MY_CONTACTS, ServiceError};
+use crate::store::{Card, ImportJob};
 use crate::vcard::{csv, json};
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Serialize)]
 struct JobJson<'a> {
@@ -119,19 +119,86 @@ pub async fn list(req: &Request<'_>) -> ApiResult {
 /// Cards read per page of an export.
 const PAGE: i64 = 1000;
 
+/// Where an export's cards come from: the whole book page by page, or chosen contacts a page of ids at a time.
+enum Pages {
+    Book { after: i64, done: bool },
+    Ids(std::collections::VecDeque<Vec<i64>>),
+}
+
+impl Pages {
+    /// The next page of cards as the caller reads them; `None` when there is no more.
+    async fn next(&mut self, app: &crate::app::App, view: &BookView) -> Result<Option<Vec<Card>>, ServiceError> {
+        match self {
+            Pages::Book { done: true, .. } => Ok(None),
+            Pages::Book { after, done } => {
+                let page = app.service.list_cards_page(view, true, *after, PAGE).await?;
+                *done = (page.len() as i64) < PAGE;
+                *after = page.last().map_or(*after, |(pos, _)| *pos);
+                Ok(Some(page.into_iter().map(|(_, c)| c).collect()))
+            }
+            Pages::Ids(chunks) => match chunks.pop_front() {
+                None => Ok(None),
+                Some(ids) => Ok(Some(app.service.contacts_by_ids(view, &ids).await?)),
+            },
+        }
+    }
+}
+
+fn format_param(format: Option<&str>) -> Result<bool, Problem> {
+    match format.unwrap_or("vcf") {
+        "vcf" | "vcard" => Ok(false),
+        "csv" => Ok(true),
+        _ => Err(Problem::invalid("format", "vcf or csv")),
+    }
+}
+
 /// GET /export?book=&format=vcf|csv: the whole book as a download, produced page by page. What is hidden from
 /// the caller is not in it.
 pub async fn export(req: &Request<'_>) -> ApiResult {
     req.params(&["book", "format"])?;
     let book = book_param(req)?;
-    let csv_out = match req.param("format").unwrap_or("vcf") {
-        "vcf" | "vcard" => false,
-        "csv" => true,
-        _ => return Err(Problem::invalid("format", "vcf or csv")),
-    };
+    let csv_out = format_param(req.param("format"))?;
     let view = req.app.service.open_book_anywhere(req.user, &book).await?;
-    // Read the first page here, so a refusal is an answer rather than a broken download.
-    let first = req.app.service.list_cards_page(&view, true, 0, PAGE).await?;
+    download(req, view, csv_out, Pages::Book { after: 0, done: false }).await
+}
+
+/// Most contacts one export of chosen contacts names.
+const MAX_CHOSEN: usize = 5_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Chosen {
+    #[serde(default)]
+    book: Option<String>,
+    #[serde(default)]
+    format: Option<String>,
+    ids: Vec<i64>,
+}
+
+/// POST /export: chosen contacts of a book (`ids`, as the book's contact ids) as one file, in the order given;
+/// ids not in the book are left out.
+pub async fn export_chosen(req: &Request<'_>) -> ApiResult {
+    req.params(&[])?;
+    let form: Chosen = req.json()?;
+    let book = form.book.unwrap_or_else(|| MY_CONTACTS.to_string());
+    if book != MY_CONTACTS && uuid::Uuid::parse_str(&book).is_err() {
+        return Err(Problem::invalid("book", "contacts, or a label's id"));
+    }
+    let csv_out = format_param(form.format.as_deref())?;
+    if form.ids.is_empty() || form.ids.len() > MAX_CHOSEN {
+        return Err(Problem::invalid("ids", format!("1 to {MAX_CHOSEN} contact ids")));
+    }
+    let view = req.app.service.open_book_anywhere(req.user, &book).await?;
+    let mut seen = std::collections::HashSet::new();
+    let ids: Vec<i64> = form.ids.into_iter().filter(|id| seen.insert(*id)).collect();
+    let chunks = ids.chunks(crate::service::MAX_PAGE as usize).map(<[i64]>::to_vec).collect();
+    download(req, view, csv_out, Pages::Ids(chunks)).await
+}
+
+/// The export as a download: the first page is read before answering, so a refusal is an answer rather than a
+/// broken download; the rest is streamed.
+async fn download(req: &Request<'_>, view: BookView, csv_out: bool, mut pages: Pages) -> ApiResult {
+    let first = pages.next(req.app, &view).await?.unwrap_or_default();
     let (ext, ctype) = if csv_out { ("csv", "text/csv; charset=utf-8") } else { ("vcf", "text/vcard; charset=utf-8") };
     let ascii: String =
         view.displayname.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
@@ -143,7 +210,7 @@ pub async fn export(req: &Request<'_>) -> ApiResult {
     let app = req.app.clone();
     let name = view.displayname.clone();
     tokio::spawn(async move {
-        let mut page = first;
+        let mut page = Some(first);
         let mut head = if csv_out {
             let mut h = String::new();
             csv::write_row(&mut h, csv::EXPORT_HEADER);
@@ -151,11 +218,9 @@ pub async fn export(req: &Request<'_>) -> ApiResult {
         } else {
             String::new()
         };
-        loop {
+        while let Some(cards) = page {
             let mut chunk = std::mem::take(&mut head).into_bytes();
-            let mut after = None;
-            for (pos, card) in &page {
-                after = Some(*pos);
+            for card in &cards {
                 if csv_out {
                     match crate::service::read_for_edit(&card.vcard) {
                         Ok(parsed) => chunk.extend_from_slice(csv::export_row(&json::read(&parsed)).as_bytes()),
@@ -168,11 +233,10 @@ pub async fn export(req: &Request<'_>) -> ApiResult {
                     }
                 }
             }
-            if tx.send(Ok(Bytes::from(chunk))).await.is_err() {
+            if !chunk.is_empty() && tx.send(Ok(Bytes::from(chunk))).await.is_err() {
                 return;
             }
-            let Some(after) = after.filter(|_| page.len() as i64 == PAGE) else { return };
-            page = match app.service.list_cards_page(&view, true, after, PAGE).await {
+            page = match pages.next(&app, &view).await {
                 Ok(p) => p,
                 Err(e) => {
                     // Abort the transfer: a truncated file must not look complete.

@@ -22,6 +22,8 @@ struct LabelJson<'a> {
     level: &'static str,
     sync_devices: bool,
     contact_count: i64,
+    /// Shared with someone (your label with a collaborator invited or accepted, or someone else's label).
+    shared: bool,
     /// What is hidden from the caller on this label (empty for most).
     hidden_fields: Vec<String>,
     /// What the caller may do here: clients show controls by it and never compare levels.
@@ -66,6 +68,7 @@ fn label_json(s: &LabelSummary) -> LabelJson<'_> {
         level: v.level.as_str(),
         sync_devices: v.on_devices,
         contact_count: s.count,
+        shared: s.shared,
         hidden_fields: hidden,
         may: may_json(access::allowed(v.level, v.segment != MY_CONTACTS)),
     }

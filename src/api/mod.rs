@@ -314,7 +314,8 @@ async fn route(req: &Request<'_>) -> ApiResult {
         },
         ["export"] => match m {
             Method::GET => imports::export(req).await,
-            _ => Err(allow("GET")),
+            Method::POST => imports::export_chosen(req).await,
+            _ => Err(allow("GET, POST")),
         },
         ["duplicates"] => match m {
             Method::GET => duplicates::list(req).await,

@@ -85,6 +85,21 @@ impl Service {
         Ok(ContactPage { contacts, next })
     }
 
+    /// Contacts of a book among `ids` (at most `MAX_PAGE`), as this user reads them, in the order asked; ids
+    /// not in the book are left out. One query.
+    pub async fn contacts_by_ids(&self, view: &BookView, ids: &[i64]) -> Result<Vec<Card>> {
+        view.require(Action::Read)?;
+        if view.combined.is_some() {
+            return Err(super::field("book", "name My contacts or a label"));
+        }
+        if ids.len() > MAX_PAGE as usize {
+            return Err(ServiceError::Invalid(format!("at most {MAX_PAGE} ids at once")));
+        }
+        let mut by_id: std::collections::HashMap<i64, Card> =
+            self.store.cards_by_ids(&view.book, ids).await?.into_iter().map(|c| (c.meta.contact_id, c)).collect();
+        Ok(ids.iter().filter_map(|id| by_id.remove(id)).map(|c| view.present(c, true)).collect())
+    }
+
     /// One contact of a book, as this user reads it.
     pub async fn contact(&self, view: &BookView, contact_id: i64) -> Result<Card> {
         view.require(Action::Read)?;

@@ -249,7 +249,12 @@ impl Service {
             };
             seen.push(read_as(view, c));
         }
-        let (found, truncated) = find_pairs(&seen);
+        // Hashing 100,000 contacts' keys is CPU work: off the async workers.
+        let (seen, (found, truncated)) = super::cpu::run(move || {
+            let pairs = find_pairs(&seen);
+            (seen, pairs)
+        })
+        .await?;
         let pairs = found
             .into_iter()
             .map(|(i, j, score, reasons)| {

@@ -20,20 +20,26 @@ pub struct Invitation {
 pub struct LabelSummary {
     pub view: BookView,
     pub count: i64,
+    /// Shared with someone: the user's own label with a collaborator (invited or accepted), or anyone else's.
+    pub shared: bool,
 }
 
 impl Service {
-    /// My contacts and every label the user can open, own labels first, each by name; counts in two queries.
+    /// My contacts and every label the user can open, own labels first, each by name; counts and whether each
+    /// is shared in three queries.
     pub async fn labels_for(&self, user: &User) -> Result<(LabelSummary, Vec<LabelSummary>)> {
         let views = self.label_views(user, false).await?;
         let ids: Vec<String> = views.iter().map(|v| v.segment.clone()).collect();
         let (mine, counts) = self.store.count_cards(user.id, &ids).await?;
-        let my = LabelSummary { view: Self::my_contacts(user), count: mine };
+        let own: Vec<String> = views.iter().filter(|v| v.owner.id == user.id).map(|v| v.segment.clone()).collect();
+        let shared = self.store.shared_labels(&own).await?;
+        let my = LabelSummary { view: Self::my_contacts(user), count: mine, shared: false };
         let labels = views
             .into_iter()
             .map(|view| {
                 let count = counts.get(&view.segment).copied().unwrap_or(0);
-                LabelSummary { view, count }
+                let shared = view.owner.id != user.id || shared.contains(&view.segment);
+                LabelSummary { view, count, shared }
             })
             .collect();
         Ok((my, labels))
@@ -51,7 +57,11 @@ impl Service {
             Book::Label { label_id } => counts.get(label_id).copied().unwrap_or(0),
             Book::MyContacts { .. } | Book::Combined { .. } => mine,
         };
-        Ok(LabelSummary { view, count })
+        let shared = match &view.book {
+            Book::Label { .. } => view.owner.id != user.id || !self.store.shared_labels(&ids).await?.is_empty(),
+            Book::MyContacts { .. } | Book::Combined { .. } => false,
+        };
+        Ok(LabelSummary { view, count, shared })
     }
 
     /// The user's pending invitations, each with its label's name, owner and inviter.

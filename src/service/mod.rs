@@ -11,7 +11,7 @@ pub mod duplicates;
 pub use copy::Transfer;
 mod labels;
 pub mod push;
-pub use contacts::{ContactPage, read_for_edit};
+pub use contacts::{ContactPage, MAX_PAGE, read_for_edit};
 pub use labels::{Invitation, LabelSummary, Share};
 pub mod cpu;
 pub mod directory;

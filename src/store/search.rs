@@ -147,6 +147,25 @@ impl Store {
         Ok((mine, counts))
     }
 
+    /// Those of `label_ids` shared with anyone (a grant pending or accepted), in one query per 500.
+    pub async fn shared_labels(&self, label_ids: &[String]) -> Result<std::collections::HashSet<String>> {
+        let mut out = std::collections::HashSet::new();
+        for chunk in label_ids.chunks(500) {
+            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT DISTINCT label_id FROM grants WHERE status IN ('pending', 'accepted') AND label_id IN ({})",
+                list.join(", ")
+            );
+            let rows: Vec<String> = on_pool!(self, p => {
+                let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql.clone()));
+                for id in chunk { q = q.bind(id.clone()); }
+                q.fetch_all(p).await?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
     /// The live contact `contact_id` as `book` shows it (its name there), with its bytes.
     pub async fn card_by_id(&self, book: &Book, contact_id: i64) -> Result<Option<Card>> {
         let Some(select) = live_cards(book) else { return Ok(None) };

@@ -217,5 +217,16 @@ async fn a_contact_names_only_the_labels_its_reader_can_open() {
     api(&s, "bob@example.com", "GET", &format!("/contacts/{id}/labels"), None).await.assert(404);
     api(&s, "bob@example.com", "GET", &format!("/labels/{}/contacts/{id}/labels", private.id), None).await.assert(404);
     api(&s, &carol, "POST", &format!("/contacts/{id}/labels"), None).await.assert(405);
+
+    // Whether a label is shared, for the sidebar's icon: Carol's shared one and not her private one; for Bob,
+    // someone else's label always is.
+    let shared = |v: &serde_json::Value, name: &str| {
+        v["items"].as_array().unwrap().iter().find(|l| l["name"] == name).map(|l| l["shared"].clone()).unwrap()
+    };
+    let hers = parse(&api(&s, &carol, "GET", "/labels", None).await);
+    assert_eq!((shared(&hers, "Clients"), shared(&hers, "Private")), (json!(true), json!(false)));
+    assert_eq!(shared(&parse(&api(&s, "bob@example.com", "GET", "/labels", None).await), "Clients"), json!(true));
+    assert_eq!(parse(&api(&s, &carol, "GET", &format!("/labels/{}", private.id), None).await)["shared"], json!(false));
+    assert_eq!(parse(&api(&s, &carol, "GET", "/me", None).await)["my_contacts"]["shared"], json!(false));
     s.stop().await;
 }

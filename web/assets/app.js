@@ -54,6 +54,35 @@ async function api(method, path, body, extraHeaders = {}) {
   return data;
 }
 
+/** Runs `fn` over `items`, `n` at a time: many requests without one connection per item at once. The answers,
+ * in order, as { ok, value } or { ok: false, error }. */
+async function inBatches(items, n, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      try { out[i] = { ok: true, value: await fn(items[i]) }; } catch (error) { out[i] = { ok: false, error }; }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+  return out;
+}
+
+/** A POST whose answer is a file: saved under the name the server gives. */
+async function downloadPost(path, body, fallbackName) {
+  const r = await fetch("/api/v1" + path, { method: "POST", credentials: "same-origin",
+    headers: { "content-type": "application/json", "x-csrf-token": state.csrf || "" }, body: JSON.stringify(body) });
+  if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => null));
+  const name = /filename="([^"]+)"/.exec(r.headers.get("content-disposition") || "")?.[1] || fallbackName;
+  const url = URL.createObjectURL(await r.blob());
+  const a = h("a", { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
 // ---- small DOM helpers ----
 
 function h(tag, props, ...children) {
@@ -192,6 +221,23 @@ async function refreshSidebar() {
   renderSidebar();
 }
 
+/** Two people: a label shared with someone. */
+function sharedIcon() {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 16 16");
+  svg.setAttribute("class", "shared-icon");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "shared");
+  const title = document.createElementNS(ns, "title");
+  title.textContent = "Shared";
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("fill", "currentColor");
+  path.setAttribute("d", "M5.5 7.5a2.5 2.5 0 1 0 0-5 2.5 2.5 0 0 0 0 5Zm5.5 0a2 2 0 1 0 0-4 2 2 0 0 0 0 4ZM1 13c0-2.2 2-3.8 4.5-3.8S10 10.8 10 13v.5H1V13Zm10-3.6c2.1 0 4 1.3 4 3.3v.8h-4v-.5c0-1.4-.6-2.6-1.5-3.4.5-.1 1-.2 1.5-.2Z");
+  svg.append(title, path);
+  return svg;
+}
+
 function navLink(href, text, extra) {
   const current = location.hash === href || (href === "#/book/contacts" && (location.hash === "" || location.hash === "#/"));
   return h("a", { href, "aria-current": current ? "page" : null }, h("span", {}, text), extra);
@@ -210,7 +256,8 @@ function renderSidebar() {
         h("button", { type: "button", "aria-label": "New label", title: "New label", onclick: () => (location.hash = "#/new") }, "+")),
       h("div", { role: "list", "aria-labelledby": "labels-title" },
         state.labels.map((l) =>
-          h("div", { role: "listitem" }, navLink(`#/book/${l.id}`, l.name, h("span", { class: "count", "aria-label": `${l.contact_count} contacts` }, l.contact_count))))),
+          h("div", { role: "listitem" }, navLink(`#/book/${l.id}`, l.name, [l.shared ? sharedIcon() : null,
+            h("span", { class: "count", "aria-label": `${l.contact_count} contacts` }, l.contact_count)])))),
       state.labels.length ? null : h("p", { class: "hint" }, "No label yet: “+” makes one."),
       h("div", { class: "nav-title" }, "You"),
       navLink("#/invitations", "Invitations", pending ? h("span", { class: "badge", "aria-label": `${pending} waiting` }, pending) : null),
@@ -301,6 +348,9 @@ async function renderBook(main, id) {
   const owner = label.owner.email === state.me.email;
   const base = isLabel ? `/labels/${label.id}` : "";
   const view = { items: [], cursor: null, q: "", sort: "name", selected: null };
+  // Ticked contacts, by id (their names for the notices); kept across pages and searches until used or cleared.
+  const chosen = new Map();
+  const bulk = h("div", { class: "bulk", role: "toolbar", "aria-label": "Selected contacts", hidden: true });
 
   const list = h("ul", { class: "list", "aria-label": "Contacts" });
   const more = h("button", { type: "button", hidden: true, onclick: () => load(false) }, "Show more");
@@ -334,12 +384,102 @@ async function renderBook(main, id) {
     fill(list, 
       ...items.map((c) =>
         h("li", { class: view.selected === c.id ? "selected clickable" : "clickable", onclick: (ev) => { if (!ev.target.closest("button, a, input")) openContact(c.id); } },
+          h("input", { type: "checkbox", class: "pick", checked: chosen.has(c.id), "aria-label": `Select ${c.full_name || "(no name)"}`,
+            onchange: (ev) => { if (ev.target.checked) chosen.set(c.id, c.full_name); else chosen.delete(c.id); drawBulk(); } }),
           avatar(c, base),
           h("div", { class: "who" }, h("div", { class: "name" }, c.full_name || "(no name)"), h("div", { class: "meta" }, contactMeta(c))),
           h("button", { type: "button", class: "link", "aria-label": `Open ${c.full_name}`, onclick: () => openContact(c.id) }, "Open"))),
     );
     if (!items.length) list.append(h("li", {}, h("span", { class: "hint" }, view.q ? "No contact matches." : "No contacts yet.")));
     more.hidden = !view.cursor;
+    drawBulk();
+  }
+
+  // ---- what can be done to the ticked contacts at once ----
+  const MAX_CHOSEN = 5000;
+  const bookId = isLabel ? label.id : "contacts";
+  const bulkErr = h("p", { class: "error", role: "alert", hidden: true });
+  async function selectAllMatching() {
+    const params = new URLSearchParams({ limit: "500" });
+    if (view.q) params.set("q", view.q);
+    if (view.sort !== "name") params.set("sort", view.sort);
+    let cursor = null;
+    do {
+      if (cursor) params.set("cursor", cursor);
+      const page = await api("GET", `${base}/contacts?${params}`);
+      page.items.forEach((c) => { if (chosen.size < MAX_CHOSEN) chosen.set(c.id, c.full_name); });
+      cursor = page.next_cursor;
+    } while (cursor && chosen.size < MAX_CHOSEN);
+    drawList();
+  }
+  async function addChosenTo(target) {
+    const ids = [...chosen.keys()];
+    let added = 0;
+    const problems = new Set();
+    for (let i = 0; i < ids.length; i += 500) {
+      const r = await api("POST", `/labels/${target.id}/members`, { from: bookId, contact_ids: ids.slice(i, i + 500) });
+      added += r.added;
+      r.items.filter((x) => x.error).forEach((x) => problems.add(x.error));
+    }
+    chosen.clear();
+    await refreshSidebar();
+    await load(true);
+    const msg = `Added ${added} to “${target.name}”.`;
+    if (problems.size) toast(`${msg} Not added: ${ids.length - added} (${[...problems].join("; ")})`, { lasting: true });
+    else toast(msg);
+  }
+  async function removeChosen() {
+    const picked = [...chosen.entries()];
+    // The trash can put them back for the owner (My contacts) and for managers (a label's removals): Undo then;
+    // anyone else is asked first.
+    const restorable = !isLabel || may.restore;
+    if (!restorable && !confirm(`Remove ${picked.length} contacts from this label? Only its owner or a manager can put them back.`)) return;
+    const results = await inBatches(picked, 6, ([id]) => api("DELETE", `${base}/contacts/${id}`));
+    const gone = picked.filter((_, i) => results[i].ok);
+    const failed = results.filter((r) => !r.ok).map((r) => r.error.message);
+    chosen.clear();
+    await refreshSidebar();
+    await load(true);
+    const what = isLabel ? `Removed ${gone.length} from the label.` : `Deleted ${gone.length}.`;
+    const undo = async () => {
+      let restore;
+      if (isLabel) {
+        const removals = new Map((await api("GET", "/trash")).removals.filter((r) => r.label_id === label.id).map((r) => [r.contact_id, r.id]));
+        restore = ([id]) => api("POST", `/labels/${label.id}/removals/${removals.get(id)}/restore`);
+      } else {
+        restore = ([id]) => api("POST", `/trash/contacts/${id}/restore`);
+      }
+      const back = await inBatches(gone, 6, restore);
+      const missed = back.filter((r) => !r.ok).length;
+      toast(missed ? `${gone.length - missed} are back; ${missed} could not be restored (see the trash).` : `All ${gone.length} are back.`, { lasting: Boolean(missed) });
+      await refreshSidebar();
+      if (state.view && state.view.reload) await state.view.reload();
+    };
+    if (failed.length) toast(`${what} Not done for ${failed.length}: ${[...new Set(failed)].join("; ")}`, { lasting: true });
+    else toast(what, restorable && gone.length ? { action: { text: "Undo", run: undo } } : {});
+  }
+  function drawBulk() {
+    bulk.hidden = chosen.size === 0;
+    if (bulk.hidden) return;
+    const targets = state.labels.filter((l) => l.may.add_contacts && l.id !== bookId);
+    const pick = h("select", { "aria-label": "Label to add the selected contacts to" },
+      h("option", { value: "" }, "Add to label…"), targets.map((l) => h("option", { value: l.id }, l.name)));
+    const run = (fn) => async () => {
+      bulkErr.hidden = true;
+      try { await fn(); } catch (e) { bulkErr.textContent = e.message; bulkErr.hidden = false; }
+    };
+    pick.addEventListener("change", run(async () => {
+      const target = targets.find((l) => l.id === pick.value);
+      if (target) await addChosenTo(target);
+    }));
+    fill(bulk,
+      h("span", { class: "count-chosen", role: "status" }, `${chosen.size} selected`),
+      h("button", { type: "button", class: "link", onclick: run(selectAllMatching) }, view.q ? "Select all matching" : "Select all"),
+      targets.length ? pick : null,
+      may.remove_contacts ? h("button", { type: "button", class: "danger", onclick: run(removeChosen) }, isLabel ? "Remove from label" : "Delete") : null,
+      h("button", { type: "button", onclick: run(() => downloadPost("/export", { book: bookId, format: "vcf", ids: [...chosen.keys()] }, "contacts.vcf")) }, "Export"),
+      h("button", { type: "button", class: "link", onclick: () => { chosen.clear(); drawList(); } }, "Clear"),
+      bulkErr);
   }
 
   // On a small screen a contact open replaces the list (CSS, by `.detail`), with a way back to it.
@@ -405,7 +545,7 @@ async function renderBook(main, id) {
   }
   columns = h("div", { class: "columns" },
     h("section", { class: "panel list-panel", "aria-label": "Contacts" },
-      h("div", { class: "row" }, h("div", { class: "grow" }, search), sort), listErr, list, more),
+      h("div", { class: "row" }, h("div", { class: "grow" }, search), sort), bulk, listErr, list, more),
     h("div", {}, editorBox, h("div", { class: "side-panels" }, panels)));
   fill(main, 
     h("div", { class: "head" }, h("div", {}, h("h1", {}, label.name), h("p", { class: "sub" }, sub)), headActions),
@@ -1011,21 +1151,37 @@ function contactCheckbox(c, from, chosen, changed) {
 // ---- sharing ----
 
 // `levels`: those the user may give (a label's may.grant_levels).
+// Whom a label is shared with, in words: the field's label and what is asked for follow the choice.
+const GRANTEE_KINDS = [
+  ["user", "A person", "E-mail address", "name@example.com"],
+  ["group", "A group", "Group name", "Sales"],
+  ["domain", "Everyone at a domain", "Domain", "example.com"],
+];
+
 function collaboratorForm(levels, onAdd, submitText) {
-  const [emailWrap, email, emailErr] = field("E-mail, group:NAME or domain:NAME", { type: "text", autocomplete: "off", list: "known-people" }, "");
+  const kindId = nextId("kind");
+  const kindSel = h("select", { id: kindId }, GRANTEE_KINDS.map(([v, words]) => h("option", { value: v }, words)));
+  const [emailWrap, email, emailErr] = field("E-mail address", { type: "text", autocomplete: "off", list: "known-people", placeholder: "name@example.com" }, "");
+  const emailLabel = emailWrap.querySelector("label");
+  kindSel.addEventListener("change", () => {
+    const [, , words, example] = GRANTEE_KINDS.find(([v]) => v === kindSel.value);
+    emailLabel.textContent = words;
+    email.placeholder = example;
+    fill(known);
+    asked = "";
+  });
   const known = h("datalist", { id: "known-people" });
   let asked = "";
   email.addEventListener("input", async () => {
     const q = email.value.trim().replace(/^(group|domain):/, "");
-    if (q.length < 2 || q === asked) return;
+    if (kindSel.value === "domain" || q.length < 2 || q === asked) return;
     asked = q;
     try {
       const found = await api("GET", `/directory?q=${encodeURIComponent(q)}`);
       if (asked !== q) return;
-      fill(known, 
-        ...found.users.filter((u) => u.email !== state.me.email).map((u) => h("option", { value: u.email }, u.display_name || u.email)),
-        ...found.groups.map((g) => h("option", { value: `group:${g}` }, `group ${g}`)),
-      );
+      fill(known, kindSel.value === "group"
+        ? found.groups.map((g) => h("option", { value: g }, g))
+        : found.users.filter((u) => u.email !== state.me.email).map((u) => h("option", { value: u.email }, u.display_name || u.email)));
     } catch (e) {
       /* completion is a help, not a requirement */
     }
@@ -1039,8 +1195,10 @@ function collaboratorForm(levels, onAdd, submitText) {
     emailErr(null);
     err.hidden = true;
     const raw = email.value.trim();
-    if (!raw) { emailErr("Enter an e-mail address, group:NAME or domain:NAME."); return false; }
-    const [kind, grantee] = raw.startsWith("group:") ? ["group", raw.slice(6)] : raw.startsWith("domain:") ? ["domain", raw.slice(7)] : ["user", raw];
+    if (!raw) { emailErr(`Enter ${GRANTEE_KINDS.find(([v]) => v === kindSel.value)[2].toLowerCase().replace(/^e-mail/, "an e-mail")}.`); return false; }
+    // "group:Sales" and "domain:example.com" typed as a person still mean what they say.
+    const [kind, grantee] = kindSel.value !== "user" ? [kindSel.value, raw]
+      : raw.startsWith("group:") ? ["group", raw.slice(6)] : raw.startsWith("domain:") ? ["domain", raw.slice(7)] : ["user", raw];
     try {
       await onAdd({ kind, grantee, level: level.value, sync_devices: devices.checked });
       email.value = "";
@@ -1058,15 +1216,45 @@ function collaboratorForm(levels, onAdd, submitText) {
       await add();
     },
   },
+    h("label", { for: kindId }, "Share with"), kindSel,
     emailWrap, known,
     h("label", { for: levelId }, "Level"), level,
     h("ul", { class: "levels" }, LEVELS.map(([, name, what]) => h("li", {}, h("strong", {}, name), `: ${what}`)), h("li", {}, h("strong", {}, "Owner"), ": also rename, delete, hide fields and transfer (only you)")),
-    h("label", { class: "inline" }, devices, DEVICES_TOGGLE),
+    h("label", { class: "inline" }, devices, "Put these contacts on their phones and Outlook too (they can turn it off)"),
     err,
     h("div", { class: "actions" }, h("button", { type: "submit" }, submitText)));
   // An address typed but not yet added is added (or its problem shown) rather than dropped.
   form.addTyped = () => (email.value.trim() ? add() : Promise.resolve(true));
   return form;
+}
+
+// Fields an owner may hide from a collaborator, in words, by the vCard property (and TYPE) the server takes.
+const HIDEABLE = [
+  ["TEL", "Phone numbers"], ["TEL;TYPE=CELL", "Mobile numbers only"], ["EMAIL", "E-mail addresses"], ["ADR", "Addresses"],
+  ["BDAY", "Birthday"], ["NOTE", "Notes"], ["ORG", "Organization"], ["TITLE", "Job title"], ["URL", "Websites"], ["PHOTO", "Photo"],
+];
+const hiddenWords = (item) => (HIDEABLE.find(([v]) => v.toUpperCase() === item.toUpperCase()) || [item, item])[1];
+
+/** What is hidden from one collaborator, as checkboxes (a rule set elsewhere that none of them names is kept). */
+function hiddenFieldsChooser(g, unfolded, save) {
+  const known = new Set(HIDEABLE.map(([v]) => v.toUpperCase()));
+  const others = g.hidden_fields.filter((f) => !known.has(f.toUpperCase()));
+  const boxes = HIDEABLE.map(([value, words]) => {
+    const input = h("input", { type: "checkbox", value, checked: g.hidden_fields.some((f) => f.toUpperCase() === value) });
+    input.addEventListener("change", async () => {
+      await save([...boxes.filter((b) => b.checked).map((b) => b.value), ...others]);
+      summary.textContent = summaryText();
+    });
+    return input;
+  });
+  const summaryText = () => `Hidden from ${g.grantee}: ${g.hidden_fields.length ? g.hidden_fields.map(hiddenWords).join(", ") : "nothing"}`;
+  const summary = h("summary", {}, summaryText());
+  const box = h("details", { class: "hidden-fields", open: unfolded.has(g.id) }, summary,
+    h("fieldset", { class: "plain-fieldset" }, h("legend", { class: "visually-hidden" }, `Fields hidden from ${g.grantee}`),
+      h("ul", { class: "plain checks two" }, HIDEABLE.map(([, words], i) => h("li", {}, h("label", { class: "inline" }, boxes[i], words)))),
+      others.length ? h("p", { class: "hint" }, `Also hidden: ${others.join(", ")}`) : null));
+  box.addEventListener("toggle", () => { if (box.open) unfolded.add(g.id); else unfolded.delete(g.id); });
+  return box;
 }
 
 // What became of the last message about a collaborator's invitation.
@@ -1083,6 +1271,8 @@ function mailLine(g) {
 async function sharePanel(label) {
   const panel = h("section", { class: "panel", "aria-label": "Collaborators" });
   const links = new Map();
+  // Whose hidden fields are unfolded, kept when the panel is drawn again (a change, live or one's own).
+  const unfolded = new Set();
   const owner = label.may.administer;
   const draw = async () => {
     const grants = (await api("GET", `/labels/${label.id}/grants`)).items;
@@ -1110,21 +1300,23 @@ async function sharePanel(label) {
           err.textContent = e.message; err.hidden = false; sel.value = g.level;
         }
       });
-      const hidden = owner ? h("input", { type: "text", value: g.hidden_fields.join(", "), "aria-label": `Fields hidden from ${g.grantee}`, placeholder: "Hidden fields, e.g. TEL;TYPE=CELL, NOTE" }) : null;
-      if (hidden) hidden.addEventListener("change", async () => {
-        const items = hidden.value.split(",").map((s) => s.trim()).filter(Boolean);
+      const hidden = owner ? hiddenFieldsChooser(g, unfolded, async (items) => {
         try {
           Object.assign(g, await api("PATCH", `/grants/${g.id}`, { hidden_fields: items }, asShown));
           asShown["if-match"] = `"${g.etag}"`;
-          toast(items.length ? `Hidden from ${g.grantee}: ${items.join(", ")}` : `${g.grantee} sees every field`);
+          toast(items.length ? `Hidden from ${g.grantee}: ${items.map(hiddenWords).join(", ")}` : `${g.grantee} sees every field`);
         } catch (e) {
           if (await changedMeanwhile(e)) return;
           err.textContent = msgFor(e, "hidden_fields"); err.hidden = false;
         }
-      });
+      }) : null;
       // A link made here stays shown (it is not stored in clear anywhere) until the page is left.
       const link = links.has(g.id) && g.status === "pending"
-        ? h("input", { type: "text", value: links.get(g.id), readonly: true, "aria-label": `Invitation link for ${g.grantee}`, onfocus: (e) => e.target.select() })
+        ? h("div", { class: "row" }, h("div", { class: "grow" }, h("input", { type: "text", value: links.get(g.id), readonly: true, "aria-label": `Invitation link for ${g.grantee}`, onfocus: (e) => e.target.select() })),
+          h("button", { type: "button", "aria-label": `Copy the invitation link for ${g.grantee}`, onclick: async () => {
+            try { await navigator.clipboard.writeText(links.get(g.id)); toast("Link copied: it works once, for 14 days"); }
+            catch (e) { toast("Select the link and copy it: this browser would not let the page do it."); }
+          } }, "Copy"))
         : null;
       return h("li", {},
         h("span", { class: "avatar", "aria-hidden": "true" }, initials(g.grantee)),
@@ -1254,7 +1446,15 @@ function renderWizard(main) {
     h("h2", {}, `Who shares “${w.name}”?`),
     w.people.length ? h("ul", { class: "list", "aria-label": "Collaborators to invite" }, w.people.map((p, i) =>
       h("li", {}, h("span", { class: "avatar", "aria-hidden": "true" }, initials(p.grantee)),
-        h("div", { class: "who" }, h("div", { class: "name" }, p.grantee), h("div", { class: "meta" }, `${LEVELS.find((l) => l[0] === p.level)[1]}${p.sync_devices ? " · on their devices" : ""}`)),
+        h("div", { class: "who" }, h("div", { class: "name" }, p.kind === "user" ? p.grantee : `${GRANTEE_KINDS.find(([k]) => k === p.kind)[2]}: ${p.grantee}`),
+          h("div", { class: "meta" }, p.sync_devices ? "on their phones and Outlook too" : "in the dashboard only")),
+        // The level stays changeable until Save.
+        (() => {
+          const sel = levelSelect(p.level, LEVELS.map(([v]) => v));
+          sel.setAttribute("aria-label", `Level of ${p.grantee}`);
+          sel.addEventListener("change", () => { p.level = sel.value; });
+          return sel;
+        })(),
         h("button", { type: "button", class: "link", "aria-label": `Do not invite ${p.grantee}`, onclick: () => { w.people.splice(i, 1); draw(); } }, "Remove")))) : h("p", { class: "hint" }, "Add colleagues now, or later from the label."),
     peopleForm(),
     h("div", { class: "actions" }, h("button", { type: "button", onclick: () => { w.step = 1; draw(); } }, "Back"), h("button", { type: "button", class: "primary", onclick: async () => {
@@ -1503,7 +1703,7 @@ async function tokenSection() {
     } }, nameWrap, h("label", { for: scopeId }, "Scope"), scope, daysWrap, h("div", { class: "actions" }, h("button", { type: "submit" }, "Create token")));
     fill(box, h("h2", {}, "API tokens"),
       h("p", { class: "hint" }, "For scripts: send it as “Authorization: Bearer …” to /api/v1."),
-      made ? h("div", { role: "status" }, h("p", {}, `Token “${made.token.name}”, shown only now:`), h("p", { class: "secret" }, made.secret)) : null,
+      made ? h("div", { role: "status" }, h("p", {}, `Token “${made.token.name}”, shown only now:`), secretLine(made.secret, "token")) : null,
       all.length ? h("ul", { class: "list", "aria-label": "Your API tokens" }, all.map((t) => h("li", {}, h("div", { class: "who" }, h("div", { class: "name" }, t.name),
         h("div", { class: "meta" }, `${t.scope === "read" ? "read only" : "read and write"} · ${t.expires_at ? "expires " + when(t.expires_at) : "no expiry"} · ${t.last_used_at ? "last used " + when(t.last_used_at) : "never used"}`)),
         h("button", { type: "button", class: "link danger", "aria-label": `Revoke token ${t.name}`, onclick: async () => {
@@ -1517,12 +1717,21 @@ async function tokenSection() {
   return box;
 }
 
+/** A secret shown once, with a button that copies it (selecting it by hand works too). */
+function secretLine(secret, what) {
+  return h("div", { class: "row secret-row" }, h("p", { class: "secret grow" }, secret),
+    h("button", { type: "button", "aria-label": `Copy the ${what}`, onclick: async () => {
+      try { await navigator.clipboard.writeText(secret); toast(`Copied the ${what}.`); }
+      catch (e) { toast(`Select the ${what} and copy it: this browser would not let the page do it.`); }
+    } }, "Copy"));
+}
+
 function showSecret(box, r) {
   const server = `${location.origin}/`;
   fill(box, h("div", { class: "panel", role: "status" },
     h("h2", {}, `App password for ${r.app_password.name}`),
     h("p", {}, "Shown only now. Enter it on the device with your e-mail address as the user name:"),
-    h("p", { class: "secret" }, r.password),
+    secretLine(r.password, "app password"),
     h("ul", {},
       h("li", {}, h("strong", {}, "iPhone / iPad / Mac: "), `Settings → Contacts → Accounts → Add Account → Other → CardDAV. Server: ${location.host}, user: ${state.me.email}.`),
       h("li", {}, h("strong", {}, "Android (DAVx5): "), `Login with URL and user name: ${server}`),
@@ -1602,7 +1811,7 @@ async function renderAdmin(main) {
   const showPassword = (who, password) => {
     const box = document.getElementById("admin-secret");
     if (box) fill(box, h("div", { class: "panel", role: "status" }, h("h2", {}, `Password for ${who}`),
-      h("p", {}, "Shown only now: give it to them; they sign in with it here and on their devices."), h("p", { class: "secret" }, password)));
+      h("p", {}, "Shown only now: give it to them; they sign in with it here and on their devices."), secretLine(password, "password")));
   };
   const userRows = users.items.map((u) => {
     const err = h("p", { class: "error", hidden: true });
