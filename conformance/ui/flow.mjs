@@ -170,7 +170,7 @@ try {
   await sidebarLabel(bob, "Clients").waitFor();
   await snap(bob, "accepted");
   // Ann's collaborator list shows the acceptance, live.
-  await ann.getByText("accepted", { exact: true }).waitFor({ timeout: 3000 });
+  await ann.getByText("accepted", { exact: true }).first().waitFor({ timeout: 3000 });
 
   // Bob edits a contact; Ann sees the change.
   // A row opens the contact's card; Edit turns it into the editor.
@@ -258,6 +258,13 @@ try {
   await snap(ann, "trash");
   await sidebarLabel(ann, "Clients").click();
   await ann.getByRole("list", { name: "Contacts" }).getByText("Ann Lee").waitFor();
+
+  // "Add existing contacts" marks those the label holds already.
+  await ann.getByRole("button", { name: "Add existing contacts" }).click();
+  const picker = ann.getByRole("region", { name: "Add existing contacts" });
+  await picker.getByText("already in this label").first().waitFor();
+  assert.ok(await picker.getByRole("checkbox", { name: /Ann Lee/ }).isDisabled(), "a contact on the label is not offered again");
+  await picker.getByRole("button", { name: "Cancel" }).click();
 
   // Import a Google Contacts CSV into the label, with a progress bar and a summary; export links are there.
   await ann.getByRole("button", { name: "Import" }).click();
@@ -364,8 +371,12 @@ try {
   await sidebarLabel(ann, "Clients").click();
   await ann.getByRole("heading", { name: "Clients", level: 1 }).waitFor();
 
-  // A view-level refusal is shown next to what caused it: Ann lowers Bob to view, Bob's editor is read-only.
-  await ann.getByLabel(`Level of ${BOB}`).selectOption("view");
+  // A view-level refusal is shown next to what caused it: Ann lowers Bob to view in the Share dialog, Bob's
+  // editor is read-only.
+  const shareDialog = ann.getByRole("dialog", { name: "Share “Clients”" });
+  await ann.getByRole("button", { name: "Share", exact: true }).click();
+  await shareDialog.waitFor();
+  await shareDialog.getByLabel(`Level of ${BOB}`).selectOption("view");
   await ann.getByText(`${BOB}: view`).waitFor();
   // Fields to hide are chosen by name, not typed as vCard properties.
   await ann.getByText(`Hidden from ${BOB}: nothing`).click();
@@ -374,6 +385,8 @@ try {
   await snap(ann, "hidden-fields");
   await ann.getByRole("group", { name: `Fields hidden from ${BOB}` }).getByRole("checkbox", { name: "Mobile numbers only" }).uncheck();
   await ann.getByRole("status").filter({ hasText: `${BOB} sees every field` }).waitFor();
+  await shareDialog.getByRole("button", { name: "Done" }).click();
+  await shareDialog.waitFor({ state: "hidden" });
   // Bob's page is drawn again at his new level, live.
   await bob.getByRole("button", { name: "New contact" }).waitFor({ state: "detached", timeout: 3000 });
   await bob.getByRole("button", { name: "Open Bo Chen" }).click();
@@ -389,12 +402,19 @@ try {
   await ann.getByRole("button", { name: "Add domain" }).click();
   await ann.getByText("localhost (primary)").waitFor();
   await sidebarLabel(ann, "Clients").click();
+  await ann.getByRole("button", { name: "Share", exact: true }).click();
   await ann.getByLabel("E-mail address", { exact: true }).fill("carl@localhost");
   await ann.getByLabel("Level", { exact: true }).selectOption("view");
   await ann.getByRole("button", { name: "Invite" }).click();
   await ann.getByRole("button", { name: "Copy link for carl@localhost's invitation" }).click();
   const inviteUrl = await ann.getByLabel("Invitation link for carl@localhost", { exact: true }).inputValue();
   assert.match(inviteUrl, /\/#\/invite\/lbi_/);
+  // The link stays shown and copyable.
+  await ann.getByRole("button", { name: "Copy the invitation link for carl@localhost" }).click();
+  await ann.getByText("Link copied: it works once, for 14 days").waitFor();
+  assert.equal(await ann.evaluate(() => navigator.clipboard.readText()), inviteUrl);
+  await snap(ann, "share-dialog");
+  await ann.getByRole("dialog").getByRole("button", { name: "Done" }).click();
   const carl = await person();
   await carl.goto(inviteUrl);
   await carl.getByText("invites carl@localhost to the label “Clients”").waitFor();
@@ -423,6 +443,7 @@ try {
   await ann.getByText("Invitations are e-mailed through 127.0.0.1").waitFor();
   await snap(ann, "settings");
   await sidebarLabel(ann, "Clients").click();
+  await ann.getByRole("button", { name: "Share", exact: true }).click();
   await ann.getByLabel("E-mail address", { exact: true }).fill("dana@localhost");
   await ann.getByLabel("Level", { exact: true }).selectOption("edit");
   await ann.getByRole("button", { name: "Invite" }).click();
@@ -431,6 +452,7 @@ try {
   const mailed = mails().replace(/=\r?\n/g, "").match(/https?:\/\/[^\s]+\/#\/invite\/lbi_[A-Za-z0-9_-]+/);
   assert.ok(mailed, "the invitation e-mail carries a link");
   await snap(ann, "invitation-mailed");
+  await ann.getByRole("dialog").getByRole("button", { name: "Done" }).click();
   const dana = await person();
   await dana.goto(mailed[0]);
   await dana.getByText("invites dana@localhost to the label “Clients”").waitFor();
@@ -578,6 +600,10 @@ try {
   await auditor.getByRole("heading", { name: "Clients", level: 1 }).waitFor();
   await auditor.getByRole("heading", { name: "Collaborators" }).waitFor();
   await audit("label");
+  await auditor.getByRole("button", { name: "Share", exact: true }).click();
+  await auditor.getByRole("dialog", { name: "Share “Clients”" }).waitFor();
+  await audit("share dialog");
+  await auditor.getByRole("dialog").getByRole("button", { name: "Done" }).click();
   await auditor.getByRole("button", { name: "Open Bo Chen" }).click();
   await auditor.getByRole("region", { name: "Contact Bo Chen" }).waitFor();
   await audit("contact card");

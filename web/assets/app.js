@@ -144,7 +144,8 @@ function toast(msg, { lasting = false, action = null } = {}) {
     action ? h("button", { type: "button", class: "link", onclick: () => { t.remove(); action.run(); } }, action.text) : null,
     lasting ? h("button", { type: "button", class: "link", onclick: () => t.remove() }, "Close") : null);
   t.dataset.page = location.hash;
-  document.body.append(t);
+  // While a modal dialog is open the rest of the page is inert (hidden from screen readers): the notice goes in it.
+  (document.querySelector("dialog[open]") || document.body).append(t);
   if (!lasting) setTimeout(() => t.remove(), action ? 12000 : 4000);
 }
 
@@ -538,6 +539,7 @@ async function renderBook(main, id) {
     const share = await sharePanel(label);
     view_.redraw = share.redraw;
     panels.push(share);
+    headActions.prepend(h("button", { type: "button", class: "primary", onclick: share.open }, "Share"));
   }
   if (isLabel) {
     activity = activityPanel(label);
@@ -1087,7 +1089,8 @@ async function addChosen(labelId, chosen) {
 }
 
 // Search everything the user can read — their own contacts or any label — and tick contacts to add.
-function contactChooser(chosen, changed, exceptLabel) {
+/** `already`: a promise of the contact ids the target label holds (marked, not offered again). */
+function contactChooser(chosen, changed, exceptLabel, already = Promise.resolve(new Set())) {
   const from = h("select", { "aria-label": "Contacts from" }, h("option", { value: "contacts" }, "Your contacts"),
     state.labels.filter((l) => l.id !== exceptLabel).map((l) => h("option", { value: l.id }, `Label: ${l.name}`)));
   const list = h("ul", { class: "list picker", "aria-label": "Your contacts" });
@@ -1098,8 +1101,9 @@ function contactChooser(chosen, changed, exceptLabel) {
     const book = from.value === "contacts" ? "" : `/labels/${from.value}`;
     try {
       const page = await api("GET", `${book}/contacts?limit=100${q ? "&q=" + encodeURIComponent(q) : ""}`);
+      const on = await already;
       err.hidden = true;
-      fill(list, ...page.items.map((c) => contactCheckbox(c, from.value, chosen, changed)));
+      fill(list, ...page.items.map((c) => contactCheckbox(c, from.value, chosen, changed, on.has(c.id))));
       if (!page.items.length) list.append(h("li", {}, h("span", { class: "hint" }, q ? "No contact matches." : from.value === "contacts" ? "You have no contacts yet: add a new one below." : "This label is empty.")));
     } catch (e) { err.textContent = e.message; err.hidden = false; }
   };
@@ -1114,10 +1118,23 @@ function existingPicker(label, done) {
   const chosen = new Map();
   const add = h("button", { type: "button", class: "primary", disabled: true }, "Add to label");
   const err = h("p", { class: "error", role: "alert", hidden: true });
+  // The label's own contacts, to mark them (its owner's contacts have one id in every book of the owner).
+  const already = (async () => {
+    const ids = new Set();
+    let cursor = null;
+    try {
+      do {
+        const page = await api("GET", `/labels/${label.id}/contacts?limit=500${cursor ? "&cursor=" + encodeURIComponent(cursor) : ""}`);
+        page.items.forEach((c) => ids.add(c.id));
+        cursor = page.next_cursor;
+      } while (cursor && ids.size < 5000);
+    } catch (e) { /* a mark is a help, not a requirement */ }
+    return ids;
+  })();
   const chooser = contactChooser(chosen, () => {
     add.disabled = !chosen.size;
     add.textContent = chosen.size ? `Add ${chosen.size} to label` : "Add to label";
-  }, label.id);
+  }, label.id, already);
   add.addEventListener("click", async () => {
     add.disabled = true;
     try {
@@ -1134,10 +1151,10 @@ function existingPicker(label, done) {
     chooser, err, h("div", { class: "actions" }, h("button", { type: "button", onclick: () => done(null) }, "Cancel"), add));
 }
 
-function contactCheckbox(c, from, chosen, changed) {
+function contactCheckbox(c, from, chosen, changed, onLabel = false) {
   const id = nextId("pick");
   const key = chosenKey(from, c.id);
-  const box = h("input", { type: "checkbox", id, checked: chosen.has(key) });
+  const box = h("input", { type: "checkbox", id, checked: onLabel || chosen.has(key), disabled: onLabel });
   box.addEventListener("change", () => {
     if (box.checked) chosen.set(key, { from, id: c.id });
     else chosen.delete(key);
@@ -1145,7 +1162,8 @@ function contactCheckbox(c, from, chosen, changed) {
   });
   return h("li", {}, box, h("label", { for: id, class: "inline who" },
     h("span", { class: "avatar", "aria-hidden": "true" }, initials(c.full_name)),
-    h("span", {}, h("span", { class: "name" }, c.full_name || "(no name)"), " ", h("span", { class: "meta" }, contactMeta(c)))));
+    h("span", { class: "pick-text" }, h("span", { class: "name" }, c.full_name || "(no name)"), " ",
+      h("span", { class: "meta" }, onLabel ? "already in this label" : contactMeta(c)))));
 }
 
 // ---- sharing ----
@@ -1268,8 +1286,17 @@ function mailLine(g) {
   return h("div", { class: "meta error-text" }, `${what} could not be e-mailed: ${m.error || "unknown error"}. Copy the link instead, or ask an administrator to check the mail settings.`);
 }
 
+/** A label's sharing: on the page, who has it (names, status, level) and a Share button; the Share dialog
+ * manages them (levels, fields to hide, links, resend, remove) and adds people. */
 async function sharePanel(label) {
   const panel = h("section", { class: "panel", "aria-label": "Collaborators" });
+  const titleId = nextId("share-title");
+  const body = h("div", {});
+  const dialog = h("dialog", { class: "share-dialog", "aria-labelledby": titleId },
+    h("div", { class: "dialog-head" }, h("h2", { id: titleId }, `Share “${label.name}”`),
+      h("button", { type: "button", class: "primary", onclick: () => dialog.close() }, "Done")),
+    body);
+  const open = () => { if (!dialog.open) dialog.showModal(); };
   const links = new Map();
   // Whose hidden fields are unfolded, kept when the panel is drawn again (a change, live or one's own).
   const unfolded = new Set();
@@ -1348,23 +1375,35 @@ async function sharePanel(label) {
           }
         } }, "Remove") : null);
     });
-    fill(panel, 
-      h("h2", {}, "Collaborators"),
-      rows.length ? h("ul", { class: "list" }, rows) : h("p", { class: "hint" }, "Nobody else yet."),
-      h("h2", {}, "Add a collaborator"),
-      collaboratorForm(label.may.grant_levels, async (g) => {
-        const made = await api("POST", `/labels/${label.id}/grants`, g);
-        toast(made.kind !== "user" ? `Shared with ${made.kind} ${made.grantee}`
-          : state.me.mail_enabled ? `Invited ${made.grantee}: an e-mail is on its way`
-          : made.status === "pending" ? `Invited ${made.grantee}: copy the link and send it to them` : `Shared with ${made.grantee}`);
-        await draw();
-        // The message goes out in the background: show when it was sent, or why it was not.
-        if (state.me.mail_enabled && made.kind === "user") setTimeout(() => { if (panel.isConnected) draw().catch(() => {}); }, 2500);
-      }, "Invite"),
-    );
+    const who = (g) => (g.kind === "user" ? g.grantee : `${GRANTEE_KINDS.find(([k]) => k === g.kind)[2]}: ${g.grantee}`);
+    const levelWords = (l) => (LEVELS.find(([v]) => v === l) || [l, l])[1];
+    const live = grants.filter((g) => g.status !== "revoked");
+    fill(body,
+      rows.length ? h("ul", { class: "list", "aria-label": "People with access" }, rows) : h("p", { class: "hint" }, "Nobody else yet."),
+      h("h3", {}, "Add people"),
+      addForm);
+    fill(panel,
+      h("div", { class: "row" }, h("h2", { class: "grow" }, "Collaborators"),
+        h("button", { type: "button", onclick: open, "aria-label": `Share “${label.name}”` }, "Share")),
+      live.length ? h("ul", { class: "list compact" }, live.map((g) => h("li", {},
+        h("span", { class: "avatar", "aria-hidden": "true" }, initials(g.grantee)),
+        h("div", { class: "who" }, h("div", { class: "name" }, who(g)),
+          h("div", { class: "meta" }, h("span", { class: `status ${g.status}` }, g.status), ` ${levelWords(g.level)}`,
+            g.status === "pending" && g.kind === "user" ? " · waiting for them to accept: Share → Resend or Copy link" : ""))))) : h("p", { class: "hint" }, "Only you so far."),
+      dialog);
   };
+  const addForm = collaboratorForm(label.may.grant_levels, async (g) => {
+    const made = await api("POST", `/labels/${label.id}/grants`, g);
+    toast(made.kind !== "user" ? `Shared with ${made.kind} ${made.grantee}`
+      : state.me.mail_enabled ? `Invited ${made.grantee}: an e-mail is on its way`
+      : made.status === "pending" ? `Invited ${made.grantee}: copy the link and send it to them` : `Shared with ${made.grantee}`);
+    await draw();
+    // The message goes out in the background: show when it was sent, or why it was not.
+    if (state.me.mail_enabled && made.kind === "user") setTimeout(() => { if (panel.isConnected) draw().catch(() => {}); }, 2500);
+  }, "Invite");
   await draw();
   panel.redraw = draw;
+  panel.open = open;
   return panel;
 }
 
