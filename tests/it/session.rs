@@ -387,6 +387,35 @@ async fn the_dashboard_is_served_from_the_binary_with_a_strict_policy() {
     r.assert(304);
     assert!(r.bytes.is_empty());
     s.request("GET", "/assets/style.css", None, &[], "").await.assert(200);
+    // The page is ES modules: every module another imports is served, as JavaScript (a browser refuses a
+    // module of any other type).
+    let mut modules = vec!["assets/app.js".to_string()];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(path) = modules.pop() {
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        let r = s.request("GET", &format!("/{path}"), None, &[], "").await;
+        r.assert(200);
+        assert_eq!(r.header("content-type"), Some("text/javascript; charset=utf-8"), "{path}");
+        let dir = std::path::Path::new(&path).parent().unwrap().to_path_buf();
+        for line in r.body.lines().filter(|l| l.starts_with("import ")) {
+            let target = line.rsplit("from \"").next().unwrap().trim_end_matches("\";");
+            let joined = dir.join(target);
+            let mut parts: Vec<&str> = Vec::new();
+            for c in joined.components() {
+                match c.as_os_str().to_str().unwrap() {
+                    "." => {}
+                    ".." => {
+                        parts.pop();
+                    }
+                    p => parts.push(p),
+                }
+            }
+            modules.push(parts.join("/"));
+        }
+    }
+    assert!(seen.len() > 10, "the dashboard's modules: {seen:?}");
     for bad in ["/assets/nothing.js", "/assets/../Cargo.toml", "/assets//app.js", "/assets/%2e%2e/Cargo.toml"] {
         s.request("GET", bad, None, &[], "").await.assert(404);
     }
