@@ -298,7 +298,12 @@ impl Service {
         if group(&kept) || group(&gone) {
             return Err(super::field("keep", "groups are labels here: merge contacts only"));
         }
-        let (keep_bytes, other_bytes) = (kept.vcard.clone(), gone.vcard.clone());
+        // The survivor keeps all it holds, what is hidden from this user included. Of the other it gains only
+        // what this user reads: a merge must not carry a line hidden from them onto a contact others (or they)
+        // read through another label. (For the owner, who has nothing hidden, that is the whole card; a
+        // collaborator's merge leaves the other contact in its owner's book, so nothing is lost either way.)
+        let keep_bytes = kept.vcard.clone();
+        let other_bytes = other_view.present(gone.clone(), true).vcard;
         let merged = super::cpu::run(move || merge::merge(&keep_bytes, &other_bytes))
             .await?
             .map_err(ServiceError::InvalidCard)?;
