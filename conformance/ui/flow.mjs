@@ -565,6 +565,44 @@ try {
   assert.ok(dupWidth <= 360, `the duplicates page is ${dupWidth}px wide at 360px`);
   await snap(phone, "phone-duplicates");
 
+  // The seed's "+" flow, a merge and a delete undone, all at 360 px.
+  const fits = async (what) => assert.ok(!(await overflows(phone)), `${what} fits 360 px`);
+  await phone.getByRole("button", { name: "Menu" }).click();
+  await phone.getByRole("button", { name: "New label" }).click();
+  await phone.getByLabel("Label name").fill("On the go");
+  await phone.getByRole("button", { name: "Next" }).click();
+  await fits("the collaborators step");
+  await phone.getByRole("button", { name: "Next" }).click();
+  await phone.getByRole("checkbox", { name: /Cy Diaz/ }).check();
+  await fits("the contacts step");
+  await phone.getByRole("button", { name: "Save label" }).click();
+  await phone.getByRole("heading", { name: "On the go", level: 1 }).waitFor();
+  await phone.getByRole("list", { name: "Contacts" }).getByText("Cy Diaz").waitFor();
+  // A second Cy Diaz of his own: found and merged.
+  await phone.getByRole("button", { name: "Menu" }).click();
+  await sidebarLabel(phone, "My contacts").click();
+  await phone.getByRole("button", { name: "New contact" }).click();
+  await phone.getByLabel("First name").fill("Cy");
+  await phone.getByLabel("Last name").fill("Diaz");
+  await phone.getByRole("button", { name: "Add contact" }).click();
+  await phone.getByRole("list", { name: "Contacts" }).getByText("Cy Diaz").first().waitFor();
+  await phone.getByRole("button", { name: "Menu" }).click();
+  await phone.getByRole("link", { name: "Duplicates" }).click();
+  await phone.getByRole("button", { name: "Review merging Cy Diaz and Cy Diaz" }).click();
+  await fits("a merge's preview");
+  await phone.getByRole("button", { name: "Merge", exact: true }).click();
+  await phone.getByRole("status").filter({ hasText: "Merged Cy Diaz into Cy Diaz." }).waitFor();
+  // A delete, undone from the notice.
+  await phone.getByRole("button", { name: "Menu" }).click();
+  await sidebarLabel(phone, "My contacts").click();
+  await phone.getByRole("checkbox", { name: "Select Cy Diaz" }).check();
+  await phone.getByRole("toolbar", { name: "Selected contacts" }).getByRole("button", { name: "Delete" }).click();
+  await phone.getByRole("status").filter({ hasText: "Deleted 1." }).getByRole("button", { name: "Undo" }).click();
+  await phone.getByText("Cy Diaz is back.").waitFor();
+  await phone.getByRole("list", { name: "Contacts" }).getByText("Cy Diaz").waitFor();
+  await fits("My contacts after the undo");
+  await snap(phone, "phone-flow-done");
+
   // Signing out ends the session.
   await bob.getByRole("button", { name: "Sign out" }).click();
   await bob.getByRole("button", { name: "Sign in" }).waitFor();

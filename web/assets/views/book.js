@@ -120,7 +120,8 @@ export async function renderBook(main, id) {
       }
       const back = await inBatches(gone, 6, restore);
       const missed = back.filter((r) => !r.ok).length;
-      toast(missed ? `${gone.length - missed} are back; ${missed} could not be restored (see the trash).` : `All ${gone.length} are back.`, { lasting: Boolean(missed) });
+      const allBack = gone.length === 1 ? `${gone[0][1] || "The contact"} is back.` : `All ${gone.length} are back.`;
+      toast(missed ? `${gone.length - missed} are back; ${missed} could not be restored (see the trash).` : allBack, { lasting: Boolean(missed) });
       await refreshSidebar();
       if (state.view && state.view.reload) await state.view.reload();
     };
